@@ -1,0 +1,133 @@
+"""The embedded price warehouse: DuckDB running the package's BigQuery SQL.
+
+Why DuckDB rather than the BigQuery emulator for the default: it is one in-process
+library (no server to start, nothing to download), loads the shipped prices in well
+under a second, and sqlglot transpiles the same BigQuery Standard SQL text the BigQuery
+adapter runs, so both engines answer the same queries. The emulator is used in the tests
+of the BigQuery adapter instead.
+
+The database is a file, built on first use from the price CSVs shipped with the package
+and rebuilt when they change (a fingerprint is stored beside the data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import sqlglot
+from sqlglot.errors import ErrorLevel
+
+from btm_ppa import reference
+from btm_ppa.errors import WarehouseError
+from btm_ppa.warehouse import read_sql
+
+SCHEMA_VERSION = 1
+
+#: Source label stored with each shipped file's rows.
+_SOURCE_OF_FILE = {
+    "gb_imbalance_price_b1770_2018.csv": "Elexon BMRS B1770 (shipped)",
+    "gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv": "Elexon DETSYSPRICES (shipped)",
+}
+
+
+def default_path() -> Path:
+    """``$BTM_PPA_WAREHOUSE``, else ``$XDG_CACHE_HOME/btm-ppa/warehouse.duckdb``."""
+    if env := os.environ.get("BTM_PPA_WAREHOUSE"):
+        return Path(env)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "btm-ppa" / "warehouse.duckdb"
+
+
+@functools.cache
+def to_duckdb(bigquery_sql: str) -> str:
+    """Transpile BigQuery Standard SQL to DuckDB (``@name`` becomes ``$name``).
+
+    BigQuery-only table options (PARTITION BY) have no DuckDB meaning and are dropped.
+    """
+    return sqlglot.transpile(bigquery_sql, read="bigquery", write="duckdb",
+                             unsupported_level=ErrorLevel.IGNORE)[0]
+
+
+def shipped_fingerprint() -> str:
+    digest = hashlib.sha256(f"schema {SCHEMA_VERSION}".encode())
+    for name in reference.PRICE_FILES:
+        digest.update(reference.data_path(name).read_bytes())
+    return digest.hexdigest()
+
+
+def _load_shipped(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(to_duckdb(read_sql("create_system_prices")))
+    for name in reference.PRICE_FILES:
+        with reference.data_path(name).open("rb") as fh:
+            frame = pd.read_csv(fh)
+        loaded = pd.DataFrame({
+            "settlement_date": pd.to_datetime(frame["settlementDate"]).dt.date,
+            "settlement_period": frame["settlementPeriod"].astype("int64"),
+            "start_time": pd.to_datetime(frame["startTime"], utc=True),
+            "system_sell_price_gbp_per_mwh": frame["systemSellPrice"].astype(float),
+            "system_buy_price_gbp_per_mwh": frame["systemBuyPrice"].astype(float),
+            "market_index_price_gbp_per_mwh": frame.get("marketIndexPrice", pd.Series(
+                float("nan"), index=frame.index)).astype(float),
+            "net_imbalance_volume_mwh": float("nan"),
+            "source": _SOURCE_OF_FILE[name],
+            "ingested_at": pd.Timestamp.now(tz="UTC"),
+        })
+        con.register("incoming", loaded)
+        con.execute("INSERT INTO system_prices SELECT * FROM incoming")
+        con.unregister("incoming")
+
+
+def ensure_built(path: Path) -> None:
+    """Build the warehouse file from the shipped prices unless it is already current.
+
+    The file is built beside its final path and moved into place, so a reader never sees
+    a half-loaded database and two first uses at once do not corrupt it.
+    """
+    fingerprint = shipped_fingerprint()
+    if path.exists():
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                held = con.execute("SELECT fingerprint FROM btm_ppa_meta").fetchone()
+            if held and held[0] == fingerprint:
+                return
+        except duckdb.Error:
+            pass  # unreadable or from an older schema: rebuild below
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".warehouse-", suffix=".duckdb", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp_name)  # DuckDB wants to create the file itself
+    try:
+        with duckdb.connect(tmp_name) as con:
+            _load_shipped(con)
+            con.execute("CREATE TABLE btm_ppa_meta (fingerprint VARCHAR, built_at TIMESTAMP)")
+            con.execute("INSERT INTO btm_ppa_meta VALUES (?, now())", [fingerprint])
+        os.replace(tmp_name, path)
+    finally:
+        for leftover in (tmp_name, tmp_name + ".wal"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+
+
+class DuckDbWarehouse:
+    """The embedded default warehouse (a DuckDB file)."""
+
+    def __init__(self, path: Path | None = None, *, build: bool = True) -> None:
+        self.path = Path(path) if path else default_path()
+        if build:
+            ensure_built(self.path)
+        self.description = "embedded DuckDB warehouse"
+
+    def query(self, sql_name: str, params: dict[str, dt.date] | None = None) -> pd.DataFrame:
+        sql = to_duckdb(read_sql(sql_name))
+        try:
+            with duckdb.connect(str(self.path), read_only=True) as con:
+                return con.execute(sql, params or {}).df()
+        except duckdb.Error as exc:
+            raise WarehouseError(f"embedded warehouse query {sql_name} failed: {exc}") from exc

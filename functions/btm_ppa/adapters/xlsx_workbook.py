@@ -1,0 +1,116 @@
+"""Local .xlsx workbooks through openpyxl.
+
+Reads take cached values (what Excel, LibreOffice or Google Sheets last computed): a read
+cell holding a formula with no cached value is reported by cell, since openpyxl does not
+compute formulas. The template keeps every read cell formula-free.
+
+Writes are all-or-nothing: the workbook is saved to a temporary file beside it and moved
+over the original in one rename, so a crash leaves the old file whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import openpyxl
+from openpyxl.utils.cell import range_boundaries
+
+from btm_ppa.errors import LayoutError, WorkbookUnavailableError
+from btm_ppa.workbook import CellValue, CellWrite, TabSnapshot
+
+
+def lock_files(path: Path) -> list[Path]:
+    """Lock files that Excel (``~$name``) and LibreOffice (``.~lock.name#``) keep while a
+    workbook is open in them."""
+    candidates = [path.with_name(f"~${path.name}"), path.with_name(f".~lock.{path.name}#")]
+    return [p for p in candidates if p.exists()]
+
+
+class XlsxWorkbook:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.description = self.path.name
+
+    def _check_available(self, for_writing: bool) -> None:
+        if not self.path.exists():
+            raise WorkbookUnavailableError(
+                f"workbook {self.path} not found: expected an .xlsx file "
+                "(make one with `btm-ppa template --out FILE`)")
+        if self.path.is_dir():
+            raise WorkbookUnavailableError(f"{self.path} is a folder: expected an .xlsx file")
+        locks = lock_files(self.path)
+        if locks:
+            raise WorkbookUnavailableError(
+                f"workbook {self.path.name} is open in another program (lock file "
+                f"{locks[0].name}): close it there and refresh again")
+        if not os.access(self.path, os.R_OK | (os.W_OK if for_writing else 0)):
+            raise WorkbookUnavailableError(
+                f"workbook {self.path} cannot be {'written' if for_writing else 'read'} "
+                "(permission denied)")
+
+    def _open(self, data_only: bool) -> openpyxl.Workbook:
+        try:
+            return openpyxl.load_workbook(self.path, data_only=data_only)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise WorkbookUnavailableError(
+                f"workbook {self.path.name} cannot be opened as .xlsx: {exc}") from exc
+
+    def read(self, tab: str, cell_range: str, optional_tabs: Sequence[str] = ()) -> TabSnapshot:
+        self._check_available(for_writing=False)
+        values_wb = self._open(data_only=True)
+        formulas_wb = self._open(data_only=False)
+        if tab not in values_wb.sheetnames:
+            raise LayoutError(
+                f"workbook {self.path.name} has no {tab!r} tab (tabs: "
+                f"{', '.join(values_wb.sheetnames)}): expected the BESS tab of the layout",
+                cell=None)
+        sheet, formulas = values_wb[tab], formulas_wb[tab]
+        min_col, min_row, max_col, max_row = range_boundaries(cell_range)
+        cells: dict[str, CellValue] = {}
+        for row in sheet.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col,
+                                   max_col=max_col):
+            for cell in row:
+                value = cell.value
+                if value is None:
+                    formula = formulas[cell.coordinate].value
+                    if isinstance(formula, str) and formula.startswith("="):
+                        cells[cell.coordinate] = formula  # parsers report it by cell
+                    continue
+                cells[cell.coordinate] = value
+        tables = {
+            name: [list(r) for r in values_wb[name].iter_rows(values_only=True)]
+            for name in optional_tabs if name in values_wb.sheetnames
+        }
+        return TabSnapshot(tuple(values_wb.sheetnames), cells, tables)
+
+    def write(self, tab: str, writes: Sequence[CellWrite]) -> None:
+        self._check_available(for_writing=True)
+        book = self._open(data_only=False)
+        if tab not in book.sheetnames:
+            raise LayoutError(f"workbook {self.path.name} has no {tab!r} tab", cell=None)
+        sheet = book[tab]
+        for write in writes:
+            cell = sheet[write.address]
+            value = write.value
+            if isinstance(value, dt.datetime) and value.tzinfo is not None:
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)  # xlsx has no zones
+            cell.value = value
+            if write.number_format:
+                cell.number_format = write.number_format
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=".xlsx",
+                                   dir=self.path.parent)
+        os.close(fd)
+        try:
+            book.save(tmp)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise WorkbookUnavailableError(
+                f"workbook {self.path.name} could not be saved: {exc}") from exc
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

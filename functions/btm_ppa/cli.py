@@ -1,0 +1,85 @@
+"""``btm-ppa``: make a BESS workbook, refresh it, or run the worked example.
+
+Exit codes are listed in ``btm_ppa.report.ExitCode``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from sheets_layout import load_bess_layout
+
+from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.errors import BtmError
+from btm_ppa.refresh import refresh
+from btm_ppa.report import ExitCode, exit_code_for, print_outcome
+from btm_ppa.template import build_template
+
+DEMO_PATH = Path("build/bess-demo.xlsx")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="btm-ppa", description="Value behind-the-meter battery PPA deals in a BESS tab.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tpl = sub.add_parser("template", help="write a new BESS workbook from the layout")
+    tpl.add_argument("--out", type=Path, required=True, help="path of the .xlsx to write")
+    tpl.add_argument("--example", action="store_true",
+                     help="fill the inputs with the seed-004 worked example")
+    tpl.add_argument("--force", action="store_true", help="replace an existing file")
+
+    ref = sub.add_parser("refresh", help="price a workbook's BESS tab and write rows 50-62")
+    ref.add_argument("--workbook", type=Path, required=True, help="the .xlsx to refresh")
+    ref.add_argument("--tab", default=None, help="tab name (default: BESS)")
+    ref.add_argument("--warehouse", type=Path, default=None,
+                     help="embedded warehouse file (default: $BTM_PPA_WAREHOUSE or the cache)")
+
+    demo = sub.add_parser("demo", help="template + worked example + refresh, printed")
+    demo.add_argument("--out", type=Path, default=DEMO_PATH,
+                      help=f"where to write the demo workbook (default: {DEMO_PATH})")
+    demo.add_argument("--warehouse", type=Path, default=None)
+    return parser
+
+
+def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
+             console: Console) -> ExitCode:
+    layout = load_bess_layout()
+    warehouse = DuckDbWarehouse(warehouse_path)
+    outcome = refresh(XlsxWorkbook(workbook), warehouse, tab=tab, layout=layout)
+    print_outcome(outcome, layout, console, str(workbook))
+    return exit_code_for(outcome.error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False, soft_wrap=False, width=max(Console().width, 140))
+    err = Console(stderr=True, highlight=False)
+    try:
+        if args.command == "template":
+            if args.out.exists() and not args.force:
+                err.print(f"{args.out} exists: pass --force to replace it")
+                return ExitCode.USAGE
+            build_template(args.out, example=args.example)
+            console.print(f"wrote {args.out}")
+            return ExitCode.OK
+        if args.command == "refresh":
+            return _refresh(args.workbook, args.tab, args.warehouse, console)
+        if args.command == "demo":
+            build_template(args.out, example=True)
+            console.print(f"wrote the seed-004 worked example to {args.out}; refreshing it")
+            return _refresh(args.out, None, args.warehouse, console)
+    except BtmError as exc:  # warehouse build/query failures outside a refresh
+        err.print(f"[red]ERROR: {exc.message}[/red]")
+        return exit_code_for(exc)
+    return ExitCode.USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

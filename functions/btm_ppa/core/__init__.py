@@ -1,0 +1,1 @@
+"""The pure calculation core: numbers and arrays in, results out. No I/O here."""

@@ -1,0 +1,74 @@
+"""GB settlement periods.
+
+A settlement day is a UK local calendar day. Settlement period 1 starts at local midnight
+and each period lasts 30 minutes of elapsed time, so a day has 48 periods, 46 on the day
+clocks go forward (last Sunday of March) and 50 on the day they go back (last Sunday of
+October). Periods are identified by ``(settlement_date, settlement_period)``; their
+tz-aware UTC start times sit beside them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+UK_TZ = ZoneInfo("Europe/London")
+
+#: Column names of a period frame.
+SETTLEMENT_DATE = "settlement_date"
+SETTLEMENT_PERIOD = "settlement_period"
+START_TIME_UTC = "start_time_utc"
+LOCAL_SLOT = "local_half_hour"  # 0..47: local clock time of the start, in half hours
+IS_WEEKEND = "is_weekend"
+
+
+def periods_in_day(settlement_date: dt.date) -> int:
+    """Number of settlement periods in a settlement day: 46, 48 or 50."""
+    start = dt.datetime.combine(settlement_date, dt.time(), tzinfo=UK_TZ)
+    end = dt.datetime.combine(settlement_date + dt.timedelta(days=1), dt.time(), tzinfo=UK_TZ)
+    elapsed = end.astimezone(dt.UTC) - start.astimezone(dt.UTC)
+    return int(elapsed / dt.timedelta(minutes=30))
+
+
+def settlement_periods(start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Every settlement period from ``start`` to ``end`` inclusive, in order.
+
+    Columns: ``settlement_date`` (date), ``settlement_period`` (1..50), ``start_time_utc``
+    (tz-aware UTC), ``local_half_hour`` (0..47, the local clock time of the period start
+    in half hours; repeated on the day clocks go back) and ``is_weekend``.
+    """
+    if end < start:
+        raise ValueError(f"window end {end} is before its start {start}")
+    first = pd.Timestamp(dt.datetime.combine(start, dt.time()), tz=UK_TZ)
+    after = pd.Timestamp(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()), tz=UK_TZ)
+    # Stepping in UTC gives 30 minutes of elapsed time per period across clock changes.
+    starts_utc = pd.date_range(first.tz_convert("UTC"), after.tz_convert("UTC"),
+                               freq="30min", inclusive="left")
+    local = starts_utc.tz_convert(UK_TZ)
+    dates = local.date
+    period = pd.Series(np.ones(len(local), dtype=np.int64)).groupby(dates).cumsum().to_numpy()
+    return pd.DataFrame(
+        {
+            SETTLEMENT_DATE: dates,
+            SETTLEMENT_PERIOD: period,
+            START_TIME_UTC: starts_utc,
+            LOCAL_SLOT: (local.hour * 2 + local.minute // 30).to_numpy(dtype=np.int64),
+            IS_WEEKEND: (local.dayofweek >= 5),
+        }
+    )
+
+
+def expected_period_count(start: dt.date, end: dt.date) -> int:
+    """Number of settlement periods in the window, counting clock-change days right."""
+    first = pd.Timestamp(dt.datetime.combine(start, dt.time()), tz=UK_TZ)
+    after = pd.Timestamp(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()), tz=UK_TZ)
+    return int((after - first) / pd.Timedelta(minutes=30))
+
+
+def charging_year_of(day: dt.date) -> str:
+    """The DUoS charging year (1 April to 31 March) a day falls in, as ``"2024/25"``."""
+    first_year = day.year if day.month >= 4 else day.year - 1
+    return f"{first_year}/{(first_year + 1) % 100:02d}"

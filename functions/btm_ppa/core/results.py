@@ -1,0 +1,104 @@
+"""Rows 50-60 as money: each £ line rounded to the penny, totals from the rounded lines.
+
+Rounding rule (so that every figure can be re-added by hand from the sheet): volumes are
+kept as computed; each £ line is rounded half-up to the penny; total cost is the sum of
+the rounded cost lines; profit = PPA revenue + VLP revenue - total cost; the Total column
+is Stream 1 + Stream 2 line by line; profit per MWh is profit / volume, to the penny.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from btm_ppa.core.valuation import StreamFigures
+
+PENNY = Decimal("0.01")
+
+
+def pennies(amount_gbp: float) -> Decimal:
+    """Round an amount to the penny, half up, from its shortest decimal form."""
+    return Decimal(repr(float(amount_gbp))).quantize(PENNY, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """One column (Stream 1, Stream 2 or Total) of rows 51-60."""
+
+    volume_mwh: float
+    ppa_revenue_gbp: Decimal
+    vlp_revenue_gbp: Decimal
+    energy_cost_gbp: Decimal
+    duos_cost_gbp: Decimal
+    tnuos_bsuos_cost_gbp: Decimal
+    levies_cost_gbp: Decimal
+
+    @property
+    def total_cost_gbp(self) -> Decimal:
+        return (self.energy_cost_gbp + self.duos_cost_gbp + self.tnuos_bsuos_cost_gbp
+                + self.levies_cost_gbp)
+
+    @property
+    def profit_gbp(self) -> Decimal:
+        return self.ppa_revenue_gbp + self.vlp_revenue_gbp - self.total_cost_gbp
+
+    @property
+    def profit_gbp_per_mwh(self) -> Decimal | None:
+        if self.volume_mwh == 0:
+            return None
+        return (self.profit_gbp / Decimal(repr(self.volume_mwh))).quantize(
+            PENNY, rounding=ROUND_HALF_UP)
+
+    def row_values(self) -> dict[str, float | None]:
+        """Values of rows 51-60 by result key, as numbers for the sheet."""
+        per_mwh = self.profit_gbp_per_mwh
+        return {
+            "volume_mwh": self.volume_mwh,
+            "ppa_revenue_gbp": float(self.ppa_revenue_gbp),
+            "vlp_revenue_gbp": float(self.vlp_revenue_gbp),
+            "energy_cost_gbp": float(self.energy_cost_gbp),
+            "duos_cost_gbp": float(self.duos_cost_gbp),
+            "tnuos_bsuos_cost_gbp": float(self.tnuos_bsuos_cost_gbp),
+            "levies_cost_gbp": float(self.levies_cost_gbp),
+            "total_cost_gbp": float(self.total_cost_gbp),
+            "profit_gbp": float(self.profit_gbp),
+            "profit_gbp_per_mwh": None if per_mwh is None else float(per_mwh),
+        }
+
+
+def round_stream(figures: StreamFigures) -> StreamResult:
+    return StreamResult(
+        volume_mwh=figures.volume_mwh,
+        ppa_revenue_gbp=pennies(figures.ppa_revenue_gbp),
+        vlp_revenue_gbp=pennies(figures.vlp_revenue_gbp),
+        energy_cost_gbp=pennies(figures.energy_cost_gbp),
+        duos_cost_gbp=pennies(figures.duos_cost_gbp),
+        tnuos_bsuos_cost_gbp=pennies(figures.tnuos_bsuos_cost_gbp),
+        levies_cost_gbp=pennies(figures.levies_cost_gbp),
+    )
+
+
+def add_streams(a: StreamResult, b: StreamResult) -> StreamResult:
+    return StreamResult(
+        volume_mwh=a.volume_mwh + b.volume_mwh,
+        ppa_revenue_gbp=a.ppa_revenue_gbp + b.ppa_revenue_gbp,
+        vlp_revenue_gbp=a.vlp_revenue_gbp + b.vlp_revenue_gbp,
+        energy_cost_gbp=a.energy_cost_gbp + b.energy_cost_gbp,
+        duos_cost_gbp=a.duos_cost_gbp + b.duos_cost_gbp,
+        tnuos_bsuos_cost_gbp=a.tnuos_bsuos_cost_gbp + b.tnuos_bsuos_cost_gbp,
+        levies_cost_gbp=a.levies_cost_gbp + b.levies_cost_gbp,
+    )
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    stream1: StreamResult
+    stream2: StreamResult
+
+    @property
+    def total(self) -> StreamResult:
+        return add_streams(self.stream1, self.stream2)
+
+
+def result_table(stream1: StreamFigures, stream2: StreamFigures) -> ResultTable:
+    return ResultTable(round_stream(stream1), round_stream(stream2))

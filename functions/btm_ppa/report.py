@@ -1,0 +1,110 @@
+"""Serialising a refresh outcome: a terminal table, a JSON document, and exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import IntEnum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sheets_layout import BessLayout
+
+from btm_ppa.errors import (
+    BtmError,
+    InputError,
+    InputErrors,
+    LayoutError,
+    PriceDataError,
+    WarehouseError,
+    WorkbookUnavailableError,
+)
+from btm_ppa.refresh import RefreshOutcome
+from btm_ppa.sheet_outputs import rows_of
+
+
+class ExitCode(IntEnum):
+    """Exit codes of ``btm-ppa``; scripts can rely on them."""
+
+    OK = 0
+    INTERNAL = 1  # a bug: please report it
+    USAGE = 2  # bad command line (argparse)
+    INPUT = 3  # a cell of the tab is wrong or the layout does not match; see row 62
+    WORKBOOK = 4  # the workbook is missing, locked or cannot be written
+    PRICES = 5  # no usable prices for the window, or the warehouse failed
+
+
+def exit_code_for(error: BtmError | None) -> ExitCode:
+    if error is None:
+        return ExitCode.OK
+    if isinstance(error, InputError | InputErrors | LayoutError):
+        return ExitCode.INPUT
+    if isinstance(error, WorkbookUnavailableError):
+        return ExitCode.WORKBOOK
+    if isinstance(error, PriceDataError | WarehouseError):
+        return ExitCode.PRICES
+    return ExitCode.INTERNAL
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float | int):
+        return f"{value:,.2f}"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(value)
+
+
+def print_outcome(outcome: RefreshOutcome, layout: BessLayout, console: Console,
+                  source: str) -> None:
+    """Rows 50-62 as written, then the status."""
+    first, last = layout.result_header_row, layout.result_row("status").row
+    grid = rows_of(outcome.writes, first, last)
+    if outcome.ok and grid:
+        header, *body = grid
+        table = Table(title=f"{source}: {layout.tab_name} rows {first}-{last}",
+                      title_justify="left", show_lines=False)
+        table.add_column("row", justify="right")
+        for i, name in enumerate(header[1:]):
+            table.add_column(str(name or ""), justify="right" if 0 < i < 4 else "left",
+                             overflow="fold", max_width=60 if i == 4 else None)
+        for row in body:
+            table.add_row(str(row[0]), *(_fmt(v) for v in row[1:]))
+        console.print(table)
+    style = "green" if outcome.ok else "red"
+    console.print(f"[{style}]{outcome.status}[/{style}]", highlight=False)
+    for warning in outcome.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if not outcome.ok and not outcome.status_written and outcome.error is not None:
+        console.print("(nothing was written to the workbook)")
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def outcome_json(outcome: RefreshOutcome, layout: BessLayout) -> dict[str, Any]:
+    """JSON body describing a refresh (results by row, status, prices)."""
+    body: dict[str, Any] = {
+        "ok": outcome.ok,
+        "status": outcome.status,
+        "method": outcome.method.value if outcome.method else None,
+        "status_written": outcome.status_written or outcome.ok,
+        "warnings": outcome.warnings,
+    }
+    if outcome.error is not None:
+        body["error"] = {"kind": outcome.error.kind, "message": outcome.error.message,
+                         "cell": getattr(outcome.error, "cell", None)}
+    if outcome.ok:
+        first, last = layout.result_header_row, layout.result_row("status").row
+        body["rows"] = {
+            str(row[0]): dict(zip(("label", "stream1", "stream2", "total", "notes"),
+                                  (_json_value(v) for v in row[1:]), strict=False))
+            for row in rows_of(outcome.writes, first + 1, last)
+        }
+    return body

@@ -1,0 +1,309 @@
+"""From a BESS tab snapshot to model inputs: layout checks, typed values, and the
+cross-checks that catch p/kWh typed where £/MWh is expected.
+
+This is the boundary where cells become numbers, so it is where messages name cells.
+Every problem found is collected, so the analyst sees all the wrong cells at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sheets_layout import BessLayout, Block, CellSpec, Kind, normalise_label, split_a1
+
+from btm_ppa import cells as cellparse
+from btm_ppa.core.area import GspGroup, resolve_area
+from btm_ppa.core.units import p_per_kwh_to_gbp_per_mwh, percent_to_fraction
+from btm_ppa.core.valuation import BlockLine, CostBlock
+from btm_ppa.core.vocab import BANDS, DuosBand, Method, VoltageLevel
+from btm_ppa.errors import InputError, InputErrors, LayoutError
+from btm_ppa.workbook import TabSnapshot
+
+#: A £/MWh figure this many times smaller than another for the same row is taken as
+#: p/kWh typed where £/MWh is expected (1 p/kWh = £10/MWh).
+_TENFOLD = (7.0, 14.0)
+#: DUoS rates above this are £/MWh typed where p/kWh is expected (real reds are < 40).
+_MAX_PLAUSIBLE_P_PER_KWH = 100.0
+
+
+@dataclass(frozen=True)
+class BatteryInputs:
+    """F13-F18. Powers may be blank under `sheet`, which does not simulate."""
+
+    import_power_kw: float | None
+    export_power_kw: float | None
+    duration_h: float | None
+    cycles_per_day: float | None
+    round_trip_efficiency_frac: float
+    vlp_payment_gbp_per_mwh: float
+
+
+@dataclass(frozen=True)
+class LevyRates:
+    """Per-MWh charges on every MWh imported (F31, F32, F35-F37). [£/MWh]"""
+
+    tnuos_gbp_per_mwh: float
+    bsuos_gbp_per_mwh: float
+    ccl_gbp_per_mwh: float
+    ro_gbp_per_mwh: float
+    fit_gbp_per_mwh: float
+
+
+@dataclass(frozen=True)
+class RefreshInputs:
+    """Everything the analyst typed, in model units."""
+
+    area: GspGroup
+    voltage: VoltageLevel | None
+    duos_gbp_per_mwh: dict[DuosBand, float]
+    battery: BatteryInputs
+    levies: LevyRates
+    window_start: dt.date | None
+    window_end: dt.date | None
+    method: Method
+    annual_demand_mwh: float | None
+    ppa_price_gbp_per_mwh: float
+    non_bess: CostBlock | None  # analyst blocks, under `sheet` only
+    bess: CostBlock | None
+
+
+def find_label_nearby(snapshot: TabSnapshot, label_cell: str, label: str) -> str | None:
+    """Where the expected label is now, within 10 rows of its place, if anywhere."""
+    column, row = split_a1(label_cell)
+    want = normalise_label(label)
+    for offset in sorted(range(-10, 11), key=abs):
+        other = f"{column}{row + offset}"
+        if offset and normalise_label(snapshot.get(other)).startswith(want):
+            return other
+    return None
+
+
+def check_label(snapshot: TabSnapshot, label_cell: str, label: str, for_cell: str) -> None:
+    found = snapshot.get(label_cell)
+    if normalise_label(found).startswith(normalise_label(label)):
+        return
+    shown = "blank" if cellparse.is_blank(found) else repr(found)
+    message = (f"{label_cell}: expected the label {label!r} beside {for_cell}, found {shown}; "
+               "the tab does not match the layout, so nothing was read or written")
+    moved_to = find_label_nearby(snapshot, label_cell, label)
+    if moved_to:
+        shift = split_a1(moved_to)[1] - split_a1(label_cell)[1]
+        where = "above" if shift > 0 else "at or above"
+        message += (f". That label is now at {moved_to}: {abs(shift)} row(s) seem to have been "
+                    f"{'inserted' if shift > 0 else 'deleted'} {where} row "
+                    f"{split_a1(label_cell)[1]}. Undo that, or move the rows back")
+    raise LayoutError(message, cell=label_cell)
+
+
+def check_layout(layout: BessLayout, snapshot: TabSnapshot, method: Method | None) -> None:
+    """Refuse to run unless the anchors and every read or written cell's label match."""
+    for anchor in layout.anchors:
+        check_label(snapshot, anchor.cell, anchor.text, anchor.cell)
+    specs: list[CellSpec] = list(layout.inputs)
+    for block in (layout.non_bess, layout.bess):
+        for row in layout.block_rows:
+            specs += [block.volume_cell(row), block.cost_cell(row)]
+        specs += list(layout.system_buy_cells(block).values())
+    for spec in specs:
+        check_label(snapshot, spec.label_cell, spec.label, spec.cell)
+
+
+class _Collector:
+    """Runs parsers and gathers their InputErrors instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[InputError] = []
+
+    def take(self, parse: Callable[[], Any]) -> Any:
+        try:
+            return parse()
+        except InputError as exc:
+            self.errors.append(exc)
+            return None
+
+    def add(self, error: InputError) -> None:
+        self.errors.append(error)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else InputErrors(self.errors)
+
+
+def _value(layout: BessLayout, snapshot: TabSnapshot, key: str, collect: _Collector,
+           required: bool | None = None) -> Any:
+    spec = layout.input(key)
+    raw = snapshot.get(spec.cell)
+    need = spec.required if required is None else required
+    if spec.kind is Kind.NUMBER:
+        return collect.take(lambda: cellparse.parse_number(
+            spec.cell, raw, spec.unit, required=need, minimum=spec.minimum))
+    if spec.kind is Kind.PERCENT:
+        return collect.take(lambda: cellparse.parse_percent(spec.cell, raw, required=need))
+    if spec.kind is Kind.DATE:
+        return collect.take(lambda: cellparse.parse_date(spec.cell, raw, required=need))
+    return cellparse.parse_text(raw)
+
+
+def _method(layout: BessLayout, snapshot: TabSnapshot) -> Method:
+    spec = layout.input("method")
+    text = cellparse.parse_text(snapshot.get(spec.cell))
+    if text is None:
+        return Method.SHEET
+    try:
+        return Method(text.casefold())
+    except ValueError:
+        raise InputError(spec.cell, text, "one of sheet, greedy, optimal",
+                         "is not a method") from None
+
+
+def _block(layout: BessLayout, block: Block, snapshot: TabSnapshot,
+           collect: _Collector) -> CostBlock | None:
+    lines: dict[str, BlockLine | None] = {}
+    for row in layout.block_rows:
+        vol_spec, cost_spec = block.volume_cell(row), block.cost_cell(row)
+        volume = collect.take(lambda s=vol_spec: cellparse.parse_number(
+            s.cell, snapshot.get(s.cell), s.unit, required=True, minimum=0.0))
+        cost = collect.take(lambda s=cost_spec: cellparse.parse_number(
+            s.cell, snapshot.get(s.cell), s.unit, required=True))
+        lines[row.key] = None if volume is None or cost is None else BlockLine(volume, cost)
+    if any(line is None for line in lines.values()):
+        return None
+    return CostBlock(
+        duos={DuosBand(layout.block_row(k).band): lines[k]  # type: ignore[arg-type]
+              for k in ("red_duos", "amber_duos", "green_duos")},
+        tnuos=lines["tnuos"], bsuos=lines["bsuos"], ccl=lines["ccl"],  # type: ignore[arg-type]
+        ro=lines["ro"], fit=lines["fit"],  # type: ignore[arg-type]
+    )
+
+
+def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
+                groups: tuple[GspGroup, ...]) -> RefreshInputs:
+    """Check the layout, parse every input and cross-check units. Raises LayoutError,
+    InputError or InputErrors."""
+    collect = _Collector()
+    method = collect.take(lambda: _method(layout, snapshot)) or Method.SHEET
+    check_layout(layout, snapshot, method)
+
+    mpan, area_spec = layout.input("mpan_core"), layout.input("dno_area")
+    area = collect.take(lambda: resolve_area(
+        groups, mpan.cell, snapshot.get(mpan.cell), area_spec.cell, snapshot.get(area_spec.cell)))
+    voltage_spec = layout.input("voltage_level")
+    voltage_text = cellparse.parse_text(snapshot.get(voltage_spec.cell))
+    voltage = None
+    if voltage_text is not None:
+        try:
+            voltage = VoltageLevel(voltage_text.upper())
+        except ValueError:
+            collect.add(InputError(voltage_spec.cell, voltage_text, "LV, HV or EHV",
+                                   "is not a voltage level"))
+
+    duos_p = {band: _value(layout, snapshot, f"duos_{band}_p_per_kwh", collect) for band in BANDS}
+    simulate = method is not Method.SHEET
+    battery = BatteryInputs(
+        import_power_kw=_value(layout, snapshot, "import_power_kw", collect, simulate),
+        export_power_kw=_value(layout, snapshot, "export_power_kw", collect, simulate),
+        duration_h=_value(layout, snapshot, "duration_h", collect, simulate),
+        cycles_per_day=_value(layout, snapshot, "cycles_per_day", collect, simulate),
+        round_trip_efficiency_frac=percent_to_fraction(
+            _value(layout, snapshot, "round_trip_efficiency_pct", collect) or 100.0),
+        vlp_payment_gbp_per_mwh=_value(layout, snapshot, "vlp_payment_gbp_per_mwh", collect) or 0,
+    )
+    levy_values = {key: _value(layout, snapshot, key, collect) for key in (
+        "tnuos_gbp_per_mwh", "bsuos_gbp_per_mwh", "ccl_gbp_per_mwh", "ro_gbp_per_mwh",
+        "fit_gbp_per_mwh")}
+    window_start = _value(layout, snapshot, "window_start", collect)
+    window_end = _value(layout, snapshot, "window_end", collect)
+    annual_demand = _value(layout, snapshot, "annual_demand_mwh", collect)
+    ppa = _value(layout, snapshot, "ppa_price_gbp_per_mwh", collect)
+    non_bess = bess = None
+    if method is Method.SHEET:
+        non_bess = _block(layout, layout.non_bess, snapshot, collect)
+        bess = _block(layout, layout.bess, snapshot, collect)
+    collect.raise_if_any()
+
+    _check_duos_units(layout, duos_p, non_bess, bess, collect)
+    _check_levy_units(layout, levy_values, non_bess, bess, collect)
+    collect.raise_if_any()
+    return RefreshInputs(
+        area=area, voltage=voltage,
+        duos_gbp_per_mwh={band: p_per_kwh_to_gbp_per_mwh(duos_p[band]) for band in BANDS},
+        battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
+        window_end=window_end, method=method, annual_demand_mwh=annual_demand,
+        ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess,
+    )
+
+
+def _tenfold_below(small: float, large: float) -> bool:
+    return small > 0 and large > 0 and _TENFOLD[0] <= large / small <= _TENFOLD[1]
+
+
+def _implied(line: BlockLine) -> float | None:
+    """The £/MWh rate a block line was costed at, if it has volume and cost."""
+    if line.volume_mwh > 0 and line.cost_gbp > 0:
+        return line.cost_gbp / line.volume_mwh
+    return None
+
+
+def _check_duos_units(layout: BessLayout, duos_p: dict[DuosBand, float],
+                      non_bess: CostBlock | None, bess: CostBlock | None,
+                      collect: _Collector) -> None:
+    """Red >= Amber >= Green, rates plausible in p/kWh, block costs costed in £/MWh."""
+    cell = {band: layout.input(f"duos_{band}_p_per_kwh").cell for band in BANDS}
+    for band in BANDS:
+        if duos_p[band] > _MAX_PLAUSIBLE_P_PER_KWH:
+            collect.add(InputError(
+                cell[band], duos_p[band],
+                f"a DUoS rate in p/kWh (real {band} rates are below {_MAX_PLAUSIBLE_P_PER_KWH:g} "
+                f"p/kWh; {duos_p[band]:g} p/kWh would be £{duos_p[band] * 10:,.2f}/MWh)",
+                "looks like £/MWh typed where p/kWh is expected"))
+    for higher, lower in ((DuosBand.RED, DuosBand.AMBER), (DuosBand.AMBER, DuosBand.GREEN)):
+        if duos_p[higher] < duos_p[lower]:
+            collect.add(InputError(
+                cell[higher], duos_p[higher],
+                f"{higher} >= {lower} ({cell[lower]} is {duos_p[lower]:g} p/kWh); all three "
+                "in p/kWh, as the charging statements publish them",
+                f"({higher} DUoS) is below {lower}"))
+    if collect.errors:
+        return
+    for block, spec_block in ((non_bess, layout.non_bess), (bess, layout.bess)):
+        if block is None:
+            continue
+        for band in BANDS:
+            implied = _implied(block.duos[band])
+            site = p_per_kwh_to_gbp_per_mwh(duos_p[band])
+            if implied is not None and _tenfold_below(implied, site):
+                row = layout.block_row(f"{band}_duos")
+                cost = spec_block.cost_cell(row).cell
+                volume = spec_block.volume_cell(row).cell
+                collect.add(InputError(
+                    cost, block.duos[band].cost_gbp,
+                    f"£ at £/MWh rates: {volume} {block.duos[band].volume_mwh:g} MWh x "
+                    f"£{site:,.2f}/MWh ({cell[band]} {duos_p[band]:g} p/kWh) = "
+                    f"£{block.duos[band].volume_mwh * site:,.2f}",
+                    f"is £{implied:,.2f}/MWh, ten times below the {band} DUoS rate: it looks "
+                    "costed with p/kWh typed where £/MWh is expected"))
+
+
+def _check_levy_units(layout: BessLayout, rates: dict[str, float], non_bess: CostBlock | None,
+                      bess: CostBlock | None, collect: _Collector) -> None:
+    """A BESS levy rate ten times below what the blocks were costed at is p/kWh."""
+    if non_bess is None or bess is None:
+        return
+    for row in layout.block_rows:
+        if row.rate_input is None:
+            continue
+        spec = layout.input(row.rate_input)
+        rate = rates[row.rate_input]
+        line_nb = getattr(non_bess, row.key)
+        line_bess = getattr(bess, row.key)
+        for line, block in ((line_nb, layout.non_bess), (line_bess, layout.bess)):
+            implied = _implied(line)
+            if implied is not None and _tenfold_below(rate, implied):
+                collect.add(InputError(
+                    spec.cell, rate,
+                    f"£/MWh; {block.cost_cell(row).cell} costs this row at £{implied:,.2f}/MWh",
+                    "looks like p/kWh typed where £/MWh is expected"))
+                break

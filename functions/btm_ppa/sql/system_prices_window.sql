@@ -1,0 +1,9 @@
+-- System buy price of every settlement period held in a window (dates inclusive).
+SELECT
+  settlement_date,
+  settlement_period,
+  system_buy_price_gbp_per_mwh,
+  source
+FROM system_prices
+WHERE settlement_date BETWEEN @window_start AND @window_end
+ORDER BY settlement_date, settlement_period

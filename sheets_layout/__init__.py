@@ -1,0 +1,236 @@
+"""The BESS tab layout as data (``bess.toml``) and its loader.
+
+Code asks this module where a value lives (``layout.input("ppa_price_gbp_per_mwh").cell``)
+instead of hard-coding addresses, so a layout change is one edit to ``bess.toml``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+_A1 = re.compile(r"^([A-Z]{1,3})(\d+)$")
+
+
+class Owner(StrEnum):
+    ANALYST = "analyst"
+    BACKEND = "backend"
+    METHOD = "method"  # analyst under `sheet`, backend under greedy/optimal
+    TEMPLATE = "template"
+
+
+class Kind(StrEnum):
+    NUMBER = "number"
+    PERCENT = "percent"
+    TEXT = "text"
+    DATE = "date"
+
+
+def split_a1(address: str) -> tuple[str, int]:
+    """``"B45"`` -> ``("B", 45)``."""
+    match = _A1.match(address)
+    if not match:
+        raise ValueError(f"not an A1 cell address: {address!r}")
+    return match.group(1), int(match.group(2))
+
+
+def normalise_label(text: object) -> str:
+    """Fold case and runs of white space, for label comparison."""
+    return " ".join(str(text or "").split()).casefold()
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One cell the backend reads or writes."""
+
+    key: str
+    cell: str
+    label_cell: str
+    label: str
+    unit: str
+    owner: Owner
+    kind: Kind = Kind.NUMBER
+    required: bool = False
+    minimum: float | None = None
+    help: str = ""
+
+    def label_matches(self, found: object) -> bool:
+        return normalise_label(found).startswith(normalise_label(self.label))
+
+
+@dataclass(frozen=True)
+class BlockRow:
+    key: str
+    row: int
+    label: str
+    group: str  # duos | tnuos_bsuos | levies
+    band: str | None = None
+    rate_input: str | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    title: str
+    label_column: str
+    volume_column: str
+    cost_column: str
+    rate_column: str | None
+
+    def volume_cell(self, row: BlockRow) -> CellSpec:
+        return CellSpec(
+            key=f"{self.name}.{row.key}.volume_mwh", cell=f"{self.volume_column}{row.row}",
+            label_cell=f"{self.label_column}{row.row}", label=row.label, unit="MWh",
+            owner=Owner.METHOD, required=True, minimum=0.0,
+        )
+
+    def cost_cell(self, row: BlockRow) -> CellSpec:
+        return CellSpec(
+            key=f"{self.name}.{row.key}.cost_gbp", cell=f"{self.cost_column}{row.row}",
+            label_cell=f"{self.label_column}{row.row}", label=row.label, unit="£",
+            owner=Owner.METHOD, required=True,
+        )
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    row: int
+    key: str
+    label: str
+    unit: str
+    number_format: str
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    cell: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BessLayout:
+    """The whole BESS tab layout."""
+
+    tab_name: str
+    read_range: str
+    hh_data_tab: str
+    version: int
+    anchors: tuple[Anchor, ...]
+    inputs: tuple[CellSpec, ...]
+    non_bess: Block
+    bess: Block
+    block_rows: tuple[BlockRow, ...]
+    system_buy: dict[str, Any]
+    ppa: dict[str, Any]
+    result_columns: tuple[str, ...]
+    result_headers: tuple[str, ...]
+    result_header_row: int
+    result_rows: tuple[ResultRow, ...]
+
+    def input(self, key: str) -> CellSpec:
+        for spec in self.inputs:
+            if spec.key == key:
+                return spec
+        raise KeyError(key)
+
+    def block_row(self, key: str) -> BlockRow:
+        for row in self.block_rows:
+            if row.key == key:
+                return row
+        raise KeyError(key)
+
+    def result_row(self, key: str) -> ResultRow:
+        for row in self.result_rows:
+            if row.key == key:
+                return row
+        raise KeyError(key)
+
+    def system_buy_cells(self, block: Block) -> dict[str, CellSpec]:
+        """The backend-written average, volume and cost cells of a block's rows 40-42."""
+        sb = self.system_buy
+        avg_col = sb["non_bess_average_column"] if block is self.non_bess else sb["bess_average_column"]
+        lab = block.label_column
+        return {
+            "average": CellSpec(f"{block.name}.system_buy.average_gbp_per_mwh",
+                                f"{avg_col}{sb['average_row']}", f"{lab}{sb['average_row']}",
+                                sb["average_label"], "£/MWh", Owner.BACKEND),
+            "volume": CellSpec(f"{block.name}.system_buy.volume_mwh",
+                               f"{block.volume_column}{sb['volume_row']}",
+                               f"{lab}{sb['volume_row']}", sb["volume_label"], "MWh",
+                               Owner.BACKEND),
+            "cost": CellSpec(f"{block.name}.system_buy.cost_gbp",
+                             f"{block.cost_column}{sb['cost_row']}", f"{lab}{sb['cost_row']}",
+                             sb["cost_label"], "£", Owner.BACKEND),
+        }
+
+    def all_cells(self) -> list[CellSpec]:
+        """Every declared cell, for documentation and checks."""
+        cells = list(self.inputs)
+        for block in (self.non_bess, self.bess):
+            for row in self.block_rows:
+                cells += [block.volume_cell(row), block.cost_cell(row)]
+            cells += list(self.system_buy_cells(block).values())
+        return cells
+
+
+def _block(name: str, raw: dict[str, Any]) -> Block:
+    return Block(name=name, title=raw["title"], label_column=raw["label_column"],
+                 volume_column=raw["volume_column"], cost_column=raw["cost_column"],
+                 rate_column=raw.get("rate_column"))
+
+
+def parse_layout(raw: dict[str, Any]) -> BessLayout:
+    """Build a layout from the parsed TOML document."""
+    inputs = tuple(
+        CellSpec(key=i["key"], cell=i["cell"], label_cell=i["label_cell"], label=i["label"],
+                 unit=i["unit"], owner=Owner.ANALYST, kind=Kind(i["kind"]),
+                 required=bool(i.get("required", False)), minimum=i.get("min"),
+                 help=i.get("help", ""))
+        for i in raw["inputs"]
+    )
+    results = raw["results"]
+    layout = BessLayout(
+        tab_name=raw["tab"]["name"],
+        read_range=raw["tab"]["read_range"],
+        hh_data_tab=raw["tab"]["hh_data_tab"],
+        version=int(raw["tab"]["layout_version"]),
+        anchors=tuple(Anchor(a["cell"], a["text"]) for a in raw["anchors"]),
+        inputs=inputs,
+        non_bess=_block("non_bess", raw["blocks"]["non_bess"]),
+        bess=_block("bess", raw["blocks"]["bess"]),
+        block_rows=tuple(BlockRow(**r) for r in raw["block_rows"]),
+        system_buy=dict(raw["system_buy"]),
+        ppa=dict(raw["ppa"]),
+        result_columns=tuple(results["columns"]),
+        result_headers=tuple(results["headers"]),
+        result_header_row=int(results["header_row"]),
+        result_rows=tuple(
+            ResultRow(row=r["row"], key=r["key"], label=r["label"], unit=r["unit"],
+                      number_format=r["format"], help=r.get("help", ""))
+            for r in results["rows"]
+        ),
+    )
+    _check_unique_addresses(layout)
+    return layout
+
+
+def _check_unique_addresses(layout: BessLayout) -> None:
+    seen: dict[str, str] = {}
+    for spec in layout.all_cells():
+        split_a1(spec.cell)
+        if spec.cell in seen:
+            raise ValueError(f"layout declares {spec.cell} twice: {seen[spec.cell]} and {spec.key}")
+        seen[spec.cell] = spec.key
+
+
+@functools.cache
+def load_bess_layout() -> BessLayout:
+    """The default BESS layout shipped in ``bess.toml``."""
+    text = resources.files(__name__).joinpath("bess.toml").read_text(encoding="utf-8")
+    return parse_layout(tomllib.loads(text))
