@@ -59,7 +59,8 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
-    console = Console(highlight=False, soft_wrap=False, width=max(Console().width, 140))
+    # Wide enough for the results table when piped or captured (CI logs, files).
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     err = Console(stderr=True, highlight=False)
     try:
         if args.command == "template":

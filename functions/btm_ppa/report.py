@@ -46,13 +46,13 @@ def exit_code_for(error: BtmError | None) -> ExitCode:
     return ExitCode.INTERNAL
 
 
-def _fmt(value: object) -> str:
+def _fmt(value: object, digits: int = 2) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float | int):
-        return f"{value:,.2f}"
+        return f"{value:,.{digits}f}"
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")
     return str(value)
@@ -60,24 +60,37 @@ def _fmt(value: object) -> str:
 
 def print_outcome(outcome: RefreshOutcome, layout: BessLayout, console: Console,
                   source: str) -> None:
-    """Rows 50-62 as written, then the status."""
+    """Rows 50-62 as written (long notes under the table), then the status."""
     first, last = layout.result_header_row, layout.result_row("status").row
     grid = rows_of(outcome.writes, first, last)
     if outcome.ok and grid:
         header, *body = grid
         table = Table(title=f"{source}: {layout.tab_name} rows {first}-{last}",
-                      title_justify="left", show_lines=False)
+                      title_justify="left")
         table.add_column("row", justify="right")
-        for i, name in enumerate(header[1:]):
-            table.add_column(str(name or ""), justify="right" if 0 < i < 4 else "left",
-                             overflow="fold", max_width=60 if i == 4 else None)
+        names = [str(n or "") for n in header[1:]]
+        for i, name in enumerate(names[:4]):
+            table.add_column(name, justify="right" if i else "left")
+        table.add_column("Unit")
+        notes = []
+        volume_row = layout.result_row("volume_mwh").row
+        status_row = layout.result_row("status").row
         for row in body:
-            table.add_row(str(row[0]), *(_fmt(v) for v in row[1:]))
+            number, label, *values, unit = row
+            digits = 3 if number == volume_row else 2
+            shown = [_fmt(v, digits) for v in values]
+            if isinstance(unit, str) and len(unit) > 12:
+                notes.append((number, label, unit))
+                unit = "see below"
+            if number == status_row:
+                unit = ""
+            table.add_row(str(number), str(label), *shown, str(unit or ""))
         console.print(table)
+        for number, label, text in notes:
+            console.print(f"[bold]{label}[/bold] (row {number}, {names[-1]}): {text}",
+                          highlight=False)
     style = "green" if outcome.ok else "red"
     console.print(f"[{style}]{outcome.status}[/{style}]", highlight=False)
-    for warning in outcome.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if not outcome.ok and not outcome.status_written and outcome.error is not None:
         console.print("(nothing was written to the workbook)")
 
