@@ -43,7 +43,7 @@ def parse_number(cell: str, value: CellValue, unit: str, *, required: bool,
         if required:
             raise InputError(cell, value, expected, "is blank")
         return None
-    if isinstance(value, bool) or isinstance(value, dt.date):
+    if isinstance(value, bool | dt.date):
         raise InputError(cell, value, expected, "is not a number")
     if isinstance(value, int | float):
         number = float(value)

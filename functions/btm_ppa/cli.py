@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from sheets_layout import load_bess_layout
 
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
@@ -19,6 +18,7 @@ from btm_ppa.errors import BtmError
 from btm_ppa.refresh import refresh
 from btm_ppa.report import ExitCode, exit_code_for, print_outcome
 from btm_ppa.template import build_template
+from sheets_layout import load_bess_layout
 
 DEMO_PATH = Path("build/bess-demo.xlsx")
 

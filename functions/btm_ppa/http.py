@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import flask
-from sheets_layout import load_bess_layout
 
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
@@ -33,6 +32,7 @@ from btm_ppa.errors import (
 from btm_ppa.refresh import refresh
 from btm_ppa.report import outcome_json
 from btm_ppa.warehouse import PriceWarehouse
+from sheets_layout import load_bess_layout
 
 log = logging.getLogger(__name__)
 

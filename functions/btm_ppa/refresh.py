@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from sheets_layout import BessLayout, load_bess_layout
 
 from btm_ppa import reference
 from btm_ppa import warehouse as wh
@@ -19,7 +18,7 @@ from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import band_average_prices
 from btm_ppa.core.results import ResultTable, result_table
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
-from btm_ppa.core.vocab import BANDS, Method
+from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import BtmError, InputError, LayoutError
 from btm_ppa.sheet_inputs import RefreshInputs, read_inputs
 from btm_ppa.sheet_outputs import (
@@ -31,6 +30,7 @@ from btm_ppa.sheet_outputs import (
 )
 from btm_ppa.warehouse import PriceWarehouse
 from btm_ppa.workbook import CellWrite, TabSnapshot, Workbook
+from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
 
 
 def _check_bands_priced(layout: BessLayout, inputs: RefreshInputs,
-                        counts: dict, window_cells: str) -> None:
+                        counts: Mapping[DuosBand, int], window_cells: str) -> None:
     for block, spec in ((inputs.non_bess, layout.non_bess), (inputs.bess, layout.bess)):
         assert block is not None
         for band in BANDS:

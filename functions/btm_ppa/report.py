@@ -8,7 +8,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sheets_layout import BessLayout
 
 from btm_ppa.errors import (
     BtmError,
@@ -21,6 +20,7 @@ from btm_ppa.errors import (
 )
 from btm_ppa.refresh import RefreshOutcome
 from btm_ppa.sheet_outputs import rows_of
+from sheets_layout import BessLayout
 
 
 class ExitCode(IntEnum):

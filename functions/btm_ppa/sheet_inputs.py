@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sheets_layout import BessLayout, Block, CellSpec, Kind, normalise_label, split_a1
-
 from btm_ppa import cells as cellparse
 from btm_ppa.core.area import GspGroup, resolve_area
 from btm_ppa.core.units import p_per_kwh_to_gbp_per_mwh, percent_to_fraction
@@ -21,6 +19,7 @@ from btm_ppa.core.valuation import BlockLine, CostBlock
 from btm_ppa.core.vocab import BANDS, DuosBand, Method, VoltageLevel
 from btm_ppa.errors import InputError, InputErrors, LayoutError
 from btm_ppa.workbook import TabSnapshot
+from sheets_layout import BessLayout, Block, CellSpec, Kind, normalise_label, split_a1
 
 #: A £/MWh figure this many times smaller than another for the same row is taken as
 #: p/kWh typed where £/MWh is expected (1 p/kWh = £10/MWh).
@@ -161,21 +160,28 @@ def _method(layout: BessLayout, snapshot: TabSnapshot) -> Method:
 
 def _block(layout: BessLayout, block: Block, snapshot: TabSnapshot,
            collect: _Collector) -> CostBlock | None:
-    lines: dict[str, BlockLine | None] = {}
+    lines: dict[str, BlockLine] = {}
+    complete = True
     for row in layout.block_rows:
-        vol_spec, cost_spec = block.volume_cell(row), block.cost_cell(row)
-        volume = collect.take(lambda s=vol_spec: cellparse.parse_number(
-            s.cell, snapshot.get(s.cell), s.unit, required=True, minimum=0.0))
-        cost = collect.take(lambda s=cost_spec: cellparse.parse_number(
-            s.cell, snapshot.get(s.cell), s.unit, required=True))
-        lines[row.key] = None if volume is None or cost is None else BlockLine(volume, cost)
-    if any(line is None for line in lines.values()):
+        parsed: list[float] = []
+        for spec, minimum in ((block.volume_cell(row), 0.0), (block.cost_cell(row), None)):
+            try:
+                value = cellparse.parse_number(spec.cell, snapshot.get(spec.cell), spec.unit,
+                                               required=True, minimum=minimum)
+            except InputError as exc:
+                collect.add(exc)
+                complete = False
+                continue
+            assert value is not None  # required=True never returns None
+            parsed.append(value)
+        if len(parsed) == 2:
+            lines[row.key] = BlockLine(*parsed)
+    if not complete:
         return None
     return CostBlock(
-        duos={DuosBand(layout.block_row(k).band): lines[k]  # type: ignore[arg-type]
-              for k in ("red_duos", "amber_duos", "green_duos")},
-        tnuos=lines["tnuos"], bsuos=lines["bsuos"], ccl=lines["ccl"],  # type: ignore[arg-type]
-        ro=lines["ro"], fit=lines["fit"],  # type: ignore[arg-type]
+        duos={band: lines[f"{band}_duos"] for band in BANDS},
+        tnuos=lines["tnuos"], bsuos=lines["bsuos"], ccl=lines["ccl"], ro=lines["ro"],
+        fit=lines["fit"],
     )
 
 

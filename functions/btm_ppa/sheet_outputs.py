@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sheets_layout import BessLayout, normalise_label, split_a1
-
 from btm_ppa.core.prices import BandPrices
 from btm_ppa.core.results import ResultTable, pennies
 from btm_ppa.core.valuation import SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, Method
 from btm_ppa.warehouse import WindowPrices
 from btm_ppa.workbook import CellWrite, TabSnapshot
+from sheets_layout import BessLayout, normalise_label, split_a1
 
 PRICE_FORMAT = "#,##0.00"
 VOLUME_FORMAT = "#,##0.000"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import openpyxl
 from openpyxl.styles import Font, PatternFill
-from sheets_layout import BessLayout, Kind, load_bess_layout
 
 from btm_ppa.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
+from sheets_layout import BessLayout, Kind, load_bess_layout
 
 _INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # analyst cells: pale yellow
 _BOLD = Font(bold=True)

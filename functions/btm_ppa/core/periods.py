@@ -56,7 +56,7 @@ def settlement_periods(start: dt.date, end: dt.date) -> pd.DataFrame:
             SETTLEMENT_PERIOD: period,
             START_TIME_UTC: starts_utc,
             LOCAL_SLOT: (local.hour * 2 + local.minute // 30).to_numpy(dtype=np.int64),
-            IS_WEEKEND: (local.dayofweek >= 5),
+            IS_WEEKEND: (local.day_of_week >= 5),
         }
     )
 

@@ -1,0 +1,97 @@
+"""An independent recalculation of rows 40-42 and 50-60 for the `sheet` method, written
+from the spec with the standard library only (csv, zoneinfo, decimal): no pandas, no
+DuckDB, none of btm_ppa's core. Used to check the refresh to the penny."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "functions" / "btm_ppa" / "data"
+LONDON = ZoneInfo("Europe/London")
+ROWS = {"red": 28, "amber": 29, "green": 30}
+
+
+def _band_of(clock_minutes: int, row: dict[str, str], weekend: bool) -> str:
+    kind = "weekend" if weekend else "weekday"
+    for band in ("red", "amber", "green"):
+        text = row[f"{kind}_{band}"]
+        if text == "none":
+            continue
+        times = [int(t[:2]) * 60 + int(t[3:]) for t in
+                 __import__("re").findall(r"\d\d:\d\d", text)]
+        for start, end in zip(times[::2], times[1::2], strict=True):
+            if start <= clock_minutes < (end or 1440):
+                return band
+    raise AssertionError(f"no band at {clock_minutes} min")
+
+
+def band_means(gsp_group: str, start: dt.date, end: dt.date) -> dict[str, float]:
+    with open(DATA / "gb_duos_time_bands_2024-25_to_2026-27.csv", encoding="utf-8") as fh:
+        bands = {(r["gsp_group_id"], r["charging_year"]): r for r in csv.DictReader(fh)}
+    sums = {"red": 0.0, "amber": 0.0, "green": 0.0}
+    counts = {"red": 0, "amber": 0, "green": 0}
+    for name in ("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv",
+                 "gb_imbalance_price_b1770_2018.csv"):
+        with open(DATA / name, encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                day = dt.date.fromisoformat(r["settlementDate"])
+                if not start <= day <= end:
+                    continue
+                local = dt.datetime.fromisoformat(r["startTime"].replace("Z", "+00:00")).astimezone(LONDON)
+                fy = day.year if day.month >= 4 else day.year - 1
+                year = f"{max(fy, 2024)}/{(max(fy, 2024) + 1) % 100:02d}"
+                band = _band_of(local.hour * 60 + local.minute, bands[(gsp_group, year)],
+                                local.weekday() >= 5)
+                sums[band] += float(r["systemBuyPrice"])
+                counts[band] += 1
+    return {b: sums[b] / counts[b] for b in sums if counts[b]}
+
+
+def _p(x: float) -> Decimal:
+    return Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def expected_rows(path: Path, gsp_group: str) -> dict[str, dict[str, Decimal | float]]:
+    """Rows of the refreshed workbook as they should be, keyed by row number."""
+    ws = openpyxl.load_workbook(path, data_only=True)["BESS"]
+    v = lambda a: float(ws[a].value)  # noqa: E731
+    start, end = ws["B20"].value.date(), ws["B21"].value.date()
+    means = band_means(gsp_group, start, end)
+    ppa, vlp = v("B45"), v("F18")
+    rte = v("F17") / 100 if v("F17") > 1 else v("F17")
+    out: dict[str, dict[str, Decimal | float]] = {}
+    streams = {}
+    for name, vol_col, cost_col in (("s1", "B", "C"), ("s2", "G", "H")):
+        band_vol = {b: v(f"{vol_col}{r}") for b, r in ROWS.items()}
+        imported = sum(band_vol.values())
+        buy = sum(band_vol[b] * means[b] for b in band_vol if band_vol[b])
+        supplied = imported if name == "s1" else imported * rte
+        lines = {
+            "52": _p(supplied * ppa),
+            "53": _p(supplied * vlp) if name == "s2" else Decimal("0.00"),
+            "54": _p(buy),
+            "55": _p(sum(v(f"{cost_col}{r}") for r in (28, 29, 30))),
+            "56": _p(v(f"{cost_col}31") + v(f"{cost_col}32")),
+            "57": _p(v(f"{cost_col}35") + v(f"{cost_col}36") + v(f"{cost_col}37")),
+        }
+        lines["58"] = lines["54"] + lines["55"] + lines["56"] + lines["57"]
+        lines["59"] = lines["52"] + lines["53"] - lines["58"]
+        streams[name] = (supplied, lines, buy / imported if imported else None, imported)
+    for row in ("52", "53", "54", "55", "56", "57", "58", "59"):
+        a, b = streams["s1"][1][row], streams["s2"][1][row]
+        out[row] = {"B": a, "C": b, "D": a + b}
+    out["51"] = {"B": streams["s1"][0], "C": streams["s2"][0],
+                 "D": streams["s1"][0] + streams["s2"][0]}
+    out["60"] = {col: (out["59"][col] / Decimal(repr(out["51"][col]))).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP) for col in "BCD"}
+    out["40"] = {"B": streams["s1"][2], "F": streams["s2"][2]}
+    out["41"] = {"B": streams["s1"][3], "G": streams["s2"][3]}
+    out["42"] = {"C": out["54"]["B"], "H": out["54"]["C"]}
+    return out

@@ -1,0 +1,176 @@
+"""Each bad input: a message naming the cell in row 62 (and the outcome), every other cell
+left exactly as it was, so inputs are untouched and rows 50-61 keep the last results."""
+
+import os
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.core.area import mpan_check_digit
+from btm_ppa.errors import LayoutError, PriceDataError, WorkbookUnavailableError
+from btm_ppa.refresh import refresh
+from tests.conftest import cell_values, set_cells
+
+
+@pytest.fixture
+def refreshed(example_xlsx, warehouse) -> Path:
+    """The example, refreshed once, so rows 50-61 hold results to keep."""
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse).ok
+    return example_xlsx
+
+
+def _bad(path: Path, warehouse, edits: dict, cell: str, *fragments: str):
+    set_cells(path, edits)
+    before = cell_values(path)
+    outcome = refresh(XlsxWorkbook(path), warehouse)
+    assert not outcome.ok
+    after = cell_values(path)
+    status = after["B62"]
+    assert status.startswith("ERROR: ") and cell in status, status
+    for fragment in fragments:
+        assert fragment in status, status
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed <= {"B62", "C62", "D62", "E62"}, changed
+    return outcome
+
+
+def test_text_in_a_number_cell(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"B45": "£1,2x"}, "B45", "'£1,2x'", "£/MWh")
+
+
+def test_required_cell_blank(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"F18": None}, "F18", "is blank", "£/MWh")
+
+
+def test_negative_volume(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"G29": -362}, "G29", "is negative", "MWh")
+
+
+@pytest.mark.parametrize("efficiency", [0, 150])
+def test_efficiency_outside_0_to_100(refreshed, warehouse, efficiency):
+    _bad(refreshed, warehouse, {"F17": efficiency}, "F17", "(0, 100] %")
+
+
+def test_mpan_distributor_id_not_10_to_23(refreshed, warehouse):
+    body = "990012345678"
+    _bad(refreshed, warehouse, {"B6": body + str(mpan_check_digit(body))}, "B6",
+         "distributor id 99", "10-23")
+
+
+def test_mpan_bad_check_digit(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"B6": "1600123456780"}, "B6", "check digit")
+
+
+def test_row_inserted_above_the_cost_blocks(refreshed, warehouse):
+    book = openpyxl.load_workbook(refreshed)
+    book["BESS"].insert_rows(20)  # above row 26: everything from row 20 moves down one
+    book.save(refreshed)
+    before = cell_values(refreshed, cell_range="A1:H63")
+    outcome = refresh(XlsxWorkbook(refreshed), warehouse)
+    assert isinstance(outcome.error, LayoutError)
+    after = cell_values(refreshed, cell_range="A1:H63")
+    # The status row moved to 63 with everything else; the message lands there.
+    assert after["B63"].startswith("ERROR: A21") or after["B63"].startswith("ERROR: A26")
+    assert "inserted" in after["B63"]
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed <= {"B63", "C63", "D63", "E63"}
+
+
+def test_price_window_with_no_prices(refreshed, warehouse):
+    outcome = _bad(refreshed, warehouse, {"B20": "2030-01-01", "B21": "2030-12-31"}, "B20",
+                   "no system prices", "2018-01-01 to 2024-05-31")
+    assert isinstance(outcome.error, PriceDataError)
+
+
+def test_price_window_past_the_data(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"B20": "2024-01-01", "B21": "2024-12-31"}, "B20",
+         "missing", "2024-05-31")
+
+
+def test_volume_in_a_band_the_window_never_has(refreshed, warehouse):
+    # A weekend-only window has no red periods to price B28's 2 MWh of red import.
+    _bad(refreshed, warehouse, {"B20": "2023-10-28", "B21": "2023-10-29"}, "B28",
+         "no red period")
+
+
+def test_window_end_before_start(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"B20": "2023-12-31", "B21": "2023-01-01"}, "B21", "before")
+
+
+def test_window_with_gaps_reports_the_missing_periods(refreshed, warehouse):
+    set_cells(refreshed, {"B20": "2023-10-23", "B21": "2023-10-29"})  # Mon-Sun, clocks back
+    outcome = refresh(XlsxWorkbook(refreshed), warehouse)
+    assert outcome.ok
+    ws = openpyxl.load_workbook(refreshed)["BESS"]
+    assert "336 of 338 SPs priced" in ws["E61"].value
+    assert "2 missing: 2023-10-29 SP2, SP3" in ws["E61"].value
+    assert "2 settlement period(s)" in ws["E62"].value
+
+
+def test_bess_duos_costed_in_p_per_kwh(refreshed, warehouse):
+    # The seed's error: 362 MWh at "£2.05/MWh" = £742, i.e. 2.05 p/kWh typed as £/MWh.
+    _bad(refreshed, warehouse, {"H29": 742}, "H29", "£2.05/MWh", "ten times below",
+         "p/kWh typed where £/MWh is expected")
+
+
+def test_bess_levy_rate_in_p_per_kwh(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"F35": 0.775}, "F35", "p/kWh typed where £/MWh is expected")
+
+
+def test_duos_rate_in_pounds_per_mwh(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"B10": 176.40}, "B10", "£/MWh typed where p/kWh is expected")
+
+
+def test_red_below_amber(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"B10": 1.764}, "B10", "below amber")
+
+
+def test_several_problems_are_reported_together(refreshed, warehouse):
+    outcome = _bad(refreshed, warehouse, {"B45": "x", "F17": 0}, "F17", "and 1 more: B45")
+    assert outcome.error.kind == "input"
+
+
+def test_method_not_known(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"B22": "magic"}, "B22", "sheet, greedy, optimal")
+
+
+def test_workbook_without_a_bess_tab(refreshed, warehouse):
+    book = openpyxl.load_workbook(refreshed)
+    book["BESS"].title = "Model"
+    book.save(refreshed)
+    before = refreshed.read_bytes()
+    outcome = refresh(XlsxWorkbook(refreshed), warehouse)
+    assert isinstance(outcome.error, LayoutError)
+    assert "no 'BESS' tab" in outcome.status and "Model" in outcome.status
+    assert refreshed.read_bytes() == before
+
+
+def test_locked_workbook(refreshed, warehouse):
+    lock = refreshed.with_name(f".~lock.{refreshed.name}#")
+    lock.write_text("analyst,laptop,01.01.2026 09:00,")
+    before = refreshed.read_bytes()
+    outcome = refresh(XlsxWorkbook(refreshed), warehouse)
+    assert isinstance(outcome.error, WorkbookUnavailableError)
+    assert "open in another program" in outcome.status
+    assert refreshed.read_bytes() == before
+
+
+def test_missing_workbook(tmp_path, warehouse):
+    outcome = refresh(XlsxWorkbook(tmp_path / "nope.xlsx"), warehouse)
+    assert isinstance(outcome.error, WorkbookUnavailableError)
+    assert "not found" in outcome.status and "btm-ppa template" in outcome.status
+    assert not os.listdir(tmp_path)
+
+
+def test_not_an_xlsx(tmp_path, warehouse):
+    path = tmp_path / "notes.xlsx"
+    path.write_text("not a workbook")
+    outcome = refresh(XlsxWorkbook(path), warehouse)
+    assert isinstance(outcome.error, WorkbookUnavailableError)
+    assert path.read_text() == "not a workbook"
+
+
+def test_formula_in_a_read_cell_without_a_saved_result(refreshed, warehouse):
+    _bad(refreshed, warehouse, {"F17": "=0.85*100"}, "F17", "formula with no saved result")

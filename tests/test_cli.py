@@ -1,0 +1,67 @@
+"""The `btm-ppa` command: templates, refreshes, the demo, and exit codes."""
+
+import openpyxl
+import pytest
+
+from btm_ppa.cli import main
+from btm_ppa.report import ExitCode
+from tests.conftest import set_cells
+
+
+@pytest.fixture(autouse=True)
+def _warehouse(warehouse, monkeypatch):
+    monkeypatch.setenv("BTM_PPA_WAREHOUSE", str(warehouse.path))
+
+
+def test_template_then_refresh_of_filled_inputs(tmp_path, capsys):
+    path = tmp_path / "mine.xlsx"
+    assert main(["template", "--out", str(path)]) == ExitCode.OK
+    assert main(["refresh", "--workbook", str(path)]) == ExitCode.INPUT  # inputs are blank
+    assert "ERROR: " in capsys.readouterr().out
+    ws = openpyxl.load_workbook(path)["BESS"]
+    assert ws["B62"].value.startswith("ERROR: ")
+    # Fill the documented input cells (the Layout tab lists them) and refresh again.
+    from btm_ppa.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
+    from sheets_layout import load_bess_layout
+
+    layout = load_bess_layout()
+    values = {layout.input(k).cell: v for k, v in EXAMPLE_INPUTS.items()}
+    for key, (v1, c1, v2, c2) in EXAMPLE_BLOCKS.items():
+        row = layout.block_row(key)
+        values |= {layout.non_bess.volume_cell(row).cell: v1, layout.non_bess.cost_cell(row).cell: c1,
+                   layout.bess.volume_cell(row).cell: v2, layout.bess.cost_cell(row).cell: c2}
+    set_cells(path, values)
+    assert main(["refresh", "--workbook", str(path)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "Profit" in out and "OK" in out
+
+
+def test_template_does_not_overwrite_without_force(tmp_path, capsys):
+    path = tmp_path / "mine.xlsx"
+    path.write_bytes(b"precious")
+    assert main(["template", "--out", str(path)]) == ExitCode.USAGE
+    assert path.read_bytes() == b"precious"
+    assert main(["template", "--out", str(path), "--force"]) == ExitCode.OK
+
+
+def test_demo_prints_rows_50_to_62(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo.xlsx")]) == ExitCode.OK
+    out = capsys.readouterr().out
+    for label in ("Volume supplied to site", "PPA revenue", "VLP revenue", "Total cost",
+                  "Profit per MWh", "Prices used", "Status"):
+        assert label in out
+    assert "2023-10-29 SP2, SP3" in out
+
+
+def test_exit_codes_for_missing_workbook_and_bad_usage(tmp_path):
+    assert main(["refresh", "--workbook", str(tmp_path / "none.xlsx")]) == ExitCode.WORKBOOK
+    with pytest.raises(SystemExit) as info:
+        main(["refresh"])
+    assert info.value.code == ExitCode.USAGE
+
+
+def test_exit_code_for_a_window_without_prices(tmp_path):
+    path = tmp_path / "demo.xlsx"
+    assert main(["template", "--out", str(path), "--example"]) == ExitCode.OK
+    set_cells(path, {"B20": "2030-01-01", "B21": "2030-06-30"})
+    assert main(["refresh", "--workbook", str(path)]) == ExitCode.PRICES

@@ -1,0 +1,72 @@
+"""End to end on a local workbook: template -> refresh -> rows 40-42 and 50-62."""
+
+import datetime as dt
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.refresh import refresh
+from tests.conftest import cell_values, set_cells
+from tests.independent import expected_rows
+
+
+def _refresh(path, warehouse):
+    return refresh(XlsxWorkbook(path), warehouse)
+
+
+def test_example_matches_an_independent_calculation_to_the_penny(example_xlsx, warehouse):
+    outcome = _refresh(example_xlsx, warehouse)
+    assert outcome.ok, outcome.status
+    expected = expected_rows(example_xlsx, "_G")
+    ws = openpyxl.load_workbook(example_xlsx)["BESS"]
+    for row, columns in expected.items():
+        for col, want in columns.items():
+            got = ws[f"{col}{row}"].value
+            assert isinstance(got, int | float), f"{col}{row} is {got!r}, not a number"
+            tolerance = 0.005 if isinstance(want, Decimal) else 1e-6
+            assert abs(Decimal(repr(got)) - Decimal(repr(float(want)))) <= Decimal(
+                repr(tolerance)), f"{col}{row}: {got} != {want}"
+
+
+def test_results_rows_are_complete_and_typed(example_xlsx, warehouse):
+    now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, now=now)
+    ws = openpyxl.load_workbook(example_xlsx)["BESS"]
+    assert [ws[f"{c}50"].value for c in "ABCDE"] == [
+        "Results", "Stream 1 (direct import)", "Stream 2 (battery)", "Total", "Unit / notes"]
+    assert ws["B62"].value == "OK" and ws["C62"].value == "sheet"
+    assert ws["D62"].value == dt.datetime(2026, 11, 21, 12, 0)
+    assert ws["D59"].number_format.startswith("£")
+    note = ws["E61"].value
+    assert "window 2023-01-01 to 2023-12-31" in note
+    assert "17,518 of 17,520 SPs priced" in note and "2023-10-29 SP2, SP3" in note
+    assert "2 settlement period(s)" in ws["E62"].value
+    assert ws["D61"].value == pytest.approx(94.44, abs=0.005)  # 2023 mean, per SOURCES.md
+    assert outcome.warnings
+
+
+def test_refresh_writes_only_backend_cells(example_xlsx, warehouse):
+    before = cell_values(example_xlsx)
+    assert _refresh(example_xlsx, warehouse).ok
+    after = cell_values(example_xlsx)
+    backend = {"B40", "B41", "C42", "F40", "G41", "H42"} | {
+        f"{c}{r}" for c in "ABCDE" for r in range(50, 63)}
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed and changed <= backend
+
+
+def test_blank_window_defaults_to_the_latest_12_months(example_xlsx, warehouse):
+    set_cells(example_xlsx, {"B20": None, "B21": None})
+    outcome = _refresh(example_xlsx, warehouse)
+    assert outcome.ok
+    window = outcome.prices.window.window
+    assert (window.start, window.end, window.defaulted) == (
+        dt.date(2023, 5, 31), dt.date(2024, 5, 30), True)
+
+
+def test_refresh_is_repeatable(example_xlsx, warehouse):
+    first = _refresh(example_xlsx, warehouse)
+    second = _refresh(example_xlsx, warehouse)
+    assert first.table == second.table

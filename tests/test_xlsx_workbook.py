@@ -1,0 +1,55 @@
+import datetime as dt
+
+import openpyxl
+import pytest
+
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.errors import WorkbookUnavailableError
+from btm_ppa.workbook import CellWrite
+
+
+def test_round_trip_reads_back_numbers_dates_text_and_formats(example_xlsx):
+    book = XlsxWorkbook(example_xlsx)
+    stamp = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    book.write("BESS", [CellWrite("B52", 1234.56, "£#,##0.00"), CellWrite("B62", "OK"),
+                        CellWrite("D62", stamp, "yyyy-mm-dd hh:mm:ss"), CellWrite("B53", None)])
+    snap = book.read("BESS", "A1:H62", optional_tabs=("HH Data", "Layout"))
+    assert snap.get("B52") == 1234.56 and snap.get("B62") == "OK"
+    assert snap.get("D62") == dt.datetime(2026, 1, 2, 3, 4, 5)  # stored as UTC, no zone
+    assert snap.get("B53") is None
+    assert snap.get("B45") == 150 and snap.get("B20") == dt.datetime(2023, 1, 1)
+    assert "Layout" in snap.tables and "HH Data" not in snap.tables
+    assert snap.tab_names == ("BESS", "Layout")
+    ws = openpyxl.load_workbook(example_xlsx)["BESS"]
+    assert ws["B52"].number_format == "£#,##0.00"
+
+
+def test_display_formulas_survive_a_write(example_xlsx):
+    XlsxWorkbook(example_xlsx).write("BESS", [CellWrite("B52", 1.0)])
+    ws = openpyxl.load_workbook(example_xlsx)["BESS"]
+    assert ws["F29"].value == "=C10*10"
+    assert ws["C34"].value == "=SUM(C35:C37)"
+
+
+def test_a_failed_save_leaves_the_original_file_whole(example_xlsx, monkeypatch):
+    before = example_xlsx.read_bytes()
+
+    def broken_save(self, filename):
+        with open(filename, "wb") as fh:
+            fh.write(b"half a workbook")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    with pytest.raises(WorkbookUnavailableError, match="could not be saved: disk full"):
+        XlsxWorkbook(example_xlsx).write("BESS", [CellWrite("B52", 1.0)])
+    assert example_xlsx.read_bytes() == before
+    assert sorted(p.name for p in example_xlsx.parent.iterdir()) == [example_xlsx.name]
+
+
+def test_excel_lock_file_blocks_reads_and_writes(example_xlsx):
+    example_xlsx.with_name(f"~${example_xlsx.name}").write_bytes(b"owner")
+    book = XlsxWorkbook(example_xlsx)
+    with pytest.raises(WorkbookUnavailableError, match="open in another program"):
+        book.read("BESS", "A1:B2")
+    with pytest.raises(WorkbookUnavailableError, match="open in another program"):
+        book.write("BESS", [])
