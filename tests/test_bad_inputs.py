@@ -105,7 +105,7 @@ def test_window_with_gaps_reports_the_missing_periods(refreshed, warehouse):
     assert outcome.ok
     ws = openpyxl.load_workbook(refreshed)["BESS"]
     assert "336 of 338 SPs priced" in ws["E61"].value
-    assert "2 missing: 2023-10-29 SP2, SP3" in ws["E61"].value
+    assert "2 missing (left out of the averages): 2023-10-29 SP2, SP3" in ws["E61"].value
     assert "2 settlement period(s)" in ws["E62"].value
 
 

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--tab", default=None, help="tab name (default: BESS)")
     ref.add_argument("--warehouse", type=Path, default=None,
                      help="embedded warehouse file (default: $BTM_PPA_WAREHOUSE or the cache)")
+    ref.add_argument("--export-schedule", type=Path, default=None, metavar="FILE",
+                     help="greedy/optimal: write the per-period schedule (.csv or .parquet)")
 
     demo = sub.add_parser("demo", help="template + worked example + refresh, printed")
     demo.add_argument("--out", type=Path, default=DEMO_PATH,
@@ -48,11 +50,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
-             console: Console) -> ExitCode:
+             console: Console, export: Path | None = None) -> ExitCode:
     layout = load_bess_layout()
+    if export is not None and export.suffix.lower() not in (".csv", ".parquet"):
+        Console(stderr=True).print(f"--export-schedule {export}: expected a .csv or .parquet file")
+        return ExitCode.USAGE
     warehouse = DuckDbWarehouse(warehouse_path)
     outcome = refresh(XlsxWorkbook(workbook), warehouse, tab=tab, layout=layout)
     print_outcome(outcome, layout, console, str(workbook))
+    if export is not None and outcome.ok:
+        if outcome.schedule is None:
+            console.print("no schedule to export: the sheet method does not simulate periods "
+                          "(set B22 to greedy or optimal)")
+            return ExitCode.INPUT
+        export.parent.mkdir(parents=True, exist_ok=True)
+        if export.suffix.lower() == ".parquet":
+            outcome.schedule.to_parquet(export, index=False)
+        else:
+            outcome.schedule.to_csv(export, index=False)
+        console.print(f"wrote {len(outcome.schedule):,} settlement periods to {export}")
     return exit_code_for(outcome.error)
 
 
@@ -71,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"wrote {args.out}")
             return ExitCode.OK
         if args.command == "refresh":
-            return _refresh(args.workbook, args.tab, args.warehouse, console)
+            return _refresh(args.workbook, args.tab, args.warehouse, console, args.export_schedule)
         if args.command == "demo":
             build_template(args.out, example=True)
             console.print(f"wrote the seed-004 worked example to {args.out}; refreshing it")

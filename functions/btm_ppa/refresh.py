@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from btm_ppa import reference
 from btm_ppa import warehouse as wh
+from btm_ppa.core import dispatch, periods
+from btm_ppa.core.demand import spread_annual_demand
 from btm_ppa.core.duos import assign_bands
+from btm_ppa.core.simulation import ChargeRates, daily_summary, schedule_frame, value_schedule
+from btm_ppa.core.units import kw_to_mw
+from btm_ppa.hh_data import parse_hh_demand
 from btm_ppa.core.prices import band_average_prices
 from btm_ppa.core.results import ResultTable, result_table
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
@@ -23,13 +29,18 @@ from btm_ppa.errors import BtmError, InputError, LayoutError
 from btm_ppa.sheet_inputs import RefreshInputs, read_inputs
 from btm_ppa.sheet_outputs import (
     PricesUsed,
+    block_writes,
+    dispatch_table,
     find_status_row,
+    ppa_writes,
     result_writes,
     status_writes,
     system_buy_writes,
 )
 from btm_ppa.warehouse import PriceWarehouse
-from btm_ppa.workbook import CellWrite, TabSnapshot, Workbook
+from btm_ppa.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
+import numpy as np
+import pandas as pd
 from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
@@ -48,6 +59,8 @@ class RefreshOutcome:
     error: BtmError | None = None
     status_written: bool = False
     warnings: list[str] = field(default_factory=list)
+    tables: dict[str, TableWrite] = field(default_factory=dict)  # whole tabs (Dispatch)
+    schedule: pd.DataFrame | None = None  # greedy/optimal: the per-period schedule
 
 
 def refresh(
@@ -75,18 +88,19 @@ def refresh(
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         method = inputs.method
-        outcome = _compute(layout, inputs, warehouse, now)
+        outcome = _compute(layout, inputs, warehouse, now, snapshot.tables)
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, method, now)
     try:
-        workbook.write(tab, outcome.writes)
+        workbook.write(tab, outcome.writes, outcome.tables)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     return outcome
 
 
 def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
-             now: dt.datetime) -> RefreshOutcome:
+             now: dt.datetime, snapshot_tables: Mapping[str, list[list[CellValue]]]
+             ) -> RefreshOutcome:
     start_cell = layout.input("window_start").cell
     end_cell = layout.input("window_end").cell
     window = wh.resolve_window(warehouse, inputs.window_start, inputs.window_end,
@@ -98,9 +112,7 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
         present["system_buy_price_gbp_per_mwh"].to_numpy(), bands.codes)
 
     if inputs.method is not Method.SHEET:
-        raise InputError(layout.input("method").cell, inputs.method.value,
-                         "sheet (the greedy and optimal methods are not available yet)",
-                         "is not available")
+        return _compute_simulated(layout, inputs, warehouse, prices, snapshot_tables, now)
     assert inputs.non_bess is not None and inputs.bess is not None  # read_inputs under SHEET
     _check_bands_priced(layout, inputs, band_prices.period_count, f"{start_cell}:{end_cell}")
     valuation = value_sheet_method(
@@ -128,6 +140,94 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
     return RefreshOutcome(ok=True, status="OK", method=inputs.method, table=table,
                           prices=used, writes=writes, warnings=warnings)
+
+
+DISPATCH_TAB = "Dispatch"
+
+
+def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
+                       prices: wh.WindowPrices, tables: Mapping[str, list[list[CellValue]]],
+                       now: dt.datetime) -> RefreshOutcome:
+    """greedy / optimal: simulate every settlement period of the window."""
+    frame = prices.frame
+    window_cells = f"{layout.input('window_start').cell}:{layout.input('window_end').cell}"
+    # Missing prices (2023-10-29 SP2-3) are interpolated from their neighbours: the site
+    # still needs serving in those periods.
+    system_buy = (frame["system_buy_price_gbp_per_mwh"].interpolate(limit_direction="both")
+                  .to_numpy(dtype=np.float64))
+    bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, frame)
+    if layout.hh_data_tab in tables:
+        demand = parse_hh_demand(layout.hh_data_tab, tables[layout.hh_data_tab], frame,
+                                 window_cells)
+        demand_source = f"demand from the '{layout.hh_data_tab}' tab"
+    else:
+        assert inputs.annual_demand_mwh is not None  # read_inputs requires it without HH Data
+        demand = spread_annual_demand(inputs.annual_demand_mwh, frame, inputs.area.gsp_group_id)
+        demand_source = (f"demand {inputs.annual_demand_mwh:,.0f} MWh/yr spread over the default "
+                         "commercial load shape")
+    rates = ChargeRates(
+        duos_gbp_per_mwh=inputs.duos_gbp_per_mwh,
+        tnuos_gbp_per_mwh=inputs.levies.tnuos_gbp_per_mwh,
+        bsuos_gbp_per_mwh=inputs.levies.bsuos_gbp_per_mwh,
+        ccl_gbp_per_mwh=inputs.levies.ccl_gbp_per_mwh, ro_gbp_per_mwh=inputs.levies.ro_gbp_per_mwh,
+        fit_gbp_per_mwh=inputs.levies.fit_gbp_per_mwh)
+    b = inputs.battery
+    assert b.import_power_kw and b.export_power_kw and b.duration_h and b.cycles_per_day
+    battery = dispatch.Battery(
+        charge_power_mw=kw_to_mw(b.import_power_kw), discharge_power_mw=kw_to_mw(b.export_power_kw),
+        capacity_mwh=kw_to_mw(b.export_power_kw) * b.duration_h, cycles_per_day=b.cycles_per_day,
+        round_trip_efficiency_frac=b.round_trip_efficiency_frac)
+    day_index = pd.factorize(frame[periods.SETTLEMENT_DATE])[0].astype(np.int64)
+    problem = dispatch.DispatchProblem(
+        demand_mwh=demand, import_cost_gbp_per_mwh=rates.import_cost_gbp_per_mwh(system_buy, bands.codes),
+        band_code=bands.codes, day_index=day_index, vlp_gbp_per_mwh=b.vlp_payment_gbp_per_mwh,
+        battery=battery)
+    started = time.perf_counter()
+    greedy = dispatch.greedy_schedule(problem)
+    optimal = dispatch.optimal_schedule(problem)
+    log.info("dispatch of %d periods in %.3f s", problem.periods, time.perf_counter() - started)
+    chosen = optimal if inputs.method is Method.OPTIMAL else greedy
+    ppa = inputs.ppa_price_gbp_per_mwh
+    simulated = value_schedule(problem, chosen, system_buy, rates, ppa)
+    table = result_table(simulated.valuation.stream1, simulated.valuation.stream2)
+    comparison = _compare(
+        result_table(*_streams(value_schedule(problem, optimal, system_buy, rates, ppa))),
+        result_table(*_streams(value_schedule(problem, greedy, system_buy, rates, ppa))))
+    present = prices.present
+    band_prices = band_average_prices(present["system_buy_price_gbp_per_mwh"].to_numpy(),
+                                      bands.codes[frame["system_buy_price_gbp_per_mwh"].notna()])
+    used = PricesUsed(
+        window=prices, band_prices=band_prices,
+        stream1_average_gbp_per_mwh=simulated.valuation.non_bess_system_buy.average_gbp_per_mwh,
+        stream2_average_gbp_per_mwh=simulated.valuation.bess_system_buy.average_gbp_per_mwh,
+        band_stand_ins=dict(bands.stand_ins), warehouse=warehouse.description,
+        comparison=f"{comparison}; {demand_source}", filled_missing=True)
+    warnings = []
+    if prices.missing:
+        warnings.append(f"{len(prices.missing)} settlement period(s) had no price and were "
+                        f"interpolated ({prices.missing_summary()})")
+    writes = block_writes(layout, simulated.non_bess, simulated.bess)
+    writes += system_buy_writes(layout, simulated.valuation)
+    writes += ppa_writes(layout, table)
+    writes += result_writes(layout, table, used, inputs.method, now, warnings)
+    rows = schedule_frame(frame, problem, chosen, system_buy, ppa)
+    return RefreshOutcome(
+        ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
+        warnings=warnings, schedule=rows,
+        tables={DISPATCH_TAB: dispatch_table(daily_summary(rows), inputs.method)})
+
+
+def _streams(sim):  # type: ignore[no-untyped-def]
+    return sim.valuation.stream1, sim.valuation.stream2
+
+
+def _compare(optimal: ResultTable, greedy: ResultTable) -> str:
+    """"optimal +£12,400.00 (+5.4%) vs the battery-first rule"."""
+    gain = optimal.total.profit_gbp - greedy.total.profit_gbp
+    base = abs(greedy.total.profit_gbp)
+    share = f" ({gain / base:+.1%})" if base else ""
+    sign = "+" if gain >= 0 else "-"
+    return f"optimal {sign}£{abs(gain):,.2f}{share} vs the battery-first rule (greedy)"
 
 
 def _check_bands_priced(layout: BessLayout, inputs: RefreshInputs,

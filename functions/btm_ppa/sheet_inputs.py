@@ -224,6 +224,21 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
     window_end = _value(layout, snapshot, "window_end", collect)
     annual_demand = _value(layout, snapshot, "annual_demand_mwh", collect)
     ppa = _value(layout, snapshot, "ppa_price_gbp_per_mwh", collect)
+    if simulate:
+        for key in ("import_power_kw", "export_power_kw", "duration_h", "cycles_per_day"):
+            value = getattr(battery, key)
+            if value is not None and value <= 0:
+                spec = layout.input(key)
+                collect.add(InputError(spec.cell, value, f"a number above 0 in {spec.unit} for the "
+                                       f"{method.value} method", "is not positive"))
+        has_hh = layout.hh_data_tab in snapshot.tab_names
+        if not has_hh and annual_demand is None:
+            spec = layout.input("annual_demand_mwh")
+            collect.add(InputError(spec.cell, None, f"annual site demand in MWh, or an "
+                                   f"'{layout.hh_data_tab}' tab", "is blank"))
+        elif not has_hh and annual_demand == 0:
+            spec = layout.input("annual_demand_mwh")
+            collect.add(InputError(spec.cell, 0, "annual site demand above 0 MWh", "is zero"))
     non_bess = bess = None
     if method is Method.SHEET:
         non_bess = _block(layout, layout.non_bess, snapshot, collect)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from btm_ppa.core.prices import BandPrices
 from btm_ppa.core.results import ResultTable, pennies
-from btm_ppa.core.valuation import SystemBuyLine, Valuation
-from btm_ppa.core.vocab import BANDS, Method
+from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
+from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.warehouse import WindowPrices
-from btm_ppa.workbook import CellWrite, TabSnapshot
+from btm_ppa.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
+import pandas as pd
 from sheets_layout import BessLayout, normalise_label, split_a1
 
 PRICE_FORMAT = "#,##0.00"
@@ -33,6 +34,8 @@ class PricesUsed:
     stream2_average_gbp_per_mwh: float | None
     band_stand_ins: dict[str, str]
     warehouse: str
+    comparison: str = ""  # greedy/optimal: how the two methods compare
+    filled_missing: bool = False  # greedy/optimal interpolate missing prices
 
     def note(self) -> str:
         w = self.window
@@ -43,7 +46,10 @@ class PricesUsed:
             f"{present:,} of {w.expected_count:,} SPs priced",
         ]
         if w.missing:
-            parts.append(f"{len(w.missing)} missing: {w.missing_summary()}")
+            how = "interpolated" if self.filled_missing else "left out of the averages"
+            parts.append(f"{len(w.missing)} missing ({how}): {w.missing_summary()}")
+        if self.comparison:
+            parts.insert(0, self.comparison)
         bands = ", ".join(
             f"{band.value.title()} £{avg:,.4f} ({self.band_prices.period_count[band]:,} SPs)"
             if (avg := self.band_prices.average_gbp_per_mwh[band]) is not None
@@ -143,3 +149,43 @@ def rows_of(writes: list[CellWrite], first_row: int, last_row: int) -> list[list
             grid.setdefault(row, {})[col] = w.value
     columns = sorted({c for cells in grid.values() for c in cells})
     return [[row] + [grid[row].get(c) for c in columns] for row in sorted(grid)]
+
+
+def block_writes(layout: BessLayout, non_bess: CostBlock, bess: CostBlock) -> list[CellWrite]:
+    """Modelled volumes and costs of both blocks (greedy and optimal own them)."""
+    writes = []
+    for spec_block, block in ((layout.non_bess, non_bess), (layout.bess, bess)):
+        for row in layout.block_rows:
+            line = block.duos[DuosBand(row.band)] if row.band else getattr(block, row.key)
+            writes.append(CellWrite(spec_block.volume_cell(row).cell, line.volume_mwh, VOLUME_FORMAT))
+            writes.append(CellWrite(spec_block.cost_cell(row).cell, line.cost_gbp, MONEY_FORMAT))
+    return writes
+
+
+def ppa_writes(layout: BessLayout, table: ResultTable) -> list[CellWrite]:
+    """Rows 46-48: volume and PPA revenue of each stream and the total."""
+    p = layout.ppa
+    writes = []
+    for row, result in ((p["stream1_row"], table.stream1), (p["stream2_row"], table.stream2),
+                        (p["total_row"], table.total)):
+        writes.append(CellWrite(f"{p['volume_column']}{row}", result.volume_mwh, VOLUME_FORMAT))
+        writes.append(CellWrite(f"{p['revenue_column']}{row}", float(result.ppa_revenue_gbp),
+                                MONEY_FORMAT))
+    return writes
+
+
+DISPATCH_HEADER = ["Settlement date", "Charge (MWh)", "Discharge (MWh)", "Import Red (MWh)",
+                   "Import Amber (MWh)", "Import Green (MWh)", "Profit (£)"]
+
+
+def dispatch_table(daily: pd.DataFrame, method: Method) -> TableWrite:
+    """The Dispatch tab: one row per settlement day, with a chart of charge, discharge and
+    profit."""
+    rows: list[list[CellValue]] = [DISPATCH_HEADER]
+    for day, rec in daily.iterrows():
+        rows.append([day, *(float(v) for v in rec.to_numpy()[:-1]),
+                     float(pennies(float(rec["profit_gbp"])))])
+    formats = {0: "yyyy-mm-dd", **{i: VOLUME_FORMAT for i in range(1, 6)}, 6: MONEY_FORMAT}
+    chart = ChartSpec(title=f"Daily charge and discharge ({method.value} schedule)",
+                      x_column=0, series_columns=(1, 2), y_title="MWh")
+    return TableWrite(rows=rows, number_formats=formats, chart=chart)

@@ -40,6 +40,25 @@ class CellWrite:
     number_format: str | None = None
 
 
+@dataclass(frozen=True)
+class ChartSpec:
+    """A chart over a table's columns (0-based column indexes; row 1 is the header)."""
+
+    title: str
+    x_column: int
+    series_columns: tuple[int, ...]
+    y_title: str
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """A whole tab written afresh: its rows (header first), column formats, a chart."""
+
+    rows: list[list[CellValue]]
+    number_formats: Mapping[int, str] = field(default_factory=dict)
+    chart: ChartSpec | None = None
+
+
 class Workbook(Protocol):
     #: Human-readable name for messages ("my.xlsx", "spreadsheet 1AbC…").
     description: str
@@ -52,6 +71,8 @@ class Workbook(Protocol):
         """
         ...
 
-    def write(self, tab: str, writes: Sequence[CellWrite]) -> None:
-        """Set all ``writes`` in ``tab`` at once, or none of them."""
+    def write(self, tab: str, writes: Sequence[CellWrite],
+              tables: Mapping[str, TableWrite] | None = None) -> None:
+        """Set all ``writes`` in ``tab`` and replace each tab in ``tables``, all at once
+        or none of it."""
         ...

@@ -14,14 +14,15 @@ import datetime as dt
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import openpyxl
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.chart import LineChart, Reference
+from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
-from btm_ppa.workbook import CellValue, CellWrite, TabSnapshot
+from btm_ppa.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 
 
 def lock_files(path: Path) -> list[Path]:
@@ -88,11 +89,14 @@ class XlsxWorkbook:
         }
         return TabSnapshot(tuple(values_wb.sheetnames), cells, tables)
 
-    def write(self, tab: str, writes: Sequence[CellWrite]) -> None:
+    def write(self, tab: str, writes: Sequence[CellWrite],
+              tables: Mapping[str, TableWrite] | None = None) -> None:
         self._check_available(for_writing=True)
         book = self._open(data_only=False)
         if tab not in book.sheetnames:
             raise LayoutError(f"workbook {self.path.name} has no {tab!r} tab", cell=None)
+        for name, table in (tables or {}).items():
+            _replace_tab(book, name, table)
         sheet = book[tab]
         for write in writes:
             cell = sheet[write.address]
@@ -114,3 +118,29 @@ class XlsxWorkbook:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
+    """Recreate a tab (in the same place) holding ``table``, with its chart."""
+    index = book.sheetnames.index(name) if name in book.sheetnames else len(book.sheetnames)
+    if name in book.sheetnames:
+        del book[name]
+    sheet = book.create_sheet(name, index)
+    for row in table.rows:
+        sheet.append(row)
+    for column, number_format in table.number_formats.items():
+        letter = get_column_letter(column + 1)
+        for cell in sheet[letter][1:]:
+            cell.number_format = number_format
+        sheet.column_dimensions[letter].width = 16
+    if table.chart and len(table.rows) > 1:
+        spec = table.chart
+        chart = LineChart()
+        chart.title, chart.y_axis.title = spec.title, spec.y_title
+        chart.height, chart.width = 9, 24
+        last = len(table.rows)
+        for column in spec.series_columns:
+            chart.add_data(Reference(sheet, min_col=column + 1, min_row=1, max_row=last),
+                           titles_from_data=True)
+        chart.set_categories(Reference(sheet, min_col=spec.x_column + 1, min_row=2, max_row=last))
+        sheet.add_chart(chart, f"{get_column_letter(len(table.rows[0]) + 2)}2")

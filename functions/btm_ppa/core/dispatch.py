@@ -1,0 +1,338 @@
+"""Half-hourly battery dispatch behind the meter: the model, the battery-first rule and
+the exact optimum.
+
+Per settlement period t, all energies in MWh for the period:
+
+- ``demand[t]`` site demand d_t, served once: ``grid_to_site[t] + discharge[t] = demand[t]``;
+- ``charge[t]`` c_t, energy drawn from the grid into the battery, ``<= charge_limit``;
+- ``discharge[t]`` x_t, energy delivered to the site, ``<= discharge_limit`` and
+  ``<= demand[t]`` (no export);
+- ``soc[t]`` stored energy at the end of period t, in ``[0, capacity]``, starting empty:
+  ``soc[t] = soc[t-1] + efficiency * charge[t] - discharge[t]``. Round-trip losses are
+  taken on charging, so capacity is energy the battery can deliver and 1 MWh charged
+  gives ``efficiency`` MWh delivered, as in the `sheet` method;
+- per settlement day, ``sum(discharge) <= cycles_per_day * capacity`` (a cycle is one
+  capacity's worth of discharge);
+- never charging and discharging in the same period.
+
+Profit = PPA x sum(d) + VLP x sum(x) - sum(import_cost[t] x (grid_to_site[t] + charge[t])),
+so with demand fixed the schedule maximises sum((import_cost + VLP) x) - sum(import_cost c).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from btm_ppa.core.units import mw_to_mwh_per_period
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Energy below this is treated as zero when checking schedules. [MWh]
+ENERGY_TOLERANCE_MWH = 1e-6
+
+
+@dataclass(frozen=True)
+class Battery:
+    """A behind-the-meter battery."""
+
+    charge_power_mw: float
+    discharge_power_mw: float
+    capacity_mwh: float
+    cycles_per_day: float
+    round_trip_efficiency_frac: float
+
+    @property
+    def charge_limit_mwh(self) -> float:
+        """Most grid energy taken in one settlement period. [MWh]"""
+        return mw_to_mwh_per_period(self.charge_power_mw)
+
+    @property
+    def discharge_limit_mwh(self) -> float:
+        """Most energy delivered in one settlement period. [MWh]"""
+        return mw_to_mwh_per_period(self.discharge_power_mw)
+
+    @property
+    def daily_discharge_limit_mwh(self) -> float:
+        return self.cycles_per_day * self.capacity_mwh
+
+
+@dataclass(frozen=True)
+class DispatchProblem:
+    """Everything a schedule is chosen from, one entry per settlement period."""
+
+    demand_mwh: FloatArray
+    import_cost_gbp_per_mwh: FloatArray  # system buy + DUoS band rate + TNUoS ... FiT
+    band_code: npt.NDArray[np.int8]  # 0 red, 1 amber, 2 green
+    day_index: IntArray  # settlement day, 0-based and non-decreasing
+    vlp_gbp_per_mwh: float
+    battery: Battery
+
+    @property
+    def periods(self) -> int:
+        return len(self.demand_mwh)
+
+    @property
+    def discharge_cap_mwh(self) -> FloatArray:
+        """Per-period discharge bound: power limit and no export."""
+        return np.minimum(self.battery.discharge_limit_mwh, self.demand_mwh)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    charge_mwh: FloatArray
+    discharge_mwh: FloatArray
+    soc_mwh: FloatArray
+
+    def grid_to_site_mwh(self, problem: DispatchProblem) -> FloatArray:
+        return problem.demand_mwh - self.discharge_mwh
+
+
+def profit_gbp(problem: DispatchProblem, schedule: Schedule, ppa_gbp_per_mwh: float) -> float:
+    """PPA x sum(d) + VLP x sum(x) - sum(import cost x (grid to site + charge)). [£]"""
+    imported = schedule.grid_to_site_mwh(problem) + schedule.charge_mwh
+    return float(ppa_gbp_per_mwh * problem.demand_mwh.sum()
+                 + problem.vlp_gbp_per_mwh * schedule.discharge_mwh.sum()
+                 - problem.import_cost_gbp_per_mwh @ imported)
+
+
+def no_battery(problem: DispatchProblem) -> Schedule:
+    zeros = np.zeros(problem.periods)
+    return Schedule(zeros, zeros.copy(), zeros.copy())
+
+
+def feasibility_problems(problem: DispatchProblem, schedule: Schedule,
+                         tol: float = ENERGY_TOLERANCE_MWH) -> list[str]:
+    """Every constraint the schedule breaks (empty when feasible)."""
+    b, ch, x, soc = problem.battery, schedule.charge_mwh, schedule.discharge_mwh, schedule.soc_mwh
+    found = []
+    if (ch < -tol).any() or (ch > b.charge_limit_mwh + tol).any():
+        found.append("charge outside [0, charge limit]")
+    if (x < -tol).any() or (x > problem.discharge_cap_mwh + tol).any():
+        found.append("discharge outside [0, min(discharge limit, demand)]")
+    expected_soc = np.cumsum(b.round_trip_efficiency_frac * ch - x)
+    if np.abs(expected_soc - soc).max(initial=0) > tol * max(1, problem.periods) ** 0.5 * 10:
+        found.append("state of charge does not follow charge and discharge")
+    if (expected_soc < -tol * 10).any() or (expected_soc > b.capacity_mwh + tol * 10).any():
+        found.append("state of charge outside [0, capacity]")
+    if ((ch > tol) & (x > tol)).any():
+        found.append("charging and discharging in the same period")
+    daily = np.bincount(problem.day_index, weights=x)
+    if (daily > b.daily_discharge_limit_mwh + tol * 10).any():
+        found.append("more discharge in a day than cycles per day allow")
+    return found
+
+
+def greedy_schedule(problem: DispatchProblem) -> Schedule:
+    """The seeds' battery-first rule, period by period, always feasible.
+
+    Red: discharge as much as power, demand, charge and the day's cycles allow; never
+    charge. Amber: keep enough charge (and cycles) for the rest of today's red periods;
+    discharge what is above that, or, when short of it with red still to come, charge
+    towards it. Green: charge as much as possible; never discharge.
+    """
+    b = problem.battery
+    eff, cap, cmax = b.round_trip_efficiency_frac, b.capacity_mwh, b.charge_limit_mwh
+    day_cap = b.daily_discharge_limit_mwh
+    dcap = problem.discharge_cap_mwh
+    red_need = np.where(problem.band_code == 0, dcap, 0.0)
+    # Red energy still to come today after period t: reverse cumulative sum within each day.
+    rev = red_need[::-1]
+    day_rev = problem.day_index[::-1]
+    boundaries = np.flatnonzero(np.diff(day_rev)) + 1
+    suffix = np.concatenate([np.cumsum(part) for part in np.split(rev, boundaries)])[::-1]
+    red_after = (suffix - red_need).tolist()
+    n = problem.periods
+    charge, discharge, soc_out = [0.0] * n, [0.0] * n, [0.0] * n
+    bands, days, caps = problem.band_code.tolist(), problem.day_index.tolist(), dcap.tolist()
+    soc, day, used = 0.0, -1, 0.0
+    for t in range(n):
+        if days[t] != day:
+            day, used = days[t], 0.0
+        allowance = day_cap - used
+        band = bands[t]
+        ch = x = 0.0
+        if band == 0:
+            x = min(caps[t], soc, allowance)
+        elif band == 1:
+            keep = min(red_after[t], allowance, cap)
+            if soc > keep:
+                x = min(caps[t], soc - keep, allowance - keep)
+            elif soc < keep:
+                ch = min(cmax, (keep - soc) / eff)
+        else:
+            ch = min(cmax, (cap - soc) / eff)
+        x = max(x, 0.0)
+        soc += eff * ch - x
+        used += x
+        charge[t], discharge[t], soc_out[t] = ch, x, soc
+    return Schedule(np.array(charge), np.array(discharge), np.array(soc_out))
+
+
+class _DispatchLp:
+    """The dispatch LP in one HiGHS instance, re-solved warm after bound changes.
+
+    Columns: charge (T), discharge (T), soc (T). Rows: state of charge balance (T), daily
+    discharge (one per settlement day), and in the periods listed in ``hull`` the convex
+    hull of "charge only or discharge only", ``charge/charge_limit + discharge/cap <= 1``,
+    which every exclusive schedule meets and which tightens the relaxation where doing
+    both would pay. Exclusivity itself is imposed by branching: a period fixed to
+    "charge" has its discharge bounded to 0, and vice versa.
+    """
+
+    def __init__(self, problem: DispatchProblem,
+                 hull: npt.NDArray[np.bool_] | None = None) -> None:
+        b = problem.battery
+        n, eff = problem.periods, b.round_trip_efficiency_frac
+        cost = problem.import_cost_gbp_per_mwh
+        self.problem = problem
+        self.dcap = problem.discharge_cap_mwh
+        days = int(problem.day_index[-1]) + 1
+        t = np.arange(n)
+        ch, x, s = 0, n, 2 * n
+        # Balance: soc[t] - soc[t-1] - eff*ch[t] + x[t] = 0.  Daily: sum(x) <= cycles*capacity.
+        rows = [t, t, t, t[1:], n + problem.day_index]
+        cols = [s + t, ch + t, x + t, s + t[:-1], x + t]
+        vals = [np.ones(n), np.full(n, -eff), np.ones(n), -np.ones(n - 1), np.ones(n)]
+        h = np.flatnonzero(hull) if hull is not None else np.array([], dtype=np.int64)
+        h = h[self.dcap[h] > 0]
+        k = len(h)
+        if k:
+            j = n + days + np.arange(k)
+            rows += [j, j]
+            cols += [ch + h, x + h]
+            vals += [np.full(k, 1 / b.charge_limit_mwh), 1 / self.dcap[h]]
+        rows, cols, vals = (np.concatenate(a) for a in (rows, cols, vals))
+        order = np.lexsort((rows, cols))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = 3 * n, n + days + k
+        lp.col_cost_ = np.concatenate([cost, -(cost + problem.vlp_gbp_per_mwh), np.zeros(n)])
+        lp.col_lower_ = np.zeros(3 * n)
+        lp.col_upper_ = np.concatenate([np.full(n, b.charge_limit_mwh), self.dcap,
+                                        np.full(n, b.capacity_mwh)])
+        lp.row_lower_ = np.concatenate([np.zeros(n), np.full(days + k, -highspy.kHighsInf)])
+        lp.row_upper_ = np.concatenate([np.zeros(n), np.full(days, b.daily_discharge_limit_mwh),
+                                        np.ones(k)])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.searchsorted(cols[order], np.arange(3 * n + 1)).astype(np.int32)
+        lp.a_matrix_.index_ = rows[order].astype(np.int32)
+        lp.a_matrix_.value_ = vals[order]
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        self.binary_periods = np.array([], dtype=np.int64)
+
+    def add_exclusivity(self, periods: npt.NDArray[np.int64], start: Schedule) -> None:
+        """Make the model a MILP with a charge/discharge binary in each of ``periods``
+        (``charge <= limit * z``, ``discharge <= cap * (1 - z)``), starting the search
+        from the feasible schedule ``start``."""
+        h, n = self.highs, self.problem.periods
+        new = np.setdiff1d(periods, self.binary_periods)
+        if new.size == 0:
+            return
+        cmax = self.problem.battery.charge_limit_mwh
+        first = h.getNumCol()
+        k = len(new)
+        h.addVars(k, np.zeros(k), np.ones(k))
+        h.changeColsIntegrality(k, np.arange(first, first + k, dtype=np.int32),
+                                np.full(k, highspy.HighsVarType.kInteger))
+        for j, t in enumerate(new):
+            z = np.int32(first + j)
+            h.addRow(-highspy.kHighsInf, 0.0, 2, np.array([t, z], dtype=np.int32),
+                     np.array([1.0, -cmax]))
+            cap = float(self.dcap[t])
+            h.addRow(-highspy.kHighsInf, cap, 2, np.array([n + t, z], dtype=np.int32),
+                     np.array([1.0, cap]))
+        self.binary_periods = np.concatenate([self.binary_periods, new])
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("mip_abs_gap", PROFIT_TOLERANCE_GBP)
+        z_start = (start.charge_mwh[self.binary_periods] > 0).astype(np.float64)
+        incumbent = highspy.HighsSolution()
+        incumbent.col_value = list(np.concatenate(
+            [start.charge_mwh, start.discharge_mwh,
+             np.clip(start.soc_mwh, 0, self.problem.battery.capacity_mwh), z_start]))
+        h.setSolution(incumbent)
+
+    def solve(self) -> Schedule:
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(
+                f"HiGHS did not find the optimum: {self.highs.modelStatusToString(status)}")
+        n, eff = self.problem.periods, self.problem.battery.round_trip_efficiency_frac
+        col = np.asarray(self.highs.getSolution().col_value)
+        charge = np.clip(col[:n], 0, None)
+        discharge = np.clip(col[n:2 * n], 0, None)
+        return Schedule(charge, discharge, np.cumsum(eff * charge - discharge))
+
+
+def simultaneity_pays(problem: DispatchProblem) -> npt.NDArray[np.bool_]:
+    """Periods where charging and discharging at once would raise profit in the LP.
+
+    Moving δ less charge and η·δ less discharge in period t leaves the state of charge
+    unchanged and changes profit by δ·((1-η)·cost[t] - η·VLP). Where that is >= 0 an
+    optimal LP solution can always be netted to one that does not do both, so only the
+    other periods need to be branched on.
+    """
+    eff = problem.battery.round_trip_efficiency_frac
+    return (1 - eff) * problem.import_cost_gbp_per_mwh < eff * problem.vlp_gbp_per_mwh
+
+
+def _both(schedule: Schedule, where: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    return np.flatnonzero((schedule.charge_mwh > ENERGY_TOLERANCE_MWH)
+                          & (schedule.discharge_mwh > ENERGY_TOLERANCE_MWH) & where)
+
+
+#: Absolute optimality gap the MILP must close. [£]
+PROFIT_TOLERANCE_GBP = 1e-3
+
+
+def optimal_schedule(problem: DispatchProblem, max_rounds: int = 50) -> Schedule:
+    """The profit-maximising schedule with perfect foresight, exactly (to £0.001).
+
+    Solves the LP relaxation (charging and discharging allowed in one period), tightened
+    by the convex-hull rows where doing both could pay. If its optimum never does both
+    where that pays, netting the rest loses nothing, so it is optimal for the exact
+    problem (the usual case: one LP solve). Otherwise exclusivity binaries are added
+    lazily, for every period where doing both pays on the days around the offending
+    periods, and the MILP re-solved (HiGHS branch and cut, started from the netted
+    schedule) until no period outside the binaries does both: each round optimises a
+    relaxation of the exact problem, so the first solution feasible for it is optimal.
+    """
+    pays = simultaneity_pays(problem)
+    model = _DispatchLp(problem, hull=pays)
+    schedule = model.solve()
+    for _ in range(max_rounds):
+        both = _both(schedule, pays)
+        both = both[~np.isin(both, model.binary_periods)]
+        if both.size == 0:
+            return _net(problem, schedule)
+        days = np.unique(problem.day_index[both])
+        near = pays & np.isin(problem.day_index, np.concatenate([days - 1, days, days + 1]))
+        model.add_exclusivity(np.flatnonzero(near), _net(problem, schedule))
+        schedule = model.solve()
+    raise RuntimeError(f"dispatch needed more than {max_rounds} rounds of binaries")
+
+
+def _battery_value(problem: DispatchProblem, schedule: Schedule) -> float:
+    """Profit less the constant PPA revenue: sum((cost + VLP) x) - sum(cost c). [£]"""
+    cost = problem.import_cost_gbp_per_mwh
+    return float((cost + problem.vlp_gbp_per_mwh) @ schedule.discharge_mwh
+                 - cost @ schedule.charge_mwh)
+
+
+def _net(problem: DispatchProblem, schedule: Schedule) -> Schedule:
+    """Net out simultaneous charge and discharge left in periods where it does not pay."""
+    eff = problem.battery.round_trip_efficiency_frac
+    ch, x = schedule.charge_mwh.copy(), schedule.discharge_mwh.copy()
+    both = (ch > ENERGY_TOLERANCE_MWH) & (x > ENERGY_TOLERANCE_MWH)
+    move = np.minimum(ch[both], x[both] / eff)
+    ch[both] -= move
+    x[both] -= eff * move
+    ch[ch < ENERGY_TOLERANCE_MWH] = 0.0
+    x[x < ENERGY_TOLERANCE_MWH] = 0.0
+    return Schedule(ch, x, np.cumsum(eff * ch - x))

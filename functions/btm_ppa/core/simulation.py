@@ -1,0 +1,145 @@
+"""From a dispatch schedule to the workbook's figures: both cost blocks by band, the
+system buy rows, Stream 1 / Stream 2, the daily summary and the per-period schedule.
+
+Stream 1 is the site demand served from the grid (``demand - discharge``), Stream 2 the
+demand served by the battery; the BESS block is the battery's charging. Block costs are
+rounded to the penny first and the stream lines built from them, so every figure in rows
+50-60 re-adds from the blocks exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from btm_ppa.core import periods
+from btm_ppa.core.dispatch import DispatchProblem, Schedule
+from btm_ppa.core.results import pennies
+from btm_ppa.core.valuation import (
+    BlockLine,
+    CostBlock,
+    StreamFigures,
+    SystemBuyLine,
+    Valuation,
+)
+from btm_ppa.core.vocab import BANDS, DuosBand
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ChargeRates:
+    """Per-MWh charges on every MWh imported, besides the system buy price. [£/MWh]"""
+
+    duos_gbp_per_mwh: Mapping[DuosBand, float]
+    tnuos_gbp_per_mwh: float
+    bsuos_gbp_per_mwh: float
+    ccl_gbp_per_mwh: float
+    ro_gbp_per_mwh: float
+    fit_gbp_per_mwh: float
+
+    @property
+    def flat_gbp_per_mwh(self) -> float:
+        """TNUoS + BSUoS + CCL + RO + FiT."""
+        return (self.tnuos_gbp_per_mwh + self.bsuos_gbp_per_mwh + self.ccl_gbp_per_mwh
+                + self.ro_gbp_per_mwh + self.fit_gbp_per_mwh)
+
+    def import_cost_gbp_per_mwh(self, system_buy_gbp_per_mwh: FloatArray,
+                                band_code: npt.NDArray[np.integer]) -> FloatArray:
+        """Full cost of importing 1 MWh in each period. [£/MWh]"""
+        duos = np.array([self.duos_gbp_per_mwh[b] for b in BANDS])[band_code]
+        return system_buy_gbp_per_mwh + duos + self.flat_gbp_per_mwh
+
+
+@dataclass(frozen=True)
+class SimulatedValuation:
+    valuation: Valuation
+    non_bess: CostBlock
+    bess: CostBlock
+
+
+def _block(energy_mwh: FloatArray, band_code: npt.NDArray[np.integer],
+           rates: ChargeRates) -> CostBlock:
+    total = float(energy_mwh.sum())
+    by_band = np.bincount(band_code, weights=energy_mwh, minlength=len(BANDS))
+
+    def line(volume: float, rate: float) -> BlockLine:
+        return BlockLine(volume, float(pennies(volume * rate)))
+
+    return CostBlock(
+        duos={b: line(float(by_band[i]), rates.duos_gbp_per_mwh[b]) for i, b in enumerate(BANDS)},
+        tnuos=line(total, rates.tnuos_gbp_per_mwh), bsuos=line(total, rates.bsuos_gbp_per_mwh),
+        ccl=line(total, rates.ccl_gbp_per_mwh), ro=line(total, rates.ro_gbp_per_mwh),
+        fit=line(total, rates.fit_gbp_per_mwh),
+    )
+
+
+def _system_buy(energy_mwh: FloatArray, price: FloatArray) -> SystemBuyLine:
+    volume = float(energy_mwh.sum())
+    cost = float(energy_mwh @ price)
+    return SystemBuyLine(cost / volume if volume else None, volume, cost)
+
+
+def value_schedule(problem: DispatchProblem, schedule: Schedule,
+                   system_buy_gbp_per_mwh: FloatArray, rates: ChargeRates,
+                   ppa_gbp_per_mwh: float) -> SimulatedValuation:
+    """Blocks, system buy rows and both streams of a schedule."""
+    grid = schedule.grid_to_site_mwh(problem)
+    charge, supplied2 = schedule.charge_mwh, schedule.discharge_mwh
+    non_bess = _block(grid, problem.band_code, rates)
+    bess = _block(charge, problem.band_code, rates)
+    buy1 = _system_buy(grid, system_buy_gbp_per_mwh)
+    buy2 = _system_buy(charge, system_buy_gbp_per_mwh)
+    stream1 = StreamFigures(
+        volume_mwh=float(grid.sum()), ppa_revenue_gbp=float(grid.sum()) * ppa_gbp_per_mwh,
+        vlp_revenue_gbp=0.0, energy_cost_gbp=buy1.cost_gbp,
+        duos_cost_gbp=non_bess.duos_cost_gbp, tnuos_bsuos_cost_gbp=non_bess.tnuos_bsuos_cost_gbp,
+        levies_cost_gbp=non_bess.levies_cost_gbp,
+    )
+    volume2 = float(supplied2.sum())
+    stream2 = StreamFigures(
+        volume_mwh=volume2, ppa_revenue_gbp=volume2 * ppa_gbp_per_mwh,
+        vlp_revenue_gbp=volume2 * problem.vlp_gbp_per_mwh, energy_cost_gbp=buy2.cost_gbp,
+        duos_cost_gbp=bess.duos_cost_gbp, tnuos_bsuos_cost_gbp=bess.tnuos_bsuos_cost_gbp,
+        levies_cost_gbp=bess.levies_cost_gbp,
+    )
+    return SimulatedValuation(Valuation(stream1, stream2, buy1, buy2), non_bess, bess)
+
+
+def schedule_frame(frame: pd.DataFrame, problem: DispatchProblem, schedule: Schedule,
+                   system_buy_gbp_per_mwh: FloatArray, ppa_gbp_per_mwh: float) -> pd.DataFrame:
+    """The full per-period schedule, one row per settlement period."""
+    grid = schedule.grid_to_site_mwh(problem)
+    cost = problem.import_cost_gbp_per_mwh
+    return pd.DataFrame({
+        "settlement_date": frame[periods.SETTLEMENT_DATE].to_numpy(),
+        "settlement_period": frame[periods.SETTLEMENT_PERIOD].to_numpy(),
+        "start_time_utc": frame[periods.START_TIME_UTC].to_numpy(),
+        "duos_band": np.array([b.value for b in BANDS])[problem.band_code],
+        "demand_mwh": problem.demand_mwh,
+        "system_buy_price_gbp_per_mwh": system_buy_gbp_per_mwh,
+        "import_cost_gbp_per_mwh": cost,
+        "grid_to_site_mwh": grid,
+        "charge_mwh": schedule.charge_mwh,
+        "discharge_mwh": schedule.discharge_mwh,
+        "soc_end_mwh": schedule.soc_mwh,
+        "profit_gbp": ppa_gbp_per_mwh * problem.demand_mwh
+        + problem.vlp_gbp_per_mwh * schedule.discharge_mwh - cost * (grid + schedule.charge_mwh),
+    })
+
+
+def daily_summary(schedule_rows: pd.DataFrame) -> pd.DataFrame:
+    """Charge, discharge, grid import by band and profit per settlement day."""
+    rows = schedule_rows.assign(import_mwh=schedule_rows["grid_to_site_mwh"]
+                                + schedule_rows["charge_mwh"])
+    by_band = rows.pivot_table(index="settlement_date", columns="duos_band", values="import_mwh",
+                               aggfunc="sum", fill_value=0.0)
+    by_band = by_band.reindex(columns=[b.value for b in BANDS], fill_value=0.0)
+    by_band.columns = [f"import_{c}_mwh" for c in by_band.columns]
+    totals = rows.groupby("settlement_date")[["charge_mwh", "discharge_mwh", "profit_gbp"]].sum()
+    return totals.join(by_band)[["charge_mwh", "discharge_mwh", "import_red_mwh",
+                                 "import_amber_mwh", "import_green_mwh", "profit_gbp"]]
