@@ -13,19 +13,22 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+import pandas as pd
+
 from btm_ppa import reference
 from btm_ppa import warehouse as wh
 from btm_ppa.core import dispatch, periods
 from btm_ppa.core.demand import spread_annual_demand
 from btm_ppa.core.duos import assign_bands
-from btm_ppa.core.simulation import ChargeRates, daily_summary, schedule_frame, value_schedule
-from btm_ppa.core.units import kw_to_mw
-from btm_ppa.hh_data import parse_hh_demand
 from btm_ppa.core.prices import band_average_prices
 from btm_ppa.core.results import ResultTable, result_table
+from btm_ppa.core.simulation import ChargeRates, daily_summary, schedule_frame, value_schedule
+from btm_ppa.core.units import kw_to_mw
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import BtmError, InputError, LayoutError
+from btm_ppa.hh_data import parse_hh_demand
 from btm_ppa.sheet_inputs import RefreshInputs, read_inputs
 from btm_ppa.sheet_outputs import (
     PricesUsed,
@@ -39,8 +42,6 @@ from btm_ppa.sheet_outputs import (
 )
 from btm_ppa.warehouse import PriceWarehouse
 from btm_ppa.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
-import numpy as np
-import pandas as pd
 from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)

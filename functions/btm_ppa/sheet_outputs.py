@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pandas as pd
+
 from btm_ppa.core.prices import BandPrices
 from btm_ppa.core.results import ResultTable, pennies
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.warehouse import WindowPrices
 from btm_ppa.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
-import pandas as pd
 from sheets_layout import BessLayout, normalise_label, split_a1
 
 PRICE_FORMAT = "#,##0.00"
@@ -181,7 +182,7 @@ DISPATCH_HEADER = ["Settlement date", "Charge (MWh)", "Discharge (MWh)", "Import
 def dispatch_table(daily: pd.DataFrame, method: Method) -> TableWrite:
     """The Dispatch tab: one row per settlement day, with a chart of charge, discharge and
     profit."""
-    rows: list[list[CellValue]] = [DISPATCH_HEADER]
+    rows: list[list[CellValue]] = [list(DISPATCH_HEADER)]
     for day, rec in daily.iterrows():
         rows.append([day, *(float(v) for v in rec.to_numpy()[:-1]),
                      float(pennies(float(rec["profit_gbp"])))])

@@ -206,8 +206,8 @@ class _DispatchLp:
             rows += [j, j]
             cols += [ch + h, x + h]
             vals += [np.full(k, 1 / b.charge_limit_mwh), 1 / self.dcap[h]]
-        rows, cols, vals = (np.concatenate(a) for a in (rows, cols, vals))
-        order = np.lexsort((rows, cols))
+        r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
+        order = np.lexsort((r, c))
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = 3 * n, n + days + k
         lp.col_cost_ = np.concatenate([cost, -(cost + problem.vlp_gbp_per_mwh), np.zeros(n)])
@@ -218,9 +218,9 @@ class _DispatchLp:
         lp.row_upper_ = np.concatenate([np.zeros(n), np.full(days, b.daily_discharge_limit_mwh),
                                         np.ones(k)])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.searchsorted(cols[order], np.arange(3 * n + 1)).astype(np.int32)
-        lp.a_matrix_.index_ = rows[order].astype(np.int32)
-        lp.a_matrix_.value_ = vals[order]
+        lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(3 * n + 1)).astype(np.int32)
+        lp.a_matrix_.index_ = r[order].astype(np.int32)
+        lp.a_matrix_.value_ = v[order]
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)

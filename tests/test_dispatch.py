@@ -1,0 +1,166 @@
+"""Half-hourly dispatch: hand-checkable cases, properties, and the optimum against an
+independent MILP formulation (scipy's milp, every period with its own binary)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from btm_ppa.core import dispatch as D
+
+RED, AMBER, GREEN = 0, 1, 2
+
+
+def problem(cost, demand=None, band=None, days=None, vlp=0.0, power_mw=2.0, capacity_mwh=1.0,
+            cycles=1.0, efficiency=1.0):
+    cost = np.asarray(cost, dtype=float)
+    n = len(cost)
+    return D.DispatchProblem(
+        demand_mwh=np.ones(n) if demand is None else np.asarray(demand, dtype=float),
+        import_cost_gbp_per_mwh=cost,
+        band_code=np.full(n, GREEN, dtype=np.int8) if band is None else np.asarray(band, np.int8),
+        day_index=np.zeros(n, dtype=np.int64) if days is None else np.asarray(days, np.int64),
+        vlp_gbp_per_mwh=vlp,
+        battery=D.Battery(power_mw, power_mw, capacity_mwh, cycles, efficiency))
+
+
+def test_two_periods_charge_cheap_discharge_dear():
+    p = problem([20, 100], band=[GREEN, RED])
+    for schedule in (D.greedy_schedule(p), D.optimal_schedule(p)):
+        np.testing.assert_allclose(schedule.charge_mwh, [1, 0])
+        np.testing.assert_allclose(schedule.discharge_mwh, [0, 1])
+        # 2 MWh at £150 - (1 MWh site + 1 MWh charge) x £20 = 300 - 40.
+        assert D.profit_gbp(p, schedule, 150) == pytest.approx(260)
+    assert D.profit_gbp(p, D.no_battery(p), 150) == pytest.approx(300 - 20 - 100)
+
+
+def test_a_day_where_the_rule_and_the_optimum_differ():
+    # Green is dear tonight (a price spike), amber is cheap: the rule still charges in
+    # green, the optimum in amber.
+    p = problem([100, 20, 200], band=[GREEN, AMBER, RED])
+    greedy, optimal = D.greedy_schedule(p), D.optimal_schedule(p)
+    np.testing.assert_allclose(greedy.charge_mwh, [1, 0, 0])
+    np.testing.assert_allclose(optimal.charge_mwh, [0, 1, 0])
+    np.testing.assert_allclose(optimal.discharge_mwh, [0, 0, 1])
+    assert D.profit_gbp(p, optimal, 150) - D.profit_gbp(p, greedy, 150) == pytest.approx(80)
+
+
+def test_efficiency_is_taken_on_charging():
+    p = problem([10, 300], band=[GREEN, RED], efficiency=0.8, capacity_mwh=0.8)
+    s = D.optimal_schedule(p)
+    np.testing.assert_allclose(s.charge_mwh, [1.0, 0])  # 1 MWh in ...
+    np.testing.assert_allclose(s.discharge_mwh, [0, 0.8])  # ... 0.8 MWh out
+    np.testing.assert_allclose(s.soc_mwh, [0.8, 0.0])
+
+
+def test_never_charges_and_discharges_in_one_period_even_when_the_lp_would():
+    # VLP £100/MWh: charging 1 MWh at £10 and passing 0.9 MWh straight to the site earns
+    # 0.9 x 110 - 10 = £89 in the LP relaxation. Exclusive, one period can do nothing.
+    p = problem([10], vlp=100.0, efficiency=0.9, cycles=10)
+    relaxed = D._DispatchLp(p).solve()
+    assert relaxed.charge_mwh[0] > 0 and relaxed.discharge_mwh[0] > 0
+    exact = D.optimal_schedule(p)
+    assert D.feasibility_problems(p, exact) == []
+    assert D.profit_gbp(p, exact, 150) == pytest.approx(D.profit_gbp(p, D.no_battery(p), 150))
+
+
+def test_negative_prices_still_exclusive():
+    p = problem([-50, -40, 300, -60, 200], band=[GREEN, GREEN, RED, GREEN, RED], vlp=30,
+                efficiency=0.9, cycles=3, demand=[0.5] * 5)
+    s = D.optimal_schedule(p)
+    assert D.feasibility_problems(p, s) == []
+    assert D.profit_gbp(p, s, 150) == pytest.approx(reference_optimum(p, 150), abs=1e-3)
+
+
+def test_cycles_per_day_cap_discharge_per_settlement_day():
+    # Two days, each cheap then dear; one cycle a day of a 1 MWh battery.
+    p = problem([10, 200, 200, 10, 200, 200], band=[GREEN, RED, RED] * 2, days=[0, 0, 0, 1, 1, 1],
+                capacity_mwh=1.0, power_mw=4.0, demand=[2] * 6)
+    for s in (D.greedy_schedule(p), D.optimal_schedule(p)):
+        assert D.feasibility_problems(p, s) == []
+        daily = np.bincount(p.day_index, weights=s.discharge_mwh)
+        np.testing.assert_allclose(daily, [1.0, 1.0])
+
+
+def test_no_export_discharge_limited_by_demand():
+    p = problem([10, 300], band=[GREEN, RED], demand=[1.0, 0.3])
+    s = D.optimal_schedule(p)
+    assert s.discharge_mwh[1] == pytest.approx(0.3)
+
+
+def reference_optimum(p: D.DispatchProblem, ppa: float) -> float:
+    """Independent formulation: variables g, c, x, soc, z per period, the site balance
+    g + x = d explicit, exclusivity by a binary in every period; scipy's milp."""
+    n, b = p.periods, p.battery
+    eff, cost = b.round_trip_efficiency_frac, p.import_cost_gbp_per_mwh
+    # columns: g[0:n] c[n:2n] x[2n:3n] s[3n:4n] z[4n:5n]
+    nv = 5 * n
+    obj = np.zeros(nv)
+    obj[:n] = cost
+    obj[n:2 * n] = cost
+    obj[2 * n:3 * n] = -p.vlp_gbp_per_mwh
+    rows, lo, hi = [], [], []
+
+    def row(entries, low, high):
+        r = np.zeros(nv)
+        for col, val in entries:
+            r[col] += val
+        rows.append(r)
+        lo.append(low)
+        hi.append(high)
+
+    for t in range(n):
+        row([(t, 1), (2 * n + t, 1)], p.demand_mwh[t], p.demand_mwh[t])  # g + x = d
+        prev = [(3 * n + t - 1, -1)] if t else []
+        row([(3 * n + t, 1), (n + t, -eff), (2 * n + t, 1), *prev], 0, 0)  # soc balance
+        row([(n + t, 1), (4 * n + t, -b.charge_limit_mwh)], -np.inf, 0)  # c <= C z
+        row([(2 * n + t, 1), (4 * n + t, b.discharge_limit_mwh)], -np.inf,
+            b.discharge_limit_mwh)  # x <= X (1 - z)
+    for day in np.unique(p.day_index):
+        row([(2 * n + t, 1) for t in np.flatnonzero(p.day_index == day)], -np.inf,
+            b.daily_discharge_limit_mwh)
+    upper = np.concatenate([np.full(n, np.inf), np.full(n, b.charge_limit_mwh),
+                            np.full(n, b.discharge_limit_mwh), np.full(n, b.capacity_mwh),
+                            np.ones(n)])
+    res = milp(obj, constraints=LinearConstraint(np.array(rows), lo, hi),
+               integrality=np.concatenate([np.zeros(4 * n), np.ones(n)]),
+               bounds=Bounds(np.zeros(nv), upper), options={"mip_rel_gap": 0})
+    assert res.success
+    return ppa * p.demand_mwh.sum() - res.fun
+
+
+@st.composite
+def instances(draw):
+    n = draw(st.integers(1, 10))
+    per_day = draw(st.sampled_from([2, 3, 5, 10]))
+    price = st.floats(-100, 400, allow_nan=False).map(lambda v: round(v, 2))
+    return problem(
+        cost=[draw(price) for _ in range(n)],
+        demand=[draw(st.floats(0, 2).map(lambda v: round(v, 3))) for _ in range(n)],
+        band=[draw(st.integers(0, 2)) for _ in range(n)],
+        days=[t // per_day for t in range(n)],
+        vlp=draw(st.sampled_from([0.0, 15.0, 80.0])),
+        power_mw=draw(st.sampled_from([0.5, 1.0, 3.0])),
+        capacity_mwh=draw(st.sampled_from([0.25, 1.0, 2.0])),
+        cycles=draw(st.sampled_from([0.5, 1.0, 2.0, 5.0])),
+        efficiency=draw(st.sampled_from([0.7, 0.85, 1.0])),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=instances())
+def test_schedules_are_feasible_and_optimal_beats_the_rule_and_no_battery(p):
+    greedy, optimal = D.greedy_schedule(p), D.optimal_schedule(p)
+    assert D.feasibility_problems(p, greedy) == []
+    assert D.feasibility_problems(p, optimal) == []
+    best = D.profit_gbp(p, optimal, 150)
+    assert best >= D.profit_gbp(p, greedy, 150) - 1e-6
+    assert best >= D.profit_gbp(p, D.no_battery(p), 150) - 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=instances())
+def test_optimum_equals_an_independent_milp(p):
+    assert D.profit_gbp(p, D.optimal_schedule(p), 150) == pytest.approx(
+        reference_optimum(p, 150), abs=2e-3)
