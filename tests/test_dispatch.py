@@ -164,3 +164,72 @@ def test_schedules_are_feasible_and_optimal_beats_the_rule_and_no_battery(p):
 def test_optimum_equals_an_independent_milp(p):
     assert D.profit_gbp(p, D.optimal_schedule(p), 150) == pytest.approx(
         reference_optimum(p, 150), abs=2e-3)
+
+
+def _summer_fortnight(warehouse):
+    """A real fortnight (2023-07-17..30, North Western) on which the LP relaxation charges
+    and discharges in the same period: negative and low prices at night."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from btm_ppa import reference
+    from btm_ppa import warehouse as wh
+    from btm_ppa.core.demand import spread_annual_demand
+    from btm_ppa.core.duos import assign_bands
+    from btm_ppa.core.simulation import ChargeRates
+    from btm_ppa.core.vocab import DuosBand
+
+    window = wh.PriceWindow(dt.date(2023, 7, 17), dt.date(2023, 7, 30), False)
+    frame = wh.window_prices(warehouse, window, "B20", "B21").frame
+    price = frame["system_buy_price_gbp_per_mwh"].interpolate().to_numpy()
+    codes = assign_bands(reference.read_time_bands(), "_G", frame).codes
+    rates = ChargeRates({DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
+                        0.0, 4.5, 7.75, 61.9, 11.5)
+    return D.DispatchProblem(
+        spread_annual_demand(5500, frame, "_G"), rates.import_cost_gbp_per_mwh(price, codes),
+        codes, pd.factorize(frame["settlement_date"])[0].astype(np.int64), 15.0,
+        D.Battery(2.5, 2.5, 5.0, 1.0, 0.85))
+
+
+def test_window_repair_matches_the_full_milp_where_the_lp_does_both(warehouse):
+    p = _summer_fortnight(warehouse)
+    pays = D.simultaneity_pays(p)
+    model = D._DispatchLp(p, hull=pays)
+    relaxed = model.solve()
+    assert D._both(relaxed, pays).size > 0  # the repair path is exercised
+    repaired = D._repair_windows(p, model, relaxed, pays, D._both(relaxed, pays))
+    assert repaired is not None
+    full = D._DispatchLp(p, hull=pays)
+    full.add_exclusivity(np.flatnonzero(pays), D._net(p, relaxed))
+    exact = D._net(p, full.solve())
+    assert D.feasibility_problems(p, repaired) == []
+    assert D.profit_gbp(p, repaired, 150) == pytest.approx(D.profit_gbp(p, exact, 150), abs=2e-3)
+    assert D.profit_gbp(p, D.optimal_schedule(p), 150) == pytest.approx(
+        D.profit_gbp(p, exact, 150), abs=2e-3)
+
+
+@st.composite
+def multi_day_instances(draw):
+    days, per_day = draw(st.integers(2, 5)), 8
+    n = days * per_day
+    price = st.floats(-80, 250, allow_nan=False).map(lambda v: round(v, 2))
+    return problem(
+        cost=[draw(price) for _ in range(n)],
+        demand=[draw(st.floats(0.05, 1.5).map(lambda v: round(v, 3))) for _ in range(n)],
+        band=[draw(st.integers(0, 2)) for _ in range(n)],
+        days=[t // per_day for t in range(n)],
+        vlp=draw(st.sampled_from([15.0, 40.0, 120.0])),
+        power_mw=draw(st.sampled_from([1.0, 2.5])),
+        capacity_mwh=draw(st.sampled_from([0.5, 1.25, 2.0])),
+        cycles=draw(st.sampled_from([0.5, 1.0, 3.0])),
+        efficiency=draw(st.sampled_from([0.8, 0.9])),
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=multi_day_instances())
+def test_optimum_equals_an_independent_milp_over_several_days(p):
+    best = D.optimal_schedule(p)
+    assert D.feasibility_problems(p, best) == []
+    assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)

@@ -174,30 +174,42 @@ def greedy_schedule(problem: DispatchProblem) -> Schedule:
 
 
 class _DispatchLp:
-    """The dispatch LP in one HiGHS instance, re-solved warm after bound changes.
+    """The dispatch LP in one HiGHS instance.
 
-    Columns: charge (T), discharge (T), soc (T). Rows: state of charge balance (T), daily
-    discharge (one per settlement day), and in the periods listed in ``hull`` the convex
-    hull of "charge only or discharge only", ``charge/charge_limit + discharge/cap <= 1``,
-    which every exclusive schedule meets and which tightens the relaxation where doing
-    both would pay. Exclusivity itself is imposed by branching: a period fixed to
-    "charge" has its discharge bounded to 0, and vice versa.
+    Columns: charge (T), discharge (T), soc (T), then optionally ``soc_in`` (the stored
+    energy before the first period, when it is priced rather than zero), then any
+    exclusivity binaries. Rows: state of charge balance (T), daily discharge (one per
+    settlement day), and in the periods listed in ``hull`` the convex hull of "charge
+    only or discharge only", ``charge/charge_limit + discharge/cap <= 1``, which every
+    exclusive schedule meets and which tightens the relaxation where doing both pays.
+
+    ``soc_in_price`` and ``soc_out_price`` (£/MWh) make the model a window of a longer
+    horizon: energy at the start is bought at ``soc_in_price`` and energy left at the end
+    is worth ``soc_out_price`` (by default the battery starts empty and leftover energy is
+    worth nothing).
     """
 
-    def __init__(self, problem: DispatchProblem,
-                 hull: npt.NDArray[np.bool_] | None = None) -> None:
+    def __init__(self, problem: DispatchProblem, hull: npt.NDArray[np.bool_] | None = None,
+                 soc_in_price: float | None = None, soc_out_price: float = 0.0) -> None:
         b = problem.battery
         n, eff = problem.periods, b.round_trip_efficiency_frac
         cost = problem.import_cost_gbp_per_mwh
         self.problem = problem
         self.dcap = problem.discharge_cap_mwh
+        self.has_soc_in = soc_in_price is not None
         days = int(problem.day_index[-1]) + 1
         t = np.arange(n)
         ch, x, s = 0, n, 2 * n
-        # Balance: soc[t] - soc[t-1] - eff*ch[t] + x[t] = 0.  Daily: sum(x) <= cycles*capacity.
+        extra = 1 if self.has_soc_in else 0
+        # Balance: soc[t] - soc[t-1] - eff*ch[t] + x[t] = 0 (soc[-1] = soc_in or 0).
+        # Daily: sum(x) <= cycles * capacity.
         rows = [t, t, t, t[1:], n + problem.day_index]
         cols = [s + t, ch + t, x + t, s + t[:-1], x + t]
         vals = [np.ones(n), np.full(n, -eff), np.ones(n), -np.ones(n - 1), np.ones(n)]
+        if self.has_soc_in:
+            rows.append(np.array([0]))
+            cols.append(np.array([3 * n]))
+            vals.append(np.array([-1.0]))
         h = np.flatnonzero(hull) if hull is not None else np.array([], dtype=np.int64)
         h = h[self.dcap[h] > 0]
         k = len(h)
@@ -208,25 +220,38 @@ class _DispatchLp:
             vals += [np.full(k, 1 / b.charge_limit_mwh), 1 / self.dcap[h]]
         r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
         order = np.lexsort((r, c))
+        num_col = 3 * n + extra
+        col_cost = np.concatenate([cost, -(cost + problem.vlp_gbp_per_mwh), np.zeros(n),
+                                   np.full(extra, soc_in_price or 0.0)])
+        col_cost[s + n - 1] = -soc_out_price
         lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = 3 * n, n + days + k
-        lp.col_cost_ = np.concatenate([cost, -(cost + problem.vlp_gbp_per_mwh), np.zeros(n)])
-        lp.col_lower_ = np.zeros(3 * n)
+        lp.num_col_, lp.num_row_ = num_col, n + days + k
+        lp.col_cost_ = col_cost
+        lp.col_lower_ = np.zeros(num_col)
         lp.col_upper_ = np.concatenate([np.full(n, b.charge_limit_mwh), self.dcap,
-                                        np.full(n, b.capacity_mwh)])
+                                        np.full(n + extra, b.capacity_mwh)])
         lp.row_lower_ = np.concatenate([np.zeros(n), np.full(days + k, -highspy.kHighsInf)])
         lp.row_upper_ = np.concatenate([np.zeros(n), np.full(days, b.daily_discharge_limit_mwh),
                                         np.ones(k)])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(3 * n + 1)).astype(np.int32)
+        lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(num_col + 1)).astype(np.int32)
         lp.a_matrix_.index_ = r[order].astype(np.int32)
         lp.a_matrix_.value_ = v[order]
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
         self.binary_periods = np.array([], dtype=np.int64)
+        self.soc_in_mwh = 0.0
 
-    def add_exclusivity(self, periods: npt.NDArray[np.int64], start: Schedule) -> None:
+    def fix_boundary(self, soc_in_mwh: float | None, soc_out_mwh: float) -> None:
+        """Pin the window's starting and final stored energy. [MWh]"""
+        n = self.problem.periods
+        if self.has_soc_in and soc_in_mwh is not None:
+            self.highs.changeColBounds(3 * n, soc_in_mwh, soc_in_mwh)
+        self.highs.changeColBounds(3 * n - 1, soc_out_mwh, soc_out_mwh)
+
+    def add_exclusivity(self, periods: npt.NDArray[np.int64], start: Schedule,
+                        start_soc_in_mwh: float = 0.0) -> None:
         """Make the model a MILP with a charge/discharge binary in each of ``periods``
         (``charge <= limit * z``, ``discharge <= cap * (1 - z)``), starting the search
         from the feasible schedule ``start``."""
@@ -254,7 +279,8 @@ class _DispatchLp:
         incumbent = highspy.HighsSolution()
         incumbent.col_value = list(np.concatenate(
             [start.charge_mwh, start.discharge_mwh,
-             np.clip(start.soc_mwh, 0, self.problem.battery.capacity_mwh), z_start]))
+             np.clip(start.soc_mwh, 0, self.problem.battery.capacity_mwh),
+             [start_soc_in_mwh] if self.has_soc_in else [], z_start]))
         h.setSolution(incumbent)
 
     def solve(self) -> Schedule:
@@ -267,7 +293,19 @@ class _DispatchLp:
         col = np.asarray(self.highs.getSolution().col_value)
         charge = np.clip(col[:n], 0, None)
         discharge = np.clip(col[n:2 * n], 0, None)
-        return Schedule(charge, discharge, np.cumsum(eff * charge - discharge))
+        self.soc_in_mwh = float(col[3 * n]) if self.has_soc_in else 0.0
+        return Schedule(charge, discharge,
+                        self.soc_in_mwh + np.cumsum(eff * charge - discharge))
+
+    @property
+    def objective_gbp(self) -> float:
+        """The last solve's objective, as a profit (the model minimises its negative)."""
+        return -float(self.highs.getInfo().objective_function_value)
+
+    def stored_energy_value(self) -> npt.NDArray[np.float64]:
+        """Marginal value of stored energy in each period (minus the balance rows' duals)
+        from the last LP solve. [£/MWh]"""
+        return -np.asarray(self.highs.getSolution().row_dual[: self.problem.periods])
 
 
 def simultaneity_pays(problem: DispatchProblem) -> npt.NDArray[np.bool_]:
@@ -294,18 +332,28 @@ PROFIT_TOLERANCE_GBP = 1e-3
 def optimal_schedule(problem: DispatchProblem, max_rounds: int = 50) -> Schedule:
     """The profit-maximising schedule with perfect foresight, exactly (to £0.001).
 
-    Solves the LP relaxation (charging and discharging allowed in one period), tightened
-    by the convex-hull rows where doing both could pay. If its optimum never does both
-    where that pays, netting the rest loses nothing, so it is optimal for the exact
-    problem (the usual case: one LP solve). Otherwise exclusivity binaries are added
-    lazily, for every period where doing both pays on the days around the offending
-    periods, and the MILP re-solved (HiGHS branch and cut, started from the netted
-    schedule) until no period outside the binaries does both: each round optimises a
-    relaxation of the exact problem, so the first solution feasible for it is optimal.
+    1. Solve the LP relaxation (charging and discharging allowed in one period),
+       tightened by convex-hull rows where doing both could pay. If its optimum never
+       does both where that pays, netting the rest loses nothing, so it is optimal for
+       the exact problem: the usual case, one LP solve.
+    2. Otherwise repair the few days that do both, each as a small MILP over a window of
+       days around them, with the stored energy at the window's edges priced at the
+       LP's marginal value of stored energy (a Lagrangian relaxation of the edges). If
+       the repaired window's optimum keeps the LP's edge states, the Lagrangian bound is
+       met by a feasible schedule, which is therefore optimal (see ``_repair_windows``).
+    3. Failing that, the whole horizon is solved as a MILP with binaries added lazily
+       where periods do both, until none does: each round optimises a relaxation of the
+       exact problem, so the first schedule feasible for it is optimal.
     """
     pays = simultaneity_pays(problem)
     model = _DispatchLp(problem, hull=pays)
     schedule = model.solve()
+    both = _both(schedule, pays)
+    if both.size == 0:
+        return _net(problem, schedule)
+    repaired = _repair_windows(problem, model, schedule, pays, both)
+    if repaired is not None:
+        return repaired
     for _ in range(max_rounds):
         both = _both(schedule, pays)
         both = both[~np.isin(both, model.binary_periods)]
@@ -318,6 +366,68 @@ def optimal_schedule(problem: DispatchProblem, max_rounds: int = 50) -> Schedule
     raise RuntimeError(f"dispatch needed more than {max_rounds} rounds of binaries")
 
 
+def _window(problem: DispatchProblem, lo: int, hi: int) -> DispatchProblem:
+    """Periods lo..hi-1 as a problem of their own (days renumbered from 0)."""
+    days = problem.day_index[lo:hi]
+    return DispatchProblem(problem.demand_mwh[lo:hi], problem.import_cost_gbp_per_mwh[lo:hi],
+                           problem.band_code[lo:hi], days - days[0], problem.vlp_gbp_per_mwh,
+                           problem.battery)
+
+
+def _repair_windows(problem: DispatchProblem, model: _DispatchLp, relaxed: Schedule,
+                    pays: npt.NDArray[np.bool_], both: npt.NDArray[np.int64],
+                    pad_days: int = 1) -> Schedule | None:
+    """Make the LP optimum exclusive window by window, with a certificate, or give up.
+
+    Why this is exact when it succeeds: dualise the state-of-charge balance at each
+    window's two edges with the LP's own duals λ. The Lagrangian L(λ) bounds the exact
+    optimum from above. Outside the windows the LP optimum already does not do both, and
+    by LP optimality it also maximises the outside part of L(λ), so that part equals its
+    exact value there. Inside a window the part is a small MILP whose edge energy is
+    bought and sold at λ. If each window's MILP optimum is matched by a schedule that
+    keeps the LP's edge states (solved again with the edges pinned, same value), the
+    pieces join into a feasible schedule worth L(λ): optimal. Otherwise return None.
+    """
+    value = model.stored_energy_value()
+    n = problem.periods
+    day_start = np.searchsorted(problem.day_index, np.arange(problem.day_index[-1] + 2))
+    windows: list[tuple[int, int]] = []
+    for day in np.unique(problem.day_index[both]):
+        lo_day = max(int(day) - pad_days, 0)
+        hi_day = min(int(day) + pad_days + 1, int(problem.day_index[-1]) + 1)
+        lo, hi = int(day_start[lo_day]), int(day_start[hi_day])
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
+        else:
+            windows.append((lo, hi))
+    charge, discharge = relaxed.charge_mwh.copy(), relaxed.discharge_mwh.copy()
+    eff = problem.battery.round_trip_efficiency_frac
+    for lo, hi in windows:
+        sub = _window(problem, lo, hi)
+        soc_in = float(relaxed.soc_mwh[lo - 1]) if lo else None
+        soc_out = float(relaxed.soc_mwh[hi - 1])
+        price_in = float(value[lo]) if lo else None
+        price_out = float(value[hi - 1]) if hi < n else 0.0
+        start = _net(sub, Schedule(relaxed.charge_mwh[lo:hi], relaxed.discharge_mwh[lo:hi],
+                                   relaxed.soc_mwh[lo:hi] - (soc_in or 0.0)), soc_in or 0.0)
+        sub_pays = simultaneity_pays(sub)
+        free = _DispatchLp(sub, hull=sub_pays, soc_in_price=price_in, soc_out_price=price_out)
+        free.add_exclusivity(np.flatnonzero(sub_pays), start, soc_in or 0.0)
+        free.solve()
+        bound = free.objective_gbp
+        pinned = _DispatchLp(sub, hull=sub_pays, soc_in_price=price_in, soc_out_price=price_out)
+        pinned.fix_boundary(soc_in, soc_out)
+        pinned.add_exclusivity(np.flatnonzero(sub_pays), start, soc_in or 0.0)
+        fixed = pinned.solve()
+        if pinned.objective_gbp < bound - PROFIT_TOLERANCE_GBP:
+            return None
+        charge[lo:hi], discharge[lo:hi] = fixed.charge_mwh, fixed.discharge_mwh
+    schedule = _net(problem, Schedule(charge, discharge, np.cumsum(eff * charge - discharge)))
+    if _both(schedule, pays).size or feasibility_problems(problem, schedule):
+        return None
+    return schedule
+
+
 def _battery_value(problem: DispatchProblem, schedule: Schedule) -> float:
     """Profit less the constant PPA revenue: sum((cost + VLP) x) - sum(cost c). [£]"""
     cost = problem.import_cost_gbp_per_mwh
@@ -325,8 +435,8 @@ def _battery_value(problem: DispatchProblem, schedule: Schedule) -> float:
                  - cost @ schedule.charge_mwh)
 
 
-def _net(problem: DispatchProblem, schedule: Schedule) -> Schedule:
-    """Net out simultaneous charge and discharge left in periods where it does not pay."""
+def _net(problem: DispatchProblem, schedule: Schedule, soc_in_mwh: float = 0.0) -> Schedule:
+    """Net out simultaneous charge and discharge (the stored energy path is unchanged)."""
     eff = problem.battery.round_trip_efficiency_frac
     ch, x = schedule.charge_mwh.copy(), schedule.discharge_mwh.copy()
     both = (ch > ENERGY_TOLERANCE_MWH) & (x > ENERGY_TOLERANCE_MWH)
@@ -335,4 +445,4 @@ def _net(problem: DispatchProblem, schedule: Schedule) -> Schedule:
     x[both] -= eff * move
     ch[ch < ENERGY_TOLERANCE_MWH] = 0.0
     x[x < ENERGY_TOLERANCE_MWH] = 0.0
-    return Schedule(ch, x, np.cumsum(eff * ch - x))
+    return Schedule(ch, x, soc_in_mwh + np.cumsum(eff * ch - x))

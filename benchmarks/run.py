@@ -1,0 +1,199 @@
+"""Dispatch and refresh benchmarks. Run with ``make bench``; results go to stdout and
+``benchmarks/RESULTS.md``. Nothing here is a test: targets are reported, not asserted.
+
+Measured:
+- greedy and optimal schedules of a site-year (17,520 periods, 2023 prices, North
+  Western bands, the worked example's battery and 5,500 MWh/yr default-shape demand),
+  median of repeated runs;
+- how optimal's time grows from a month to a year to five years;
+- a whole refresh (read workbook, query prices, optimise a year, write), median of
+  three, and its peak memory (max RSS of a child process);
+- energypylinear (PuLP + CBC) on the same problem for a month (and longer if asked),
+  both objectives and the time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from btm_ppa import reference
+from btm_ppa import warehouse as wh
+from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+from btm_ppa.core import dispatch as D
+from btm_ppa.core import periods
+from btm_ppa.core.demand import spread_annual_demand
+from btm_ppa.core.duos import assign_bands
+from btm_ppa.core.simulation import ChargeRates
+from btm_ppa.core.vocab import DuosBand
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+RATES = ChargeRates({DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
+                    0.0, 4.5, 7.75, 61.9, 11.5)
+BATTERY = D.Battery(2.5, 2.5, 5.0, 1.0, 0.85)
+
+
+def site_problem(start: dt.date, end: dt.date, warehouse: DuckDbWarehouse,
+                 repeat: int = 1) -> D.DispatchProblem:
+    prices = wh.window_prices(warehouse, wh.PriceWindow(start, end, False), "B20", "B21")
+    frame = prices.frame
+    price = frame["system_buy_price_gbp_per_mwh"].interpolate(limit_direction="both").to_numpy()
+    codes = assign_bands(reference.read_time_bands(), "_G", frame).codes
+    demand = spread_annual_demand(5500, frame, "_G")
+    days = pd.factorize(frame[periods.SETTLEMENT_DATE])[0].astype(np.int64)
+    if repeat > 1:  # five years: the year again and again, days numbered on
+        span = days[-1] + 1
+        price, codes, demand = (np.tile(a, repeat) for a in (price, codes, demand))
+        days = np.concatenate([days + k * span for k in range(repeat)])
+    return D.DispatchProblem(demand, RATES.import_cost_gbp_per_mwh(price, codes), codes, days,
+                             15.0, BATTERY)
+
+
+def median_time(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def refresh_once(path: Path, warehouse_path: Path) -> float:
+    code = (
+        "import time,sys;from btm_ppa.cli import main;t=time.perf_counter();"
+        f"rc=main(['refresh','--workbook',r'{path}','--warehouse',r'{warehouse_path}']);"
+        "print('SECONDS',time.perf_counter()-t,file=sys.stderr);sys.exit(rc)")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    seconds = float(proc.stderr.split("SECONDS")[-1])
+    return seconds, max(before, after) / 1024  # MB (ru_maxrss is in KiB on Linux)
+
+
+def whole_refresh(warehouse_path: Path) -> tuple[float, float]:
+    import openpyxl
+
+    from btm_ppa.template import build_template
+
+    tmp = Path(tempfile.mkdtemp())
+    path = build_template(tmp / "bench.xlsx", example=True)
+    book = openpyxl.load_workbook(path)
+    book["BESS"]["B22"] = "optimal"
+    book.save(path)
+    runs = [refresh_once(path, warehouse_path) for _ in range(3)]
+    shutil.rmtree(tmp)
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def energypylinear(problem: D.DispatchProblem, ours: D.Schedule, timeout_s: float) -> dict:
+    if not BENCH_PYTHON.exists():
+        return {"skipped": "no .venv-bench (make bench creates it)"}
+    with tempfile.NamedTemporaryFile(suffix=".npz", delete=False) as fh:
+        np.savez(fh, import_cost_gbp_per_mwh=problem.import_cost_gbp_per_mwh,
+                 demand_mwh=problem.demand_mwh,
+                 charge_power_mw=problem.battery.charge_power_mw,
+                 discharge_power_mw=problem.battery.discharge_power_mw,
+                 capacity_mwh=problem.battery.capacity_mwh,
+                 efficiency_frac=problem.battery.round_trip_efficiency_frac,
+                 final_soc_mwh=float(ours.soc_mwh[-1]))
+    proc = subprocess.run([str(BENCH_PYTHON), str(ROOT / "benchmarks" / "epl_runner.py"),
+                           fh.name, str(timeout_s)], capture_output=True, text=True,
+                          timeout=timeout_s + 300)
+    Path(fh.name).unlink()
+    if proc.returncode:
+        return {"error": proc.stderr.strip().splitlines()[-1:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--epl-days", type=int, default=31,
+                        help="days energypylinear solves (a year takes ~10 minutes)")
+    parser.add_argument("--epl-timeout", type=float, default=900)
+    args = parser.parse_args()
+
+    warehouse_path = Path(tempfile.mkdtemp()) / "bench.duckdb"
+    warehouse = DuckDbWarehouse(warehouse_path)
+    year = site_problem(dt.date(2023, 1, 1), dt.date(2023, 12, 31), warehouse)
+    lines = [f"# Benchmarks ({dt.date.today()}, {platform.processor() or platform.machine()}, "
+             f"{__import__('os').cpu_count()} cores, Python {platform.python_version()})", ""]
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    say("## A site-year: 17,520 settlement periods, 2023 prices")
+    say("")
+    say("| what | median | target |")
+    say("|---|---|---|")
+    t_greedy, greedy = median_time(lambda: D.greedy_schedule(year), args.runs)
+    say(f"| greedy schedule | {t_greedy * 1000:.1f} ms | <= 20 ms |")
+    t_opt, optimal = median_time(lambda: D.optimal_schedule(year), args.runs)
+    say(f"| optimal schedule | {t_opt * 1000:.0f} ms | <= 250 ms |")
+    t_refresh, peak_mb = whole_refresh(warehouse_path)
+    say(f"| whole refresh (optimal, year) | {t_refresh:.2f} s | <= 1.5 s |")
+    say(f"| peak memory of that refresh | {peak_mb:.0f} MB | <= 300 MB |")
+    gain = D.profit_gbp(year, optimal, 150) - D.profit_gbp(year, greedy, 150)
+    say("")
+    say(f"Optimal beats the battery-first rule by £{gain:,.2f} on this site-year "
+        f"(greedy £{D.profit_gbp(year, greedy, 150):,.2f}, optimal "
+        f"£{D.profit_gbp(year, optimal, 150):,.2f}, no battery "
+        f"£{D.profit_gbp(year, D.no_battery(year), 150):,.2f}).")
+
+    say("")
+    say("## How optimal grows")
+    say("")
+    say("| horizon | periods | optimal | greedy |")
+    say("|---|---|---|---|")
+    month = site_problem(dt.date(2023, 1, 1), dt.date(2023, 1, 31), warehouse)
+    five = site_problem(dt.date(2023, 1, 1), dt.date(2023, 12, 31), warehouse, repeat=5)
+    for name, prob, runs in (("a month", month, args.runs), ("a year", year, args.runs),
+                             ("five years", five, 3)):
+        t_o, _ = median_time(lambda p=prob: D.optimal_schedule(p), runs)
+        t_g, _ = median_time(lambda p=prob: D.greedy_schedule(p), runs)
+        say(f"| {name} | {prob.periods:,} | {t_o:.3f} s | {t_g * 1000:.1f} ms |")
+
+    say("")
+    say("## energypylinear (PuLP + CBC) on the same problem")
+    say("")
+    say("energypylinear has no VLP payment or per-day cycle limit, so both solve the problem "
+        "without them (VLP £0/MWh, cycles not binding); its battery must end at a set charge, "
+        "given ours. Objective: import cost (£).")
+    say("")
+    say("| horizon | periods | btm-ppa optimal | energypylinear | ratio |")
+    say("|---|---|---|---|---|")
+    end = dt.date(2023, 1, 1) + dt.timedelta(days=args.epl_days - 1)
+    sub = site_problem(dt.date(2023, 1, 1), end, warehouse)
+    sub = replace(sub, vlp_gbp_per_mwh=0.0, battery=replace(sub.battery, cycles_per_day=48.0))
+    t_ours, ours = median_time(lambda: D.optimal_schedule(sub), 3)
+    our_cost = float(sub.import_cost_gbp_per_mwh @ (sub.demand_mwh - ours.discharge_mwh
+                                                   + ours.charge_mwh))
+    epl = energypylinear(sub, ours, args.epl_timeout)
+    if "seconds" in epl:
+        say(f"| {args.epl_days} days | {sub.periods:,} | £{our_cost:,.2f} in {t_ours:.3f} s | "
+            f"£{epl['import_cost_gbp']:,.2f} in {epl['seconds']:.1f} s ({epl['status']}) | "
+            f"{epl['seconds'] / t_ours:,.0f}x |")
+    else:
+        say(f"| {args.epl_days} days | {sub.periods:,} | £{our_cost:,.2f} in {t_ours:.3f} s | "
+            f"{epl} | |")
+    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
