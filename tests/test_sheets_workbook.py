@@ -1,0 +1,134 @@
+"""The Sheets adapter through gspread's own HTTP code, against a loopback Sheets API."""
+
+import time
+
+import pytest
+import requests
+from google.auth.transport.requests import AuthorizedSession
+from google.oauth2.credentials import Credentials
+
+from btm_ppa.adapters.retry import RetryPolicy
+from btm_ppa.adapters.sheets_workbook import SheetsWorkbook, make_client
+from btm_ppa.errors import LayoutError, WorkbookUnavailableError
+from btm_ppa.refresh import refresh
+from tests.sheets_standin import SheetsStandIn
+
+SHEET_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+SA = "btm-ppa-fn@my-project.iam.gserviceaccount.com"
+
+
+class _Loopback(requests.adapters.HTTPAdapter):
+    """Sends https://sheets.googleapis.com requests to the stand-in on 127.0.0.1."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    def send(self, request, **kwargs):
+        request.url = request.url.replace("https://sheets.googleapis.com",
+                                          f"http://127.0.0.1:{self.port}")
+        return super().send(request, **kwargs)
+
+
+def loopback_client(standin: SheetsStandIn, policy: RetryPolicy | None = None,
+                    timeout_s: float = 5.0):
+    credentials = Credentials(token="dummy")
+    session = AuthorizedSession(credentials)
+    session.mount("https://sheets.googleapis.com", _Loopback(standin.port))
+    return make_client(credentials, session=session,
+                       policy=policy or RetryPolicy(base_delay_s=0.01, max_delay_s=0.05),
+                       timeout_s=timeout_s)
+
+
+@pytest.fixture
+def standin(example_xlsx):
+    with SheetsStandIn(SHEET_ID, example_xlsx) as server:
+        yield server
+
+
+def _book(standin, **kw):
+    return SheetsWorkbook(SHEET_ID, loopback_client(standin, **kw), SA)
+
+
+def test_full_refresh_reads_twice_and_writes_once(standin, warehouse):
+    outcome = refresh(_book(standin), warehouse)
+    assert outcome.ok, outcome.status
+    assert (standin.count("metadata"), standin.count("batchGet"), standin.count("batchUpdate")) == (
+        1, 1, 1)
+    assert standin.value("BESS", "B62") == "OK"
+    assert isinstance(standin.value("BESS", "D59"), float)  # a number, not "£1,234"
+    assert standin.value("BESS", "D59") == pytest.approx(float(outcome.table.total.profit_gbp))
+    assert isinstance(standin.value("BESS", "D62"), float)  # a serial date-time
+
+
+def test_dates_arrive_as_serial_numbers_and_are_read_right(standin, warehouse):
+    assert isinstance(standin.value("BESS", "B20"), int | float)
+    outcome = refresh(_book(standin), warehouse)
+    assert outcome.prices.window.window.start.isoformat() == "2023-01-01"
+
+
+def test_429_twice_then_success(standin, warehouse):
+    standin.faults.extend([429, 429])
+    assert refresh(_book(standin), warehouse).ok
+    assert standin.count("metadata") == 3  # two refused, then served
+
+
+def test_500_is_retried(standin, warehouse):
+    standin.faults.extend([500, 503])
+    assert refresh(_book(standin), warehouse).ok
+
+
+def test_persistent_429_ends_with_a_clean_error_in_bounded_time(standin, warehouse):
+    standin.always = 429
+    started = time.monotonic()
+    outcome = refresh(_book(standin, policy=RetryPolicy(max_attempts=4, base_delay_s=0.01)),
+                      warehouse)
+    assert time.monotonic() - started < 5
+    assert isinstance(outcome.error, WorkbookUnavailableError)
+    assert "rate-limiting" in outcome.status
+    assert len(standin.requests) == 4
+
+
+def test_timeout_is_reported(standin, warehouse):
+    standin.delay_s = 1.0
+    outcome = refresh(_book(standin, timeout_s=0.2,
+                            policy=RetryPolicy(max_attempts=2, base_delay_s=0.01)), warehouse)
+    assert isinstance(outcome.error, WorkbookUnavailableError)
+    assert "did not answer" in outcome.status
+
+
+def test_not_shared_names_the_service_account(standin, warehouse):
+    standin.shared = set()
+    outcome = refresh(_book(standin), warehouse)
+    assert f"not shared with {SA}" in outcome.status
+    assert standin.count("batchUpdate") == 0
+
+
+def test_unknown_spreadsheet_is_not_found(standin, warehouse):
+    book = SheetsWorkbook("9" * 44, loopback_client(standin), SA)
+    outcome = refresh(book, warehouse)
+    assert "was not found" in outcome.status
+
+
+def test_missing_tab_is_named(standin, warehouse):
+    standin.tabs["Model"] = standin.tabs.pop("BESS")
+    outcome = refresh(_book(standin), warehouse)
+    assert isinstance(outcome.error, LayoutError)
+    assert "BESS tab not found" in outcome.status
+    assert standin.count("batchUpdate") == 0
+
+
+def test_bad_input_writes_only_the_status_row_in_one_request(standin, warehouse):
+    standin.tabs["BESS"][(45, 2)] = "£1,2x"
+    before = dict(standin.tabs["BESS"])
+    outcome = refresh(_book(standin), warehouse)
+    assert not outcome.ok and "B45" in standin.value("BESS", "B62")
+    changed = {k for k in before.keys() | standin.tabs["BESS"].keys()
+               if before.get(k) != standin.tabs["BESS"].get(k)}
+    assert {r for r, _ in changed} == {62}
+    assert standin.count("batchUpdate") == 1
+
+
+def test_spreadsheet_ids_are_validated(standin):
+    with pytest.raises(ValueError, match="spreadsheet id"):
+        SheetsWorkbook("../../etc", loopback_client(standin), SA)
