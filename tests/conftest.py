@@ -46,3 +46,41 @@ def cell_values(path: Path, tab: str = "BESS", cell_range: str = "A1:H62") -> di
     """Every non-empty cell of a range (formulas as text), for before/after comparisons."""
     sheet = openpyxl.load_workbook(path)[tab]
     return {c.coordinate: c.value for row in sheet[cell_range] for c in row if c.value is not None}
+
+
+@pytest.fixture(scope="session")
+def bq_emulator():
+    """The BigQuery emulator, started once per session (about two seconds)."""
+    import logging
+
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    from google.cloud.bigquery import client as bq_client_module
+
+    from tests.bq_emulator import Emulator
+
+    # The emulator refuses the '*/*' part of small multipart uploads; resumable uploads
+    # (which the client uses for large loads anyway) work, so use them for every load.
+    saved = bq_client_module._MAX_MULTIPART_SIZE
+    bq_client_module._MAX_MULTIPART_SIZE = 0
+    with Emulator() as emulator:
+        yield emulator
+    bq_client_module._MAX_MULTIPART_SIZE = saved
+
+
+@pytest.fixture(scope="session")
+def bq_prices(bq_emulator, warehouse):
+    """A BigQuery warehouse holding 2023 of the shipped prices, loaded through the
+    adapter's own atomic replace (a staging load and one MERGE)."""
+    import datetime as dt
+
+    from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
+    from btm_ppa.ingest import read_price_csv
+    from btm_ppa.reference import data_path
+
+    store = BigQueryWarehouse(bq_emulator.client(), "test-project.btm")
+    store.create_tables()
+    path = data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv")
+    frame = read_price_csv(Path(str(path)), dt.date(2023, 1, 1), dt.date(2023, 12, 31),
+                           dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    store.replace_days(frame)
+    return store

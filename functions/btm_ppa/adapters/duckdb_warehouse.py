@@ -124,6 +124,22 @@ class DuckDbWarehouse:
             ensure_built(self.path)
         self.description = "embedded DuckDB warehouse"
 
+    def replace_days(self, frame: pd.DataFrame) -> int:
+        """Replace every settlement date in ``frame`` with its rows, in one transaction."""
+        if frame.empty:
+            return 0
+        try:
+            with duckdb.connect(str(self.path)) as con:
+                con.execute("BEGIN TRANSACTION")
+                con.register("incoming", frame)
+                con.execute("DELETE FROM system_prices WHERE settlement_date IN "
+                            "(SELECT DISTINCT settlement_date FROM incoming)")
+                con.execute("INSERT INTO system_prices SELECT * FROM incoming")
+                con.execute("COMMIT")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"embedded warehouse load failed: {exc}") from exc
+        return len(frame)
+
     def query(self, sql_name: str, params: dict[str, dt.date] | None = None) -> pd.DataFrame:
         sql = to_duckdb(read_sql(sql_name))
         try:

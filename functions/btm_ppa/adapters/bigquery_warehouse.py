@@ -1,0 +1,128 @@
+"""BigQuery as the price warehouse: the package's SQL as written, named parameters, the
+dataset as the job's default dataset, a byte budget per query, and no Storage API
+(``create_bqstorage_client=False``: it is not reachable from every network, and the
+results here are small)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pandas as pd
+from google.api_core import exceptions as gexc
+from google.cloud import bigquery
+
+from btm_ppa.errors import WarehouseError
+from btm_ppa.warehouse import read_sql
+
+#: Most bytes one query may bill: a year of prices is well under a megabyte.
+DEFAULT_MAX_BYTES_BILLED = 1_000_000_000
+QUERY_TIMEOUT_S = 60.0
+
+SYSTEM_PRICES_SCHEMA = [
+    bigquery.SchemaField("settlement_date", "DATE", mode="REQUIRED"),
+    bigquery.SchemaField("settlement_period", "INT64", mode="REQUIRED"),
+    bigquery.SchemaField("start_time", "TIMESTAMP", mode="REQUIRED"),
+    bigquery.SchemaField("system_sell_price_gbp_per_mwh", "FLOAT64"),
+    bigquery.SchemaField("system_buy_price_gbp_per_mwh", "FLOAT64", mode="REQUIRED"),
+    bigquery.SchemaField("market_index_price_gbp_per_mwh", "FLOAT64"),
+    bigquery.SchemaField("net_imbalance_volume_mwh", "FLOAT64"),
+    bigquery.SchemaField("source", "STRING", mode="REQUIRED"),
+    bigquery.SchemaField("ingested_at", "TIMESTAMP", mode="REQUIRED"),
+]
+
+
+def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter:
+    if isinstance(value, dt.datetime):
+        return bigquery.ScalarQueryParameter(name, "TIMESTAMP", value)
+    if isinstance(value, dt.date):
+        return bigquery.ScalarQueryParameter(name, "DATE", value)
+    if isinstance(value, int):
+        return bigquery.ScalarQueryParameter(name, "INT64", value)
+    return bigquery.ScalarQueryParameter(name, "STRING", str(value))
+
+
+def _json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for a JSON load job: dates and times as ISO text, NaN as null."""
+    rows = []
+    for record in frame.to_dict(orient="records"):
+        row: dict[str, Any] = {}
+        for key, value in record.items():
+            if value is None or (isinstance(value, float) and value != value):
+                row[key] = None
+            elif isinstance(value, pd.Timestamp | dt.datetime):
+                row[key] = pd.Timestamp(value).tz_convert("UTC").isoformat()
+            elif isinstance(value, dt.date):
+                row[key] = value.isoformat()
+            else:
+                row[key] = value.item() if hasattr(value, "item") else value
+        rows.append(row)
+    return rows
+
+
+class BigQueryWarehouse:
+    """Prices in ``project.dataset.system_prices``, through an injected client."""
+
+    def __init__(self, client: bigquery.Client, dataset: str,
+                 maximum_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED) -> None:
+        if dataset.count(".") != 1:
+            raise ValueError(f"dataset {dataset!r}: expected project.dataset")
+        self.client = client
+        self.dataset = dataset
+        self.maximum_bytes_billed = maximum_bytes_billed
+        self.description = f"BigQuery {dataset}"
+
+    def _job_config(self, params: dict[str, Any] | None) -> bigquery.QueryJobConfig:
+        return bigquery.QueryJobConfig(
+            default_dataset=self.dataset,
+            query_parameters=[_parameter(k, v) for k, v in (params or {}).items()],
+            maximum_bytes_billed=self.maximum_bytes_billed,
+        )
+
+    def run(self, sql: str, params: dict[str, Any] | None = None, what: str = "query") -> Any:
+        """Run SQL text and wait; errors become WarehouseError naming what failed."""
+        try:
+            # query().result() raises on SQL errors (query_and_wait does not, in the emulator).
+            return self.client.query(sql, job_config=self._job_config(params)).result(
+                timeout=QUERY_TIMEOUT_S)
+        except gexc.NotFound as exc:
+            detail = str(exc.message).split(";")[0].strip()
+            raise WarehouseError(
+                f"BigQuery {what} failed: {detail}. Create the dataset and tables with "
+                "deploy/deploy.sh (or `btm-ppa ingest-prices` for system_prices)") from exc
+        except (gexc.GoogleAPIError, TimeoutError) as exc:
+            detail = str(exc).split("\n")[0]
+            raise WarehouseError(f"BigQuery {what} failed: {detail}") from exc
+
+    def query(self, sql_name: str, params: dict[str, dt.date] | None = None) -> pd.DataFrame:
+        rows = self.run(read_sql(sql_name), params, what=sql_name)
+        return rows.to_dataframe(create_bqstorage_client=False)
+
+    def replace_days(self, frame: pd.DataFrame) -> int:
+        """Replace every settlement date in ``frame`` with its rows, atomically: a load into
+        a staging table, then one MERGE statement (all of it lands or none of it)."""
+        if frame.empty:
+            return 0
+        staging = f"{self.dataset}.system_prices_staging_{uuid.uuid4().hex[:12]}"
+        try:
+            job = self.client.load_table_from_json(
+                _json_rows(frame), staging, job_config=bigquery.LoadJobConfig(
+                    schema=SYSTEM_PRICES_SCHEMA, write_disposition="WRITE_TRUNCATE"))
+            job.result(timeout=QUERY_TIMEOUT_S)
+            sql = read_sql("merge_system_prices").replace(
+                "system_prices_staging", f"`{staging}`")
+            self.run(sql, {"first_date": min(frame["settlement_date"]),
+                           "last_date": max(frame["settlement_date"])}, what="merge")
+        except gexc.GoogleAPIError as exc:
+            raise WarehouseError(f"BigQuery load of system prices failed: {exc}") from exc
+        finally:
+            self.client.delete_table(staging, not_found_ok=True)
+        return len(frame)
+
+    def create_tables(self) -> None:
+        """The dataset and the partitioned ``system_prices`` table, if missing."""
+        self.client.create_dataset(self.dataset, exists_ok=True)
+        table = bigquery.Table(f"{self.dataset}.system_prices", schema=SYSTEM_PRICES_SCHEMA)
+        table.time_partitioning = bigquery.TimePartitioning(field="settlement_date")
+        self.client.create_table(table, exists_ok=True)

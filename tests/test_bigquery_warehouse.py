@@ -1,0 +1,72 @@
+"""The BigQuery adapter with the real google-cloud-bigquery client against bqemulator."""
+
+import datetime as dt
+
+import pytest
+
+from btm_ppa import warehouse as wh
+from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.errors import WarehouseError
+from btm_ppa.refresh import refresh
+
+WINDOW = {"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 12, 31)}
+
+
+def test_same_sql_same_numbers_as_the_embedded_warehouse(bq_prices, warehouse):
+    ours = bq_prices.query("system_prices_window", WINDOW)
+    embedded = warehouse.query("system_prices_window", WINDOW)
+    assert len(ours) == len(embedded) == 17_518
+    assert ours["system_buy_price_gbp_per_mwh"].sum() == pytest.approx(
+        embedded["system_buy_price_gbp_per_mwh"].sum(), abs=1e-6)
+    assert wh.latest_complete_date(bq_prices) == dt.date(2023, 12, 31)
+
+
+def test_a_refresh_priced_from_bigquery_matches_the_embedded_one(bq_prices, warehouse,
+                                                                example_xlsx, tmp_path):
+    import shutil
+
+    other = tmp_path / "copy.xlsx"
+    shutil.copy(example_xlsx, other)
+    a = refresh(XlsxWorkbook(example_xlsx), bq_prices)
+    b = refresh(XlsxWorkbook(other), warehouse)
+    assert a.ok and b.ok
+    assert a.table == b.table
+    assert "BigQuery test-project.btm" in a.prices.note()
+
+
+def test_reingesting_a_date_replaces_it(bq_prices):
+    day = {"window_start": dt.date(2023, 6, 1), "window_end": dt.date(2023, 6, 1)}
+    frame = bq_prices.query("system_prices_window", day)
+    from btm_ppa.ingest import read_price_csv
+    from btm_ppa.reference import data_path
+
+    rows = read_price_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"),
+                          dt.date(2023, 6, 1), dt.date(2023, 6, 1),
+                          dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    rows["system_buy_price_gbp_per_mwh"] += 1.0
+    bq_prices.replace_days(rows)
+    bq_prices.replace_days(rows)  # twice: still one row per period
+    again = bq_prices.query("system_prices_window", day)
+    assert len(again) == len(frame) == 48
+    assert again["system_buy_price_gbp_per_mwh"].sum() == pytest.approx(
+        frame["system_buy_price_gbp_per_mwh"].sum() + 48)
+    rows["system_buy_price_gbp_per_mwh"] -= 1.0
+    bq_prices.replace_days(rows)
+
+
+def test_missing_table_is_a_clear_error(bq_emulator):
+    store = BigQueryWarehouse(bq_emulator.client(), "test-project.empty_dataset")
+    bq_emulator.client().create_dataset("test-project.empty_dataset", exists_ok=True)
+    with pytest.raises(WarehouseError, match="not found.*deploy/deploy.sh"):
+        store.query("price_date_range")
+
+
+def test_sql_errors_surface(bq_prices):
+    with pytest.raises(WarehouseError, match="BigQuery broken failed"):
+        bq_prices.run("SELECT no_such_column FROM system_prices", what="broken")
+
+
+def test_dataset_must_be_project_dot_dataset(bq_emulator):
+    with pytest.raises(ValueError, match="project.dataset"):
+        BigQueryWarehouse(bq_emulator.client(), "just_a_dataset")
