@@ -58,7 +58,7 @@ def test_reingesting_a_date_replaces_it(bq_prices):
 def test_missing_table_is_a_clear_error(bq_emulator):
     store = BigQueryWarehouse(bq_emulator.client(), "test-project.empty_dataset")
     bq_emulator.client().create_dataset("test-project.empty_dataset", exists_ok=True)
-    with pytest.raises(WarehouseError, match="not found.*deploy/deploy.sh"):
+    with pytest.raises(WarehouseError, match=r"not found.*deploy/deploy.sh"):
         store.query("price_date_range")
 
 
@@ -68,5 +68,5 @@ def test_sql_errors_surface(bq_prices):
 
 
 def test_dataset_must_be_project_dot_dataset(bq_emulator):
-    with pytest.raises(ValueError, match="project.dataset"):
+    with pytest.raises(ValueError, match=r"project\.dataset"):
         BigQueryWarehouse(bq_emulator.client(), "just_a_dataset")

@@ -6,17 +6,18 @@ import shutil
 import functions_framework
 import pytest
 
-from btm_ppa import http
+from btm_ppa import http, runtime
 from tests.conftest import set_cells
 
 
 @pytest.fixture
 def client(example_xlsx, warehouse, monkeypatch):
     monkeypatch.setenv("BTM_PPA_WORKBOOK_ROOT", str(example_xlsx.parent))
-    http.set_warehouse(warehouse)
+    monkeypatch.setenv("BTM_PPA_AUTH", "off")  # local development mode
+    runtime.inject("warehouse", warehouse)
     app = functions_framework.create_app(target="refresh", source="functions/main.py")
     yield app.test_client()
-    http.set_warehouse(None)
+    runtime.inject("warehouse", None)
 
 
 def test_refresh_returns_rows_and_logs_json(client, capsys):
@@ -43,12 +44,14 @@ def test_bad_input_is_422_with_the_cell(client, example_xlsx):
     ("kwargs", "message"),
     [
         ({"data": "not json", "content_type": "application/json"}, "JSON object"),
+        ({"json": {"workbook": "bess.xlsx", "spreadsheet_id": "x" * 30}}, "exactly one"),
+        ({"json": {"spreadsheet_id": "bad id!"}}, "spreadsheet id"),
         ({"json": ["a list"]}, "JSON object"),
         ({"json": {"workbook": "../outside.xlsx"}}, "inside the workbook root"),
         ({"json": {"workbook": "bess.csv"}}, "not an .xlsx"),
         ({"json": {"workbook": "bess.xlsx", "sheet": "Bad/Name"}}, "character"),
         ({"json": {"workbook": "bess.xlsx", "colour": "red"}}, "unknown field(s): colour"),
-        ({"json": {}}, '"workbook" must be'),
+        ({"json": {}}, "exactly one"),
     ],
 )
 def test_bad_requests_are_400_with_a_message_and_no_trace(client, kwargs, message):
@@ -78,3 +81,10 @@ def test_a_crash_is_500_without_a_trace(client, monkeypatch):
     response = client.post("/", json={"workbook": "bess.xlsx"})
     assert response.status_code == 500
     assert "secret" not in response.get_data(as_text=True)
+
+
+def test_local_workbooks_need_a_root(client, monkeypatch):
+    monkeypatch.delenv("BTM_PPA_WORKBOOK_ROOT")
+    response = client.post("/", json={"workbook": "bess.xlsx"})
+    assert response.status_code == 400
+    assert "local workbooks are disabled" in response.get_json()["error"]["message"]

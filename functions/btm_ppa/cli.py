@@ -6,7 +6,9 @@ Exit codes are listed in ``btm_ppa.report.ExitCode``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from rich.console import Console
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.errors import BtmError
+from btm_ppa.ingest import ELEXON_BASE_URL, ElexonClient, PriceStore, ingest_prices
 from btm_ppa.refresh import refresh
 from btm_ppa.report import ExitCode, exit_code_for, print_outcome
 from btm_ppa.template import build_template
@@ -42,11 +45,47 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--export-schedule", type=Path, default=None, metavar="FILE",
                      help="greedy/optimal: write the per-period schedule (.csv or .parquet)")
 
+    ing = sub.add_parser("ingest-prices", help="load system prices for a date range")
+    ing.add_argument("--start", type=_date, required=True, help="first settlement date")
+    ing.add_argument("--end", type=_date, required=True, help="last settlement date")
+    ing.add_argument("--from-csv", type=Path, default=None,
+                     help="read an Elexon-shaped CSV instead of calling the Elexon API")
+    where = ing.add_mutually_exclusive_group()
+    where.add_argument("--warehouse", type=Path, default=None,
+                       help="embedded warehouse file (default: $BTM_PPA_WAREHOUSE or the cache)")
+    where.add_argument("--bigquery", metavar="PROJECT.DATASET", default=None,
+                       help="load into BigQuery instead (application default credentials)")
+
     demo = sub.add_parser("demo", help="template + worked example + refresh, printed")
     demo.add_argument("--out", type=Path, default=DEMO_PATH,
                       help=f"where to write the demo workbook (default: {DEMO_PATH})")
     demo.add_argument("--warehouse", type=Path, default=None)
     return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+
+
+def _ingest(args: argparse.Namespace, console: Console) -> ExitCode:
+    store: PriceStore
+    if args.bigquery:
+        from google.cloud import bigquery
+
+        from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
+
+        store = BigQueryWarehouse(bigquery.Client(project=args.bigquery.split(".")[0]),
+                                  args.bigquery)
+        store.create_tables()
+    else:
+        store = DuckDbWarehouse(args.warehouse)
+    client = ElexonClient(base_url=os.environ.get("BTM_PPA_ELEXON_URL", ELEXON_BASE_URL))
+    report = ingest_prices(store, args.start, args.end, client=client, csv_path=args.from_csv)
+    console.print(f"{report.summary()} into {store.description}")
+    return ExitCode.OK
 
 
 def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
@@ -88,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             return ExitCode.OK
         if args.command == "refresh":
             return _refresh(args.workbook, args.tab, args.warehouse, console, args.export_schedule)
+        if args.command == "ingest-prices":
+            return _ingest(args, console)
         if args.command == "demo":
             build_template(args.out, example=True)
             console.print(f"wrote the seed-004 worked example to {args.out}; refreshing it")

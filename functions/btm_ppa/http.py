@@ -1,25 +1,30 @@
-"""HTTP handling for the Cloud Functions in ``functions/main.py``.
+"""HTTP handling for the Cloud Functions in ``functions/main.py``: ``refresh``,
+``ingest_prices`` and ``scheduled_refresh``.
 
-Handlers are thin: parse and validate the JSON request, call the refresh, serialise the
-outcome. A bad request gets 400 with a message; an unexpected failure gets 500 with a
-generic message (the trace goes to the log, never to the caller).
+Handlers are thin: check the caller, parse and validate the JSON request, call the use
+case, serialise. 400 for a malformed request, 401/403 from auth, 422 when the tab's
+content is wrong, 409 when the workbook is unavailable, 502 when a dependency fails,
+500 (generic message, trace in the log only) for anything unexpected.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 import re
 import sys
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import flask
 
-from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+from btm_ppa import runtime
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.auth import AuthConfig, AuthError, verify_caller
+from btm_ppa.core.periods import UK_TZ
 from btm_ppa.errors import (
     BtmError,
     InputError,
@@ -29,38 +34,25 @@ from btm_ppa.errors import (
     WarehouseError,
     WorkbookUnavailableError,
 )
+from btm_ppa.ingest import ElexonError, ingest_prices
 from btm_ppa.refresh import refresh
 from btm_ppa.report import outcome_json
-from btm_ppa.warehouse import PriceWarehouse
+from btm_ppa.workbook import Workbook
 from sheets_layout import load_bess_layout
 
 log = logging.getLogger(__name__)
 
 #: Characters Google Sheets does not allow in a tab name, plus quotes that break A1 ranges.
 _BAD_TAB_CHARS = re.compile(r"[\[\]*?:/\\']")
+#: Days of prices the nightly job re-ingests (settlement runs revise recent days).
+NIGHTLY_DAYS_BACK = 3
+MAX_INGEST_DAYS = 366
 
-_warehouse: PriceWarehouse | None = None
-_warehouse_lock = threading.Lock()
+Response = tuple[dict[str, Any], int]
 
 
 class BadRequest(Exception):
     """The request itself is malformed (HTTP 400)."""
-
-
-def get_warehouse() -> PriceWarehouse:
-    """The warehouse, created on first use and reused by this instance."""
-    global _warehouse
-    with _warehouse_lock:
-        if _warehouse is None:
-            _warehouse = DuckDbWarehouse()
-        return _warehouse
-
-
-def set_warehouse(warehouse: PriceWarehouse | None) -> None:
-    """Inject a warehouse (tests, or a deployment choosing BigQuery)."""
-    global _warehouse
-    with _warehouse_lock:
-        _warehouse = warehouse
 
 
 def json_log(severity: str, message: str, **fields: Any) -> None:
@@ -69,26 +61,54 @@ def json_log(severity: str, message: str, **fields: Any) -> None:
           file=sys.stdout, flush=True)
 
 
-def status_for(error: BtmError | None) -> int:
+def status_for(error: BaseException | None) -> int:
     if error is None:
         return 200
+    if isinstance(error, AuthError):
+        return error.status
     if isinstance(error, InputError | InputErrors | LayoutError | PriceDataError):
         return 422  # the request was fine; the tab's content is not (see its status row)
     if isinstance(error, WorkbookUnavailableError):
         return 409
-    if isinstance(error, WarehouseError):
+    if isinstance(error, WarehouseError | ElexonError):
         return 502
     return 500
 
 
-def _request_json(request: flask.Request) -> dict[str, Any]:
-    if request.method != "POST":
-        raise BadRequest(f"use POST with a JSON body, not {request.method}")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("expected a JSON object body, e.g. "
-                         '{"workbook": "my.xlsx", "sheet": "BESS"}')
-    return body
+def _error(kind: str, message: str, status: int) -> Response:
+    return {"ok": False, "error": {"kind": kind, "message": message}}, status
+
+
+def guarded(name: str, handler: Callable[[flask.Request, dict[str, Any]], Response]
+            ) -> Callable[[flask.Request], Response]:
+    """Auth, JSON parsing and error translation shared by every function."""
+
+    def run(request: flask.Request) -> Response:
+        try:
+            caller = verify_caller(request.headers.get("Authorization"), AuthConfig.from_env())
+            if request.method != "POST":
+                raise BadRequest(f"use POST with a JSON body, not {request.method}")
+            body = request.get_json(silent=True)
+            if body is None and not request.get_data():
+                body = {}
+            if not isinstance(body, dict):
+                raise BadRequest("expected a JSON object body")
+            json_log("INFO", f"{name} called", caller=caller)
+            return handler(request, body)
+        except AuthError as exc:
+            json_log("WARNING", f"{name} refused", reason=exc.message)
+            return _error("auth", exc.message, exc.status)
+        except BadRequest as exc:
+            return _error("request", str(exc), 400)
+        except BtmError as exc:
+            json_log("ERROR", f"{name} failed", error=exc.message)
+            return _error(exc.kind, exc.message, status_for(exc))
+        except Exception:
+            log.exception("%s crashed", name)
+            json_log("ERROR", f"{name} crashed")
+            return _error("internal", "internal error; see the function's log", 500)
+
+    return run
 
 
 def validate_tab_name(value: object) -> str:
@@ -102,10 +122,14 @@ def validate_tab_name(value: object) -> str:
 
 
 def local_workbook_path(value: object) -> Path:
-    """The workbook path, which must be an .xlsx inside ``$BTM_PPA_WORKBOOK_ROOT``."""
+    """An .xlsx inside ``$BTM_PPA_WORKBOOK_ROOT`` (local workbooks are off without it)."""
+    root_env = os.environ.get("BTM_PPA_WORKBOOK_ROOT")
+    if not root_env:
+        raise BadRequest('local workbooks are disabled here (no BTM_PPA_WORKBOOK_ROOT); '
+                         'send "spreadsheet_id"')
     if not isinstance(value, str) or not value.strip():
         raise BadRequest('"workbook" must be the path of an .xlsx file')
-    root = Path(os.environ.get("BTM_PPA_WORKBOOK_ROOT") or Path.cwd()).resolve()
+    root = Path(root_env).resolve()
     path = (root / value).resolve()
     if not path.is_relative_to(root):
         raise BadRequest(f'"workbook" must be inside the workbook root {root}')
@@ -114,28 +138,94 @@ def local_workbook_path(value: object) -> Path:
     return path
 
 
-def handle_refresh(request: flask.Request) -> tuple[dict[str, Any], int]:
-    """POST {"workbook": "path.xlsx", "sheet": "BESS"} -> refresh outcome as JSON."""
-    try:
-        body = _request_json(request)
-        unknown = set(body) - {"workbook", "sheet"}
-        if unknown:
-            raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
-        tab = validate_tab_name(body.get("sheet"))
-        workbook = XlsxWorkbook(local_workbook_path(body.get("workbook")))
-    except BadRequest as exc:
-        return {"ok": False, "error": {"kind": "request", "message": str(exc)}}, 400
-    try:
-        layout = load_bess_layout()
-        outcome = refresh(workbook, get_warehouse(), tab=tab, layout=layout)
-    except BtmError as exc:  # the warehouse could not be built or reached
-        json_log("ERROR", "refresh failed", error=exc.message, workbook=workbook.description)
-        return {"ok": False, "error": {"kind": exc.kind, "message": exc.message}}, status_for(exc)
-    except Exception:
-        log.exception("refresh crashed")
-        json_log("ERROR", "refresh crashed", workbook=workbook.description)
-        return {"ok": False, "error": {"kind": "internal",
-                                       "message": "internal error; see the function's log"}}, 500
+def _workbook(body: dict[str, Any]) -> Workbook:
+    from btm_ppa.adapters.sheets_workbook import SheetsWorkbook, valid_spreadsheet_id
+
+    if "spreadsheet_id" in body:
+        try:
+            sid = valid_spreadsheet_id(body["spreadsheet_id"])
+        except ValueError as exc:
+            raise BadRequest(f'"spreadsheet_id": {exc}') from None
+        AuthConfig.from_env().check_spreadsheet(sid)
+        return SheetsWorkbook(sid, runtime.sheets_client(), runtime.service_account_email())
+    return XlsxWorkbook(local_workbook_path(body.get("workbook")))
+
+
+def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
+    """POST {"spreadsheet_id": "...", "sheet": "BESS"} (or {"workbook": "x.xlsx"} locally)."""
+    unknown = set(body) - {"workbook", "spreadsheet_id", "sheet"}
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+    if ("workbook" in body) == ("spreadsheet_id" in body):
+        raise BadRequest('send exactly one of "spreadsheet_id" and "workbook"')
+    tab = validate_tab_name(body.get("sheet"))
+    workbook = _workbook(body)
+    layout = load_bess_layout()
+    outcome = refresh(workbook, runtime.warehouse(), tab=tab, layout=layout)
     json_log("INFO" if outcome.ok else "WARNING", "refresh finished", status=outcome.status,
              workbook=workbook.description, method=outcome.method)
     return outcome_json(outcome, layout), status_for(outcome.error)
+
+
+def _date(body: dict[str, Any], key: str, default: dt.date) -> dt.date:
+    value = body.get(key)
+    if value is None:
+        return default
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise BadRequest(f'"{key}" must be a date as YYYY-MM-DD, not {value!r}') from None
+
+
+def _ingest_window(body: dict[str, Any]) -> tuple[dt.date, dt.date]:
+    today = dt.datetime.now(UK_TZ).date()
+    start = _date(body, "start", today - dt.timedelta(days=NIGHTLY_DAYS_BACK))
+    end = _date(body, "end", today)
+    if end < start:
+        raise BadRequest(f'"end" {end} is before "start" {start}')
+    if (end - start).days >= MAX_INGEST_DAYS:
+        raise BadRequest(f"at most {MAX_INGEST_DAYS} days per call")
+    return start, end
+
+
+def _ingest(request: flask.Request, body: dict[str, Any]) -> Response:
+    """POST {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"} (default: the last three days)."""
+    unknown = set(body) - {"start", "end"}
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+    start, end = _ingest_window(body)
+    report = ingest_prices(runtime.warehouse(), start, end,  # type: ignore[arg-type]
+                           client=runtime.elexon())
+    json_log("INFO", report.summary(), rows=report.rows)
+    return {"ok": True, "summary": report.summary(), "rows": report.rows,
+            "incomplete_days": report.short_days}, 200
+
+
+def _scheduled(request: flask.Request, body: dict[str, Any]) -> Response:
+    """Nightly: ingest the latest prices, then refresh every registered spreadsheet; one
+    failure does not stop the others."""
+    start, end = _ingest_window(body)
+    report = ingest_prices(runtime.warehouse(), start, end,  # type: ignore[arg-type]
+                           client=runtime.elexon())
+    results = []
+    for spreadsheet_id, tab in runtime.registry():
+        try:
+            outcome = refresh(_workbook({"spreadsheet_id": spreadsheet_id}), runtime.warehouse(),
+                              tab=tab)
+            results.append({"spreadsheet_id": spreadsheet_id, "ok": outcome.ok,
+                            "status": outcome.status})
+        except Exception as exc:  # one sheet's failure must not stop the rest
+            log.exception("nightly refresh of %s crashed", spreadsheet_id)
+            results.append({"spreadsheet_id": spreadsheet_id, "ok": False,
+                            "status": f"ERROR: {exc}"})
+    failed = [r for r in results if not r["ok"]]
+    summary = (f"{report.summary()}; refreshed {len(results) - len(failed)} of {len(results)} "
+               "spreadsheet(s)")
+    json_log("WARNING" if failed else "INFO", summary, failed=failed)
+    return {"ok": not failed, "summary": summary, "ingest_rows": report.rows,
+            "results": results}, 200
+
+
+handle_refresh = guarded("refresh", _refresh)
+handle_ingest_prices = guarded("ingest_prices", _ingest)
+handle_scheduled_refresh = guarded("scheduled_refresh", _scheduled)

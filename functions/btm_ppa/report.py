@@ -41,7 +41,7 @@ def exit_code_for(error: BtmError | None) -> ExitCode:
         return ExitCode.INPUT
     if isinstance(error, WorkbookUnavailableError):
         return ExitCode.WORKBOOK
-    if isinstance(error, PriceDataError | WarehouseError):
+    if isinstance(error, PriceDataError | WarehouseError) or error.kind == "elexon":
         return ExitCode.PRICES
     return ExitCode.INTERNAL
 

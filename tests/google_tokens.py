@@ -1,0 +1,40 @@
+"""Google-style ID tokens signed locally, and a loopback certs endpoint to verify them."""
+
+from __future__ import annotations
+
+import time
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.auth import crypt, jwt
+
+from tests.loopback import LoopbackServer
+
+KID = "test-key-1"
+
+
+class TokenIssuer(LoopbackServer):
+    """Serves ``/certs`` like https://www.googleapis.com/oauth2/v1/certs and signs tokens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._private_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode()
+        public_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        self.route("/certs", lambda request: (200, {KID: public_pem}))
+
+    @property
+    def certs_url(self) -> str:
+        return f"{self.url}/certs"
+
+    def token(self, email: str = "analyst@example.com", audience: str = "test-audience",
+              issuer: str = "https://accounts.google.com", expires_in_s: int = 3600,
+              email_verified: bool = True) -> str:
+        now = int(time.time())
+        payload = {"iss": issuer, "aud": audience, "sub": "1234567890", "email": email,
+                   "email_verified": email_verified, "iat": now - 10, "exp": now + expires_in_s}
+        signer = crypt.RSASigner.from_string(self._private_pem, key_id=KID)
+        return jwt.encode(signer, payload).decode()
