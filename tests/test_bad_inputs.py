@@ -174,3 +174,15 @@ def test_not_an_xlsx(tmp_path, warehouse):
 
 def test_formula_in_a_read_cell_without_a_saved_result(refreshed, warehouse):
     _bad(refreshed, warehouse, {"F17": "=0.85*100"}, "F17", "formula with no saved result")
+
+
+def test_validate_reports_without_computing(refreshed, warehouse):
+    from btm_ppa.refresh import validate
+
+    before = cell_values(refreshed)
+    outcome = validate(XlsxWorkbook(refreshed))
+    assert outcome.ok and outcome.status.startswith("VALID:")
+    assert cell_values(refreshed) == before  # nothing written
+    set_cells(refreshed, {"F17": 0})
+    outcome = validate(XlsxWorkbook(refreshed))
+    assert not outcome.ok and "F17" in cell_values(refreshed)["B62"]

@@ -35,7 +35,7 @@ from btm_ppa.errors import (
     WorkbookUnavailableError,
 )
 from btm_ppa.ingest import ElexonError, ingest_prices
-from btm_ppa.refresh import refresh
+from btm_ppa.refresh import refresh, validate
 from btm_ppa.report import outcome_json
 from btm_ppa.workbook import Workbook
 from sheets_layout import load_bess_layout
@@ -153,7 +153,7 @@ def _workbook(body: dict[str, Any]) -> Workbook:
 
 def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
     """POST {"spreadsheet_id": "...", "sheet": "BESS"} (or {"workbook": "x.xlsx"} locally)."""
-    unknown = set(body) - {"workbook", "spreadsheet_id", "sheet"}
+    unknown = set(body) - {"workbook", "spreadsheet_id", "sheet", "validate_only"}
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     if ("workbook" in body) == ("spreadsheet_id" in body):
@@ -161,6 +161,9 @@ def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
     tab = validate_tab_name(body.get("sheet"))
     workbook = _workbook(body)
     layout = load_bess_layout()
+    if body.get("validate_only") is True:
+        outcome = validate(workbook, tab=tab, layout=layout)
+        return outcome_json(outcome, layout), status_for(outcome.error)
     outcome = refresh(workbook, runtime.warehouse(), tab=tab, layout=layout)
     json_log("INFO" if outcome.ok else "WARNING", "refresh finished", status=outcome.status,
              workbook=workbook.description, method=outcome.method)

@@ -99,6 +99,27 @@ def refresh(
     return outcome
 
 
+def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout | None = None,
+             now: dt.datetime | None = None) -> RefreshOutcome:
+    """Check the layout and every input cell without computing. A problem is written to the
+    status row as a refresh would; a clean tab is left untouched."""
+    layout = layout or load_bess_layout()
+    tab = tab or layout.tab_name
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        snapshot = workbook.read(tab, layout.read_range, optional_tabs=(layout.hh_data_tab,))
+    except BtmError as exc:
+        return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", error=exc)
+    try:
+        inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
+    except BtmError as exc:
+        return _report_error(workbook, tab, layout, snapshot, exc, None, now)
+    checked = len(layout.inputs) + (2 * 2 * len(layout.block_rows) if inputs.non_bess else 0)
+    return RefreshOutcome(ok=True, status=f"VALID: {checked} input cells checked, none wrong "
+                          f"(method {inputs.method.value}, DNO area {inputs.area.name})",
+                          method=inputs.method)
+
+
 def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
              now: dt.datetime, snapshot_tables: Mapping[str, list[list[CellValue]]]
              ) -> RefreshOutcome:
