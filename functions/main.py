@@ -7,7 +7,12 @@ from __future__ import annotations
 import functions_framework
 from flask import Request
 
-from btm_ppa.http import handle_ingest_prices, handle_refresh, handle_scheduled_refresh
+from btm_ppa.http import (
+    handle_ingest_prices,
+    handle_refresh,
+    handle_scheduled_refresh,
+    handle_vlp_register,
+)
 
 
 @functions_framework.http
@@ -26,3 +31,9 @@ def ingest_prices(request: Request):
 def scheduled_refresh(request: Request):
     """Nightly: ingest the latest prices, then refresh every registered spreadsheet."""
     return handle_scheduled_refresh(request)
+
+
+@functions_framework.http
+def vlp_register(request: Request):
+    """Rebuild the GB battery BM unit register (VLP status) from Elexon and load it."""
+    return handle_vlp_register(request)

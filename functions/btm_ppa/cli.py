@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -56,11 +58,102 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--bigquery", metavar="PROJECT.DATASET", default=None,
                        help="load into BigQuery instead (application default credentials)")
 
+    reg = sub.add_parser("vlp-register", help="the GB battery BM unit register with VLP status")
+    reg.add_argument("--from", dest="source", required=True, metavar="FILE|elexon",
+                     help="a JSON file in the /reference/bmunits/all shape, or 'elexon'")
+    reg.add_argument("--out", type=Path, default=None, help="write the register JSON here")
+    reg.add_argument("--workbook", type=Path, default=None,
+                     help="write a 'VLP Batteries' tab into this .xlsx")
+    _store_arguments(reg)
+
+    ref = sub.add_parser("load-reference", help="load the DNO reference tables")
+    _store_arguments(ref)
+
+    look = sub.add_parser("lookup", help="MPAN or area -> DNO, time bands, unit rates")
+    which = look.add_mutually_exclusive_group(required=True)
+    which.add_argument("--mpan", help="13-digit MPAN core")
+    which.add_argument("--area", help="GSP group id or name")
+    look.add_argument("--tariff", default=None, help="tariff name, as in the statement")
+    look.add_argument("--date", type=_date, default=None, help="day (default: today)")
+
     demo = sub.add_parser("demo", help="template + worked example + refresh, printed")
     demo.add_argument("--out", type=Path, default=DEMO_PATH,
                       help=f"where to write the demo workbook (default: {DEMO_PATH})")
     demo.add_argument("--warehouse", type=Path, default=None)
     return parser
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--warehouse", type=Path, default=None,
+                       help="embedded warehouse file (default: $BTM_PPA_WAREHOUSE or the cache)")
+    where.add_argument("--bigquery", metavar="PROJECT.DATASET", default=None,
+                       help="BigQuery instead (application default credentials)")
+
+
+def _store(args: argparse.Namespace) -> Any:
+    if args.bigquery:
+        from google.cloud import bigquery
+
+        from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
+
+        store = BigQueryWarehouse(bigquery.Client(project=args.bigquery.split(".")[0]),
+                                  args.bigquery)
+        store.create_tables()
+        return store
+    return DuckDbWarehouse(args.warehouse)
+
+
+def _register(args: argparse.Namespace, console: Console) -> ExitCode:
+    from btm_ppa.register_io import (
+        REGISTER_TABLE,
+        make_register,
+        register_frame,
+        write_register_tab,
+    )
+
+    elexon = ElexonClient(base_url=os.environ.get("BTM_PPA_ELEXON_URL", ELEXON_BASE_URL))
+    register = make_register(args.source, client=elexon)
+    stats = register["summary_statistics"]
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(register, indent=2, default=str), encoding="utf-8")
+        console.print(f"wrote {args.out}")
+    if args.workbook:
+        write_register_tab(XlsxWorkbook(args.workbook), register)
+        console.print(f"wrote the 'VLP Batteries' tab of {args.workbook}")
+    store = _store(args)
+    store.replace_tables({REGISTER_TABLE: register_frame(register)})
+    vlp = stats["by_vlp_status"]
+    console.print(
+        f"{stats['total_units']} storage units of {register['metadata']['records_read']} records, "
+        f"{stats['total_export_capacity_mw']:,.1f} MW: VLP {vlp['vlp']['units']} "
+        f"({vlp['vlp']['export_capacity_mw']:,.1f} MW), direct {vlp['direct']['units']} "
+        f"({vlp['direct']['export_capacity_mw']:,.1f} MW); the seed's rule disagrees on "
+        f"{len(stats['seed_rule_disagreements'])}; loaded to {store.description}")
+    return ExitCode.OK
+
+
+def _load_reference(args: argparse.Namespace, console: Console) -> ExitCode:
+    from btm_ppa.reference_tables import read_all_reference_tables
+
+    store = _store(args)
+    counts = store.replace_tables(read_all_reference_tables())
+    for name, count in counts.items():
+        console.print(f"{name}: {count:,} rows")
+    console.print(f"loaded into {store.description}")
+    return ExitCode.OK
+
+
+def _lookup(args: argparse.Namespace, console: Console) -> ExitCode:
+    from btm_ppa.core.area import resolve_area
+    from btm_ppa.reference import read_gsp_groups
+    from btm_ppa.reference_tables import lookup
+
+    group = resolve_area(read_gsp_groups(), "--mpan", args.mpan, "--area", args.area)
+    result = lookup(group, args.date or dt.date.today(), args.tariff)
+    console.print_json(json.dumps(result))
+    return ExitCode.OK
 
 
 def _date(text: str) -> dt.date:
@@ -127,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
             return ExitCode.OK
         if args.command == "refresh":
             return _refresh(args.workbook, args.tab, args.warehouse, console, args.export_schedule)
+        if args.command == "vlp-register":
+            return _register(args, console)
+        if args.command == "load-reference":
+            return _load_reference(args, console)
+        if args.command == "lookup":
+            return _lookup(args, console)
         if args.command == "ingest-prices":
             return _ingest(args, console)
         if args.command == "demo":

@@ -25,6 +25,7 @@ from btm_ppa.workbook import CellValue
 EXAMPLE_INPUTS: dict[str, CellValue] = {
     "mpan_core": "1600123456785",
     "dno_area": "North Western",
+    "duos_tariff": "Non-Domestic Aggregated or CT Band 1",
     "voltage_level": "LV",
     "duos_red_p_per_kwh": 17.64,
     "duos_amber_p_per_kwh": 2.05,

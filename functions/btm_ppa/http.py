@@ -72,6 +72,8 @@ def status_for(error: BaseException | None) -> int:
         return 409
     if isinstance(error, WarehouseError | ElexonError):
         return 502
+    if getattr(error, "kind", None) == "register":
+        return 502  # Elexon sent something that is not BM unit data
     return 500
 
 
@@ -229,6 +231,22 @@ def _scheduled(request: flask.Request, body: dict[str, Any]) -> Response:
             "results": results}, 200
 
 
+def _vlp_register(request: flask.Request, body: dict[str, Any]) -> Response:
+    """POST {} : fetch BM units from Elexon, rebuild the register, load it to the warehouse."""
+    from btm_ppa.register_io import REGISTER_TABLE, make_register, register_frame
+
+    if body:
+        raise BadRequest("vlp_register takes an empty JSON object")
+    register = make_register("elexon", client=runtime.elexon())
+    runtime.warehouse().replace_tables(  # type: ignore[attr-defined]
+        {REGISTER_TABLE: register_frame(register)})
+    stats = register["summary_statistics"]
+    json_log("INFO", "VLP register rebuilt", units=stats["total_units"])
+    return {"ok": True, "summary_statistics": stats,
+            "generated_at": register["metadata"]["generated_at"]}, 200
+
+
 handle_refresh = guarded("refresh", _refresh)
+handle_vlp_register = guarded("vlp_register", _vlp_register)
 handle_ingest_prices = guarded("ingest_prices", _ingest)
 handle_scheduled_refresh = guarded("scheduled_refresh", _scheduled)

@@ -114,10 +114,38 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)
+    try:
+        notes = _published_rate_notes(layout, inputs, now)
+    except BtmError as exc:
+        return _report_error(workbook, tab, layout, snapshot, exc, None, now)
     checked = len(layout.inputs) + (2 * 2 * len(layout.block_rows) if inputs.non_bess else 0)
     return RefreshOutcome(ok=True, status=f"VALID: {checked} input cells checked, none wrong "
                           f"(method {inputs.method.value}, DNO area {inputs.area.name})",
-                          method=inputs.method)
+                          method=inputs.method, warnings=notes)
+
+
+def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
+                          now: dt.datetime) -> list[str]:
+    """How B10:D10 compare with the charging statement's rates for the tariff in B8."""
+    from btm_ppa.reference_tables import published_rates
+
+    if not inputs.duos_tariff:
+        return []
+    day = inputs.window_end or now.date()
+    tariff_cell = layout.input("duos_tariff").cell
+    rates = published_rates(inputs.area, inputs.duos_tariff, day, tariff_cell)
+    if rates is None:
+        return [f"no {inputs.area.dno} charging statement for {periods.charging_year_of(day)} "
+                "is held, so B10:D10 were not compared with published rates"]
+    published = {"red": rates.red_p_per_kwh, "amber": rates.amber_p_per_kwh,
+                 "green": rates.green_p_per_kwh}
+    cells = {b: layout.input(f"duos_{b}_p_per_kwh").cell for b in BANDS}
+    differ = [f"{cells[b]} {inputs.duos_p_per_kwh[b]:g} vs {published[b.value]:g}"
+              for b in BANDS if abs(inputs.duos_p_per_kwh[b] - published[b.value]) > 5e-4]
+    if not differ:
+        return [f"B10:D10 match the published {rates.charging_year} rates of {rates.tariff_name!r}"]
+    return [f"DUoS rates differ from the published {rates.charging_year} {rates.tariff_name!r} "
+            f"rates (p/kWh): {'; '.join(differ)}"]
 
 
 def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,

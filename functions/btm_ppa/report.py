@@ -37,7 +37,8 @@ class ExitCode(IntEnum):
 def exit_code_for(error: BtmError | None) -> ExitCode:
     if error is None:
         return ExitCode.OK
-    if isinstance(error, InputError | InputErrors | LayoutError):
+    if isinstance(error, InputError | InputErrors | LayoutError) or error.kind in (
+            "register", "reference"):
         return ExitCode.INPUT
     if isinstance(error, WorkbookUnavailableError):
         return ExitCode.WORKBOOK

@@ -57,6 +57,8 @@ class RefreshInputs:
 
     area: GspGroup
     voltage: VoltageLevel | None
+    duos_tariff: str | None
+    duos_p_per_kwh: dict[DuosBand, float]
     duos_gbp_per_mwh: dict[DuosBand, float]
     battery: BatteryInputs
     levies: LevyRates
@@ -250,6 +252,8 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
     collect.raise_if_any()
     return RefreshInputs(
         area=area, voltage=voltage,
+        duos_tariff=cellparse.parse_text(snapshot.get(layout.input("duos_tariff").cell)),
+        duos_p_per_kwh=duos_p,
         duos_gbp_per_mwh={band: p_per_kwh_to_gbp_per_mwh(duos_p[band]) for band in BANDS},
         battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
         window_end=window_end, method=method, annual_demand_mwh=annual_demand,

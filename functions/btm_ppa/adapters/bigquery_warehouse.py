@@ -52,13 +52,28 @@ def _json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             if value is None or (isinstance(value, float) and value != value):
                 row[key] = None
             elif isinstance(value, pd.Timestamp | dt.datetime):
-                row[key] = pd.Timestamp(value).tz_convert("UTC").isoformat()
+                stamp = pd.Timestamp(value)
+                row[key] = (stamp.tz_localize("UTC") if stamp.tzinfo is None
+                            else stamp.tz_convert("UTC")).isoformat()
             elif isinstance(value, dt.date):
                 row[key] = value.isoformat()
             else:
                 row[key] = value.item() if hasattr(value, "item") else value
         rows.append(row)
     return rows
+
+
+def schema_of(frame: pd.DataFrame) -> list[bigquery.SchemaField]:
+    """A BigQuery schema for a frame: FLOAT64, INT64, BOOL, TIMESTAMP or STRING."""
+    fields = []
+    for name, dtype in frame.dtypes.items():
+        kind = ("FLOAT64" if pd.api.types.is_float_dtype(dtype)
+                else "BOOL" if pd.api.types.is_bool_dtype(dtype)
+                else "INT64" if pd.api.types.is_integer_dtype(dtype)
+                else "TIMESTAMP" if pd.api.types.is_datetime64_any_dtype(dtype)
+                else "STRING")
+        fields.append(bigquery.SchemaField(str(name), kind))
+    return fields
 
 
 class BigQueryWarehouse:
@@ -119,6 +134,25 @@ class BigQueryWarehouse:
         finally:
             self.client.delete_table(staging, not_found_ok=True)
         return len(frame)
+
+    def replace_tables(self, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+        """Replace whole tables, each with one WRITE_TRUNCATE load job (a table is
+        replaced whole or left as it was)."""
+        counts = {}
+        for name, frame in tables.items():
+            try:
+                job = self.client.load_table_from_json(
+                    _json_rows(frame), f"{self.dataset}.{name}",
+                    job_config=bigquery.LoadJobConfig(schema=schema_of(frame),
+                                                      write_disposition="WRITE_TRUNCATE"))
+                job.result(timeout=QUERY_TIMEOUT_S)
+            except gexc.GoogleAPIError as exc:
+                raise WarehouseError(f"BigQuery load of {name} failed: {exc}") from exc
+            counts[name] = len(frame)
+        return counts
+
+    def count_rows(self, table: str) -> int:
+        return int(next(iter(self.run(f"SELECT COUNT(*) AS n FROM `{self.dataset}.{table}`")))[0])
 
     def create_tables(self) -> None:
         """The dataset and the partitioned ``system_prices`` table, if missing."""

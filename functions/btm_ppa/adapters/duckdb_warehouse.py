@@ -140,6 +140,24 @@ class DuckDbWarehouse:
             raise WarehouseError(f"embedded warehouse load failed: {exc}") from exc
         return len(frame)
 
+    def replace_tables(self, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+        """Replace whole tables (reference data, the VLP register) in one transaction."""
+        try:
+            with duckdb.connect(str(self.path)) as con:
+                con.execute("BEGIN TRANSACTION")
+                for name, frame in tables.items():
+                    con.register("incoming", frame)
+                    con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM incoming')
+                    con.unregister("incoming")
+                con.execute("COMMIT")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"embedded warehouse load failed: {exc}") from exc
+        return {name: len(frame) for name, frame in tables.items()}
+
+    def count_rows(self, table: str) -> int:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return int(con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+
     def query(self, sql_name: str, params: dict[str, dt.date] | None = None) -> pd.DataFrame:
         sql = to_duckdb(read_sql(sql_name))
         try:

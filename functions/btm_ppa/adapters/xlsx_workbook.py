@@ -93,12 +93,12 @@ class XlsxWorkbook:
               tables: Mapping[str, TableWrite] | None = None) -> None:
         self._check_available(for_writing=True)
         book = self._open(data_only=False)
-        if tab not in book.sheetnames:
+        if writes and tab not in book.sheetnames:
             raise LayoutError(f"workbook {self.path.name} has no {tab!r} tab", cell=None)
         for name, table in (tables or {}).items():
             _replace_tab(book, name, table)
-        sheet = book[tab]
         for write in writes:
+            sheet = book[tab]
             cell = sheet[write.address]
             value = write.value
             if isinstance(value, dt.datetime) and value.tzinfo is not None:

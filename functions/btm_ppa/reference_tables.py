@@ -1,0 +1,115 @@
+"""DNO reference data as versioned tables (time bands, unit rates, GSP groups, residual
+charging bands) for both warehouses, and the MPAN -> DNO -> bands -> rates lookup.
+
+The source is the DNOs' published charging statements as extracted in the shipped CSVs
+(the seed's plan of scraping DNO portals met 403s). Each table carries the file it came
+from and a short content hash as its version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from btm_ppa import reference
+from btm_ppa.core.area import GspGroup
+from btm_ppa.core.periods import charging_year_of
+from btm_ppa.errors import BtmError, InputError
+
+REFERENCE_TABLES = {
+    "duos_time_bands": reference.TIME_BANDS_FILE,
+    "duos_unit_rates": "duos_unit_rates_dno_lv_hv.csv",
+    "gsp_groups": reference.GSP_GROUPS_FILE,
+    "duos_residual_bands": "gb_duos_residual_charging_band_thresholds.csv",
+}
+
+
+class ReferenceError(BtmError):
+    kind = "reference"
+
+
+def read_reference_table(name: str, loaded_at: dt.datetime) -> pd.DataFrame:
+    """One reference table from its shipped CSV, with its version columns."""
+    path = reference.data_path(REFERENCE_TABLES[name])
+    raw = path.read_bytes()
+    with path.open("rb") as fh:
+        frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    for column in frame.columns:
+        if column.endswith(("_p_per_kwh", "_p_per_mpan_day", "_p_per_kva_day", "_p_per_kvarh")):
+            frame[column] = pd.to_numeric(frame[column].replace("", None), errors="coerce")
+    frame["source_file"] = REFERENCE_TABLES[name]
+    frame["source_version"] = hashlib.sha256(raw).hexdigest()[:12]
+    frame["loaded_at"] = loaded_at
+    return frame
+
+
+def read_all_reference_tables(loaded_at: dt.datetime | None = None) -> dict[str, pd.DataFrame]:
+    loaded_at = loaded_at or dt.datetime.now(dt.UTC)
+    return {name: read_reference_table(name, loaded_at) for name in REFERENCE_TABLES}
+
+
+@dataclass(frozen=True)
+class TariffRates:
+    charging_year: str
+    tariff_name: str
+    red_p_per_kwh: float
+    amber_p_per_kwh: float
+    green_p_per_kwh: float
+    statement: str
+
+
+def tariff_names(group: GspGroup, charging_year: str) -> list[str]:
+    rates = read_reference_table("duos_unit_rates", dt.datetime.now(dt.UTC))
+    held = rates[(rates["gsp_group"] == group.gsp_group_id) & (rates["charging_year"] == charging_year)]
+    return sorted(held["tariff_name"].unique())
+
+
+def published_rates(group: GspGroup, tariff: str, day: dt.date,
+                    tariff_cell: str = "B8") -> TariffRates | None:
+    """The statement's unit rates for a tariff in the charging year of ``day``, or None
+    when no statement for that DNO and year is held. A tariff the statement does not have
+    is an InputError naming the cell, with the nearest names."""
+    year = charging_year_of(day)
+    rates = read_reference_table("duos_unit_rates", dt.datetime.now(dt.UTC))
+    held = rates[(rates["gsp_group"] == group.gsp_group_id) & (rates["charging_year"] == year)]
+    if held.empty:
+        return None
+    match = held[held["tariff_name"].str.casefold() == tariff.strip().casefold()]
+    if match.empty:
+        names = sorted(held["tariff_name"].unique())
+        close = difflib.get_close_matches(tariff, names, n=3, cutoff=0.4)
+        raise InputError(tariff_cell, tariff,
+                         f"a tariff of the {group.dno} {year} statement"
+                         + (f", e.g. {', '.join(close)}" if close else f" ({len(names)} held)"),
+                         "is not in the charging statement")
+    row = match.iloc[0]
+    return TariffRates(year, str(row["tariff_name"]), float(row["red_p_per_kwh"]),
+                       float(row["amber_p_per_kwh"]), float(row["green_p_per_kwh"]),
+                       str(row["statement_title"]))
+
+
+def lookup(group: GspGroup, day: dt.date, tariff: str | None = None) -> dict[str, Any]:
+    """DNO, GSP group, the day's time bands, and a tariff's unit rates if asked."""
+    bands, own = reference.read_time_bands().for_year(group.gsp_group_id, charging_year_of(day))
+    table = read_reference_table("duos_time_bands", dt.datetime.now(dt.UTC))
+    row = table[(table["gsp_group_id"] == group.gsp_group_id)
+                & (table["charging_year"] == bands.charging_year)].iloc[0]
+    result: dict[str, Any] = {
+        "gsp_group_id": group.gsp_group_id, "gsp_group_name": group.name,
+        "distributor_id": group.distributor_id, "dno": group.dno,
+        "time_bands_charging_year": bands.charging_year + ("" if own else " (nearest held)"),
+        "weekday": {b: row[f"weekday_{b}"] for b in ("red", "amber", "green")},
+        "weekend": {b: row[f"weekend_{b}"] for b in ("red", "amber", "green")},
+    }
+    if tariff:
+        rates = published_rates(group, tariff, day, tariff_cell="--tariff")
+        result["unit_rates_p_per_kwh"] = None if rates is None else {
+            "charging_year": rates.charging_year, "tariff": rates.tariff_name,
+            "red": rates.red_p_per_kwh, "amber": rates.amber_p_per_kwh,
+            "green": rates.green_p_per_kwh, "statement": rates.statement}
+    return result
