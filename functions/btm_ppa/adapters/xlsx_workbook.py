@@ -54,40 +54,45 @@ class XlsxWorkbook:
                 f"workbook {self.path} cannot be {'written' if for_writing else 'read'} "
                 "(permission denied)")
 
-    def _open(self, data_only: bool) -> openpyxl.Workbook:
+    def _open(self, data_only: bool, read_only: bool = False) -> openpyxl.Workbook:
         try:
-            return openpyxl.load_workbook(self.path, data_only=data_only)
+            return openpyxl.load_workbook(self.path, data_only=data_only, read_only=read_only)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
             raise WorkbookUnavailableError(
                 f"workbook {self.path.name} cannot be opened as .xlsx: {exc}") from exc
 
     def read(self, tab: str, cell_range: str, optional_tabs: Sequence[str] = ()) -> TabSnapshot:
         self._check_available(for_writing=False)
-        values_wb = self._open(data_only=True)
-        formulas_wb = self._open(data_only=False)
-        if tab not in values_wb.sheetnames:
-            raise LayoutError(
-                f"workbook {self.path.name} has no {tab!r} tab (tabs: "
-                f"{', '.join(values_wb.sheetnames)}): expected the BESS tab of the layout",
-                cell=None)
-        sheet, formulas = values_wb[tab], formulas_wb[tab]
-        min_col, min_row, max_col, max_row = range_boundaries(cell_range)
-        cells: dict[str, CellValue] = {}
-        for row in sheet.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col,
-                                   max_col=max_col):
-            for cell in row:
-                value = cell.value
-                if value is None:
-                    formula = formulas[cell.coordinate].value
-                    if isinstance(formula, str) and formula.startswith("="):
-                        cells[cell.coordinate] = formula  # parsers report it by cell
-                    continue
-                cells[cell.coordinate] = value
-        tables = {
-            name: [list(r) for r in values_wb[name].iter_rows(values_only=True)]
-            for name in optional_tabs if name in values_wb.sheetnames
-        }
-        return TabSnapshot(tuple(values_wb.sheetnames), cells, tables)
+        # Read-only (streaming) mode: tabs other than those asked for are never parsed.
+        values_wb = self._open(data_only=True, read_only=True)
+        formulas_wb = self._open(data_only=False, read_only=True)
+        try:
+            if tab not in values_wb.sheetnames:
+                raise LayoutError(
+                    f"workbook {self.path.name} has no {tab!r} tab (tabs: "
+                    f"{', '.join(values_wb.sheetnames)}): expected the BESS tab of the layout",
+                    cell=None)
+            min_col, min_row, max_col, max_row = range_boundaries(cell_range)
+            window = {"min_row": min_row, "max_row": max_row, "min_col": min_col,
+                      "max_col": max_col, "values_only": True}
+            cells: dict[str, CellValue] = {}
+            rows = zip(values_wb[tab].iter_rows(**window), formulas_wb[tab].iter_rows(**window),
+                       strict=False)
+            for r, (values, formulas) in enumerate(rows, start=min_row):
+                for c, (value, formula) in enumerate(zip(values, formulas, strict=False),
+                                                     start=min_col):
+                    if value is not None:
+                        cells[f"{get_column_letter(c)}{r}"] = value
+                    elif isinstance(formula, str) and formula.startswith("="):
+                        cells[f"{get_column_letter(c)}{r}"] = formula  # parsers name the cell
+            tables = {
+                name: [list(row) for row in values_wb[name].iter_rows(values_only=True)]
+                for name in optional_tabs if name in values_wb.sheetnames
+            }
+            return TabSnapshot(tuple(values_wb.sheetnames), cells, tables)
+        finally:
+            values_wb.close()
+            formulas_wb.close()
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None) -> None:
