@@ -25,8 +25,15 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy functions/btm_ppa sheets_layout
 
-bench: setup
+# energypylinear pins older numpy/pandas/rich, so it gets a virtualenv of its own.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed-stamp:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet energypylinear==1.4.1
+	touch $@
+
+bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory, written to benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .ruff_cache .mypy_cache .hypothesis
