@@ -80,11 +80,9 @@ def refresh(
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
-    try:
-        snapshot = workbook.read(tab, layout.read_range, optional_tabs=(layout.hh_data_tab,))
-    except BtmError as exc:
-        return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", error=exc)
-
+    snapshot = _read(workbook, tab, layout)
+    if isinstance(snapshot, RefreshOutcome):
+        return snapshot
     method: Method | None = None
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
@@ -99,6 +97,15 @@ def refresh(
     return outcome
 
 
+def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | RefreshOutcome:
+    """The one read of a refresh, or the outcome saying why the workbook could not be read
+    (nothing is written then: there is nowhere safe to write)."""
+    try:
+        return workbook.read(tab, layout.read_range, optional_tabs=(layout.hh_data_tab,))
+    except BtmError as exc:
+        return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", error=exc)
+
+
 def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout | None = None,
              now: dt.datetime | None = None) -> RefreshOutcome:
     """Check the layout and every input cell without computing. A problem is written to the
@@ -106,10 +113,9 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
-    try:
-        snapshot = workbook.read(tab, layout.read_range, optional_tabs=(layout.hh_data_tab,))
-    except BtmError as exc:
-        return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", error=exc)
+    snapshot = _read(workbook, tab, layout)
+    if isinstance(snapshot, RefreshOutcome):
+        return snapshot
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
     except BtmError as exc:

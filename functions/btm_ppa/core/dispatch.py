@@ -267,6 +267,8 @@ class _DispatchLp:
         self.highs.setOptionValue("output_flag", False)
         # Presolve finds little to remove in this LP and costs a tenth of the solve.
         self.highs.setOptionValue("presolve", "off")
+        # Devex pricing: measured a quarter faster than the default on a site-year.
+        self.highs.setOptionValue("simplex_dual_edge_weight_strategy", 1)
         self.highs.passModel(lp)
         self.binary_periods = np.array([], dtype=np.int64)
         self.soc_in_mwh = 0.0
