@@ -34,6 +34,17 @@ def test_template_then_refresh_of_filled_inputs(tmp_path, capsys):
     assert main(["refresh", "--workbook", str(path)]) == ExitCode.OK
     out = capsys.readouterr().out
     assert "Profit" in out and "OK" in out
+    # Every figure matches an independent recalculation to the penny.
+    from decimal import Decimal
+
+    from tests.independent import expected_rows
+
+    ws = openpyxl.load_workbook(path)["BESS"]
+    for row, columns in expected_rows(path, "_G").items():
+        for col, want in columns.items():
+            tolerance = Decimal("0.005") if isinstance(want, Decimal) else Decimal("1e-6")
+            assert abs(Decimal(repr(ws[f"{col}{row}"].value)) - Decimal(repr(float(want)))) <= \
+                tolerance, f"{col}{row}"
 
 
 def test_template_does_not_overwrite_without_force(tmp_path, capsys):
