@@ -132,3 +132,14 @@ def test_bad_input_writes_only_the_status_row_in_one_request(standin, warehouse)
 def test_spreadsheet_ids_are_validated(standin):
     with pytest.raises(ValueError, match="spreadsheet id"):
         SheetsWorkbook("../../etc", loopback_client(standin), SA)
+
+
+def test_a_table_tab_is_written_only_when_it_exists(standin):
+    from btm_ppa.workbook import TableWrite
+
+    book = _book(standin)
+    book.write("VLP Batteries", [], {"VLP Batteries": TableWrite(rows=[["a"], [1.5]])})
+    assert standin.count("batchUpdate") == 0 and "VLP Batteries" not in standin.tabs
+    standin.tabs["VLP Batteries"] = {}
+    _book(standin).write("VLP Batteries", [], {"VLP Batteries": TableWrite(rows=[["a"], [1.5]])})
+    assert standin.value("VLP Batteries", "A2") == 1.5

@@ -161,6 +161,8 @@ class SheetsWorkbook:
               tables: Mapping[str, TableWrite] | None = None) -> None:
         data = [{"range": f"{_quote(tab)}!{w.address}", "values": [[_to_sheet(w.value)]]}
                 for w in writes]
+        if tables and self._tabs is None:  # written without a read first (the register)
+            self._tabs = self._tab_names()
         for name, table in (tables or {}).items():
             if self._tabs is not None and name not in self._tabs:
                 continue  # created with its chart by the add-on; nothing to write into yet
@@ -168,6 +170,8 @@ class SheetsWorkbook:
             rows = [[_to_sheet(v) for v in r] + [""] * (width - len(r)) for r in table.rows]
             rows += [[""] * width] * max(0, TABLE_CLEAR_ROWS - len(rows))
             data.append({"range": f"{_quote(name)}!A1", "values": rows})
+        if not data:
+            return
         body = {"valueInputOption": "RAW", "data": data}
         self._call("writing results", lambda: self.client.http_client.values_batch_update(
             self.spreadsheet_id, body=body))
