@@ -63,12 +63,6 @@ class TariffRates:
     statement: str
 
 
-def tariff_names(group: GspGroup, charging_year: str) -> list[str]:
-    rates = read_reference_table("duos_unit_rates", dt.datetime.now(dt.UTC))
-    held = rates[(rates["gsp_group"] == group.gsp_group_id) & (rates["charging_year"] == charging_year)]
-    return sorted(held["tariff_name"].unique())
-
-
 def published_rates(group: GspGroup, tariff: str, day: dt.date,
                     tariff_cell: str = "B8") -> TariffRates | None:
     """The statement's unit rates for a tariff in the charging year of ``day``, or None

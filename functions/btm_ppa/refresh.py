@@ -242,13 +242,14 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     greedy = dispatch.greedy_schedule(problem)
     optimal = dispatch.optimal_schedule(problem)
     log.info("dispatch of %d periods in %.3f s", problem.periods, time.perf_counter() - started)
-    chosen = optimal if inputs.method is Method.OPTIMAL else greedy
     ppa = inputs.ppa_price_gbp_per_mwh
-    simulated = value_schedule(problem, chosen, system_buy, rates, ppa)
-    table = result_table(simulated.valuation.stream1, simulated.valuation.stream2)
-    comparison = _compare(
-        result_table(*_streams(value_schedule(problem, optimal, system_buy, rates, ppa))),
-        result_table(*_streams(value_schedule(problem, greedy, system_buy, rates, ppa))))
+    valued = {method: value_schedule(problem, schedule, system_buy, rates, ppa)
+              for method, schedule in ((Method.OPTIMAL, optimal), (Method.GREEDY, greedy))}
+    results = {method: result_table(v.valuation.stream1, v.valuation.stream2)
+               for method, v in valued.items()}
+    chosen = optimal if inputs.method is Method.OPTIMAL else greedy
+    simulated, table = valued[inputs.method], results[inputs.method]
+    comparison = _compare(results[Method.OPTIMAL], results[Method.GREEDY])
     present = prices.present
     band_prices = band_average_prices(present["system_buy_price_gbp_per_mwh"].to_numpy(),
                                       bands.codes[frame["system_buy_price_gbp_per_mwh"].notna()])
@@ -271,10 +272,6 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
         warnings=warnings, schedule=rows,
         tables={DISPATCH_TAB: dispatch_table(daily_summary(rows), inputs.method)})
-
-
-def _streams(sim):  # type: ignore[no-untyped-def]
-    return sim.valuation.stream1, sim.valuation.stream2
 
 
 def _compare(optimal: ResultTable, greedy: ResultTable) -> str:

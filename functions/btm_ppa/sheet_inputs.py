@@ -99,7 +99,7 @@ def check_label(snapshot: TabSnapshot, label_cell: str, label: str, for_cell: st
     raise LayoutError(message, cell=label_cell)
 
 
-def check_layout(layout: BessLayout, snapshot: TabSnapshot, method: Method | None) -> None:
+def check_layout(layout: BessLayout, snapshot: TabSnapshot) -> None:
     """Refuse to run unless the anchors and every read or written cell's label match."""
     for anchor in layout.anchors:
         check_label(snapshot, anchor.cell, anchor.text, anchor.cell)
@@ -193,7 +193,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
     InputError or InputErrors."""
     collect = _Collector()
     method = collect.take(lambda: _method(layout, snapshot)) or Method.SHEET
-    check_layout(layout, snapshot, method)
+    check_layout(layout, snapshot)
 
     mpan, area_spec = layout.input("mpan_core"), layout.input("dno_area")
     area = collect.take(lambda: resolve_area(
