@@ -72,8 +72,8 @@ stage
 # "^|^" makes | the separator of --set-env-vars, so values keep their commas.
 ENV="BTM_PPA_BIGQUERY_DATASET=${PROJECT}.${DATASET}|BTM_PPA_SERVICE_ACCOUNT=${SA}"
 ENV="${ENV}|BTM_PPA_ALLOWED_CALLERS=${ALLOWED_CALLERS}"
-for fn in refresh ingest_prices scheduled_refresh; do
-  timeout=120; [[ $fn == scheduled_refresh ]] && timeout=1800
+for fn in refresh ingest_prices scheduled_refresh vlp_register; do
+  timeout=300; [[ $fn == scheduled_refresh ]] && timeout=1800
   run gcloud functions deploy "$fn" --gen2 --runtime="$RUNTIME" --region="$REGION" \
     --source="$STAGE" --entry-point="$fn" --trigger-http --no-allow-unauthenticated \
     --service-account="$SA" --memory=1Gi --timeout="${timeout}s" \
@@ -86,7 +86,7 @@ run gcloud run services update refresh --region="$REGION" \
 
 # 5. Who may invoke: the scheduler's account; the add-on's users through Apps Script
 #    (their identity tokens are checked in code against ALLOWED_CALLERS).
-for fn in ingest_prices scheduled_refresh; do
+for fn in ingest_prices scheduled_refresh vlp_register; do
   run gcloud functions add-invoker-policy-binding "$fn" --region="$REGION" \
     --member="serviceAccount:$SCHEDULER_SA"
 done

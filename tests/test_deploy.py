@@ -15,7 +15,7 @@ def test_dry_run_prints_every_command(tmp_path):
     out = subprocess.run(["bash", str(ROOT / "deploy" / "deploy.sh"), "--dry-run"], env=env,
                          capture_output=True, text=True, check=True).stdout
     commands = [line for line in out.splitlines() if line.startswith("+ ")]
-    for fn in ("refresh", "ingest_prices", "scheduled_refresh"):
+    for fn in ("refresh", "ingest_prices", "scheduled_refresh", "vlp_register"):
         deploy = next(c for c in commands if c.startswith(f"+ gcloud functions deploy {fn} "))
         for flag in ("--gen2", "--trigger-http", "--no-allow-unauthenticated",
                      f"--entry-point={fn}", "--service-account=btm-ppa-fn@acme-energy"):
