@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import hashlib
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +35,24 @@ class ReferenceError(BtmError):
     kind = "reference"
 
 
-def read_reference_table(name: str, loaded_at: dt.datetime) -> pd.DataFrame:
-    """One reference table from its shipped CSV, with its version columns."""
+@functools.cache
+def _parsed(name: str) -> tuple[pd.DataFrame, str]:
+    """A shipped reference CSV, parsed once per process, and its content hash."""
     path = reference.data_path(REFERENCE_TABLES[name])
     raw = path.read_bytes()
-    with path.open("rb") as fh:
-        frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
     for column in frame.columns:
         if column.endswith(("_p_per_kwh", "_p_per_mpan_day", "_p_per_kva_day", "_p_per_kvarh")):
             frame[column] = pd.to_numeric(frame[column].replace("", None), errors="coerce")
+    return frame, hashlib.sha256(raw).hexdigest()[:12]
+
+
+def read_reference_table(name: str, loaded_at: dt.datetime) -> pd.DataFrame:
+    """One reference table from its shipped CSV, with its version columns."""
+    parsed, version = _parsed(name)
+    frame = parsed.copy()
     frame["source_file"] = REFERENCE_TABLES[name]
-    frame["source_version"] = hashlib.sha256(raw).hexdigest()[:12]
+    frame["source_version"] = version
     frame["loaded_at"] = loaded_at
     return frame
 
@@ -69,7 +78,7 @@ def published_rates(group: GspGroup, tariff: str, day: dt.date,
     when no statement for that DNO and year is held. A tariff the statement does not have
     is an InputError naming the cell, with the nearest names."""
     year = charging_year_of(day)
-    rates = read_reference_table("duos_unit_rates", dt.datetime.now(dt.UTC))
+    rates = _parsed("duos_unit_rates")[0]
     held = rates[(rates["gsp_group"] == group.gsp_group_id) & (rates["charging_year"] == year)]
     if held.empty:
         return None
@@ -90,7 +99,7 @@ def published_rates(group: GspGroup, tariff: str, day: dt.date,
 def lookup(group: GspGroup, day: dt.date, tariff: str | None = None) -> dict[str, Any]:
     """DNO, GSP group, the day's time bands, and a tariff's unit rates if asked."""
     bands, own = reference.read_time_bands().for_year(group.gsp_group_id, charging_year_of(day))
-    table = read_reference_table("duos_time_bands", dt.datetime.now(dt.UTC))
+    table = _parsed("duos_time_bands")[0]
     row = table[(table["gsp_group_id"] == group.gsp_group_id)
                 & (table["charging_year"] == bands.charging_year)].iloc[0]
     result: dict[str, Any] = {
