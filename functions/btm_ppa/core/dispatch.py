@@ -427,8 +427,9 @@ def _repair_windows(problem: DispatchProblem, model: _DispatchLp, relaxed: Sched
     by LP optimality it also maximises the outside part of L(λ), so that part equals its
     exact value there. Inside a window the part is a small MILP whose edge energy is
     bought and sold at λ. If each window's MILP optimum is matched by a schedule that
-    keeps the LP's edge states (solved again with the edges pinned, same value), the
-    pieces join into a feasible schedule worth L(λ): optimal. Otherwise return None.
+    keeps the LP's edge states (the free optimum itself, or failing that one solved
+    again with the edges pinned and found worth the same), the pieces join into a
+    feasible schedule worth L(λ): optimal. Otherwise return None.
     """
     value = model.stored_energy_value()
     n = problem.periods
@@ -455,19 +456,29 @@ def _repair_windows(problem: DispatchProblem, model: _DispatchLp, relaxed: Sched
         sub_pays = simultaneity_pays(sub)
         free = _DispatchLp(sub, hull=sub_pays, soc_in_price=price_in, soc_out_price=price_out)
         free.add_exclusivity(np.flatnonzero(sub_pays), start, soc_in or 0.0)
-        free.solve()
-        bound = free.objective_gbp
-        pinned = _DispatchLp(sub, hull=sub_pays, soc_in_price=price_in, soc_out_price=price_out)
-        pinned.fix_boundary(soc_in, soc_out)
-        pinned.add_exclusivity(np.flatnonzero(sub_pays), start, soc_in or 0.0)
-        fixed = pinned.solve()
-        if pinned.objective_gbp < bound - PROFIT_TOLERANCE_GBP:
-            return None
+        fixed = free.solve()
+        if not _keeps_edges(free, fixed, soc_in, soc_out):
+            # Another optimum may keep them: solve again with the edges pinned.
+            bound = free.objective_gbp
+            pinned = _DispatchLp(sub, hull=sub_pays, soc_in_price=price_in,
+                                 soc_out_price=price_out)
+            pinned.fix_boundary(soc_in, soc_out)
+            pinned.add_exclusivity(np.flatnonzero(sub_pays), start, soc_in or 0.0)
+            fixed = pinned.solve()
+            if pinned.objective_gbp < bound - PROFIT_TOLERANCE_GBP:
+                return None
         charge[lo:hi], discharge[lo:hi] = fixed.charge_mwh, fixed.discharge_mwh
     schedule = _net(problem, Schedule(charge, discharge, np.cumsum(eff * charge - discharge)))
     if _both(schedule, pays).size or feasibility_problems(problem, schedule):
         return None
     return schedule
+
+
+def _keeps_edges(model: _DispatchLp, window: Schedule, soc_in_mwh: float | None,
+                 soc_out_mwh: float) -> bool:
+    """Whether a window's solution starts and ends with the given stored energy. [MWh]"""
+    start_ok = soc_in_mwh is None or abs(model.soc_in_mwh - soc_in_mwh) <= ENERGY_TOLERANCE_MWH
+    return start_ok and abs(float(window.soc_mwh[-1]) - soc_out_mwh) <= ENERGY_TOLERANCE_MWH
 
 
 def _battery_value(problem: DispatchProblem, schedule: Schedule) -> float:
