@@ -233,3 +233,27 @@ def test_optimum_equals_an_independent_milp_over_several_days(p):
     best = D.optimal_schedule(p)
     assert D.feasibility_problems(p, best) == []
     assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
+
+
+def test_repair_pins_a_window_edge_the_free_milp_moved(monkeypatch):
+    """A five-day instance (found by the property above) on which a repair window's free
+    MILP optimum ends with other stored energy than the LP: the window is solved again
+    with its edges pinned, and the joined schedule is still the exact optimum."""
+    cost = [0, 0, -2, 172.9, 0, 44.53, -63.6, 0, 0, 0, 176.19, -39.8, -1, -71.96, -80, 0,
+            246.14, 123.4, -36.15, 0, -11.92, -79.21, 0, 0, -65.53, -57.48, -16.47, 0, 0.68,
+            213.09, 149.28, 0, 0, 0, 66.97, 72.74, 1, 0, -49.24, 1]
+    demand = [1.499, 1.5, 0.5, 1.462, 1.03, 0.108, 1.37, 0.756, 0.363, 0.333, 0.215, 1.252,
+              0.199, 0.686, 1.177, 0.865, 0.5, 0.539, 1.379, 1.1, 0.632, 0.464, 0.5, 1.192,
+              1.337, 1.157, 0.113, 0.5, 0.831, 1.298, 0.5, 0.5, 0.093, 1.436, 0.566, 0.492,
+              1.095, 0.525, 1.05, 0.053]
+    bands = [int(b) for b in "0202022100011121202112012022212111011021"]
+    p = problem(cost, demand, bands, [t // 8 for t in range(40)], vlp=40.0, power_mw=2.5,
+                capacity_mwh=2.0, cycles=1.0, efficiency=0.8)
+    pinned = []
+    original = D._DispatchLp.fix_boundary
+    monkeypatch.setattr(D._DispatchLp, "fix_boundary",
+                        lambda self, *a: pinned.append(a) or original(self, *a))
+    best = D.optimal_schedule(p)
+    assert pinned  # the pinned solve ran
+    assert D.feasibility_problems(p, best) == []
+    assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
