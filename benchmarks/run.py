@@ -50,10 +50,13 @@ RATES = ChargeRates({DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 
 BATTERY = D.Battery(2.5, 2.5, 5.0, 1.0, 0.85)
 
 
-def site_problem(start: dt.date, end: dt.date, warehouse: DuckDbWarehouse,
-                 repeat: int = 1, gsp_group: str = "_G") -> D.DispatchProblem:
-    prices = wh.window_prices(warehouse, wh.PriceWindow(start, end, False), "B20", "B21")
-    frame = prices.frame
+def window_frame(start: dt.date, end: dt.date, warehouse: DuckDbWarehouse) -> pd.DataFrame:
+    """The window's system prices, one row per settlement period."""
+    return wh.window_prices(warehouse, wh.PriceWindow(start, end, False), "B20", "B21").frame
+
+
+def site_problem(frame: pd.DataFrame, repeat: int = 1,
+                 gsp_group: str = "_G") -> D.DispatchProblem:
     price = frame["system_buy_price_gbp_per_mwh"].interpolate(limit_direction="both").to_numpy()
     codes = assign_bands(reference.read_time_bands(), gsp_group, frame).codes
     demand = spread_annual_demand(5500, frame, gsp_group)
@@ -132,7 +135,8 @@ def main() -> None:
 
     warehouse_path = Path(tempfile.mkdtemp()) / "bench.duckdb"
     warehouse = DuckDbWarehouse(warehouse_path)
-    year = site_problem(dt.date(2023, 1, 1), dt.date(2023, 12, 31), warehouse)
+    year_frame = window_frame(dt.date(2023, 1, 1), dt.date(2023, 12, 31), warehouse)
+    year = site_problem(year_frame)
     lines = [f"# Benchmarks ({dt.date.today()}, {platform.processor() or platform.machine()}, "
              f"{__import__('os').cpu_count()} cores, Python {platform.python_version()})", ""]
 
@@ -163,8 +167,8 @@ def main() -> None:
     say("")
     say("| horizon | periods | optimal | greedy |")
     say("|---|---|---|---|")
-    month = site_problem(dt.date(2023, 1, 1), dt.date(2023, 1, 31), warehouse)
-    five = site_problem(dt.date(2023, 1, 1), dt.date(2023, 12, 31), warehouse, repeat=5)
+    month = site_problem(window_frame(dt.date(2023, 1, 1), dt.date(2023, 1, 31), warehouse))
+    five = site_problem(year_frame, repeat=5)
     for name, prob, runs in (("a month", month, args.runs), ("a year", year, args.runs),
                              ("five years", five, 3)):
         t_o, _ = median_time(lambda p=prob: D.optimal_schedule(p), runs)
@@ -180,8 +184,7 @@ def main() -> None:
     say("| area | greedy £ | optimal £ | optimal - greedy £ | optimal s | problems |")
     say("|---|---|---|---|---|---|")
     for group in reference.read_gsp_groups():
-        prob = site_problem(dt.date(2023, 1, 1), dt.date(2023, 12, 31), warehouse,
-                            gsp_group=group.gsp_group_id)
+        prob = site_problem(year_frame, gsp_group=group.gsp_group_id)
         started = time.perf_counter()
         best = D.optimal_schedule(prob)
         seconds = time.perf_counter() - started
@@ -201,7 +204,7 @@ def main() -> None:
     say("| horizon | periods | btm-ppa optimal | energypylinear | ratio |")
     say("|---|---|---|---|---|")
     end = dt.date(2023, 1, 1) + dt.timedelta(days=args.epl_days - 1)
-    sub = site_problem(dt.date(2023, 1, 1), end, warehouse)
+    sub = site_problem(window_frame(dt.date(2023, 1, 1), end, warehouse))
     sub = replace(sub, vlp_gbp_per_mwh=0.0, battery=replace(sub.battery, cycles_per_day=48.0))
     t_ours, ours = median_time(lambda: D.optimal_schedule(sub), 3)
     our_cost = float(sub.import_cost_gbp_per_mwh @ (sub.demand_mwh - ours.discharge_mwh

@@ -460,12 +460,9 @@ def _repair_windows(problem: DispatchProblem, model: _DispatchLp, relaxed: Sched
         if not _keeps_edges(free, fixed, soc_in, soc_out):
             # Another optimum may keep them: solve again with the edges pinned.
             bound = free.objective_gbp
-            pinned = _DispatchLp(sub, hull=sub_pays, soc_in_price=price_in,
-                                 soc_out_price=price_out)
-            pinned.fix_boundary(soc_in, soc_out)
-            pinned.add_exclusivity(np.flatnonzero(sub_pays), start, soc_in or 0.0)
-            fixed = pinned.solve()
-            if pinned.objective_gbp < bound - PROFIT_TOLERANCE_GBP:
+            free.fix_boundary(soc_in, soc_out)
+            fixed = free.solve()
+            if free.objective_gbp < bound - PROFIT_TOLERANCE_GBP:
                 return None
         charge[lo:hi], discharge[lo:hi] = fixed.charge_mwh, fixed.discharge_mwh
     schedule = _net(problem, Schedule(charge, discharge, np.cumsum(eff * charge - discharge)))
