@@ -27,6 +27,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
+from btm_ppa.core.network_simplex import OPTIMAL, solve_circulation
 from btm_ppa.core.units import mw_to_mwh_per_period
 
 FloatArray = npt.NDArray[np.float64]
@@ -373,27 +374,38 @@ PROFIT_TOLERANCE_GBP = 1e-3
 def optimal_schedule(problem: DispatchProblem, max_rounds: int = 50) -> Schedule:
     """The profit-maximising schedule with perfect foresight, exactly (to £0.001).
 
-    1. Solve the LP relaxation (charging and discharging allowed in one period),
-       tightened by convex-hull rows where doing both could pay. If its optimum never
-       does both where that pays, netting the rest loses nothing, so it is optimal for
-       the exact problem: the usual case, one LP solve.
+    1. Solve the LP relaxation (charging and discharging allowed in one period) as a
+       minimum-cost flow with the network simplex (``_network_relaxation``). If its
+       optimum never does both where that pays, netting the rest loses nothing, so it is
+       optimal for the exact problem: the usual case.
     2. Otherwise repair the few days that do both, each as a small MILP over a window of
        days around them, with the stored energy at the window's edges priced at the
        LP's marginal value of stored energy (a Lagrangian relaxation of the edges). If
        the repaired window's optimum keeps the LP's edge states, the Lagrangian bound is
        met by a feasible schedule, which is therefore optimal (see ``_repair_windows``).
-    3. Failing that, the whole horizon is solved as a MILP with binaries added lazily
-       where periods do both, until none does: each round optimises a relaxation of the
-       exact problem, so the first schedule feasible for it is optimal.
+    3. Failing that (or if the network simplex ran out of pivots), HiGHS solves the LP
+       tightened by convex-hull rows where doing both could pay, repairs windows the same
+       way, and as a last resort solves the whole horizon as a MILP with binaries added
+       lazily where periods do both, until none does: each round optimises a relaxation
+       of the exact problem, so the first schedule feasible for it is optimal.
     """
     pays = simultaneity_pays(problem)
+    relaxed = _network_relaxation(problem)
+    if relaxed is not None:
+        schedule, value = relaxed
+        both = _both(schedule, pays)
+        if both.size == 0:
+            return _net(problem, schedule)
+        repaired = _repair_windows(problem, value, schedule, pays, both)
+        if repaired is not None:
+            return repaired
     model = _DispatchLp(problem, hull=pays)
     model.start_from(greedy_schedule(problem))  # a feasible start: fewer simplex iterations
     schedule = model.solve()
     both = _both(schedule, pays)
     if both.size == 0:
         return _net(problem, schedule)
-    repaired = _repair_windows(problem, model, schedule, pays, both)
+    repaired = _repair_windows(problem, model.stored_energy_value(), schedule, pays, both)
     if repaired is not None:
         return repaired
     for _ in range(max_rounds):
@@ -408,6 +420,67 @@ def optimal_schedule(problem: DispatchProblem, max_rounds: int = 50) -> Schedule
     raise RuntimeError(f"dispatch needed more than {max_rounds} rounds of binaries")
 
 
+#: Integer units the network simplex counts in, at most (per MWh, and per £ per MWh).
+#: Rounding the data to them moves the optimum by far less than £0.001 over a year.
+_ENERGY_UNITS_PER_MWH = 1e12
+_COST_UNITS_PER_GBP_PER_MWH = 1e8
+#: Largest integer the network simplex's arithmetic is allowed to reach (int64 < 9.2e18).
+_INT_BUDGET = 1e18
+
+
+def _network_relaxation(problem: DispatchProblem) -> tuple[Schedule, FloatArray] | None:
+    """The LP relaxation solved as a minimum-cost circulation, with the marginal value of
+    stored energy in each period (£/MWh), or None if the pivot budget ran out.
+
+    Flow is stored energy. Nodes: one per period, one hub per settlement day, a root.
+    Arcs: root -> t charging (capacity efficiency x charge limit, cost import cost /
+    efficiency per MWh stored, since losses are taken on charging); t -> hub discharging
+    (capacity min(discharge limit, demand), cost -(import cost + VLP)); t -> t+1 energy
+    kept (capacity = battery capacity; the last period's arc goes to the root: energy
+    left at the end is worth nothing); hub -> root (capacity = cycles per day x
+    capacity). A circulation is a schedule and its cost is minus the battery's value, so
+    the least-cost circulation is the LP optimum; a node's potential is the value of one
+    more MWh stored in that period.
+    """
+    b, n = problem.battery, problem.periods
+    eff = b.round_trip_efficiency_frac
+    cost = problem.import_cost_gbp_per_mwh
+    days = int(problem.day_index[-1]) + 1
+    root = n + days
+    t = np.arange(n)
+    tail = np.concatenate([np.full(n, root), t, t, n + np.arange(days)])
+    head = np.concatenate([t, n + problem.day_index, np.append(t[1:], root), np.full(days, root)])
+    cap_mwh = np.concatenate([np.full(n, eff * b.charge_limit_mwh), problem.discharge_cap_mwh,
+                              np.full(n, b.capacity_mwh), np.full(days, b.daily_discharge_limit_mwh)])
+    cost_gbp = np.concatenate([cost / eff, -(cost + problem.vlp_gbp_per_mwh), np.zeros(n + days)])
+    if not (np.isfinite(cost_gbp).all() and np.isfinite(cap_mwh).all()):
+        raise ValueError("import costs, VLP and battery limits must be finite numbers")
+    # Potentials are sums of costs along tree paths, so keep (nodes x largest cost) and
+    # the largest capacity inside int64.
+    energy_scale = min(_ENERGY_UNITS_PER_MWH, _INT_BUDGET / max(cap_mwh.max(), 1.0))
+    cost_scale = min(_COST_UNITS_PER_GBP_PER_MWH,
+                     _INT_BUDGET / ((root + 1) * max(np.abs(cost_gbp).max(), 1.0)))
+    capacity = np.round(cap_mwh * energy_scale).astype(np.int64)
+    unit_cost = np.round(cost_gbp * cost_scale).astype(np.int64)
+    # Starting tree, all flows zero: each period hangs off its day's hub by its discharge
+    # arc, or off the next period when it cannot discharge (no demand); hubs off the root.
+    can_discharge = capacity[n:2 * n] > 0
+    parent = np.empty(root + 1, dtype=np.int64)
+    parent_arc = np.empty(root + 1, dtype=np.int64)
+    parent[:n] = np.where(can_discharge, n + problem.day_index, np.append(t[1:], root))
+    parent_arc[:n] = np.where(can_discharge, n + t, 2 * n + t)
+    parent[n:root], parent_arc[n:root] = root, 3 * n + np.arange(days)
+    parent[root], parent_arc[root] = -1, -1
+    result = solve_circulation(tail, head, capacity, unit_cost, parent, parent_arc,
+                               max_pivots=50 * len(tail))
+    if result.status != OPTIMAL:
+        return None
+    stored = result.flow[:n] / energy_scale
+    discharge = result.flow[n:2 * n] / energy_scale
+    schedule = Schedule(stored / eff, discharge, np.cumsum(stored - discharge))
+    return schedule, result.potential[:n] / cost_scale
+
+
 def _window(problem: DispatchProblem, lo: int, hi: int) -> DispatchProblem:
     """Periods lo..hi-1 as a problem of their own (days renumbered from 0)."""
     days = problem.day_index[lo:hi]
@@ -416,7 +489,7 @@ def _window(problem: DispatchProblem, lo: int, hi: int) -> DispatchProblem:
                            problem.battery)
 
 
-def _repair_windows(problem: DispatchProblem, model: _DispatchLp, relaxed: Schedule,
+def _repair_windows(problem: DispatchProblem, value: FloatArray, relaxed: Schedule,
                     pays: npt.NDArray[np.bool_], both: npt.NDArray[np.int64],
                     pad_days: int = 1) -> Schedule | None:
     """Make the LP optimum exclusive window by window, with a certificate, or give up.
@@ -430,8 +503,10 @@ def _repair_windows(problem: DispatchProblem, model: _DispatchLp, relaxed: Sched
     keeps the LP's edge states (the free optimum itself, or failing that one solved
     again with the edges pinned and found worth the same), the pieces join into a
     feasible schedule worth L(λ): optimal. Otherwise return None.
+
+    ``value`` is λ: the LP's optimal marginal value of stored energy in each period
+    (£/MWh), from the network simplex's potentials or HiGHS's duals.
     """
-    value = model.stored_energy_value()
     n = problem.periods
     day_start = np.searchsorted(problem.day_index, np.arange(problem.day_index[-1] + 2))
     windows: list[tuple[int, int]] = []
