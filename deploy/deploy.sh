@@ -40,6 +40,10 @@ stage() {
   if [[ $DRY_RUN == 0 ]]; then
     rm -rf "$STAGE" && mkdir -p "$STAGE"
     cp -r "$ROOT/functions/." "$STAGE/"
+    # Local build products are for this machine's Python, not the runtime's: the staged
+    # source carries none, and dispatch then solves its LP with HiGHS (see README).
+    find "$STAGE" \( -name '__pycache__' -o -name '*.so' -o -name '_network_simplex.c' \) \
+      -prune -exec rm -rf {} +
     cp -r "$ROOT/sheets_layout" "$STAGE/sheets_layout"
     python3 "$HERE/requirements.py" "$ROOT/pyproject.toml" > "$STAGE/requirements.txt"
   fi

@@ -27,6 +27,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
+from btm_ppa.core import network_simplex
 from btm_ppa.core.network_simplex import OPTIMAL, solve_circulation
 from btm_ppa.core.units import mw_to_mwh_per_period
 
@@ -440,8 +441,10 @@ def _network_relaxation(problem: DispatchProblem) -> tuple[Schedule, FloatArray]
     left at the end is worth nothing); hub -> root (capacity = cycles per day x
     capacity). A circulation is a schedule and its cost is minus the battery's value, so
     the least-cost circulation is the LP optimum; a node's potential is the value of one
-    more MWh stored in that period.
+    more MWh stored in that period. Returns None where the compiled solver is not built.
     """
+    if not network_simplex.AVAILABLE:
+        return None
     b, n = problem.battery, problem.periods
     eff = b.round_trip_efficiency_frac
     cost = problem.import_cost_gbp_per_mwh
