@@ -308,3 +308,13 @@ def test_when_the_network_simplex_runs_out_of_pivots_highs_finds_the_same_optimu
         assert lp_solves
     assert D.feasibility_problems(p, best) == []
     assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
+
+
+def test_without_the_compiled_solver_dispatch_uses_highs_alone(monkeypatch):
+    p = problem([20, 100, 15, 90, 95, 10], band=[GREEN, RED, GREEN, AMBER, RED, GREEN],
+                days=[0, 0, 0, 1, 1, 1], vlp=5.0, efficiency=0.9)
+    monkeypatch.setattr(D.network_simplex, "AVAILABLE", False)
+    assert D._network_relaxation(p) is None
+    best = D.optimal_schedule(p)
+    assert D.feasibility_problems(p, best) == []
+    assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
