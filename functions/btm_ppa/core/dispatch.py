@@ -534,6 +534,10 @@ def _repair_windows(problem: DispatchProblem, value: FloatArray, relaxed: Schedu
         sub_pays = simultaneity_pays(sub)
         free = _DispatchLp(sub, hull=sub_pays, soc_in_price=price_in, soc_out_price=price_out)
         free.add_exclusivity(np.flatnonzero(sub_pays), start, soc_in or 0.0)
+        # A window is a few days: presolve and restarts cost it more than they save
+        # (measured on 2023's slowest areas: 0.15-0.25 s per window with, 0.05-0.11 without).
+        free.highs.setOptionValue("presolve", "off")
+        free.highs.setOptionValue("mip_allow_restart", False)
         fixed = free.solve()
         if not _keeps_edges(free, fixed, soc_in, soc_out):
             # Another optimum may keep them: solve again with the edges pinned.
