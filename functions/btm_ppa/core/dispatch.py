@@ -393,22 +393,15 @@ def optimal_schedule(problem: DispatchProblem, max_rounds: int = 50) -> Schedule
     pays = simultaneity_pays(problem)
     relaxed = _network_relaxation(problem)
     if relaxed is not None:
-        schedule, value = relaxed
-        both = _both(schedule, pays)
-        if both.size == 0:
-            return _net(problem, schedule)
-        repaired = _repair_windows(problem, value, schedule, pays, both)
-        if repaired is not None:
-            return repaired
+        exact = _exclusive_from_relaxation(problem, *relaxed, pays)
+        if exact is not None:
+            return exact
     model = _DispatchLp(problem, hull=pays)
     model.start_from(greedy_schedule(problem))  # a feasible start: fewer simplex iterations
     schedule = model.solve()
-    both = _both(schedule, pays)
-    if both.size == 0:
-        return _net(problem, schedule)
-    repaired = _repair_windows(problem, model.stored_energy_value(), schedule, pays, both)
-    if repaired is not None:
-        return repaired
+    exact = _exclusive_from_relaxation(problem, schedule, model.stored_energy_value(), pays)
+    if exact is not None:
+        return exact
     for _ in range(max_rounds):
         both = _both(schedule, pays)
         both = both[~np.isin(both, model.binary_periods)]
@@ -419,6 +412,16 @@ def optimal_schedule(problem: DispatchProblem, max_rounds: int = 50) -> Schedule
         model.add_exclusivity(np.flatnonzero(near), _net(problem, schedule))
         schedule = model.solve()
     raise RuntimeError(f"dispatch needed more than {max_rounds} rounds of binaries")
+
+
+def _exclusive_from_relaxation(problem: DispatchProblem, relaxed: Schedule, value: FloatArray,
+                               pays: npt.NDArray[np.bool_]) -> Schedule | None:
+    """The exact optimum from an LP optimum and its stored-energy values λ (£/MWh): netted
+    if it never does both where that pays, else window-repaired; None if repair fails."""
+    both = _both(relaxed, pays)
+    if both.size == 0:
+        return _net(problem, relaxed)
+    return _repair_windows(problem, value, relaxed, pays, both)
 
 
 #: Integer units the network simplex counts in, at most (per MWh, and per £ per MWh).
