@@ -33,8 +33,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from btm_ppa import reference
-from btm_ppa import warehouse as wh
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.core import dispatch as D
 from btm_ppa.core import periods
@@ -42,6 +40,8 @@ from btm_ppa.core.demand import spread_annual_demand
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.simulation import ChargeRates
 from btm_ppa.core.vocab import DuosBand
+from btm_ppa.prices import warehouse as wh
+from btm_ppa.reference import files as reference
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
@@ -80,7 +80,7 @@ def median_time(fn, runs: int) -> tuple[float, object]:
 
 def refresh_once(path: Path, warehouse_path: Path) -> float:
     code = (
-        "import time,sys;from btm_ppa.cli import main;t=time.perf_counter();"
+        "import time,sys;from btm_ppa.entrypoints.cli import main;t=time.perf_counter();"
         f"rc=main(['refresh','--workbook',r'{path}','--warehouse',r'{warehouse_path}']);"
         "print('SECONDS',time.perf_counter()-t,file=sys.stderr);sys.exit(rc)")
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -93,7 +93,7 @@ def refresh_once(path: Path, warehouse_path: Path) -> float:
 def whole_refresh(warehouse_path: Path) -> tuple[float, float]:
     import openpyxl
 
-    from btm_ppa.template import build_template
+    from btm_ppa.sheet.template import build_template
 
     tmp = Path(tempfile.mkdtemp())
     path = build_template(tmp / "bench.xlsx", example=True)

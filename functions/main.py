@@ -1,13 +1,13 @@
 """Cloud Function entry points (2nd gen, HTTP). Deploy the staged copy of this folder
 (deploy/deploy.sh); each target is one function. Every function checks the caller's
-Google ID token (see btm_ppa.auth)."""
+Google ID token (see btm_ppa.entrypoints.auth)."""
 
 from __future__ import annotations
 
 import functions_framework
 from flask import Request
 
-from btm_ppa.http import (
+from btm_ppa.entrypoints.http import (
     handle_ingest_prices,
     handle_refresh,
     handle_scheduled_refresh,

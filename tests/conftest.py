@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
-from btm_ppa.template import build_template
+from btm_ppa.sheet.template import build_template
 from sheets_layout import BessLayout, load_bess_layout
 
 
@@ -74,8 +74,8 @@ def bq_prices(bq_emulator, warehouse):
     import datetime as dt
 
     from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
-    from btm_ppa.ingest import read_price_csv
-    from btm_ppa.reference import data_path
+    from btm_ppa.prices.ingest import read_price_csv
+    from btm_ppa.reference.files import data_path
 
     store = BigQueryWarehouse(bq_emulator.client(), "test-project.btm")
     store.create_tables()

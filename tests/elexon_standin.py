@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 
 from btm_ppa.core import periods
-from btm_ppa.reference import data_path
+from btm_ppa.reference.files import data_path
 from tests.loopback import LoopbackServer
 
 PREFIX = "/bmrs/api/v1/balancing/settlement/system-prices/"

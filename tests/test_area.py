@@ -1,8 +1,9 @@
 import pytest
 
-from btm_ppa import reference
-from btm_ppa.core.area import mpan_check_digit, parse_mpan_core, resolve_area
+from btm_ppa.core.area import mpan_check_digit
 from btm_ppa.errors import InputError
+from btm_ppa.reference import files as reference
+from btm_ppa.sheet.area import parse_mpan_core, resolve_area
 
 GROUPS = reference.read_gsp_groups()
 

@@ -4,10 +4,10 @@ import datetime as dt
 
 import pytest
 
-from btm_ppa import warehouse as wh
 from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.errors import WarehouseError
+from btm_ppa.prices import warehouse as wh
 from btm_ppa.refresh import refresh
 
 WINDOW = {"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 12, 31)}
@@ -38,8 +38,8 @@ def test_a_refresh_priced_from_bigquery_matches_the_embedded_one(bq_prices, ware
 def test_reingesting_a_date_replaces_it(bq_prices):
     day = {"window_start": dt.date(2023, 6, 1), "window_end": dt.date(2023, 6, 1)}
     frame = bq_prices.query("system_prices_window", day)
-    from btm_ppa.ingest import read_price_csv
-    from btm_ppa.reference import data_path
+    from btm_ppa.prices.ingest import read_price_csv
+    from btm_ppa.reference.files import data_path
 
     rows = read_price_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"),
                           dt.date(2023, 6, 1), dt.date(2023, 6, 1),

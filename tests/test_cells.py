@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from btm_ppa import cells
 from btm_ppa.errors import InputError
+from btm_ppa.sheet import cells
 
 
 @pytest.mark.parametrize(("raw", "value"), [(150, 150.0), (150.5, 150.5), (" 150 ", 150.0),

@@ -3,8 +3,8 @@
 import openpyxl
 import pytest
 
-from btm_ppa.cli import main
-from btm_ppa.report import ExitCode
+from btm_ppa.entrypoints.cli import main
+from btm_ppa.entrypoints.report import ExitCode
 from tests.conftest import set_cells
 
 
@@ -21,7 +21,7 @@ def test_template_then_refresh_of_filled_inputs(tmp_path, capsys):
     ws = openpyxl.load_workbook(path)["BESS"]
     assert ws["B62"].value.startswith("ERROR: ")
     # Fill the documented input cells (the Layout tab lists them) and refresh again.
-    from btm_ppa.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
+    from btm_ppa.sheet.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
     from sheets_layout import load_bess_layout
 
     layout = load_bess_layout()

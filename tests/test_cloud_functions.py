@@ -4,7 +4,7 @@ locally, the Sheets API stand-in, the BigQuery emulator and the Elexon stand-in.
 import functions_framework
 import pytest
 
-from btm_ppa import runtime
+from btm_ppa.entrypoints import runtime
 from tests.elexon_standin import ElexonStandIn
 from tests.google_tokens import TokenIssuer
 from tests.sheets_standin import SheetsStandIn
@@ -96,7 +96,7 @@ def test_unlisted_spreadsheet_is_403(sheets, warehouse, issuer, monkeypatch):
 def test_ingest_prices_function(configured, issuer, tmp_path):
     from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
     from btm_ppa.adapters.retry import RetryPolicy
-    from btm_ppa.ingest import ElexonClient
+    from btm_ppa.prices.ingest import ElexonClient
 
     store = DuckDbWarehouse(tmp_path / "w.duckdb")
     runtime.inject("warehouse", store)
@@ -116,7 +116,7 @@ def test_scheduled_refresh_carries_on_past_a_failing_sheet(sheets, warehouse, is
                                                             monkeypatch, tmp_path):
     from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
     from btm_ppa.adapters.retry import RetryPolicy
-    from btm_ppa.ingest import ElexonClient
+    from btm_ppa.prices.ingest import ElexonClient
 
     runtime.inject("warehouse", DuckDbWarehouse(tmp_path / "own.duckdb"))  # it ingests
     broken = "unshared" + "y" * 30

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from btm_ppa.core import dispatch as D
+from btm_ppa.core.dispatch import optimal as DO
 
 RED, AMBER, GREEN = 0, 1, 2
 
@@ -58,7 +59,7 @@ def test_never_charges_and_discharges_in_one_period_even_when_the_lp_would():
     # VLP £100/MWh: charging 1 MWh at £10 and passing 0.9 MWh straight to the site earns
     # 0.9 x 110 - 10 = £89 in the LP relaxation. Exclusive, one period can do nothing.
     p = problem([10], vlp=100.0, efficiency=0.9, cycles=10)
-    relaxed = D._DispatchLp(p).solve()
+    relaxed = DO._DispatchLp(p).solve()
     assert relaxed.charge_mwh[0] > 0 and relaxed.discharge_mwh[0] > 0
     exact = D.optimal_schedule(p)
     assert D.feasibility_problems(p, exact) == []
@@ -173,12 +174,12 @@ def _summer_fortnight(warehouse):
 
     import pandas as pd
 
-    from btm_ppa import reference
-    from btm_ppa import warehouse as wh
     from btm_ppa.core.demand import spread_annual_demand
     from btm_ppa.core.duos import assign_bands
     from btm_ppa.core.simulation import ChargeRates
     from btm_ppa.core.vocab import DuosBand
+    from btm_ppa.prices import warehouse as wh
+    from btm_ppa.reference import files as reference
 
     window = wh.PriceWindow(dt.date(2023, 7, 17), dt.date(2023, 7, 30), False)
     frame = wh.window_prices(warehouse, window, "B20", "B21").frame
@@ -193,22 +194,22 @@ def _summer_fortnight(warehouse):
 
 
 def _hull_lp(p):
-    model = D._DispatchLp(p, hull=D.simultaneity_pays(p))
+    model = DO._DispatchLp(p, hull=DO.simultaneity_pays(p))
     return model.solve(), model.stored_energy_value()
 
 
-@pytest.mark.parametrize("relaxation", [_hull_lp, D._network_relaxation],
+@pytest.mark.parametrize("relaxation", [_hull_lp, DO._network_relaxation],
                          ids=["highs-duals", "network-potentials"])
 def test_window_repair_matches_the_full_milp_where_the_lp_does_both(warehouse, relaxation):
     p = _summer_fortnight(warehouse)
-    pays = D.simultaneity_pays(p)
+    pays = DO.simultaneity_pays(p)
     relaxed, value = relaxation(p)
-    assert D._both(relaxed, pays).size > 0  # the repair path is exercised
-    repaired = D._repair_windows(p, value, relaxed, pays, D._both(relaxed, pays))
+    assert DO._both(relaxed, pays).size > 0  # the repair path is exercised
+    repaired = DO._repair_windows(p, value, relaxed, pays, DO._both(relaxed, pays))
     assert repaired is not None
-    full = D._DispatchLp(p, hull=pays)
-    full.add_exclusivity(np.flatnonzero(pays), D._net(p, relaxed))
-    exact = D._net(p, full.solve())
+    full = DO._DispatchLp(p, hull=pays)
+    full.add_exclusivity(np.flatnonzero(pays), DO._net(p, relaxed))
+    exact = DO._net(p, full.solve())
     assert D.feasibility_problems(p, repaired) == []
     assert D.profit_gbp(p, repaired, 150) == pytest.approx(D.profit_gbp(p, exact, 150), abs=2e-3)
     assert D.profit_gbp(p, D.optimal_schedule(p), 150) == pytest.approx(
@@ -258,8 +259,8 @@ def test_repair_pins_a_window_edge_the_free_milp_moved(monkeypatch):
     p = problem(cost, demand, bands, [t // 8 for t in range(40)], vlp=120.0, power_mw=2.5,
                 capacity_mwh=1.25, cycles=3.0, efficiency=0.8)
     pinned = []
-    original = D._DispatchLp.fix_boundary
-    monkeypatch.setattr(D._DispatchLp, "fix_boundary",
+    original = DO._DispatchLp.fix_boundary
+    monkeypatch.setattr(DO._DispatchLp, "fix_boundary",
                         lambda self, *a: pinned.append(a) or original(self, *a))
     best = D.optimal_schedule(p)
     assert pinned  # the pinned solve ran
@@ -287,10 +288,10 @@ def _lp_dual_bound(p: D.DispatchProblem, value: np.ndarray) -> float:
 @settings(max_examples=40, deadline=None)
 @given(p=multi_day_instances())
 def test_network_relaxation_is_the_lp_optimum_and_its_potentials_prove_it(p):
-    relaxed, value = D._network_relaxation(p)
-    lp = D._DispatchLp(p)
+    relaxed, value = DO._network_relaxation(p)
+    lp = DO._DispatchLp(p)
     lp.solve()
-    assert D._battery_value(p, relaxed) == pytest.approx(lp.objective_gbp, abs=1e-6)
+    assert DO._battery_value(p, relaxed) == pytest.approx(lp.objective_gbp, abs=1e-6)
     # Weak duality makes any λ an upper bound; equality makes these λ optimal duals,
     # which is what the window repair's certificate needs.
     assert _lp_dual_bound(p, value) == pytest.approx(lp.objective_gbp, abs=1e-6)
@@ -299,14 +300,14 @@ def test_network_relaxation_is_the_lp_optimum_and_its_potentials_prove_it(p):
 @settings(max_examples=15, deadline=None)
 @given(p=multi_day_instances())
 def test_when_the_network_simplex_runs_out_of_pivots_highs_finds_the_same_optimum(p):
-    solve, lp_solve, lp_solves = D.solve_circulation, D._DispatchLp.solve, []
-    D.solve_circulation = lambda *args, **kwargs: solve(*args[:6], max_pivots=0)
-    D._DispatchLp.solve = lambda self: lp_solves.append(self) or lp_solve(self)
+    solve, lp_solve, lp_solves = DO.solve_circulation, DO._DispatchLp.solve, []
+    DO.solve_circulation = lambda *args, **kwargs: solve(*args[:6], max_pivots=0)
+    DO._DispatchLp.solve = lambda self: lp_solves.append(self) or lp_solve(self)
     try:
         best = D.optimal_schedule(p)
     finally:
-        D.solve_circulation, D._DispatchLp.solve = solve, lp_solve
-    if D._battery_value(p, best) > 0:  # the battery is used, so pivots were needed
+        DO.solve_circulation, DO._DispatchLp.solve = solve, lp_solve
+    if DO._battery_value(p, best) > 0:  # the battery is used, so pivots were needed
         assert lp_solves
     assert D.feasibility_problems(p, best) == []
     assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
@@ -315,8 +316,8 @@ def test_when_the_network_simplex_runs_out_of_pivots_highs_finds_the_same_optimu
 def test_without_the_compiled_solver_dispatch_uses_highs_alone(monkeypatch):
     p = problem([20, 100, 15, 90, 95, 10], band=[GREEN, RED, GREEN, AMBER, RED, GREEN],
                 days=[0, 0, 0, 1, 1, 1], vlp=5.0, efficiency=0.9)
-    monkeypatch.setattr(D.network_simplex, "AVAILABLE", False)
-    assert D._network_relaxation(p) is None
+    monkeypatch.setattr(DO.network_simplex, "AVAILABLE", False)
+    assert DO._network_relaxation(p) is None
     best = D.optimal_schedule(p)
     assert D.feasibility_problems(p, best) == []
     assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)

@@ -5,10 +5,10 @@ import re
 import numpy as np
 import pytest
 
-from btm_ppa import reference
 from btm_ppa.core import periods
 from btm_ppa.core.duos import assign_bands, day_band_slots, parse_clock_ranges
 from btm_ppa.core.vocab import BANDS, DuosBand
+from btm_ppa.reference import files as reference
 
 TABLE_ROWS = list(csv.DictReader(
     reference.data_path(reference.TIME_BANDS_FILE).open(encoding="utf-8")))

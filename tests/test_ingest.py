@@ -6,9 +6,9 @@ import pytest
 
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.retry import RetryPolicy
-from btm_ppa.cli import main
-from btm_ppa.ingest import ElexonClient, ElexonError, ingest_prices, parse_system_prices
-from btm_ppa.reference import data_path
+from btm_ppa.entrypoints.cli import main
+from btm_ppa.prices.ingest import ElexonClient, ElexonError, ingest_prices, parse_system_prices
+from btm_ppa.reference.files import data_path
 from tests.elexon_standin import ElexonStandIn, item
 
 NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)

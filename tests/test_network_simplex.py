@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from btm_ppa.core.network_simplex import OPTIMAL, PIVOT_LIMIT, solve_circulation
+from btm_ppa.core.dispatch.network_simplex import OPTIMAL, PIVOT_LIMIT, solve_circulation
 
 
 @st.composite

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
-from btm_ppa.cli import main
 from btm_ppa.core import dispatch as D
 from btm_ppa.core import periods
+from btm_ppa.entrypoints.cli import main
+from btm_ppa.entrypoints.report import ExitCode
 from btm_ppa.refresh import refresh
-from btm_ppa.report import ExitCode
 from tests.conftest import cell_values, set_cells
 
 JAN = {"B20": "2023-01-01", "B21": "2023-01-31"}

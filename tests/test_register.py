@@ -12,14 +12,14 @@ import pytest
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.retry import RetryPolicy
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
-from btm_ppa.core.area import resolve_area
 from btm_ppa.errors import InputError, WarehouseError
-from btm_ppa.ingest import ElexonClient
-from btm_ppa.reference import data_path, read_gsp_groups
-from btm_ppa.reference_tables import REFERENCE_TABLES, lookup, read_all_reference_tables
+from btm_ppa.prices.ingest import ElexonClient
+from btm_ppa.reference.files import data_path, read_gsp_groups
+from btm_ppa.reference.tables import REFERENCE_TABLES, lookup, read_all_reference_tables
 from btm_ppa.refresh import validate
-from btm_ppa.register import RegisterError, build_register, parse_bm_units
-from btm_ppa.register_io import make_register, register_frame, write_register_tab
+from btm_ppa.register.bm_units import RegisterError, build_register, parse_bm_units
+from btm_ppa.register.export import make_register, register_frame, write_register_tab
+from btm_ppa.sheet.area import resolve_area
 from tests.conftest import set_cells
 from tests.loopback import LoopbackServer
 
@@ -163,7 +163,7 @@ def test_validate_compares_duos_rates_with_the_published_tariff(example_xlsx):
 def test_vlp_register_function_fetches_from_elexon(tmp_path, monkeypatch):
     import functions_framework
 
-    from btm_ppa import runtime
+    from btm_ppa.entrypoints import runtime
 
     monkeypatch.setenv("BTM_PPA_AUTH", "off")
     with LoopbackServer() as elexon:

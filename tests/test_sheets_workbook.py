@@ -135,7 +135,7 @@ def test_spreadsheet_ids_are_validated(standin):
 
 
 def test_a_table_tab_is_written_only_when_it_exists(standin):
-    from btm_ppa.workbook import TableWrite
+    from btm_ppa.sheet.workbook import TableWrite
 
     book = _book(standin)
     book.write("VLP Batteries", [], {"VLP Batteries": TableWrite(rows=[["a"], [1.5]])})

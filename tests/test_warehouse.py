@@ -5,9 +5,9 @@ import datetime as dt
 import duckdb
 import pytest
 
-from btm_ppa import warehouse as wh
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse, to_duckdb
 from btm_ppa.errors import PriceDataError, WarehouseError
+from btm_ppa.prices import warehouse as wh
 
 
 def test_sql_is_bigquery_with_named_parameters_transpiled_for_duckdb():

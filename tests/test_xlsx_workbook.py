@@ -5,7 +5,7 @@ import pytest
 
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.errors import WorkbookUnavailableError
-from btm_ppa.workbook import CellWrite
+from btm_ppa.sheet.workbook import CellWrite
 
 
 def test_round_trip_reads_back_numbers_dates_text_and_formats(example_xlsx):

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from btm_ppa import reference
-from btm_ppa import warehouse as wh
 from btm_ppa.core import dispatch, periods
 from btm_ppa.core.demand import spread_annual_demand
 from btm_ppa.core.duos import assign_bands
@@ -28,9 +26,12 @@ from btm_ppa.core.units import kw_to_mw
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import BtmError, InputError, LayoutError
-from btm_ppa.hh_data import parse_hh_demand
-from btm_ppa.sheet_inputs import RefreshInputs, read_inputs
-from btm_ppa.sheet_outputs import (
+from btm_ppa.prices import warehouse as wh
+from btm_ppa.prices.warehouse import PriceWarehouse
+from btm_ppa.reference import files as reference
+from btm_ppa.sheet.hh_data import parse_hh_demand
+from btm_ppa.sheet.inputs import RefreshInputs, read_inputs
+from btm_ppa.sheet.outputs import (
     PricesUsed,
     block_writes,
     dispatch_table,
@@ -40,8 +41,7 @@ from btm_ppa.sheet_outputs import (
     status_writes,
     system_buy_writes,
 )
-from btm_ppa.warehouse import PriceWarehouse
-from btm_ppa.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
+from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
 from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
 def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
                           now: dt.datetime) -> list[str]:
     """How B10:D10 compare with the charging statement's rates for the tariff in B8."""
-    from btm_ppa.reference_tables import published_rates
+    from btm_ppa.reference.tables import published_rates
 
     if not inputs.duos_tariff:
         return []

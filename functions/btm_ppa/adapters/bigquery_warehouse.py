@@ -14,7 +14,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from btm_ppa.errors import WarehouseError
-from btm_ppa.warehouse import read_sql
+from btm_ppa.prices.warehouse import read_sql
 
 #: Most bytes one query may bill: a year of prices is well under a megabyte.
 DEFAULT_MAX_BYTES_BILLED = 1_000_000_000

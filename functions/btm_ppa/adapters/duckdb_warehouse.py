@@ -24,9 +24,9 @@ import pandas as pd
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from btm_ppa import reference
 from btm_ppa.errors import WarehouseError
-from btm_ppa.warehouse import read_sql
+from btm_ppa.prices.warehouse import read_sql
+from btm_ppa.reference import files as reference
 
 SCHEMA_VERSION = 1
 

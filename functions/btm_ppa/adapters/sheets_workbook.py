@@ -26,9 +26,9 @@ from gspread.exceptions import APIError
 from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
-from btm_ppa.cells import SERIAL_EPOCH
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
-from btm_ppa.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
+from btm_ppa.sheet.cells import SERIAL_EPOCH
+from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 DEFAULT_TIMEOUT_S = 30.0

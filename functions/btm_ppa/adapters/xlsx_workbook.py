@@ -22,7 +22,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
-from btm_ppa.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
+from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 
 
 def lock_files(path: Path) -> list[Path]:

@@ -15,8 +15,8 @@ from btm_ppa.core.prices import BandPrices
 from btm_ppa.core.results import ResultTable, pennies
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.warehouse import WindowPrices
-from btm_ppa.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
+from btm_ppa.prices.warehouse import WindowPrices
+from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 from sheets_layout import BessLayout, normalise_label, split_a1
 
 PRICE_FORMAT = "#,##0.00"

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from btm_ppa import cells as cellparse
-from btm_ppa.core.area import GspGroup, resolve_area
+from btm_ppa.core.area import GspGroup
 from btm_ppa.core.units import p_per_kwh_to_gbp_per_mwh, percent_to_fraction
 from btm_ppa.core.valuation import BlockLine, CostBlock
 from btm_ppa.core.vocab import BANDS, DuosBand, Method, VoltageLevel
 from btm_ppa.errors import InputError, InputErrors, LayoutError
-from btm_ppa.workbook import TabSnapshot
+from btm_ppa.sheet import cells as cellparse
+from btm_ppa.sheet.area import resolve_area
+from btm_ppa.sheet.workbook import TabSnapshot
 from sheets_layout import BessLayout, Block, CellSpec, Kind, normalise_label, split_a1
 
 #: A £/MWh figure this many times smaller than another for the same row is taken as

@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from btm_ppa.ingest import ElexonClient
-from btm_ppa.register import RegisterError, build_register, parse_bm_units, sheet_rows
-from btm_ppa.workbook import TableWrite, Workbook
+from btm_ppa.prices.ingest import ElexonClient
+from btm_ppa.register.bm_units import RegisterError, build_register, parse_bm_units, sheet_rows
+from btm_ppa.sheet.workbook import TableWrite, Workbook
 
 REGISTER_TAB = "VLP Batteries"
 REGISTER_TABLE = "vlp_battery_units"

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 try:  # built by `pip install` from _network_simplex.pyx (needs a C compiler)
-    from btm_ppa.core._network_simplex import simplex as _simplex
+    from btm_ppa.core.dispatch._network_simplex import simplex as _simplex
 except ImportError:  # pragma: no cover - a source tree that was never built
     _simplex = None
 
@@ -61,7 +61,7 @@ def solve_circulation(tail: IntArray, head: IntArray, capacity: IntArray, cost: 
     one found so far enters (block search; small blocks measured fastest here).
     """
     if _simplex is None:
-        raise RuntimeError("btm_ppa.core._network_simplex is not built: pip install the package")
+        raise RuntimeError("btm_ppa.core.dispatch._network_simplex is not built: pip install the package")
     for name, a in (("capacity", capacity), ("cost", cost)):
         if a.dtype != np.int64:
             raise TypeError(f"{name} must be int64, not {a.dtype}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from btm_ppa.workbook import CellValue
+from btm_ppa.sheet.workbook import CellValue
 
 #: Input cell values by layout key.
 EXAMPLE_INPUTS: dict[str, CellValue] = {

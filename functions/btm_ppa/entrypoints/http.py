@@ -21,10 +21,11 @@ from typing import Any
 
 import flask
 
-from btm_ppa import runtime
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
-from btm_ppa.auth import AuthConfig, AuthError, verify_caller
 from btm_ppa.core.periods import UK_TZ
+from btm_ppa.entrypoints import runtime
+from btm_ppa.entrypoints.auth import AuthConfig, AuthError, verify_caller
+from btm_ppa.entrypoints.report import outcome_json
 from btm_ppa.errors import (
     BtmError,
     InputError,
@@ -34,10 +35,9 @@ from btm_ppa.errors import (
     WarehouseError,
     WorkbookUnavailableError,
 )
-from btm_ppa.ingest import ElexonError, ingest_prices
+from btm_ppa.prices.ingest import ElexonError, ingest_prices
 from btm_ppa.refresh import refresh, validate
-from btm_ppa.report import outcome_json
-from btm_ppa.workbook import Workbook
+from btm_ppa.sheet.workbook import Workbook
 from sheets_layout import load_bess_layout
 
 log = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ def _scheduled(request: flask.Request, body: dict[str, Any]) -> Response:
 
 def _vlp_register(request: flask.Request, body: dict[str, Any]) -> Response:
     """POST {} : fetch BM units from Elexon, rebuild the register, load it to the warehouse."""
-    from btm_ppa.register_io import REGISTER_TABLE, make_register, register_frame
+    from btm_ppa.register.export import REGISTER_TABLE, make_register, register_frame
 
     if body:
         raise BadRequest("vlp_register takes an empty JSON object")

@@ -26,7 +26,7 @@ MAX_MISSING_SHARE = 0.05
 
 def read_sql(name: str) -> str:
     """Text of one of the package's SQL files, e.g. ``"system_prices_window"``."""
-    return resources.files("btm_ppa.sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    return resources.files("btm_ppa.prices.sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
 class PriceWarehouse(Protocol):

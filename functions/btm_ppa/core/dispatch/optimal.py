@@ -1,204 +1,23 @@
-"""Half-hourly battery dispatch behind the meter: the model, the battery-first rule and
-the exact optimum.
-
-Per settlement period t, all energies in MWh for the period:
-
-- ``demand[t]`` site demand d_t, served once: ``grid_to_site[t] + discharge[t] = demand[t]``;
-- ``charge[t]`` c_t, energy drawn from the grid into the battery, ``<= charge_limit``;
-- ``discharge[t]`` x_t, energy delivered to the site, ``<= discharge_limit`` and
-  ``<= demand[t]`` (no export);
-- ``soc[t]`` stored energy at the end of period t, in ``[0, capacity]``, starting empty:
-  ``soc[t] = soc[t-1] + efficiency * charge[t] - discharge[t]``. Round-trip losses are
-  taken on charging, so capacity is energy the battery can deliver and 1 MWh charged
-  gives ``efficiency`` MWh delivered, as in the `sheet` method;
-- per settlement day, ``sum(discharge) <= cycles_per_day * capacity`` (a cycle is one
-  capacity's worth of discharge);
-- never charging and discharging in the same period.
-
-Profit = PPA x sum(d) + VLP x sum(x) - sum(import_cost[t] x (grid_to_site[t] + charge[t])),
-so with demand fixed the schedule maximises sum((import_cost + VLP) x) - sum(import_cost c).
-"""
+"""The exact optimum of the dispatch problem (see ``model``): the relaxation without the
+"not both in one period" rule as a minimum-cost circulation solved by the network
+simplex, HiGHS repair windows where doing both pays, and the HiGHS LP/MILP fallback."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import numpy.typing as npt
 
-from btm_ppa.core import network_simplex
-from btm_ppa.core.network_simplex import OPTIMAL, solve_circulation
-from btm_ppa.core.units import mw_to_mwh_per_period
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-#: Energy below this is treated as zero when checking schedules. [MWh]
-ENERGY_TOLERANCE_MWH = 1e-6
-
-
-@dataclass(frozen=True)
-class Battery:
-    """A behind-the-meter battery."""
-
-    charge_power_mw: float
-    discharge_power_mw: float
-    capacity_mwh: float
-    cycles_per_day: float
-    round_trip_efficiency_frac: float
-
-    @property
-    def charge_limit_mwh(self) -> float:
-        """Most grid energy taken in one settlement period. [MWh]"""
-        return mw_to_mwh_per_period(self.charge_power_mw)
-
-    @property
-    def discharge_limit_mwh(self) -> float:
-        """Most energy delivered in one settlement period. [MWh]"""
-        return mw_to_mwh_per_period(self.discharge_power_mw)
-
-    @property
-    def daily_discharge_limit_mwh(self) -> float:
-        return self.cycles_per_day * self.capacity_mwh
-
-
-@dataclass(frozen=True)
-class DispatchProblem:
-    """Everything a schedule is chosen from, one entry per settlement period."""
-
-    demand_mwh: FloatArray
-    import_cost_gbp_per_mwh: FloatArray  # system buy + DUoS band rate + TNUoS ... FiT
-    band_code: npt.NDArray[np.int8]  # 0 red, 1 amber, 2 green
-    day_index: IntArray  # settlement day, 0-based and non-decreasing
-    vlp_gbp_per_mwh: float
-    battery: Battery
-
-    @property
-    def periods(self) -> int:
-        return len(self.demand_mwh)
-
-    @property
-    def discharge_cap_mwh(self) -> FloatArray:
-        """Per-period discharge bound: power limit and no export."""
-        return np.minimum(self.battery.discharge_limit_mwh, self.demand_mwh)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    charge_mwh: FloatArray
-    discharge_mwh: FloatArray
-    soc_mwh: FloatArray
-
-    def grid_to_site_mwh(self, problem: DispatchProblem) -> FloatArray:
-        return problem.demand_mwh - self.discharge_mwh
-
-
-def profit_gbp(problem: DispatchProblem, schedule: Schedule, ppa_gbp_per_mwh: float) -> float:
-    """PPA x sum(d) + VLP x sum(x) - sum(import cost x (grid to site + charge)). [£]"""
-    imported = schedule.grid_to_site_mwh(problem) + schedule.charge_mwh
-    return float(ppa_gbp_per_mwh * problem.demand_mwh.sum()
-                 + problem.vlp_gbp_per_mwh * schedule.discharge_mwh.sum()
-                 - problem.import_cost_gbp_per_mwh @ imported)
-
-
-def no_battery(problem: DispatchProblem) -> Schedule:
-    zeros = np.zeros(problem.periods)
-    return Schedule(zeros, zeros.copy(), zeros.copy())
-
-
-def feasibility_problems(problem: DispatchProblem, schedule: Schedule,
-                         tol: float = ENERGY_TOLERANCE_MWH) -> list[str]:
-    """Every constraint the schedule breaks (empty when feasible)."""
-    b, ch, x, soc = problem.battery, schedule.charge_mwh, schedule.discharge_mwh, schedule.soc_mwh
-    found = []
-    if (ch < -tol).any() or (ch > b.charge_limit_mwh + tol).any():
-        found.append("charge outside [0, charge limit]")
-    if (x < -tol).any() or (x > problem.discharge_cap_mwh + tol).any():
-        found.append("discharge outside [0, min(discharge limit, demand)]")
-    expected_soc = np.cumsum(b.round_trip_efficiency_frac * ch - x)
-    if np.abs(expected_soc - soc).max(initial=0) > tol * max(1, problem.periods) ** 0.5 * 10:
-        found.append("state of charge does not follow charge and discharge")
-    if (expected_soc < -tol * 10).any() or (expected_soc > b.capacity_mwh + tol * 10).any():
-        found.append("state of charge outside [0, capacity]")
-    if ((ch > tol) & (x > tol)).any():
-        found.append("charging and discharging in the same period")
-    daily = np.bincount(problem.day_index, weights=x)
-    if (daily > b.daily_discharge_limit_mwh + tol * 10).any():
-        found.append("more discharge in a day than cycles per day allow")
-    return found
-
-
-def greedy_schedule(problem: DispatchProblem) -> Schedule:
-    """The seeds' battery-first rule, period by period, always feasible.
-
-    Red: discharge as much as power, demand, charge and the day's cycles allow; never
-    charge. Amber: keep enough charge (and cycles) for the rest of today's red periods;
-    discharge what is above that, or, when short of it with red still to come, charge
-    towards it. Green: charge as much as possible; never discharge.
-    """
-    b = problem.battery
-    eff, cap, cmax = b.round_trip_efficiency_frac, b.capacity_mwh, b.charge_limit_mwh
-    day_cap = b.daily_discharge_limit_mwh
-    dcap = problem.discharge_cap_mwh
-    red_need = np.where(problem.band_code == 0, dcap, 0.0)
-    # Red energy still to come today after period t: reverse cumulative sum within each day.
-    rev = red_need[::-1]
-    day_rev = problem.day_index[::-1]
-    boundaries = np.flatnonzero(np.diff(day_rev)) + 1
-    suffix = np.concatenate([np.cumsum(part) for part in np.split(rev, boundaries)])[::-1]
-    red_after = (suffix - red_need).tolist()
-    n = problem.periods
-    charge, discharge, soc_out = [0.0] * n, [0.0] * n, [0.0] * n
-    bands, days, caps = problem.band_code.tolist(), problem.day_index.tolist(), dcap.tolist()
-    soc, day, used = 0.0, -1, 0.0
-    # A plain loop with inline min/max: this runs once per settlement period.
-    for t in range(n):
-        if days[t] != day:
-            day, used = days[t], 0.0
-        allowance = day_cap - used
-        band = bands[t]
-        if band == 0:  # red: discharge
-            x = caps[t]
-            if soc < x:
-                x = soc
-            if allowance < x:
-                x = allowance
-            if x > 0.0:
-                soc -= x
-                used += x
-                discharge[t] = x
-        elif band == 1:  # amber: keep what today's red can use; discharge or charge to it
-            keep = red_after[t]
-            if allowance < keep:
-                keep = allowance
-            if cap < keep:
-                keep = cap
-            if soc > keep:
-                x = caps[t]
-                if soc - keep < x:
-                    x = soc - keep
-                if allowance - keep < x:
-                    x = allowance - keep
-                if x > 0.0:
-                    soc -= x
-                    used += x
-                    discharge[t] = x
-            elif soc < keep:
-                ch = (keep - soc) / eff
-                if cmax < ch:
-                    ch = cmax
-                soc += eff * ch
-                charge[t] = ch
-        else:  # green: charge
-            ch = (cap - soc) / eff
-            if cmax < ch:
-                ch = cmax
-            if ch > 0.0:
-                soc += eff * ch
-                charge[t] = ch
-        soc_out[t] = soc
-    return Schedule(np.array(charge), np.array(discharge), np.array(soc_out))
+from btm_ppa.core.dispatch import network_simplex
+from btm_ppa.core.dispatch.greedy import greedy_schedule
+from btm_ppa.core.dispatch.model import (
+    ENERGY_TOLERANCE_MWH,
+    DispatchProblem,
+    FloatArray,
+    Schedule,
+    feasibility_problems,
+)
+from btm_ppa.core.dispatch.network_simplex import OPTIMAL, solve_circulation
 
 
 class _DispatchLp:

@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 from openpyxl.styles import Font, PatternFill
 
-from btm_ppa.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
+from btm_ppa.sheet.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
 from sheets_layout import BessLayout, Kind, load_bess_layout
 
 _INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # analyst cells: pale yellow

@@ -9,7 +9,7 @@ import datetime as dt
 import re
 
 from btm_ppa.errors import InputError
-from btm_ppa.workbook import CellValue
+from btm_ppa.sheet.workbook import CellValue
 
 _PLAIN_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 #: Day 0 of spreadsheet serial dates (Google Sheets, and Excel after 1 March 1900).

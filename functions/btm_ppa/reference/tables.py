@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from btm_ppa import reference
 from btm_ppa.core.area import GspGroup
 from btm_ppa.core.periods import charging_year_of
 from btm_ppa.errors import BtmError, InputError
+from btm_ppa.reference import files as reference
 
 REFERENCE_TABLES = {
     "duos_time_bands": reference.TIME_BANDS_FILE,

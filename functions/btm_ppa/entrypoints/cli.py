@@ -1,6 +1,6 @@
 """``btm-ppa``: make a BESS workbook, refresh it, or run the worked example.
 
-Exit codes are listed in ``btm_ppa.report.ExitCode``.
+Exit codes are listed in ``btm_ppa.entrypoints.report.ExitCode``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from rich.console import Console
 
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.entrypoints.report import ExitCode, exit_code_for, print_outcome
 from btm_ppa.errors import BtmError
-from btm_ppa.ingest import ELEXON_BASE_URL, ElexonClient, PriceStore, ingest_prices
+from btm_ppa.prices.ingest import ELEXON_BASE_URL, ElexonClient, PriceStore, ingest_prices
 from btm_ppa.refresh import refresh
-from btm_ppa.report import ExitCode, exit_code_for, print_outcome
-from btm_ppa.template import build_template
+from btm_ppa.sheet.template import build_template
 from sheets_layout import load_bess_layout
 
 DEMO_PATH = Path("build/bess-demo.xlsx")
@@ -105,7 +105,7 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def _register(args: argparse.Namespace, console: Console) -> ExitCode:
-    from btm_ppa.register_io import (
+    from btm_ppa.register.export import (
         REGISTER_TABLE,
         make_register,
         register_frame,
@@ -135,7 +135,7 @@ def _register(args: argparse.Namespace, console: Console) -> ExitCode:
 
 
 def _load_reference(args: argparse.Namespace, console: Console) -> ExitCode:
-    from btm_ppa.reference_tables import read_all_reference_tables
+    from btm_ppa.reference.tables import read_all_reference_tables
 
     store = _store(args)
     counts = store.replace_tables(read_all_reference_tables())
@@ -146,9 +146,9 @@ def _load_reference(args: argparse.Namespace, console: Console) -> ExitCode:
 
 
 def _lookup(args: argparse.Namespace, console: Console) -> ExitCode:
-    from btm_ppa.core.area import resolve_area
-    from btm_ppa.reference import read_gsp_groups
-    from btm_ppa.reference_tables import lookup
+    from btm_ppa.reference.files import read_gsp_groups
+    from btm_ppa.reference.tables import lookup
+    from btm_ppa.sheet.area import resolve_area
 
     group = resolve_area(read_gsp_groups(), "--mpan", args.mpan, "--area", args.area)
     result = lookup(group, args.date or dt.date.today(), args.tariff)

@@ -17,8 +17,8 @@ import os
 import threading
 from typing import Any
 
-from btm_ppa.ingest import ELEXON_BASE_URL, ElexonClient
-from btm_ppa.warehouse import PriceWarehouse
+from btm_ppa.prices.ingest import ELEXON_BASE_URL, ElexonClient
+from btm_ppa.prices.warehouse import PriceWarehouse
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}

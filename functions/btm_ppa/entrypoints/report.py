@@ -19,7 +19,7 @@ from btm_ppa.errors import (
     WorkbookUnavailableError,
 )
 from btm_ppa.refresh import RefreshOutcome
-from btm_ppa.sheet_outputs import rows_of
+from btm_ppa.sheet.outputs import rows_of
 from sheets_layout import BessLayout
 
 

@@ -15,11 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from btm_ppa import cells
 from btm_ppa.core import periods
 from btm_ppa.core.units import kwh_to_mwh
 from btm_ppa.errors import InputError
-from btm_ppa.workbook import CellValue
+from btm_ppa.sheet import cells
+from btm_ppa.sheet.workbook import CellValue
 
 #: A half-hour above this is not one behind-the-meter site (100 MW average). [MWh]
 MAX_PLAUSIBLE_PERIOD_MWH = 50.0

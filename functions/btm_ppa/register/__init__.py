@@ -1,0 +1,1 @@
+"""The register of GB battery BM units with VLP status, and its export."""
