@@ -8,25 +8,87 @@ URL). Both audiences go in ``BTM_PPA_AUDIENCES``.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import google.auth.transport.requests
 from google.auth import exceptions as gauth_exceptions
-from google.oauth2 import id_token
+from google.auth import jwt
 
 from btm_ppa.errors import BtmError
 
+log = logging.getLogger(__name__)
+
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
+#: Clocks of Google and of this instance may differ a little; tokens issued or expiring
+#: within this many seconds of now are taken as valid.
+CLOCK_SKEW_S = 60
+#: How long certificates are kept when Google's answer has no max-age.
+DEFAULT_CERTS_TTL_S = 300.0
+_BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 
 class AuthError(BtmError):
+    """A refused call. ``http_status`` is 401 (no or bad token), 403 (not allowed) or 503
+    (our side cannot check tokens right now)."""
+
     kind = "auth"
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+        self.http_status = status
+
+
+class CertsCache:
+    """Google's token-signing certificates, fetched once and kept as long as Google's
+    ``Cache-Control: max-age`` says (certificates rotate daily and are published ahead)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[float, dict[str, str]]] = {}
+        self._clock = clock
+        self.fetches = 0
+
+    def get(self, url: str, transport: google.auth.transport.Request) -> dict[str, str]:
+        with self._lock:
+            held = self._held.get(url)
+            if held and held[0] > self._clock():
+                return held[1]
+            certs, ttl = self._fetch(url, transport)
+            self._held[url] = (self._clock() + ttl, certs)
+            return certs
+
+    def _fetch(self, url: str, transport: google.auth.transport.Request
+               ) -> tuple[dict[str, str], float]:
+        self.fetches += 1
+        try:
+            response = transport(url=url, method="GET", timeout=10)
+            if response.status != 200:
+                raise ValueError(f"HTTP {response.status}")
+            data = response.data
+            certs = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+            if not isinstance(certs, dict) or not certs:
+                raise ValueError("no certificates in the answer")
+        except Exception as exc:  # any failure here is ours to report, not the caller's
+            log.warning("fetching token certificates from %s failed: %r", url, exc)
+            raise AuthError("sign-in tokens cannot be checked right now; try again in a "
+                            "minute", 503) from None
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        match = _MAX_AGE.search(headers.get("cache-control", ""))
+        return certs, float(match.group(1)) if match else DEFAULT_CERTS_TTL_S
+
+
+#: One per instance: certificates outlive requests.
+CERTS = CertsCache()
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -72,20 +134,21 @@ def verify_caller(authorization: str | None, config: AuthConfig,
         return None
     if not config.audiences:
         raise AuthError("the function has no BTM_PPA_AUDIENCES configured; refusing all calls", 500)
-    if not authorization or not authorization.startswith("Bearer "):
+    match = _BEARER.match(authorization or "")
+    if not match:
         raise AuthError("missing 'Authorization: Bearer <Google ID token>'", 401)
-    token = authorization.removeprefix("Bearer ").strip()
+    token = match.group(1)
+    certs = CERTS.get(config.certs_url, transport or google.auth.transport.requests.Request())
     try:
-        claims = id_token.verify_token(
-            token, transport or google.auth.transport.requests.Request(),
-            audience=list(config.audiences), certs_url=config.certs_url)
+        claims = jwt.decode(token, certs=certs, audience=list(config.audiences),
+                            clock_skew_in_seconds=CLOCK_SKEW_S)
     except (ValueError, gauth_exceptions.GoogleAuthError) as exc:
         raise AuthError(f"invalid ID token: {exc}", 401) from exc
     if claims.get("iss") not in GOOGLE_ISSUERS:
         raise AuthError(f"invalid ID token: issuer {claims.get('iss')!r} is not Google", 401)
     email = claims.get("email")
-    if not email or not claims.get("email_verified", False):
-        raise AuthError("ID token carries no verified email", 403)
+    if not isinstance(email, str) or not email or claims.get("email_verified") is not True:
+        raise AuthError("ID token carries no verified email (email_verified must be true)", 403)
     if not config.caller_allowed(email):
         raise AuthError(f"{email} may not call this function", 403)
-    return str(email)
+    return email

@@ -26,16 +26,9 @@ from btm_ppa.core.periods import UK_TZ
 from btm_ppa.entrypoints import runtime
 from btm_ppa.entrypoints.auth import AuthConfig, AuthError, verify_caller
 from btm_ppa.entrypoints.report import outcome_json
-from btm_ppa.errors import (
-    BtmError,
-    InputError,
-    InputErrors,
-    LayoutError,
-    PriceDataError,
-    WarehouseError,
-    WorkbookUnavailableError,
-)
-from btm_ppa.prices.ingest import ElexonError, ingest_prices
+from btm_ppa.entrypoints.requests import parse_body
+from btm_ppa.errors import BtmError, RequestError, ServiceUnavailableError, http_status_for
+from btm_ppa.prices.ingest import ingest_prices
 from btm_ppa.refresh import refresh, validate
 from btm_ppa.sheet.workbook import Workbook
 from sheets_layout import load_bess_layout
@@ -51,8 +44,8 @@ MAX_INGEST_DAYS = 366
 Response = tuple[dict[str, Any], int]
 
 
-class BadRequest(Exception):
-    """The request itself is malformed (HTTP 400)."""
+#: A malformed request (HTTP 400); the name the handlers below raise.
+BadRequest = RequestError
 
 
 def json_log(severity: str, message: str, **fields: Any) -> None:
@@ -62,19 +55,8 @@ def json_log(severity: str, message: str, **fields: Any) -> None:
 
 
 def status_for(error: BaseException | None) -> int:
-    if error is None:
-        return 200
-    if isinstance(error, AuthError):
-        return error.status
-    if isinstance(error, InputError | InputErrors | LayoutError | PriceDataError):
-        return 422  # the request was fine; the tab's content is not (see its status row)
-    if isinstance(error, WorkbookUnavailableError):
-        return 409
-    if isinstance(error, WarehouseError | ElexonError):
-        return 502
-    if getattr(error, "kind", None) == "register":
-        return 502  # Elexon sent something that is not BM unit data
-    return 500
+    """HTTP status of an outcome's error, from the one table in ``btm_ppa.errors``."""
+    return http_status_for(error)
 
 
 def _error(kind: str, message: str, status: int) -> Response:
@@ -90,27 +72,36 @@ def guarded(name: str, handler: Callable[[flask.Request, dict[str, Any]], Respon
             caller = verify_caller(request.headers.get("Authorization"), AuthConfig.from_env())
             if request.method != "POST":
                 raise BadRequest(f"use POST with a JSON body, not {request.method}")
-            body = request.get_json(silent=True)
-            if body is None and not request.get_data():
-                body = {}
-            if not isinstance(body, dict):
-                raise BadRequest("expected a JSON object body")
+            body = parse_body(request.get_data(cache=True), name)
             json_log("INFO", f"{name} called", caller=caller)
             return handler(request, body)
         except AuthError as exc:
             json_log("WARNING", f"{name} refused", reason=exc.message)
-            return _error("auth", exc.message, exc.status)
-        except BadRequest as exc:
-            return _error("request", str(exc), 400)
+            return _error("auth", exc.message, status_for(exc))
         except BtmError as exc:
-            json_log("ERROR", f"{name} failed", error=exc.message)
+            json_log("ERROR" if status_for(exc) >= 500 else "WARNING", f"{name} failed",
+                     error=exc.message)
             return _error(exc.kind, exc.message, status_for(exc))
-        except Exception:
+        except Exception as exc:  # the last guard: the trace goes to the log, one line out
             log.exception("%s crashed", name)
-            json_log("ERROR", f"{name} crashed")
+            unavailable = _unavailable(exc)
+            if unavailable is not None:
+                json_log("ERROR", f"{name} unavailable", error=unavailable.message)
+                return _error(unavailable.kind, unavailable.message, 503)
+            json_log("ERROR", f"{name} crashed", error=type(exc).__name__)
             return _error("internal", "internal error; see the function's log", 500)
 
     return run
+
+
+def _unavailable(exc: BaseException) -> ServiceUnavailableError | None:
+    """Missing Google credentials are the deployment's fault, not the caller's: 503."""
+    from google.auth.exceptions import DefaultCredentialsError
+
+    if isinstance(exc, DefaultCredentialsError):
+        return ServiceUnavailableError("the backend has no Google credentials to open "
+                                       "spreadsheets here; try again later or tell its admin")
+    return None
 
 
 def validate_tab_name(value: object) -> str:

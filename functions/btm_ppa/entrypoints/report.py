@@ -3,48 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import IntEnum
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from btm_ppa.errors import (
-    BtmError,
-    InputError,
-    InputErrors,
-    LayoutError,
-    PriceDataError,
-    WarehouseError,
-    WorkbookUnavailableError,
-)
+from btm_ppa.errors import ExitCode, exit_code_for, http_status_for, outcome_of
 from btm_ppa.refresh import RefreshOutcome
 from btm_ppa.sheet.outputs import rows_of
 from sheets_layout import BessLayout
 
-
-class ExitCode(IntEnum):
-    """Exit codes of ``btm-ppa``; scripts can rely on them."""
-
-    OK = 0
-    INTERNAL = 1  # a bug: please report it
-    USAGE = 2  # bad command line (argparse)
-    INPUT = 3  # a cell of the tab is wrong or the layout does not match; see row 62
-    WORKBOOK = 4  # the workbook is missing, locked or cannot be written
-    PRICES = 5  # no usable prices for the window, or the warehouse failed
-
-
-def exit_code_for(error: BtmError | None) -> ExitCode:
-    if error is None:
-        return ExitCode.OK
-    if isinstance(error, InputError | InputErrors | LayoutError) or error.kind in (
-            "register", "reference"):
-        return ExitCode.INPUT
-    if isinstance(error, WorkbookUnavailableError):
-        return ExitCode.WORKBOOK
-    if isinstance(error, PriceDataError | WarehouseError) or error.kind == "elexon":
-        return ExitCode.PRICES
-    return ExitCode.INTERNAL
+# The one error table is errors.OUTCOMES; these names are this module's public face.
+__all__ = ["ExitCode", "exit_code_for", "http_status_for", "outcome_json", "outcome_of",
+           "print_outcome"]
 
 
 def _fmt(value: object, digits: int = 2) -> str:

@@ -17,15 +17,11 @@ import requests
 
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
 from btm_ppa.core import periods
-from btm_ppa.errors import BtmError, PriceDataError
+from btm_ppa.errors import ElexonError, PriceDataError
 
 ELEXON_BASE_URL = "https://data.elexon.co.uk/bmrs/api/v1"
 ELEXON_SOURCE = "Elexon Insights system-prices"
 ELEXON_TIMEOUT_S = 30.0
-
-
-class ElexonError(BtmError):
-    kind = "elexon"
 
 
 class PriceStore(Protocol):

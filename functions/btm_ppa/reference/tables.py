@@ -20,7 +20,7 @@ import pandas as pd
 
 from btm_ppa.core.area import GspGroup
 from btm_ppa.core.periods import charging_year_of
-from btm_ppa.errors import BtmError, InputError
+from btm_ppa.errors import InputError
 from btm_ppa.reference import files as reference
 
 REFERENCE_TABLES = {
@@ -29,10 +29,6 @@ REFERENCE_TABLES = {
     "gsp_groups": reference.GSP_GROUPS_FILE,
     "duos_residual_bands": "gb_duos_residual_charging_band_thresholds.csv",
 }
-
-
-class ReferenceError(BtmError):
-    kind = "reference"
 
 
 @functools.cache

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from btm_ppa.errors import BtmError
+from btm_ppa.errors import RegisterError
 
 REQUIRED_FIELDS = ("nationalGridBmUnit", "elexonBmUnit", "leadPartyName", "leadPartyId",
                    "bmUnitType", "fuelType", "bmUnitName", "generationCapacity",
@@ -33,10 +33,6 @@ _VLP_NAME = re.compile(r"flexitricity|kiwi power|limejump|habitat|centrica busin
 KNOWN_STORAGE_SITES = ("glassenbury", "pen y cymoedd", "contego", "roosecote")
 #: Import and export capacities within this ratio of each other look like a battery.
 SYMMETRY_RATIO = 0.8
-
-
-class RegisterError(BtmError):
-    kind = "register"
 
 
 @dataclass(frozen=True)

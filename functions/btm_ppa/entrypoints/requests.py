@@ -1,0 +1,159 @@
+"""Request bodies of the HTTP functions: checked before anything runs.
+
+A body is read from raw bytes with limits a hostile caller cannot get round (size, nesting
+depth, NUL characters, NaN and Infinity), then validated against a JSON schema per function
+(types, required and unknown fields). Every refusal is a RequestError (HTTP 400) naming the
+field, the value seen and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+
+from btm_ppa.errors import RequestError
+
+#: Far above any real body (a few hundred bytes), far below what could hurt.
+MAX_BODY_BYTES = 64 * 1024
+#: The bodies are flat objects; anything nested deeper than this is not ours.
+MAX_DEPTH = 8
+
+_TAB_NAME = {"type": "string", "minLength": 1, "maxLength": 100,
+             "pattern": r"^[^\[\]*?:/\\'\x00-\x1f]*\S[^\[\]*?:/\\'\x00-\x1f]*$"}
+_DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "refresh": {
+        "type": "object",
+        "properties": {
+            "spreadsheet_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{20,100}$"},
+            "workbook": {"type": "string", "minLength": 1, "maxLength": 1024,
+                         "pattern": r"^[^\x00-\x1f]+$"},
+            "sheet": _TAB_NAME,
+            "validate_only": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["spreadsheet_id"], "not": {"required": ["workbook"]}},
+                  {"required": ["workbook"], "not": {"required": ["spreadsheet_id"]}}],
+    },
+    "ingest_prices": {
+        "type": "object",
+        "properties": {"start": _DATE, "end": _DATE},
+        "additionalProperties": False,
+    },
+    "scheduled_refresh": {
+        "type": "object",
+        "properties": {"start": _DATE, "end": _DATE},
+        "additionalProperties": False,
+    },
+    "vlp_register": {"type": "object", "properties": {}, "additionalProperties": False},
+}
+
+_EXPECTED = {
+    "spreadsheet_id": "a spreadsheet id: 20-100 letters, digits, '-' or '_' (the part of "
+                      "the sheet's URL after /d/)",
+    "workbook": "the path of an .xlsx file under the workbook root",
+    "sheet": "a tab name of 1 to 100 characters without []*?:/\\' or control characters",
+    "validate_only": "true or false (a JSON boolean, not a string)",
+    "start": "a date as YYYY-MM-DD",
+    "end": "a date as YYYY-MM-DD",
+}
+
+
+def _depth_exceeds(text: str, limit: int) -> bool:
+    """Whether arrays/objects nest deeper than ``limit``, without parsing (a 100,000-deep
+    body would exhaust the parser's recursion before any check ran)."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _no_constants(name: str) -> Any:
+    raise RequestError(f"the body holds {name}, which JSON does not allow: send numbers, "
+                       "strings and booleans")
+
+
+def _no_nul(value: Any, path: str = "body") -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise RequestError(f'"{path}" holds a NUL character: expected printable text')
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                raise RequestError("a field name holds a NUL character: expected printable text")
+            _no_nul(item, key)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item, path)
+
+
+def parse_body(raw: bytes, function: str) -> dict[str, Any]:
+    """The JSON object of a request body (an empty body is ``{}``), checked against the
+    function's schema. Raises RequestError naming the field."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestError(f"the body is {len(raw):,} bytes: expected a small JSON object "
+                           f"(at most {MAX_BODY_BYTES:,} bytes)")
+    if not raw.strip():
+        body: Any = {}
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestError("the body is not UTF-8 text: expected a JSON object") from None
+        if "\x00" in text:
+            raise RequestError("the body holds a NUL byte: expected a JSON object of text")
+        if _depth_exceeds(text, MAX_DEPTH):
+            raise RequestError(f"the body nests deeper than {MAX_DEPTH} levels: expected a flat "
+                               "JSON object")
+        try:
+            body = json.loads(text, parse_constant=_no_constants)
+        except ValueError as exc:
+            raise RequestError(f"the body is not valid JSON ({exc.args[0] if exc.args else exc}): "
+                               "expected a JSON object") from None
+    if not isinstance(body, dict):
+        raise RequestError(f"the body is a JSON {type(body).__name__}: expected a JSON object")
+    _no_nul(body)
+    validate_body(body, function)
+    return body
+
+
+def validate_body(body: dict[str, Any], function: str) -> None:
+    schema = SCHEMAS[function]
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(body),
+                    key=lambda e: (0 if e.validator == "additionalProperties" else 1 if e.path
+                                   else 2, str(e.path)))
+    if not errors:
+        return
+    error = errors[0]
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(body) - set(schema["properties"]))
+        allowed = ", ".join(f'"{k}"' for k in schema["properties"]) or "none"
+        raise RequestError(f"unknown field(s): {', '.join(unknown)} (fields {function} takes: "
+                           f"{allowed})")
+    if error.path:
+        field = str(error.path[0])
+        value = body.get(field)
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise RequestError(f'"{field}" is {shown} ({type(value).__name__}): expected '
+                           f"{_EXPECTED.get(field, error.message)}")
+    if function == "refresh":
+        raise RequestError('send exactly one of "spreadsheet_id" and "workbook"')
+    raise RequestError(f"the body does not fit {function}: {error.message}")
