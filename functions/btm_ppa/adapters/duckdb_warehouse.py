@@ -84,23 +84,84 @@ def _load_shipped(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("incoming")
 
 
+#: Every DuckDB database file carries these bytes at offset 8.
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def _what_is_there(path: Path) -> str:
+    """A short description of a file that is not a warehouse, for messages."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        return f"a file that cannot be read ({exc.strerror or exc})"
+    if not head:
+        return "an empty file"
+    if head.startswith(b"PK"):
+        return "a zip file (an .xlsx workbook?)"
+    if head.startswith(b"SQLite format"):
+        return "an SQLite database"
+    return "a file that is not a DuckDB database"
+
+
+def _held_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the btm-ppa warehouse at ``path``; raises WarehouseError when the
+    file is something else, which is never overwritten."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise WarehouseError(f"the warehouse path {path} cannot be used: "
+                             f"{exc.strerror or exc}") from None
+    if path.is_dir():
+        raise WarehouseError(f"the warehouse path {path} is a folder: expected a DuckDB file "
+                             "(it is created if missing), e.g. " + str(path / "warehouse.duckdb"))
+    if not path.is_file() or info.st_size < 12:
+        raise WarehouseError(f"the warehouse path {path} holds {_what_is_there(path)}, not a "
+                             "btm-ppa warehouse; it was left as it is: give another path")
+    with path.open("rb") as fh:
+        magic = fh.read(12)[8:12]
+    if magic != _DUCKDB_MAGIC:
+        raise WarehouseError(f"the warehouse path {path} holds {_what_is_there(path)}, not a "
+                             "btm-ppa warehouse; it was left as it is: give another path")
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables"
+                                                 ).fetchall()}
+            if "btm_ppa_meta" not in tables:
+                raise WarehouseError(
+                    f"the warehouse path {path} holds a DuckDB database that is not a btm-ppa "
+                    "warehouse (no btm_ppa_meta table); it was left as it is: give another path")
+            held = con.execute("SELECT fingerprint FROM btm_ppa_meta").fetchone()
+    except duckdb.Error as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseError(f"the warehouse {path} is in use by another process: try "
+                                 "again when it has finished") from None
+        if path != default_path():
+            raise WarehouseError(
+                f"the warehouse {path} cannot be read ({str(exc).splitlines()[0][:120]}); it was "
+                "left as it is: delete it to have it rebuilt, or give another path") from None
+        return None  # our own cache, from an older DuckDB or schema: rebuilt
+    return str(held[0]) if held else None
+
+
 def ensure_built(path: Path) -> None:
     """Build the warehouse file from the shipped prices unless it is already current.
 
     The file is built beside its final path and moved into place, so a reader never sees
-    a half-loaded database and two first uses at once do not corrupt it.
+    a half-loaded database and two first uses at once do not corrupt it. A file at the
+    path that is not a btm-ppa warehouse is never overwritten.
     """
     fingerprint = shipped_fingerprint()
-    if path.exists():
-        try:
-            with duckdb.connect(str(path), read_only=True) as con:
-                held = con.execute("SELECT fingerprint FROM btm_ppa_meta").fetchone()
-            if held and held[0] == fingerprint:
-                return
-        except duckdb.Error:
-            pass  # unreadable or from an older schema: rebuild below
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".warehouse-", suffix=".duckdb", dir=path.parent)
+    if os.path.lexists(path) and _held_fingerprint(path) == fingerprint:
+        return
+    path = Path(os.path.realpath(path))  # a link to the warehouse is written through
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".warehouse-", suffix=".duckdb", dir=path.parent)
+    except OSError as exc:
+        raise WarehouseError(
+            f"the warehouse cannot be created at {path}: {exc.strerror or exc}; set --warehouse "
+            "or BTM_PPA_WAREHOUSE to a file in a folder you can write") from None
     os.close(fd)
     os.unlink(tmp_name)  # DuckDB wants to create the file itself
     try:
@@ -109,6 +170,9 @@ def ensure_built(path: Path) -> None:
             con.execute("CREATE TABLE btm_ppa_meta (fingerprint VARCHAR, built_at TIMESTAMP)")
             con.execute("INSERT INTO btm_ppa_meta VALUES (?, now())", [fingerprint])
         os.replace(tmp_name, path)
+    except (OSError, duckdb.Error) as exc:
+        raise WarehouseError(f"the warehouse could not be built at {path}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
     finally:
         for leftover in (tmp_name, tmp_name + ".wal"):
             if os.path.exists(leftover):
