@@ -6,6 +6,7 @@ instead of hard-coding addresses, so a layout change is one edit to ``bess.toml`
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import tomllib
@@ -57,6 +58,9 @@ class CellSpec:
     kind: Kind = Kind.NUMBER
     required: bool = False
     minimum: float | None = None
+    maximum: float | None = None  # plausible range, in ``unit``
+    earliest: dt.date | None = None  # dates: plausible range
+    latest: dt.date | None = None
     help: str = ""
 
     def label_matches(self, found: object) -> bool:
@@ -81,19 +85,23 @@ class Block:
     volume_column: str
     cost_column: str
     rate_column: str | None
+    volume_max_mwh: float | None = None
+    cost_min_gbp: float | None = None
+    cost_max_gbp: float | None = None
 
     def volume_cell(self, row: BlockRow) -> CellSpec:
         return CellSpec(
             key=f"{self.name}.{row.key}.volume_mwh", cell=f"{self.volume_column}{row.row}",
             label_cell=f"{self.label_column}{row.row}", label=row.label, unit="MWh",
-            owner=Owner.METHOD, required=True, minimum=0.0,
+            owner=Owner.METHOD, required=True, minimum=0.0, maximum=self.volume_max_mwh,
         )
 
     def cost_cell(self, row: BlockRow) -> CellSpec:
         return CellSpec(
             key=f"{self.name}.{row.key}.cost_gbp", cell=f"{self.cost_column}{row.row}",
             label_cell=f"{self.label_column}{row.row}", label=row.label, unit="£",
-            owner=Owner.METHOD, required=True,
+            owner=Owner.METHOD, required=True, minimum=self.cost_min_gbp,
+            maximum=self.cost_max_gbp,
         )
 
 
@@ -182,7 +190,8 @@ class BessLayout:
 def _block(name: str, raw: dict[str, Any]) -> Block:
     return Block(name=name, title=raw["title"], label_column=raw["label_column"],
                  volume_column=raw["volume_column"], cost_column=raw["cost_column"],
-                 rate_column=raw.get("rate_column"))
+                 rate_column=raw.get("rate_column"), volume_max_mwh=raw.get("volume_max"),
+                 cost_min_gbp=raw.get("cost_min"), cost_max_gbp=raw.get("cost_max"))
 
 
 def parse_layout(raw: dict[str, Any]) -> BessLayout:
@@ -191,6 +200,7 @@ def parse_layout(raw: dict[str, Any]) -> BessLayout:
         CellSpec(key=i["key"], cell=i["cell"], label_cell=i["label_cell"], label=i["label"],
                  unit=i["unit"], owner=Owner.ANALYST, kind=Kind(i["kind"]),
                  required=bool(i.get("required", False)), minimum=i.get("min"),
+                 maximum=i.get("max"), earliest=i.get("earliest"), latest=i.get("latest"),
                  help=i.get("help", ""))
         for i in raw["inputs"]
     )
@@ -218,6 +228,7 @@ def parse_layout(raw: dict[str, Any]) -> BessLayout:
     )
     _check_unique_addresses(layout)
     return layout
+
 
 
 def _check_unique_addresses(layout: BessLayout) -> None:

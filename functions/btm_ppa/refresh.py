@@ -25,19 +25,21 @@ from btm_ppa.core.simulation import ChargeRates, daily_summary, schedule_frame, 
 from btm_ppa.core.units import kw_to_mw
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.errors import BtmError, InputError, LayoutError
+from btm_ppa.errors import BtmError, InputError, LayoutError, sheet_status_for
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
 from btm_ppa.sheet.hh_data import parse_hh_demand
-from btm_ppa.sheet.inputs import RefreshInputs, read_inputs
+from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
     PricesUsed,
     block_writes,
     dispatch_table,
-    find_status_row,
+    find_status_cell,
+    no_schedule_table,
     ppa_writes,
     result_writes,
+    simulated_before,
     status_writes,
     system_buy_writes,
 )
@@ -83,11 +85,12 @@ def refresh(
     snapshot = _read(workbook, tab, layout)
     if isinstance(snapshot, RefreshOutcome):
         return snapshot
-    method: Method | None = None
+    method = read_method(layout, snapshot)  # for the status row, even when inputs are wrong
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         method = inputs.method
-        outcome = _compute(layout, inputs, warehouse, now, snapshot.tables)
+        outcome = _compute(layout, inputs, warehouse, now, snapshot.tables,
+                           simulated_before=simulated_before(layout, snapshot))
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, method, now)
     try:
@@ -119,11 +122,13 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
     except BtmError as exc:
-        return _report_error(workbook, tab, layout, snapshot, exc, None, now)
+        return _report_error(workbook, tab, layout, snapshot, exc,
+                             read_method(layout, snapshot), now)
     try:
         notes = _published_rate_notes(layout, inputs, now)
     except BtmError as exc:
-        return _report_error(workbook, tab, layout, snapshot, exc, None, now)
+        return _report_error(workbook, tab, layout, snapshot, exc,
+                             read_method(layout, snapshot), now)
     checked = len(layout.inputs) + (2 * 2 * len(layout.block_rows) if inputs.non_bess else 0)
     return RefreshOutcome(ok=True, status=f"VALID: {checked} input cells checked, none wrong "
                           f"(method {inputs.method.value}, DNO area {inputs.area.name})",
@@ -155,12 +160,13 @@ def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
 
 
 def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
-             now: dt.datetime, snapshot_tables: Mapping[str, list[list[CellValue]]]
-             ) -> RefreshOutcome:
+             now: dt.datetime, snapshot_tables: Mapping[str, list[list[CellValue]]],
+             simulated_before: bool = False) -> RefreshOutcome:
     start_cell = layout.input("window_start").cell
     end_cell = layout.input("window_end").cell
     window = wh.resolve_window(warehouse, inputs.window_start, inputs.window_end,
                                start_cell, end_cell)
+    check_window(layout, window.start, window.end)  # before any price is fetched
     prices = wh.window_prices(warehouse, window, start_cell, end_cell)
     present = prices.present
     bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, present)
@@ -193,9 +199,12 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
             f"{len(prices.missing)} settlement period(s) in the window have no price "
             f"({prices.missing_summary()}); band averages use the {len(present):,} priced")
     writes = system_buy_writes(layout, valuation)
+    if simulated_before:  # rows 46-48 hold greedy/optimal figures: replace them
+        writes += ppa_writes(layout, table)
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
     return RefreshOutcome(ok=True, status="OK", method=inputs.method, table=table,
-                          prices=used, writes=writes, warnings=warnings)
+                          prices=used, writes=writes, warnings=warnings,
+                          tables={DISPATCH_TAB: no_schedule_table(inputs.method)})
 
 
 DISPATCH_TAB = "Dispatch"
@@ -299,16 +308,20 @@ def _check_bands_priced(layout: BessLayout, inputs: RefreshInputs,
 
 def _report_error(workbook: Workbook, tab: str, layout: BessLayout, snapshot: TabSnapshot,
                   exc: BtmError, method: Method | None, now: dt.datetime) -> RefreshOutcome:
-    status = f"ERROR: {exc.message}"
+    status = sheet_status_for(exc)
     outcome = RefreshOutcome(ok=False, status=status, method=method, error=exc)
-    row = find_status_row(layout, snapshot)
-    if row is None:
-        log.warning("status row not found; error not written to the sheet: %s", exc.message)
+    found = find_status_cell(layout, snapshot)
+    if found is None:
+        log.warning("status row not found (or not a BESS tab); error not written to the "
+                    "sheet: %s", exc.message)
         return outcome
-    if isinstance(exc, LayoutError) and row != layout.result_row("status").row:
-        status += f" (status shown in row {row}, where the status row now is)"
+    row, column_shift = found
+    if isinstance(exc, LayoutError) and (row, column_shift) != (layout.result_row("status").row, 0):
+        status += (f" (status shown in row {row}, where the status row now is)" if not column_shift
+                   else f" (status shown in row {row}, {column_shift} column(s) right, where the "
+                   "status row now is)")
         outcome.status = status
-    writes = status_writes(layout, status, method, now, row=row)
+    writes = status_writes(layout, status, method, now, row=row, column_shift=column_shift)
     try:
         workbook.write(tab, writes)
     except BtmError as write_exc:

@@ -210,7 +210,8 @@ class XlsxWorkbook:
             if writes and tab not in book.sheetnames:
                 raise LayoutError(f"workbook {self.path.name} has no {tab!r} tab", cell=None)
             for name, table in (tables or {}).items():
-                _replace_tab(book, name, table)
+                if name in book.sheetnames or not table.only_if_exists:
+                    _replace_tab(book, name, table)
             for write in writes:
                 cell = book[tab][write.address]
                 value = write.value

@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from rich.console import Console
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.entrypoints.report import ExitCode, exit_code_for, print_outcome
-from btm_ppa.errors import BtmError
+from btm_ppa.errors import BtmError, RequestError, WorkbookUnavailableError
 from btm_ppa.prices.ingest import ELEXON_BASE_URL, ElexonClient, PriceStore, ingest_prices
 from btm_ppa.refresh import refresh
 from btm_ppa.sheet.template import build_template
@@ -181,12 +183,28 @@ def _ingest(args: argparse.Namespace, console: Console) -> ExitCode:
     return ExitCode.OK
 
 
+def _check_export_path(export: Path) -> None:
+    """Refuse an export path that cannot be written, before the workbook is touched."""
+    if export.suffix.lower() not in (".csv", ".parquet"):
+        raise RequestError(f"--export-schedule {export}: expected a .csv or .parquet file")
+    if export.is_dir():
+        raise RequestError(f"--export-schedule {export} is a folder: expected a file path")
+    for parent in export.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RequestError(f"--export-schedule {export}: {parent} is a file, not a "
+                                   "folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise RequestError(f"--export-schedule {export}: the folder {parent} cannot be "
+                                   "written (permission denied)")
+            break
+
+
 def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
              console: Console, export: Path | None = None) -> ExitCode:
     layout = load_bess_layout()
-    if export is not None and export.suffix.lower() not in (".csv", ".parquet"):
-        Console(stderr=True).print(f"--export-schedule {export}: expected a .csv or .parquet file")
-        return ExitCode.USAGE
+    if export is not None:
+        _check_export_path(export)
     warehouse = DuckDbWarehouse(warehouse_path)
     outcome = refresh(XlsxWorkbook(workbook), warehouse, tab=tab, layout=layout)
     print_outcome(outcome, layout, console, str(workbook))
@@ -195,13 +213,50 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
             console.print("no schedule to export: the sheet method does not simulate periods "
                           "(set B22 to greedy or optimal)")
             return ExitCode.INPUT
-        export.parent.mkdir(parents=True, exist_ok=True)
-        if export.suffix.lower() == ".parquet":
-            outcome.schedule.to_parquet(export, index=False)
-        else:
-            outcome.schedule.to_csv(export, index=False)
+        try:
+            export.parent.mkdir(parents=True, exist_ok=True)
+            if export.suffix.lower() == ".parquet":
+                outcome.schedule.to_parquet(export, index=False)
+            else:
+                outcome.schedule.to_csv(export, index=False)
+        except OSError as exc:
+            raise WorkbookUnavailableError(
+                f"the workbook was refreshed, but the schedule could not be written to "
+                f"{export}: {exc.strerror or exc}") from None
         console.print(f"wrote {len(outcome.schedule):,} settlement periods to {export}")
     return exit_code_for(outcome.error)
+
+
+def _template(out: Path, example: bool, force: bool, console: Console,
+              announce: bool = True) -> ExitCode:
+    if out.suffix.lower() != ".xlsx":
+        raise RequestError(f"--out {out}: expected a file name ending in .xlsx")
+    if len(os.fsencode(out.name)) > 255:
+        raise RequestError(f"--out: the file name is {len(os.fsencode(out.name))} bytes long; "
+                           "file systems allow at most 255")
+    if out.exists() and not force:
+        raise RequestError(f"{out} exists: pass --force to replace it")
+    if out.is_dir():
+        raise RequestError(f"--out {out} is a folder: expected an .xlsx file path")
+    try:
+        build_template(out, example=example)
+    except OSError as exc:
+        raise WorkbookUnavailableError(f"{out} could not be written: {exc.strerror or exc}"
+                                       ) from None
+    if announce:
+        console.print(f"wrote {out}")
+    return ExitCode.OK
+
+
+def _crash_report(exc: BaseException) -> str:
+    """Write the trace of an unexpected error to a file; return its path (or a note)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="btm-ppa-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+        return name
+    except OSError:
+        return "(the trace could not be saved)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,30 +266,38 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     err = Console(stderr=True, highlight=False)
     try:
-        if args.command == "template":
-            if args.out.exists() and not args.force:
-                err.print(f"{args.out} exists: pass --force to replace it")
-                return ExitCode.USAGE
-            build_template(args.out, example=args.example)
-            console.print(f"wrote {args.out}")
-            return ExitCode.OK
-        if args.command == "refresh":
-            return _refresh(args.workbook, args.tab, args.warehouse, console, args.export_schedule)
-        if args.command == "vlp-register":
-            return _register(args, console)
-        if args.command == "load-reference":
-            return _load_reference(args, console)
-        if args.command == "lookup":
-            return _lookup(args, console)
-        if args.command == "ingest-prices":
-            return _ingest(args, console)
-        if args.command == "demo":
-            build_template(args.out, example=True)
-            console.print(f"wrote the seed-004 worked example to {args.out}; refreshing it")
-            return _refresh(args.out, None, args.warehouse, console)
-    except BtmError as exc:  # warehouse build/query failures outside a refresh
-        err.print(f"[red]ERROR: {exc.message}[/red]")
+        return _run(args, console)
+    except BtmError as exc:  # anything not already written to a status row
+        err.print(f"ERROR: {exc.message}", markup=False)
         return exit_code_for(exc)
+    except KeyboardInterrupt:
+        err.print("interrupted: a workbook being saved is left whole (old or new)")
+        return 130
+    except Exception as exc:  # the last guard: one line here, the trace in a file
+        where = _crash_report(exc)
+        logging.getLogger(__name__).debug("crash", exc_info=exc)
+        err.print(f"ERROR: internal error ({type(exc).__name__}); this is a bug in btm-ppa, "
+                  f"please report it with the trace in {where}", markup=False)
+        return ExitCode.INTERNAL
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "template":
+        return _template(args.out, args.example, args.force, console)
+    if args.command == "refresh":
+        return _refresh(args.workbook, args.tab, args.warehouse, console, args.export_schedule)
+    if args.command == "vlp-register":
+        return _register(args, console)
+    if args.command == "load-reference":
+        return _load_reference(args, console)
+    if args.command == "lookup":
+        return _lookup(args, console)
+    if args.command == "ingest-prices":
+        return _ingest(args, console)
+    if args.command == "demo":
+        _template(args.out, True, True, console, announce=False)
+        console.print(f"wrote the seed-004 worked example to {args.out}; refreshing it")
+        return _refresh(args.out, None, args.warehouse, console)
     return ExitCode.USAGE
 
 

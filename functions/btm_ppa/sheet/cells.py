@@ -33,49 +33,98 @@ def formula_error(cell: str, value: CellValue) -> InputError:
         "holds a formula with no saved result")
 
 
+def _range_text(unit: str, minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"a number in {unit} from {minimum:,.10g} to {maximum:,.10g}"
+    if minimum is not None:
+        return f"a number in {unit} of at least {minimum:,.10g}"
+    if maximum is not None:
+        return f"a number in {unit} of at most {maximum:,.10g}"
+    return f"a number in {unit}"
+
+
 def parse_number(cell: str, value: CellValue, unit: str, *, required: bool,
-                 minimum: float | None = None) -> float | None:
-    """A number in ``unit``; plain numeric text ("150", "1.5e3") is accepted."""
-    expected = f"a number in {unit}" + (f" of at least {minimum:g}" if minimum is not None else "")
+                 minimum: float | None = None, maximum: float | None = None) -> float | None:
+    """A number in ``unit`` within [minimum, maximum]; plain numeric text ("150", "1.5e3")
+    is accepted."""
+    expected = _range_text(unit, minimum, maximum)
     if is_uncomputed_formula(value):
         raise formula_error(cell, value)
     if is_blank(value):
         if required:
             raise InputError(cell, value, expected, "is blank")
         return None
-    if isinstance(value, bool | dt.date):
+    if isinstance(value, bool | dt.date | dt.time | dt.timedelta):
         raise InputError(cell, value, expected, "is not a number")
     if isinstance(value, int | float):
-        number = float(value)
-    else:
-        text = str(value).strip()
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            raise InputError(cell, value, expected, "is out of range") from None
+    elif isinstance(value, str):
+        text = value.strip()
+        if cell_error(text):
+            raise InputError(cell, value, expected, "holds a spreadsheet error")
         if not _PLAIN_NUMBER.match(text):
             raise InputError(cell, value, expected, "is text, not a number")
         number = float(text)
+    else:
+        raise InputError(cell, value, expected, "is not a number")
     if number != number or number in (float("inf"), float("-inf")):
         raise InputError(cell, value, expected, "is not a finite number")
     if minimum is not None and number < minimum:
-        problem = "is negative" if minimum == 0 else f"is below {minimum:g}"
+        problem = "is negative" if minimum == 0 else f"is below {minimum:,.10g}"
         raise InputError(cell, value, expected, problem)
+    if maximum is not None and number > maximum:
+        raise InputError(cell, value, expected, f"is above {maximum:,.10g} {unit}, beyond any "
+                         "plausible value")
     return number
+
+
+#: Error values a spreadsheet shows in a cell whose formula failed.
+_CELL_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                "#GETTING_DATA", "#ERROR!", "#SPILL!", "#CALC!")
+
+
+def cell_error(value: CellValue) -> bool:
+    return isinstance(value, str) and value.strip().upper() in _CELL_ERRORS
 
 
 def parse_percent(cell: str, value: CellValue, *, required: bool) -> float | None:
     """A percentage in (0, 100]. A cell formatted as % holds a fraction (0.85 for 85 %),
-    so values in (0, 1] are read as fractions of one."""
+    so values in (0, 1] are read as fractions of one; text "85%" reads as 85 %."""
     expected = "a percentage above 0 and at most 100 % (e.g. 85 or 85%)"
-    number = parse_number(cell, value, "%", required=required)
-    if number is None:
-        return None
-    pct = number * 100 if 0 < number <= 1 else number
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number = parse_number(cell, value.strip()[:-1], "%", required=True)
+        pct = number if number is not None else 0.0
+    else:
+        number = parse_number(cell, value, "%", required=required)
+        if number is None:
+            return None
+        pct = number * 100 if 0 < number <= 1 else number
     if not 0 < pct <= 100:
         raise InputError(cell, value, expected, "is outside (0, 100] %")
     return pct
 
 
-def parse_date(cell: str, value: CellValue, *, required: bool) -> dt.date | None:
-    """A date: a date cell, a spreadsheet serial number, or text as 2023-01-31 or 31/01/2023."""
+def parse_date(cell: str, value: CellValue, *, required: bool,
+               earliest: dt.date | None = None, latest: dt.date | None = None) -> dt.date | None:
+    """A date: a date cell, a spreadsheet serial number, or text as 2023-01-31 or 31/01/2023,
+    within [earliest, latest] when given."""
     expected = "a date (a date cell, 2023-01-31 or 31/01/2023)"
+    if earliest is not None and latest is not None:
+        expected += f" from {earliest} to {latest}"
+    day = _parse_date(cell, value, required, expected)
+    if day is None:
+        return None
+    if earliest is not None and day < earliest:
+        raise InputError(cell, value, expected, f"is before {earliest}")
+    if latest is not None and day > latest:
+        raise InputError(cell, value, expected, f"is after {latest}")
+    return day
+
+
+def _parse_date(cell: str, value: CellValue, required: bool, expected: str) -> dt.date | None:
     if is_uncomputed_formula(value):
         raise formula_error(cell, value)
     if is_blank(value):
@@ -90,7 +139,9 @@ def parse_date(cell: str, value: CellValue, *, required: bool) -> dt.date | None
         if 1 <= value < 2958466:  # up to 9999-12-31
             return SERIAL_EPOCH + dt.timedelta(days=int(value))
         raise InputError(cell, value, expected, "is not a date")
-    text = str(value).strip()
+    if not isinstance(value, str):
+        raise InputError(cell, value, expected, "is not a date")
+    text = value.strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
             return dt.datetime.strptime(text, fmt).date()

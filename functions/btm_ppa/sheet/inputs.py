@@ -16,17 +16,24 @@ from btm_ppa.core.area import GspGroup
 from btm_ppa.core.units import p_per_kwh_to_gbp_per_mwh, percent_to_fraction
 from btm_ppa.core.valuation import BlockLine, CostBlock
 from btm_ppa.core.vocab import BANDS, DuosBand, Method, VoltageLevel
-from btm_ppa.errors import InputError, InputErrors, LayoutError
+from btm_ppa.errors import InputError, InputErrors
 from btm_ppa.sheet import cells as cellparse
 from btm_ppa.sheet.area import resolve_area
+from btm_ppa.sheet.layout_check import check_layout, find_label_nearby, is_bess_tab
 from btm_ppa.sheet.workbook import TabSnapshot
-from sheets_layout import BessLayout, Block, CellSpec, Kind, normalise_label, split_a1
+from sheets_layout import BessLayout, Block, Kind
 
 #: A £/MWh figure this many times smaller than another for the same row is taken as
 #: p/kWh typed where £/MWh is expected (1 p/kWh = £10/MWh).
 _TENFOLD = (7.0, 14.0)
 #: DUoS rates above this are £/MWh typed where p/kWh is expected (real reds are < 40).
 _MAX_PLAUSIBLE_P_PER_KWH = 100.0
+__all__ = ["check_layout", "check_window", "find_label_nearby", "is_bess_tab", "read_inputs",
+           "read_method"]
+
+#: The longest price window a refresh simulates (five years: 87,600 settlement periods),
+#: checked from the dates before anything is fetched or allocated.
+MAX_WINDOW_DAYS = 5 * 366
 
 
 @dataclass(frozen=True)
@@ -72,45 +79,25 @@ class RefreshInputs:
     bess: CostBlock | None
 
 
-def find_label_nearby(snapshot: TabSnapshot, label_cell: str, label: str) -> str | None:
-    """Where the expected label is now, within 10 rows of its place, if anywhere."""
-    column, row = split_a1(label_cell)
-    want = normalise_label(label)
-    for offset in sorted(range(-10, 11), key=abs):
-        other = f"{column}{row + offset}"
-        if offset and normalise_label(snapshot.get(other)).startswith(want):
-            return other
-    return None
+def read_method(layout: BessLayout, snapshot: TabSnapshot) -> Method | None:
+    """The method cell, or None when it does not hold a method (for the status row)."""
+    try:
+        return _method(layout, snapshot)
+    except InputError:
+        return None
 
 
-def check_label(snapshot: TabSnapshot, label_cell: str, label: str, for_cell: str) -> None:
-    found = snapshot.get(label_cell)
-    if normalise_label(found).startswith(normalise_label(label)):
-        return
-    shown = "blank" if cellparse.is_blank(found) else repr(found)
-    message = (f"{label_cell}: expected the label {label!r} beside {for_cell}, found {shown}; "
-               "the tab does not match the layout, so nothing was read or written")
-    moved_to = find_label_nearby(snapshot, label_cell, label)
-    if moved_to:
-        shift = split_a1(moved_to)[1] - split_a1(label_cell)[1]
-        where = "above" if shift > 0 else "at or above"
-        message += (f". That label is now at {moved_to}: {abs(shift)} row(s) seem to have been "
-                    f"{'inserted' if shift > 0 else 'deleted'} {where} row "
-                    f"{split_a1(label_cell)[1]}. Undo that, or move the rows back")
-    raise LayoutError(message, cell=label_cell)
-
-
-def check_layout(layout: BessLayout, snapshot: TabSnapshot) -> None:
-    """Refuse to run unless the anchors and every read or written cell's label match."""
-    for anchor in layout.anchors:
-        check_label(snapshot, anchor.cell, anchor.text, anchor.cell)
-    specs: list[CellSpec] = list(layout.inputs)
-    for block in (layout.non_bess, layout.bess):
-        for row in layout.block_rows:
-            specs += [block.volume_cell(row), block.cost_cell(row)]
-        specs += list(layout.system_buy_cells(block).values())
-    for spec in specs:
-        check_label(snapshot, spec.label_cell, spec.label, spec.cell)
+def check_window(layout: BessLayout, start: dt.date, end: dt.date) -> None:
+    """A window's span from its dates, before any price is fetched."""
+    start_cell, end_cell = layout.input("window_start").cell, layout.input("window_end").cell
+    if end < start:
+        raise InputError(end_cell, end, f"a date on or after the window start {start_cell} "
+                         f"({start})", "is before the window start")
+    days = (end - start).days + 1
+    if days > MAX_WINDOW_DAYS:
+        raise InputError(start_cell, start, f"a window {start_cell}:{end_cell} of at most "
+                         f"{MAX_WINDOW_DAYS:,} days (five years); this one is {days:,} days "
+                         f"to {end}", "makes the price window too long")
 
 
 class _Collector:
@@ -141,11 +128,13 @@ def _value(layout: BessLayout, snapshot: TabSnapshot, key: str, collect: _Collec
     need = spec.required if required is None else required
     if spec.kind is Kind.NUMBER:
         return collect.take(lambda: cellparse.parse_number(
-            spec.cell, raw, spec.unit, required=need, minimum=spec.minimum))
+            spec.cell, raw, spec.unit, required=need, minimum=spec.minimum,
+            maximum=spec.maximum))
     if spec.kind is Kind.PERCENT:
         return collect.take(lambda: cellparse.parse_percent(spec.cell, raw, required=need))
     if spec.kind is Kind.DATE:
-        return collect.take(lambda: cellparse.parse_date(spec.cell, raw, required=need))
+        return collect.take(lambda: cellparse.parse_date(
+            spec.cell, raw, required=need, earliest=spec.earliest, latest=spec.latest))
     return cellparse.parse_text(raw)
 
 
@@ -167,10 +156,11 @@ def _block(layout: BessLayout, block: Block, snapshot: TabSnapshot,
     complete = True
     for row in layout.block_rows:
         parsed: list[float] = []
-        for spec, minimum in ((block.volume_cell(row), 0.0), (block.cost_cell(row), None)):
+        for spec in (block.volume_cell(row), block.cost_cell(row)):
             try:
                 value = cellparse.parse_number(spec.cell, snapshot.get(spec.cell), spec.unit,
-                                               required=True, minimum=minimum)
+                                               required=True, minimum=spec.minimum,
+                                               maximum=spec.maximum)
             except InputError as exc:
                 collect.add(exc)
                 complete = False
@@ -242,6 +232,8 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         elif not has_hh and annual_demand == 0:
             spec = layout.input("annual_demand_mwh")
             collect.add(InputError(spec.cell, 0, "annual site demand above 0 MWh", "is zero"))
+    if window_start is not None and window_end is not None:
+        collect.take(lambda: check_window(layout, window_start, window_end))
     non_bess = bess = None
     if method is Method.SHEET:
         non_bess = _block(layout, layout.non_bess, snapshot, collect)

@@ -10,12 +10,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 
 from btm_ppa.core.prices import BandPrices
 from btm_ppa.core.results import ResultTable, pennies
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.prices.warehouse import WindowPrices
+from btm_ppa.sheet.layout_check import is_bess_tab
 from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 from sheets_layout import BessLayout, normalise_label, split_a1
 
@@ -110,35 +112,54 @@ def result_writes(layout: BessLayout, table: ResultTable, prices: PricesUsed,
 
 
 def status_writes(layout: BessLayout, status: str, method: Method | None, now: dt.datetime,
-                  note: str = "", row: int | None = None) -> list[CellWrite]:
-    """The status row: label, status text, method, time (UTC), notes."""
+                  note: str = "", row: int | None = None, column_shift: int = 0
+                  ) -> list[CellWrite]:
+    """The status row: label, status text, method, time (UTC), notes. ``column_shift``
+    moves it right when columns were inserted left of it. An unknown method leaves the
+    method cell as it was."""
     spec = layout.result_row("status")
     r = row or spec.row
-    a, b, c, d, e = layout.result_columns
-    return [
-        CellWrite(f"{a}{r}", spec.label),
-        CellWrite(f"{b}{r}", status),
-        CellWrite(f"{c}{r}", method.value if method else ""),
-        CellWrite(f"{d}{r}", now.astimezone(dt.UTC).replace(microsecond=0), TIME_FORMAT),
-        CellWrite(f"{e}{r}", note),
-    ]
+    a, b, c, d, e = (_shift_column(col, column_shift) for col in layout.result_columns)
+    writes = [CellWrite(f"{a}{r}", spec.label), CellWrite(f"{b}{r}", status)]
+    if method is not None:
+        writes.append(CellWrite(f"{c}{r}", method.value))
+    writes.append(CellWrite(f"{d}{r}", now.astimezone(dt.UTC).replace(microsecond=0),
+                            TIME_FORMAT))
+    writes.append(CellWrite(f"{e}{r}", note))
+    return writes
 
 
-def find_status_row(layout: BessLayout, snapshot: TabSnapshot) -> int | None:
-    """Row of the status line: its declared row, or where its label moved to (a row was
-    inserted or deleted above), or None when it cannot be found safely."""
+def _shift_column(column: str, shift: int) -> str:
+    return get_column_letter(column_index_from_string(column) + shift)
+
+
+def find_status_cell(layout: BessLayout, snapshot: TabSnapshot) -> tuple[int, int] | None:
+    """Row and column shift of the status line: its declared place, or where its label
+    moved to (rows or columns inserted or deleted), or None when it cannot be found
+    safely. Only a BESS tab (by its anchors) ever gets a status."""
+    if not is_bess_tab(layout, snapshot):
+        return None
     spec = layout.result_row("status")
-    col = layout.result_columns[0]
+    first = column_index_from_string(layout.result_columns[0])
     want = normalise_label(spec.label)
-    for offset in sorted(range(-10, 11), key=abs):
-        if normalise_label(snapshot.get(f"{col}{spec.row + offset}")) == want:
-            return spec.row + offset
+    shifts = sorted(((r, c) for r in range(-10, 11) for c in range(0, 4) if first + c >= 1),
+                    key=lambda rc: (abs(rc[0]) + rc[1], rc[1]))
+    for rows, columns in shifts:
+        address = f"{get_column_letter(first + columns)}{spec.row + rows}"
+        if normalise_label(snapshot.get(address)) == want:
+            return spec.row + rows, columns
     # A tab that never had results (first refresh) still gets its status at the
     # declared row, provided that row is empty.
     row_cells = [f"{c}{spec.row}" for c in layout.result_columns]
     if all(snapshot.get(c) in (None, "") for c in row_cells):
-        return spec.row
+        return spec.row, 0
     return None
+
+
+def find_status_row(layout: BessLayout, snapshot: TabSnapshot) -> int | None:
+    """Row of the status line (see ``find_status_cell``)."""
+    found = find_status_cell(layout, snapshot)
+    return found[0] if found else None
 
 
 def rows_of(writes: list[CellWrite], first_row: int, last_row: int) -> list[list[object]]:
@@ -190,3 +211,23 @@ def dispatch_table(daily: pd.DataFrame, method: Method) -> TableWrite:
     chart = ChartSpec(title=f"Daily charge and discharge ({method.value} schedule)",
                       x_column=0, series_columns=(1, 2), y_title="MWh")
     return TableWrite(rows=rows, number_formats=formats, chart=chart)
+
+
+def simulated_before(layout: BessLayout, snapshot: TabSnapshot) -> bool:
+    """Whether the last refresh (by the status row's method cell) simulated periods, so
+    that rows 46-48 hold its figures instead of the template's display formulas."""
+    found = find_status_cell(layout, snapshot)
+    if found is None:
+        return False
+    row, shift = found
+    column = _shift_column(layout.result_columns[2], shift)
+    return str(snapshot.get(f"{column}{row}") or "").strip().casefold() in (
+        Method.GREEDY.value, Method.OPTIMAL.value)
+
+
+def no_schedule_table(method: Method) -> TableWrite:
+    """The Dispatch tab under a method that simulates no periods: it says so, rather than
+    keep another method's schedule. Written only where the tab exists."""
+    return TableWrite(rows=[[f"No schedule: the {method.value} method does not simulate "
+                             "settlement periods (set the method to greedy or optimal)"]],
+                      only_if_exists=True)

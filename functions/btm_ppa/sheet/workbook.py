@@ -57,6 +57,7 @@ class TableWrite:
     rows: list[list[CellValue]]
     number_formats: Mapping[int, str] = field(default_factory=dict)
     chart: ChartSpec | None = None
+    only_if_exists: bool = False  # replace the tab if it is there; never create it
 
 
 class Workbook(Protocol):
