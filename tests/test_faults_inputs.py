@@ -1,0 +1,255 @@
+"""Hostile cell values and tab shapes: each is refused naming the cell, the value and the
+expected range with its unit; nothing but the status row changes; the analyst's tabs are
+never written; a workbook survives any number of refreshes."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.entrypoints.cli import main
+from btm_ppa.errors import ExitCode, InputError, InputErrors
+from btm_ppa.refresh import refresh
+from btm_ppa.sheet import cells as cellparse
+from sheets_layout import Kind, Owner, load_bess_layout
+from tests.conftest import cell_values, set_cells
+
+
+class CountingWarehouse:
+    """The session warehouse, recording each query it is asked."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.description = inner.description
+        self.queries: list[str] = []
+
+    def query(self, name, params=None):
+        self.queries.append(name)
+        return self.inner.query(name, params)
+
+
+@pytest.fixture
+def refreshed(example_xlsx, warehouse) -> Path:
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse).ok
+    return example_xlsx
+
+
+def _refused(path: Path, warehouse, edits: dict, cell: str, *fragments: str):
+    """Refused by cell; only B62, D62 and E62 change (C62 keeps the method, or shows the
+    method typed in ``edits``)."""
+    set_cells(path, edits)
+    before = cell_values(path)
+    outcome = refresh(XlsxWorkbook(path), warehouse)
+    assert not outcome.ok
+    after = cell_values(path)
+    status = after["B62"]
+    assert status.startswith("ERROR: ") and cell in status, status
+    for fragment in fragments:
+        assert fragment in status, status
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    allowed = {"B62", "D62", "E62"} | ({"C62"} if "B22" in edits else set())
+    assert changed <= allowed, changed
+    return outcome
+
+
+# ------------------------------------------------------------- 1. ranges and sizes ----
+def test_every_numeric_input_declares_a_plausible_range_with_its_unit():
+    layout = load_bess_layout()
+    for spec in layout.all_cells():
+        if spec.owner is Owner.BACKEND:
+            continue
+        if spec.kind is Kind.NUMBER:
+            assert spec.minimum is not None and spec.maximum is not None, spec.key
+            assert spec.minimum < spec.maximum and spec.unit, spec.key
+        if spec.kind is Kind.DATE:
+            assert spec.earliest is not None and spec.latest is not None, spec.key
+
+
+@pytest.mark.parametrize("cell, value, unit", [
+    ("C28", 1e23, "£"), ("G29", 1e300, "MWh"), ("F14", 1e300, "kW"), ("F15", 1e300, "h"),
+    ("B45", 10**30, "£/MWh"), ("F18", -1e12, "£/MWh"),
+])
+def test_absurd_magnitudes_are_refused_with_the_range(refreshed, warehouse, cell, value, unit):
+    edits = {cell: value}
+    if cell in ("F14", "F15"):
+        edits |= {"B22": "optimal", "B23": 5500}
+    _refused(refreshed, warehouse, edits, cell, unit, " to ")
+
+
+def test_huge_battery_under_optimal_is_refused_not_crashed(refreshed, warehouse, capsys):
+    set_cells(refreshed, {"B22": "optimal", "B23": 5500, "F14": 1e300, "F15": 1e300})
+    assert main(["refresh", "--workbook", str(refreshed),
+                 "--warehouse", str(warehouse.path)]) == ExitCode.INPUT
+    out = " ".join(capsys.readouterr().out.split())
+    assert "F14" in out and "F15" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("start, end, cell", [
+    ("0001-01-01", "9999-12-31", "B20"), ("2001-01-01", "2024-05-30", "B20"),
+])
+def test_a_window_too_long_is_refused_from_its_dates_before_any_price_is_fetched(
+        refreshed, warehouse, start, end, cell):
+    counting = CountingWarehouse(warehouse)
+    set_cells(refreshed, {"B20": start, "B21": end})
+    outcome = refresh(XlsxWorkbook(refreshed), counting)
+    assert isinstance(outcome.error, InputError | InputErrors) and cell in outcome.status
+    assert counting.queries == []
+
+
+def test_a_defaulted_end_is_checked_before_the_window_is_fetched(refreshed, warehouse):
+    counting = CountingWarehouse(warehouse)
+    set_cells(refreshed, {"B20": "2001-01-01", "B21": None})
+    outcome = refresh(XlsxWorkbook(refreshed), counting)
+    assert isinstance(outcome.error, InputError) and outcome.error.cell == "B20"
+    assert "too long" in outcome.status and "1,830 days" in outcome.status
+    assert "system_prices_window" not in counting.queries
+
+
+# ------------------------------------------------------ 6. formulas in input cells ----
+def _with_saved_result(path: Path, address: str, formula: str, result: float) -> None:
+    """Put a formula and its saved result in a cell, as Excel or LibreOffice save them."""
+    book = openpyxl.load_workbook(path)
+    book["BESS"][address] = formula
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        items = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    member = "xl/worksheets/sheet1.xml"
+    xml = items[member].decode()
+    xml, count = re.subn(rf'(<c r="{address}"[^>]*><f>[^<]*</f>)<v ?/>',
+                         rf"\g<1><v>{result!r}</v>", xml)
+    assert count == 1
+    items[member] = xml.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in items.items():
+            out.writestr(name, data)
+
+
+def test_a_formula_input_with_a_saved_result_survives_any_number_of_refreshes(
+        example_xlsx, warehouse):
+    _with_saved_result(example_xlsx, "B45", "=100+50", 150.0)
+    first = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert first.ok, first.status
+    for _ in range(3):
+        again = refresh(XlsxWorkbook(example_xlsx), warehouse)
+        assert again.ok, again.status
+        assert again.table.total.ppa_revenue_gbp == first.table.total.ppa_revenue_gbp
+    assert openpyxl.load_workbook(example_xlsx)["BESS"]["B45"].value == "=100+50"
+    assert openpyxl.load_workbook(example_xlsx, data_only=True)["BESS"]["B45"].value == 150
+
+
+def test_a_formula_input_without_a_result_names_the_cell_and_does_not_break_the_next(
+        refreshed, warehouse):
+    _refused(refreshed, warehouse, {"B45": "=B44*2"}, "B45", "formula", "saved result")
+    set_cells(refreshed, {"B45": 150})
+    assert refresh(XlsxWorkbook(refreshed), warehouse).ok
+
+
+# ------------------------------------------------------------ 7. inserted columns ----
+def test_a_column_inserted_at_a_moves_the_status_with_it(refreshed, warehouse):
+    book = openpyxl.load_workbook(refreshed)
+    book["BESS"].insert_cols(1)
+    book.save(refreshed)
+    before = cell_values(refreshed)
+    outcome = refresh(XlsxWorkbook(refreshed), warehouse)
+    assert not outcome.ok and outcome.error.kind == "layout"
+    assert "column(s) seem to have been inserted" in outcome.status
+    after = cell_values(refreshed)
+    assert after["C62"].startswith("ERROR: ")  # the moved status cell no longer says OK
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed <= {"C62", "E62", "F62"}, changed
+
+
+# --------------------------------------------------------- 8. tabs that are not BESS ----
+def test_a_tab_that_is_not_a_bess_tab_is_never_written(refreshed, warehouse, capsys):
+    book = openpyxl.load_workbook(refreshed)
+    notes = book.create_sheet("Notes")
+    notes["A1"] = "My notes"
+    book.save(refreshed)
+    assert main(["refresh", "--workbook", str(refreshed), "--tab", "Notes",
+                 "--warehouse", str(warehouse.path)]) == ExitCode.INPUT
+    assert "nothing was written" in capsys.readouterr().out
+    sheet = openpyxl.load_workbook(refreshed)["Notes"]
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [["My notes"]]
+
+
+# --------------------------------------------------- 11. switching method to sheet ----
+def test_switching_optimal_to_sheet_leaves_no_optimal_figures(example_xlsx, warehouse):
+    set_cells(example_xlsx, {"B22": "optimal", "B23": 5500})
+    optimal = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert optimal.ok
+    # Under sheet the blocks are analyst inputs again: the example's.
+    from btm_ppa.sheet.example import EXAMPLE_BLOCKS
+
+    layout = load_bess_layout()
+    values: dict[str, object] = {"B22": "sheet"}
+    for key, (v1, c1, v2, c2) in EXAMPLE_BLOCKS.items():
+        row = layout.block_row(key)
+        values |= {layout.non_bess.volume_cell(row).cell: v1,
+                   layout.non_bess.cost_cell(row).cell: c1,
+                   layout.bess.volume_cell(row).cell: v2, layout.bess.cost_cell(row).cell: c2}
+    set_cells(example_xlsx, values)
+    sheet = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert sheet.ok
+    book = openpyxl.load_workbook(example_xlsx)
+    ws = book["BESS"]
+    for row, result in ((46, sheet.table.stream1), (47, sheet.table.stream2),
+                        (48, sheet.table.total)):
+        assert ws[f"B{row}"].value == pytest.approx(result.volume_mwh)
+        assert ws[f"C{row}"].value == pytest.approx(float(result.ppa_revenue_gbp))
+    assert ws["B48"].value != pytest.approx(optimal.table.total.volume_mwh)
+    dispatch = [[c.value for c in r] for r in book["Dispatch"].iter_rows()]
+    assert len(dispatch) == 1 and "sheet method" in dispatch[0][0]
+
+
+def test_a_sheet_refresh_keeps_the_templates_display_formulas(example_xlsx, warehouse):
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse).ok
+    ws = openpyxl.load_workbook(example_xlsx)["BESS"]
+    assert str(ws["B46"].value).startswith("=SUM(") and str(ws["C48"].value).startswith("=")
+    assert "Dispatch" not in openpyxl.load_workbook(example_xlsx).sheetnames
+
+
+# ---------------------------------------------------------------- 12. PPA price ----
+@pytest.mark.parametrize("price", [-5, -0.01])
+def test_a_negative_ppa_price_is_refused(refreshed, warehouse, price):
+    _refused(refreshed, warehouse, {"B45": price}, "B45", "is negative", "£/MWh")
+
+
+# ------------------------------------------------------------------- 13. details ----
+def test_each_other_cell_is_listed_once(refreshed, warehouse):
+    errors = [InputError("B45", "x", "a number"), InputError("B45", "y", "a number"),
+              InputError("F17", 0, "a percentage"), InputError("F17", 0, "a percentage")]
+    assert InputErrors(errors).message.endswith("(and 1 more: F17)")
+    _refused(refreshed, warehouse, {"B45": "x", "F17": 0, "F18": "y"}, "F17",
+             "(and 2 more: F18, B45)")
+
+
+@pytest.mark.parametrize("text, pct", [("85%", 85.0), (" 85 % ", 85.0), ("0.5%", 0.5)])
+def test_a_percentage_typed_as_text_reads_as_the_message_suggests(text, pct):
+    assert cellparse.parse_percent("F17", text, required=True) == pytest.approx(pct)
+
+
+def test_85_percent_as_text_refreshes(refreshed, warehouse):
+    set_cells(refreshed, {"F17": "85%"})
+    assert refresh(XlsxWorkbook(refreshed), warehouse).ok
+
+
+def test_a_reversed_window_is_a_wrong_cell_exit_3(refreshed, warehouse, capsys):
+    set_cells(refreshed, {"B20": "2023-12-31", "B21": "2023-01-01"})
+    assert main(["refresh", "--workbook", str(refreshed),
+                 "--warehouse", str(warehouse.path)]) == ExitCode.INPUT
+    assert "B21" in capsys.readouterr().out
+
+
+def test_the_method_cell_of_the_status_row_is_kept_on_input_errors(example_xlsx, warehouse):
+    set_cells(example_xlsx, {"B22": "greedy", "B23": 5500})
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse).ok
+    set_cells(example_xlsx, {"B45": "oops"})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok
+    ws = openpyxl.load_workbook(example_xlsx)["BESS"]
+    assert ws["C62"].value == "greedy" and "B45" in ws["B62"].value
