@@ -24,7 +24,18 @@ class TokenIssuer(LoopbackServer):
             serialization.NoEncryption()).decode()
         public_pem = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-        self.route("/certs", lambda request: (200, {KID: public_pem}))
+        # As Google answers: the certificates, cacheable for hours.
+        self.route("/certs", lambda request: (
+            200, {KID: public_pem},
+            {"Cache-Control": "public, max-age=21600, must-revalidate, no-transform"}))
+
+    def __enter__(self) -> TokenIssuer:
+        # A new key may come up on a port an earlier issuer used: forget cached keys.
+        from btm_ppa.entrypoints.auth import CERTS
+
+        CERTS.clear()
+        super().__enter__()
+        return self
 
     @property
     def certs_url(self) -> str:
@@ -32,9 +43,10 @@ class TokenIssuer(LoopbackServer):
 
     def token(self, email: str = "analyst@example.com", audience: str = "test-audience",
               issuer: str = "https://accounts.google.com", expires_in_s: int = 3600,
-              email_verified: bool = True) -> str:
+              email_verified: object = True, issued_in_s: int = -10) -> str:
         now = int(time.time())
         payload = {"iss": issuer, "aud": audience, "sub": "1234567890", "email": email,
-                   "email_verified": email_verified, "iat": now - 10, "exp": now + expires_in_s}
+                   "email_verified": email_verified, "iat": now + issued_in_s,
+                   "exp": now + expires_in_s}
         signer = crypt.RSASigner.from_string(self._private_pem, key_id=KID)
         return jwt.encode(signer, payload).decode()

@@ -1,5 +1,5 @@
 """A small loopback HTTP server for stand-ins (Elexon Insights, Google's token certs):
-routes map a path to a handler returning (status, JSON body); ``faults`` serves queued
+routes map a path to a handler returning (status, JSON body[, headers]); ``faults`` serves queued
 statuses first; every request is recorded."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-Handler = Callable[[Request], tuple[int, Any]]
+Handler = Callable[[Request], tuple[Any, ...]]
 
 
 class LoopbackServer:
@@ -44,7 +44,8 @@ class LoopbackServer:
                             content_type="application/json")
         for prefix, handler in self.routes:
             if request.path.startswith(prefix):
-                status, body = handler(request)
-                return Response(json.dumps(body), status=status, content_type="application/json")
+                status, body, *headers = handler(request)  # (status, body[, headers])
+                return Response(json.dumps(body), status=status, content_type="application/json",
+                                headers=headers[0] if headers else None)
         return Response(json.dumps({"error": "not found"}), status=404,
                         content_type="application/json")

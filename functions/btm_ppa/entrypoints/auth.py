@@ -32,6 +32,9 @@ GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"
 CLOCK_SKEW_S = 60
 #: How long certificates are kept when Google's answer has no max-age.
 DEFAULT_CERTS_TTL_S = 300.0
+#: Fetch again early (keys rotated) at most this often, so bad tokens cannot make every
+#: request fetch.
+MIN_REFETCH_S = 60.0
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
 
@@ -54,18 +57,26 @@ class CertsCache:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._held: dict[str, tuple[float, dict[str, str]]] = {}
+        self._held: dict[str, tuple[float, dict[str, str], float]] = {}
         self._clock = clock
         self.fetches = 0
 
-    def get(self, url: str, transport: google.auth.transport.Request) -> dict[str, str]:
+    def get(self, url: str, transport: google.auth.transport.Request,
+            refresh: bool = False) -> dict[str, str]:
+        """The certificates at ``url``; ``refresh`` fetches again (a key id not held, or a
+        signature that fails: Google rotated its keys), at most once a minute."""
         with self._lock:
             held = self._held.get(url)
-            if held and held[0] > self._clock():
+            now = self._clock()
+            if held and held[0] > now and not (refresh and now - held[2] >= MIN_REFETCH_S):
                 return held[1]
             certs, ttl = self._fetch(url, transport)
-            self._held[url] = (self._clock() + ttl, certs)
+            self._held[url] = (now + ttl, certs, now)
             return certs
+
+    def clear(self) -> None:
+        with self._lock:
+            self._held.clear()
 
     def _fetch(self, url: str, transport: google.auth.transport.Request
                ) -> tuple[dict[str, str], float]:
@@ -138,10 +149,18 @@ def verify_caller(authorization: str | None, config: AuthConfig,
     if not match:
         raise AuthError("missing 'Authorization: Bearer <Google ID token>'", 401)
     token = match.group(1)
-    certs = CERTS.get(config.certs_url, transport or google.auth.transport.requests.Request())
+    transport = transport or google.auth.transport.requests.Request()
+    certs = CERTS.get(config.certs_url, transport)
     try:
-        claims = jwt.decode(token, certs=certs, audience=list(config.audiences),
-                            clock_skew_in_seconds=CLOCK_SKEW_S)
+        try:
+            claims = jwt.decode(token, certs=certs, audience=list(config.audiences),
+                                clock_skew_in_seconds=CLOCK_SKEW_S)
+        except ValueError as exc:
+            if "certificate" not in str(exc).lower() and "signature" not in str(exc).lower():
+                raise
+            certs = CERTS.get(config.certs_url, transport, refresh=True)
+            claims = jwt.decode(token, certs=certs, audience=list(config.audiences),
+                                clock_skew_in_seconds=CLOCK_SKEW_S)
     except (ValueError, gauth_exceptions.GoogleAuthError) as exc:
         raise AuthError(f"invalid ID token: {exc}", 401) from exc
     if claims.get("iss") not in GOOGLE_ISSUERS:

@@ -96,9 +96,11 @@ def guarded(name: str, handler: Callable[[flask.Request, dict[str, Any]], Respon
 
 def _unavailable(exc: BaseException) -> ServiceUnavailableError | None:
     """Missing Google credentials are the deployment's fault, not the caller's: 503."""
-    from google.auth.exceptions import DefaultCredentialsError
+    from google.auth.exceptions import DefaultCredentialsError, InvalidValue, MalformedError
 
-    if isinstance(exc, DefaultCredentialsError):
+    # (google-auth derives its token errors from DefaultCredentialsError too)
+    if isinstance(exc, DefaultCredentialsError) and not isinstance(
+            exc, InvalidValue | MalformedError):
         return ServiceUnavailableError("the backend has no Google credentials to open "
                                        "spreadsheets here; try again later or tell its admin")
     return None
