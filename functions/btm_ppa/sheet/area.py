@@ -24,6 +24,10 @@ def parse_mpan_core(cell: str, raw: object) -> str:
     return digits
 
 
+def _blank(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
 def resolve_area(
     groups: Sequence[GspGroup],
     mpan_cell: str,
@@ -36,7 +40,7 @@ def resolve_area(
     The area may be a GSP group id (``_C`` or ``C``), a GSP group name (``London``) or a
     distributor id (``12``).
     """
-    if mpan_raw not in (None, ""):
+    if not _blank(mpan_raw):
         mpan = parse_mpan_core(mpan_cell, mpan_raw)
         distributor_id = int(mpan[:2])
         for group in groups:
@@ -46,13 +50,14 @@ def resolve_area(
             mpan_cell, mpan_raw, "an MPAN core whose first two digits, the distributor id, "
             "are 10-23", f"has distributor id {mpan[:2]}, which is no GB DNO area",
         )
-    if area_raw in (None, ""):
+    if _blank(area_raw):
         raise InputError(
             area_cell, area_raw,
             f"a GSP group id (_A.._P) or name when {mpan_cell} (MPAN core) is blank",
             "is required",
         )
-    key = str(int(area_raw)) if isinstance(area_raw, float) else str(area_raw).strip()
+    key = (str(int(area_raw)) if isinstance(area_raw, float) and area_raw.is_integer()
+           else str(area_raw).strip())
     folded = key.casefold()
     for group in groups:
         if folded in (

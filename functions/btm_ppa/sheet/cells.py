@@ -25,11 +25,11 @@ def is_uncomputed_formula(value: CellValue) -> bool:
     return isinstance(value, str) and value.startswith("=")
 
 
-def formula_error(cell: str, value: CellValue) -> InputError:
+def formula_error(cell: str, value: CellValue, expected: str | None = None) -> InputError:
     return InputError(
         cell, value,
-        "a typed value, or a formula whose result was saved (open and save the file in "
-        "Excel, LibreOffice or Google Sheets first)",
+        f"{expected or 'a typed value'}, typed, or a formula whose result was saved (open and "
+        "save the file in Excel, LibreOffice or Google Sheets first)",
         "holds a formula with no saved result")
 
 
@@ -49,7 +49,7 @@ def parse_number(cell: str, value: CellValue, unit: str, *, required: bool,
     is accepted."""
     expected = _range_text(unit, minimum, maximum)
     if is_uncomputed_formula(value):
-        raise formula_error(cell, value)
+        raise formula_error(cell, value, expected)
     if is_blank(value):
         if required:
             raise InputError(cell, value, expected, "is blank")
@@ -126,7 +126,7 @@ def parse_date(cell: str, value: CellValue, *, required: bool,
 
 def _parse_date(cell: str, value: CellValue, required: bool, expected: str) -> dt.date | None:
     if is_uncomputed_formula(value):
-        raise formula_error(cell, value)
+        raise formula_error(cell, value, expected)
     if is_blank(value):
         if required:
             raise InputError(cell, value, expected, "is blank")
