@@ -59,6 +59,7 @@ class CellSpec:
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None  # plausible range, in ``unit``
+    minimum_simulated: float | None = None  # greedy/optimal need at least this
     earliest: dt.date | None = None  # dates: plausible range
     latest: dt.date | None = None
     help: str = ""
@@ -200,7 +201,8 @@ def parse_layout(raw: dict[str, Any]) -> BessLayout:
         CellSpec(key=i["key"], cell=i["cell"], label_cell=i["label_cell"], label=i["label"],
                  unit=i["unit"], owner=Owner.ANALYST, kind=Kind(i["kind"]),
                  required=bool(i.get("required", False)), minimum=i.get("min"),
-                 maximum=i.get("max"), earliest=i.get("earliest"), latest=i.get("latest"),
+                 maximum=i.get("max"), minimum_simulated=i.get("min_simulated"),
+                 earliest=i.get("earliest"), latest=i.get("latest"),
                  help=i.get("help", ""))
         for i in raw["inputs"]
     )

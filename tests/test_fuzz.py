@@ -288,3 +288,30 @@ def test_any_request_body_gets_an_answer_never_a_500(http_client, raw):
     inputs_after = {k: v for k, v in cell_values(path).items()
                     if k in ANALYST_CELLS + BLOCK_CELLS}
     assert inputs_after == inputs_before
+
+
+def _in_range(key: str) -> st.SearchStrategy[float]:
+    spec = LAYOUT.input(key)
+    low = spec.minimum_simulated or spec.minimum or 0.0
+    return st.one_of(st.sampled_from([low, spec.maximum]),
+                     st.floats(min_value=low, max_value=spec.maximum))
+
+
+@FUZZ
+@given(values=st.fixed_dictionaries({
+    key: _in_range(key) for key in ("import_power_kw", "export_power_kw", "duration_h",
+                                    "cycles_per_day", "annual_demand_mwh",
+                                    "vlp_payment_gbp_per_mwh", "ppa_price_gbp_per_mwh",
+                                    "bsuos_gbp_per_mwh", "tnuos_gbp_per_mwh")}),
+       efficiency=st.floats(min_value=1, max_value=100),
+       method=st.sampled_from(["greedy", "optimal"]))
+def test_any_in_range_battery_is_simulated(base_cells, warehouse, values, efficiency, method):
+    """Every value the layout calls plausible is simulated, or refused by cell: never a
+    crash in the dispatch."""
+    cells = {**base_cells, LAYOUT.input("method").cell: method,
+             LAYOUT.input("round_trip_efficiency_pct").cell: efficiency}
+    cells |= {LAYOUT.input(key).cell: value for key, value in values.items()}
+    book = MemoryWorkbook(cells)
+    outcome = refresh(book, warehouse)
+    assert outcome.ok or isinstance(outcome.error, BtmError), outcome.status
+    _check_outcome(cells, book.cells, outcome, simulated=True)

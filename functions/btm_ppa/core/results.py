@@ -14,6 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from btm_ppa.core.valuation import StreamFigures
 
 PENNY = Decimal("0.01")
+#: Below this volume (1 mWh) a profit per MWh means nothing (and would overflow the
+#: penny rounding): it is left blank, as for zero volume.
+MIN_VOLUME_FOR_RATE_MWH = 1e-9
 
 
 def pennies(amount_gbp: float) -> Decimal:
@@ -44,7 +47,7 @@ class StreamResult:
 
     @property
     def profit_gbp_per_mwh(self) -> Decimal | None:
-        if self.volume_mwh == 0:
+        if abs(self.volume_mwh) < MIN_VOLUME_FOR_RATE_MWH:
             return None
         return (self.profit_gbp / Decimal(repr(self.volume_mwh))).quantize(
             PENNY, rounding=ROUND_HALF_UP)

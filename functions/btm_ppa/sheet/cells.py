@@ -90,10 +90,13 @@ def cell_error(value: CellValue) -> bool:
     return isinstance(value, str) and value.strip().upper() in _CELL_ERRORS
 
 
-def parse_percent(cell: str, value: CellValue, *, required: bool) -> float | None:
+def parse_percent(cell: str, value: CellValue, *, required: bool,
+                  minimum: float | None = None) -> float | None:
     """A percentage in (0, 100]. A cell formatted as % holds a fraction (0.85 for 85 %),
     so values in (0, 1] are read as fractions of one; text "85%" reads as 85 %."""
-    expected = "a percentage above 0 and at most 100 % (e.g. 85 or 85%)"
+    least = minimum or 0.0
+    expected = (f"a percentage from {least:g} to 100 % (e.g. 85 or 85%)" if least else
+                "a percentage above 0 and at most 100 % (e.g. 85 or 85%)")
     if isinstance(value, str) and value.strip().endswith("%"):
         number = parse_number(cell, value.strip()[:-1], "%", required=True)
         pct = number if number is not None else 0.0
@@ -104,6 +107,8 @@ def parse_percent(cell: str, value: CellValue, *, required: bool) -> float | Non
         pct = number * 100 if 0 < number <= 1 else number
     if not 0 < pct <= 100:
         raise InputError(cell, value, expected, "is outside (0, 100] %")
+    if pct < least:
+        raise InputError(cell, value, expected, f"is below {least:g} %")
     return pct
 
 

@@ -131,7 +131,8 @@ def _value(layout: BessLayout, snapshot: TabSnapshot, key: str, collect: _Collec
             spec.cell, raw, spec.unit, required=need, minimum=spec.minimum,
             maximum=spec.maximum))
     if spec.kind is Kind.PERCENT:
-        return collect.take(lambda: cellparse.parse_percent(spec.cell, raw, required=need))
+        return collect.take(lambda: cellparse.parse_percent(spec.cell, raw, required=need,
+                                                            minimum=spec.minimum))
     if spec.kind is Kind.DATE:
         return collect.take(lambda: cellparse.parse_date(
             spec.cell, raw, required=need, earliest=spec.earliest, latest=spec.latest))
@@ -220,10 +221,12 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
     if simulate:
         for key in ("import_power_kw", "export_power_kw", "duration_h", "cycles_per_day"):
             value = getattr(battery, key)
-            if value is not None and value <= 0:
-                spec = layout.input(key)
-                collect.add(InputError(spec.cell, value, f"a number above 0 in {spec.unit} for the "
-                                       f"{method.value} method", "is not positive"))
+            spec = layout.input(key)
+            least = spec.minimum_simulated or 0.0
+            if value is not None and (value <= 0 or value < least):
+                collect.add(InputError(
+                    spec.cell, value, f"a number of at least {least:g} {spec.unit} for the "
+                    f"{method.value} method", "is not positive" if value <= 0 else "is too small"))
         has_hh = layout.hh_data_tab in snapshot.tab_names
         if not has_hh and annual_demand is None:
             spec = layout.input("annual_demand_mwh")
