@@ -253,3 +253,23 @@ def test_the_method_cell_of_the_status_row_is_kept_on_input_errors(example_xlsx,
     assert not outcome.ok
     ws = openpyxl.load_workbook(example_xlsx)["BESS"]
     assert ws["C62"].value == "greedy" and "B45" in ws["B62"].value
+
+
+# ------------------------------------------------ 1. a bug never leaves "OK" standing ----
+class BrokenWarehouse(CountingWarehouse):
+    def query(self, name, params=None):
+        raise RuntimeError("a bug in a warehouse adapter")
+
+
+def test_a_crash_while_computing_is_reported_in_the_status_row(refreshed, warehouse, capsys):
+    before = cell_values(refreshed)
+    outcome = refresh(XlsxWorkbook(refreshed), BrokenWarehouse(warehouse))
+    assert not outcome.ok and outcome.error.kind == "internal"
+    after = cell_values(refreshed)
+    assert after["B62"].startswith("ERROR: internal error (RuntimeError)")
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed <= {"B62", "D62", "E62"}, changed
+    from btm_ppa.errors import ExitCode, exit_code_for, http_status_for
+
+    assert (exit_code_for(outcome.error), http_status_for(outcome.error)) == (
+        ExitCode.INTERNAL, 500)

@@ -137,6 +137,13 @@ class ServiceUnavailableError(BtmError):
     kind = "unavailable"
 
 
+class InternalError(BtmError):
+    """A bug met while computing, reported in the status row so that it never keeps
+    saying OK over figures that were not refreshed."""
+
+    kind = "internal"
+
+
 @dataclass(frozen=True)
 class ErrorOutcome:
     """What an error means at each edge."""
@@ -164,6 +171,7 @@ OUTCOMES: dict[type[BaseException], ErrorOutcome] = {
     ReferenceDataError: ErrorOutcome(ExitCode.INPUT, 422, "ERROR"),
     RequestError: ErrorOutcome(ExitCode.USAGE, 400, "ERROR"),
     ServiceUnavailableError: ErrorOutcome(ExitCode.INTERNAL, 503, "ERROR"),
+    InternalError: ErrorOutcome(ExitCode.INTERNAL, 500, "ERROR"),
 }
 
 

@@ -25,7 +25,7 @@ from btm_ppa.core.simulation import ChargeRates, daily_summary, schedule_frame, 
 from btm_ppa.core.units import kw_to_mw
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.errors import BtmError, InputError, LayoutError, sheet_status_for
+from btm_ppa.errors import BtmError, InputError, InternalError, LayoutError, sheet_status_for
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
@@ -93,6 +93,11 @@ def refresh(
                            simulated_before=simulated_before(layout, snapshot))
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, method, now)
+    except Exception as exc:  # a bug: the status row must not keep saying OK
+        log.exception("refresh crashed")
+        return _report_error(workbook, tab, layout, snapshot, InternalError(
+            f"internal error ({type(exc).__name__}) while computing; the figures were left "
+            "as they were; please report it"), method, now)
     try:
         workbook.write(tab, outcome.writes, outcome.tables)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
