@@ -358,3 +358,26 @@ def test_a_write_waits_for_another_writer_then_sees_its_save(example_xlsx):
     holder.wait(timeout=60)
     book = openpyxl.load_workbook(example_xlsx)["BESS"]
     assert (book["B52"].value, book["B53"].value) == (1.0, 7.0)
+
+
+def test_a_writer_that_cannot_get_the_lock_says_so(example_xlsx, monkeypatch):
+    import btm_ppa.adapters.xlsx_workbook as xlsx
+
+    monkeypatch.setattr(xlsx, "LOCK_TIMEOUT_S", 0.2)
+    before = example_xlsx.read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time, filelock
+        from pathlib import Path
+        from btm_ppa.adapters.xlsx_workbook import _lock_path
+        with filelock.FileLock(_lock_path(Path({str(example_xlsx)!r}).resolve())):
+            print("LOCKED", flush=True)
+            time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "LOCKED"
+        with pytest.raises(WorkbookUnavailableError, match="being written by another refresh"):
+            XlsxWorkbook(example_xlsx).write("BESS", [CellWrite("B52", 1.0)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert example_xlsx.read_bytes() == before
