@@ -30,6 +30,8 @@ from btm_ppa.refresh import refresh
 from btm_ppa.sheet.workbook import CellWrite
 from tests.conftest import cell_values, set_cells
 
+pytestmark = pytest.mark.integration
+
 NOBODY = 65534
 
 

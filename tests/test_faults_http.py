@@ -35,6 +35,8 @@ from btm_ppa.errors import (
 from tests.conftest import cell_values
 from tests.google_tokens import TokenIssuer
 
+pytestmark = pytest.mark.e2e
+
 AUDIENCE = "test-audience"
 
 

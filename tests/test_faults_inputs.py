@@ -19,6 +19,8 @@ from btm_ppa.sheet import cells as cellparse
 from sheets_layout import Kind, Owner, load_bess_layout
 from tests.conftest import cell_values, set_cells
 
+pytestmark = pytest.mark.e2e
+
 
 class CountingWarehouse:
     """The session warehouse, recording each query it is asked."""

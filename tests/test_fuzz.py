@@ -44,6 +44,8 @@ settings.register_profile("fuzz-long", parent=settings.get_profile("fuzz-quick")
 FUZZ = settings.get_profile(os.environ.get("BTM_PPA_FUZZ", "fuzz-quick"))
 #: Pure parsers are cheap: ten times the examples.
 FUZZ_FAST = settings(FUZZ, max_examples=FUZZ.max_examples * 10)
+#: The fuzz tests that refresh run whole refreshes (the parser ones are marked unit).
+pytestmark = pytest.mark.e2e
 
 LAYOUT = load_bess_layout()
 ANALYST_CELLS = tuple(spec.cell for spec in LAYOUT.inputs)
@@ -194,6 +196,7 @@ def test_any_values_through_the_xlsx_adapter(base_cells, warehouse, tmp_path_fac
 
 
 # --------------------------------------------------------------------- cell parsers ----
+@pytest.mark.unit
 @FUZZ_FAST
 @given(value=cell_values_strategy, low=st.floats(-1e6, 0), high=st.floats(1, 1e6))
 def test_parse_number_returns_a_number_in_range_or_names_the_cell(value, low, high):
@@ -206,6 +209,7 @@ def test_parse_number_returns_a_number_in_range_or_names_the_cell(value, low, hi
         assert number is not None and low <= number <= high
 
 
+@pytest.mark.unit
 @FUZZ_FAST
 @given(value=cell_values_strategy)
 def test_parse_percent_and_date_never_raise_anything_else(value):
@@ -241,6 +245,7 @@ raw_bodies = st.one_of(
 )
 
 
+@pytest.mark.unit
 @FUZZ_FAST
 @given(raw=raw_bodies, function=st.sampled_from(["refresh", "ingest_prices",
                                                  "scheduled_refresh", "vlp_register"]))
