@@ -148,8 +148,19 @@ def test_the_bearer_scheme_is_case_insensitive(issuer, config, scheme):
     assert verify_caller(f"{scheme} {issuer.token()}", config) == "analyst@example.com"
 
 
-@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer a b", "token"])
-def test_other_schemes_are_401(config, header):
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("header", [
+    "Basic abc", "Bearer", "Bearer a b", "token", "Bearer a.b.c", "Bearer " + "x" * 5000,
+    "Bearer " + ".".join(map(_b64, (b"[]", b"{}", b"sig"))),
+    "Bearer " + ".".join(map(_b64, (b'{"alg": "RS256", "kid": 5}', b"[1]", b"sig"))),
+    "Bearer " + ".".join(map(_b64, (b"null", b"null", b""))),
+])
+def test_other_schemes_and_malformed_tokens_are_401(config, header):
     with pytest.raises(AuthError) as info:
         verify_caller(header, config)
     assert info.value.http_status == 401

@@ -163,6 +163,10 @@ def verify_caller(authorization: str | None, config: AuthConfig,
                                 clock_skew_in_seconds=CLOCK_SKEW_S)
     except (ValueError, gauth_exceptions.GoogleAuthError) as exc:
         raise AuthError(f"invalid ID token: {exc}", 401) from exc
+    except AuthError:
+        raise
+    except Exception as exc:  # a token shaped to trip the decoder (a list as header, ...)
+        raise AuthError("invalid ID token: malformed", 401) from exc
     if claims.get("iss") not in GOOGLE_ISSUERS:
         raise AuthError(f"invalid ID token: issuer {claims.get('iss')!r} is not Google", 401)
     email = claims.get("email")
