@@ -235,6 +235,11 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         elif not has_hh and annual_demand == 0:
             spec = layout.input("annual_demand_mwh")
             collect.add(InputError(spec.cell, 0, "annual site demand above 0 MWh", "is zero"))
+        elif not has_hh and annual_demand < (layout.input("annual_demand_mwh").minimum_simulated
+                                             or 0.0):
+            spec = layout.input("annual_demand_mwh")
+            collect.add(InputError(spec.cell, annual_demand, f"annual site demand of at least "
+                                   f"{spec.minimum_simulated:g} MWh", "is too small"))
     if window_start is not None and window_end is not None:
         collect.take(lambda: check_window(layout, window_start, window_end))
     non_bess = bess = None
