@@ -35,7 +35,8 @@ from btm_ppa.errors import (
     WarehouseError,
     WorkbookUnavailableError,
 )
-from btm_ppa.prices.ingest import ElexonError, ingest_prices
+from btm_ppa.adapters.elexon import ElexonError
+from btm_ppa.prices.ingest import ingest_prices
 from btm_ppa.refresh import refresh, validate
 from btm_ppa.sheet.workbook import Workbook
 from sheets_layout import load_bess_layout
@@ -199,7 +200,7 @@ def _ingest(request: flask.Request, body: dict[str, Any]) -> Response:
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     start, end = _ingest_window(body)
-    report = ingest_prices(runtime.warehouse(), start, end,  # type: ignore[arg-type]
+    report = ingest_prices(runtime.warehouse(), start, end,
                            client=runtime.elexon())
     json_log("INFO", report.summary(), rows=report.rows)
     return {"ok": True, "summary": report.summary(), "rows": report.rows,
@@ -210,7 +211,7 @@ def _scheduled(request: flask.Request, body: dict[str, Any]) -> Response:
     """Nightly: ingest the latest prices, then refresh every registered spreadsheet; one
     failure does not stop the others."""
     start, end = _ingest_window(body)
-    report = ingest_prices(runtime.warehouse(), start, end,  # type: ignore[arg-type]
+    report = ingest_prices(runtime.warehouse(), start, end,
                            client=runtime.elexon())
     results = []
     for spreadsheet_id, tab in runtime.registry():
@@ -238,7 +239,7 @@ def _vlp_register(request: flask.Request, body: dict[str, Any]) -> Response:
     if body:
         raise BadRequest("vlp_register takes an empty JSON object")
     register = make_register("elexon", client=runtime.elexon())
-    runtime.warehouse().replace_tables(  # type: ignore[attr-defined]
+    runtime.warehouse().replace_tables(
         {REGISTER_TABLE: register_frame(register)})
     stats = register["summary_statistics"]
     json_log("INFO", "VLP register rebuilt", units=stats["total_units"])

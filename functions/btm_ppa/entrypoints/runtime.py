@@ -17,7 +17,7 @@ import os
 import threading
 from typing import Any
 
-from btm_ppa.prices.ingest import ELEXON_BASE_URL, ElexonClient
+from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 from btm_ppa.prices.warehouse import PriceWarehouse
 
 _lock = threading.Lock()
@@ -81,8 +81,4 @@ def registry() -> list[tuple[str, str | None]]:
                if e.strip()]
     if entries:
         return [(e.split(":", 1)[0], e.split(":", 1)[1] if ":" in e else None) for e in entries]
-    wh = warehouse()
-    if hasattr(wh, "run"):  # BigQuery: the registry table
-        frame = wh.query("spreadsheet_registry")
-        return [(r.spreadsheet_id, r.sheet or None) for r in frame.itertuples()]
-    return []
+    return warehouse().spreadsheet_registry()
