@@ -57,3 +57,8 @@ def p_to_gbp(amount_p: float) -> float:
 def kva_to_kw(apparent_power_kva: float, power_factor: float) -> float:
     """Real power of an apparent power at a power factor: kW = kVA x power factor."""
     return apparent_power_kva * power_factor
+
+
+def mwh_per_period_to_mw(energy_mwh: float) -> float:
+    """Average power of an energy moved in one settlement period. [MWh] -> [MW]"""
+    return energy_mwh / SETTLEMENT_PERIOD_H

@@ -37,6 +37,7 @@ class PricesUsed:
     warehouse: str
     comparison: str = ""  # greedy/optimal: how the two methods compare
     filled_missing: bool = False  # greedy/optimal interpolate missing prices
+    notes: tuple[str, ...] = ()  # price basis, fixed charges, import limit
 
     def note(self) -> str:
         w = self.window
@@ -62,6 +63,7 @@ class PricesUsed:
             used = ", ".join(f"{y} bands for {x}" for x, y in sorted(self.band_stand_ins.items()))
             parts.append(f"DUoS bands: {used} (no earlier statement held)")
         parts.append(f"source: {self.warehouse} ({', '.join(w.sources)})")
+        parts += self.notes
         return " · ".join(parts)
 
 
