@@ -38,7 +38,13 @@ from btm_ppa.sheet.outputs import (
     system_buy_writes,
 )
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
-from btm_ppa.simulate import SiteCharges, peak_import_note, simulation, site_charges
+from btm_ppa.simulate import (
+    SiteCharges,
+    peak_import_note,
+    simulation,
+    site_charges,
+    validation_notes,
+)
 from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
@@ -104,9 +110,11 @@ def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | Ref
 
 
 def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout | None = None,
-             now: dt.datetime | None = None) -> RefreshOutcome:
-    """Check the layout and every input cell without computing. A problem is written to the
-    status row as a refresh would; a clean tab is left untouched."""
+             now: dt.datetime | None = None,
+             warehouse: PriceWarehouse | None = None) -> RefreshOutcome:
+    """Check the layout and every input cell without writing results. A problem is written
+    to the status row as a refresh would; a clean tab is left untouched. With a warehouse,
+    the notes also give the peak import greedy and optimal would plan."""
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
@@ -119,6 +127,7 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)
     try:
         notes = _published_rate_notes(layout, inputs, now)
+        notes += validation_notes(layout, inputs, warehouse, snapshot.tables, now.date())
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)
     checked = len(layout.inputs) + (2 * 2 * len(layout.block_rows) if inputs.non_bess else 0)

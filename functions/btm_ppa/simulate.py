@@ -4,6 +4,7 @@ greedy/optimal (shared by the refresh and Validate inputs)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from btm_ppa.core.units import kw_to_mw, mwh_per_period_to_mw
 from btm_ppa.core.vocab import Method
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.reference import files as reference
-from btm_ppa.reference.charges import ResidualBand
+from btm_ppa.reference.charges import HELD_BAND_YEARS, ResidualBand, find_residual_band
 from btm_ppa.reference.charges import site_charges as published_site_charges
 from btm_ppa.sheet.hh_data import parse_hh_demand
 from btm_ppa.sheet.inputs import RefreshInputs
@@ -49,7 +50,9 @@ def site_charges(layout: BessLayout, inputs: RefreshInputs, window: wh.PriceWind
         group=inputs.area, voltage=inputs.voltage, tariff=inputs.duos_tariff,
         tariff_cell=layout.input("duos_tariff").cell, start=window.start, end=window.end,
         capacity_kva=site.agreed_import_capacity_kva,
-        typed={k: getattr(site, k) for k in keys}, cells={k: layout.input(k).cell for k in keys})
+        typed={k: getattr(site, k) for k in keys},
+        cells={k: layout.input(k).cell
+               for k in (*keys, "voltage_level", "agreed_import_capacity_kva")})
     fixed = fixed_charges(found.spans, site.agreed_import_capacity_kva)
     days = (window.end - window.start).days + 1
     notes = [f"fixed charges over {days} days: DUoS £{fixed.duos_gbp:,.2f}, TNUoS residual "
@@ -125,3 +128,48 @@ def peak_import_note(problem: dispatch.DispatchProblem,
         peak = float((schedule.grid_to_site_mwh(problem) + schedule.charge_mwh).max())
         parts.append(f"{method.value} {peak:.3f} MWh a period ({mwh_per_period_to_mw(peak):.2f} MW)")
     return "peak site import: " + ", ".join(parts)
+
+
+def validation_notes(layout: BessLayout, inputs: RefreshInputs, warehouse: wh.PriceWarehouse | None,
+                     tables: Mapping[str, list[list[CellValue]]], today: dt.date) -> list[str]:
+    """What Validate inputs adds about the site: the residual band the agreed capacity
+    falls in, and the peak import greedy and optimal would plan (when a warehouse is
+    given and the battery and demand inputs are there)."""
+    notes = []
+    site = inputs.site
+    capacity_cell = layout.input("agreed_import_capacity_kva").cell
+    if site.agreed_import_capacity_kva is not None and inputs.voltage is not None:
+        year = periods.charging_year_of(inputs.window_end or today)
+        band = None
+        for candidate in (year, *HELD_BAND_YEARS):
+            band = find_residual_band(inputs.area, inputs.voltage,
+                                      site.agreed_import_capacity_kva, candidate)
+            if band is not None:
+                break
+        if band is None:
+            notes.append(f"no residual band thresholds held for {inputs.area.dno}")
+        else:
+            held = "" if band.charging_year == year else f" (nearest held to {year})"
+            notes.append(f"{capacity_cell} {site.agreed_import_capacity_kva:,g} kVA falls in "
+                         f"{band.describe()}{held}")
+    b = inputs.battery
+    battery_ready = all((b.import_power_kw, b.export_power_kw, b.duration_h, b.cycles_per_day))
+    demand_ready = inputs.annual_demand_mwh or layout.hh_data_tab in tables
+    if warehouse is None or not battery_ready or not demand_ready:
+        notes.append("peak import not planned: needs the battery (F13-F16), demand and prices")
+        return notes
+    start_cell, end_cell = layout.input("window_start").cell, layout.input("window_end").cell
+    window = wh.resolve_window(warehouse, inputs.window_start, inputs.window_end, start_cell,
+                               end_cell)
+    prices = wh.window_prices(warehouse, window, start_cell, end_cell, site.price_basis,
+                              layout.input("price_basis").cell)
+    charges = site_charges(layout, inputs, window)
+    sim = simulation(layout, inputs, prices, tables, charges.import_limit_mwh)
+    schedules = {Method.GREEDY: dispatch.greedy_schedule(sim.problem),
+                 Method.OPTIMAL: dispatch.optimal_schedule(sim.problem)}
+    notes.append(peak_import_note(sim.problem, schedules))
+    if charges.import_limit_mwh is not None:
+        notes.append(f"import limit {charges.import_limit_mwh:g} MWh a period")
+    if sim.breach:
+        notes.append(sim.breach)
+    return notes

@@ -21,6 +21,7 @@ from typing import Any
 
 import flask
 
+from btm_ppa.adapters.elexon import ElexonError
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.core.periods import UK_TZ
 from btm_ppa.entrypoints import runtime
@@ -35,7 +36,6 @@ from btm_ppa.errors import (
     WarehouseError,
     WorkbookUnavailableError,
 )
-from btm_ppa.adapters.elexon import ElexonError
 from btm_ppa.prices.ingest import ingest_prices
 from btm_ppa.refresh import refresh, validate
 from btm_ppa.sheet.workbook import Workbook

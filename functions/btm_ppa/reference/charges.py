@@ -24,6 +24,8 @@ from btm_ppa.reference import files as reference
 from btm_ppa.reference.tables import _parsed, published_rates
 
 TNUOS_RESIDUAL_FILE = "gb_tnuos_demand_residual_tariffs.csv"
+#: Charging years whose residual band thresholds are shipped, latest first.
+HELD_BAND_YEARS = ("2026/27", "2025/26")
 
 #: The residual-band category of the thresholds table for each voltage (sites billed on
 #: an agreed capacity, MIC, in kVA).
@@ -106,7 +108,8 @@ def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str |
 
     ``typed`` holds the three cells' values by key (``duos_fixed_gbp_per_day``,
     ``duos_capacity_p_per_kva_day``, ``tnuos_residual_gbp_per_day``), None when blank;
-    ``cells`` their addresses, for the notes.
+    ``cells`` their addresses and those of ``voltage_level`` and
+    ``agreed_import_capacity_kva``, for the notes.
     """
     spans = []
     looked_up: dict[str, list[str]] = {key: [] for key in typed}
@@ -124,9 +127,10 @@ def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str |
             published = None if rates is None else _tariff_column(group, rates.tariff_name,
                                                                    year, column)
             if published is None:
-                why = ("B8 is blank" if not tariff else f"no {group.dno} {year} statement"
-                       if rates is None else f"{rates.tariff_name!r} has none in {year}")
-                zero[key].append(f"{year} ({why.replace('B8', tariff_cell)})")
+                why = (f"{tariff_cell} is blank" if not tariff
+                       else f"no {group.dno} {year} statement" if rates is None
+                       else f"{rates.tariff_name!r} has none in {year}")
+                zero[key].append(f"{year} ({why})")
                 values[key] = 0.0
             else:  # the statement's fixed charge is in p/MPAN/day
                 fixed = key == "duos_fixed_gbp_per_day"
@@ -143,7 +147,10 @@ def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str |
             if band is not None:
                 bands.append(band)
             if price is None:
-                why = ("B9/B11 blank" if voltage is None or capacity_kva is None
+                blank = [cells[k] for k, v in (("voltage_level", voltage),
+                                               ("agreed_import_capacity_kva", capacity_kva))
+                         if v is None]
+                why = (f"{' and '.join(blank)} blank" if blank
                        else f"no {year} band thresholds held" if band is None
                        else f"no published £/day held for {band.describe()}")
                 zero[key].append(f"{year} ({why})")
