@@ -212,13 +212,26 @@ def test_demand_above_the_limit_is_reported(example_xlsx, layout, warehouse):
 
 
 @pytest.mark.integration
-@needs_limit
-def test_validate_reports_peak_import_and_the_residual_band(example_xlsx, layout, warehouse):
-    set_cells(example_xlsx, {layout.input("agreed_import_capacity_kva").cell: 1500,
-                             layout.input("window_start").cell: dt.date(2024, 4, 1),
-                             layout.input("window_end").cell: dt.date(2024, 4, 30)})
-    outcome = validate(XlsxWorkbook(example_xlsx), warehouse=warehouse)
+def test_validate_reports_the_residual_band_of_the_capacity(example_xlsx, layout):
+    set_cells(example_xlsx, {layout.input("agreed_import_capacity_kva").cell: 1500})
+    outcome = validate(XlsxWorkbook(example_xlsx))  # no warehouse: no planning
     assert outcome.ok, outcome.status
     text = " ".join(outcome.warnings)
-    assert "LV residual band 4 (231 and above, 2025/26)" in text
-    assert "peak site import: greedy" in text and "optimal" in text
+    # 2023 is not held: the nearest held statement's thresholds (ENWL, LV with MIC)
+    assert "B11 1,500 kVA falls in LV residual band 4 (231 and above, 2025/26) (nearest held to 2023/24)" in text
+    assert "peak import not planned" in text
+
+
+@pytest.mark.integration
+def test_validate_reports_the_peak_import_each_method_would_plan(example_xlsx, layout,
+                                                                warehouse):
+    set_cells(example_xlsx, {layout.input("window_start").cell: dt.date(2023, 1, 1),
+                             layout.input("window_end").cell: dt.date(2023, 1, 31)})
+    outcome = validate(XlsxWorkbook(example_xlsx), warehouse=warehouse)
+    assert outcome.ok, outcome.status
+    note = next(w for w in outcome.warnings if w.startswith("peak site import"))
+    set_cells(example_xlsx, {layout.input("method").cell: "greedy"})
+    schedule = refresh(XlsxWorkbook(example_xlsx), warehouse).schedule
+    peak = (schedule["grid_to_site_mwh"] + schedule["charge_mwh"]).max()
+    assert f"greedy {peak:.3f} MWh a period ({peak * 2:.2f} MW)" in note
+    assert "optimal" in note

@@ -156,7 +156,9 @@ def validation_notes(layout: BessLayout, inputs: RefreshInputs, warehouse: wh.Pr
     battery_ready = all((b.import_power_kw, b.export_power_kw, b.duration_h, b.cycles_per_day))
     demand_ready = inputs.annual_demand_mwh or layout.hh_data_tab in tables
     if warehouse is None or not battery_ready or not demand_ready:
-        notes.append("peak import not planned: needs the battery (F13-F16), demand and prices")
+        first, last = (layout.input(k).cell for k in ("import_power_kw", "cycles_per_day"))
+        notes.append(f"peak import not planned: needs the battery ({first}-{last}), demand "
+                     "and prices")
         return notes
     start_cell, end_cell = layout.input("window_start").cell, layout.input("window_end").cell
     window = wh.resolve_window(warehouse, inputs.window_start, inputs.window_end, start_cell,

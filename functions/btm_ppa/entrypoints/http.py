@@ -165,7 +165,7 @@ def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
     workbook = _workbook(body)
     layout = load_bess_layout()
     if body.get("validate_only") is True:
-        outcome = validate(workbook, tab=tab, layout=layout)
+        outcome = validate(workbook, tab=tab, layout=layout, warehouse=runtime.warehouse())
         return outcome_json(outcome, layout), status_for(outcome.error)
     outcome = refresh(workbook, runtime.warehouse(), tab=tab, layout=layout)
     json_log("INFO" if outcome.ok else "WARNING", "refresh finished", status=outcome.status,
