@@ -185,8 +185,10 @@ def _summer_fortnight(warehouse):
     frame = wh.window_prices(warehouse, window, "B20", "B21").frame
     price = frame["system_buy_price_gbp_per_mwh"].interpolate().to_numpy()
     codes = assign_bands(reference.read_time_bands(), "_G", frame).codes
-    rates = ChargeRates({DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
-                        0.0, 4.5, 7.75, 61.9, 11.5)
+    rates = ChargeRates(
+        duos_gbp_per_mwh={DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
+        tnuos_gbp_per_mwh=0.0, bsuos_gbp_per_mwh=4.5, ccl_gbp_per_mwh=7.75, ro_gbp_per_mwh=61.9,
+        fit_gbp_per_mwh=11.5)
     return D.DispatchProblem(
         spread_annual_demand(5500, frame, "_G"), rates.import_cost_gbp_per_mwh(price, codes),
         codes, pd.factorize(frame["settlement_date"])[0].astype(np.int64), 15.0,
