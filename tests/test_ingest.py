@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+from btm_ppa.adapters.elexon import ElexonClient, ElexonError
 from btm_ppa.adapters.retry import RetryPolicy
 from btm_ppa.entrypoints.cli import main
-from btm_ppa.adapters.elexon import ElexonClient, ElexonError
 from btm_ppa.prices.ingest import (
     ingest_prices,
     parse_market_index,

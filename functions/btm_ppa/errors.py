@@ -78,3 +78,9 @@ class WarehouseError(BtmError):
     """The price warehouse could not answer (missing table, SQL error, unreachable)."""
 
     kind = "warehouse"
+
+
+class ElexonError(BtmError):
+    """The Elexon Insights API failed or answered with something unreadable."""
+
+    kind = "elexon"

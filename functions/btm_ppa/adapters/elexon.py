@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
-from btm_ppa.errors import BtmError
+from btm_ppa.errors import ElexonError
 
 ELEXON_BASE_URL = "https://data.elexon.co.uk/bmrs/api/v1"
 ELEXON_TIMEOUT_S = 30.0
@@ -22,8 +22,7 @@ MARKET_INDEX_PATH = "/balancing/pricing/market-index"
 BM_UNITS_PATH = "/reference/bmunits/all"
 
 
-class ElexonError(BtmError):
-    kind = "elexon"
+__all__ = ["ELEXON_BASE_URL", "ElexonClient", "ElexonError"]
 
 
 @dataclass

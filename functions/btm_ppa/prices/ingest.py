@@ -2,9 +2,9 @@
 -> the ``system_prices`` table.
 
 ``read_*`` read files, ``parse_*`` turn Elexon payloads into rows (tested offline); the
-HTTP client is ``adapters/elexon.py``. Stores replace whole settlement dates, and only
-the dates the new data holds, so re-ingesting a date replaces it and never duplicates
-it, and a day Elexon answered empty is kept as it was.
+HTTP client is ``adapters/elexon.py``, handed in by the entry points. Stores replace whole
+settlement dates, and only the dates the new data holds, so re-ingesting a date replaces
+it and never duplicates it, and a day Elexon answered empty is kept as it was.
 """
 
 from __future__ import annotations
@@ -12,17 +12,24 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from btm_ppa.adapters.elexon import ElexonClient, ElexonError
 from btm_ppa.core import periods
-from btm_ppa.errors import PriceDataError
+from btm_ppa.errors import ElexonError, PriceDataError
 from btm_ppa.prices import schema
 from btm_ppa.prices.warehouse import PriceWarehouse
 
 ELEXON_SOURCE = "Elexon Insights system-prices + market-index"
+
+
+class ElexonPrices(Protocol):
+    """What ingestion needs of Elexon (``adapters.elexon.ElexonClient``)."""
+
+    def get_system_prices(self, day: dt.date) -> Any: ...
+
+    def get_market_index(self, day: dt.date) -> Any: ...
 
 
 def _items(what: str, day: dt.date, payload: Any) -> list[Any]:
@@ -119,7 +126,7 @@ class IngestReport:
 
 
 def ingest_prices(store: PriceWarehouse, start: dt.date, end: dt.date, *,
-                  client: ElexonClient | None = None, csv_path: Path | None = None,
+                  client: ElexonPrices | None = None, csv_path: Path | None = None,
                   now: dt.datetime | None = None) -> IngestReport:
     """Fetch (or read) start..end and replace the dates the new data holds, all at once."""
     if end < start:
@@ -129,7 +136,8 @@ def ingest_prices(store: PriceWarehouse, start: dt.date, end: dt.date, *,
     if csv_path is not None:
         frame = read_price_csv(csv_path, start, end, now)
     else:
-        client = client or ElexonClient()
+        if client is None:
+            raise ValueError("ingest_prices needs an Elexon client or a CSV path")
         frame = pd.concat([parse_system_prices(d, client.get_system_prices(d), now,
                                                parse_market_index(d, client.get_market_index(d)))
                            for d in days], ignore_index=True)
