@@ -51,6 +51,8 @@ def test_market_index_prices_the_sheet_blocks_at_mid_band_averages(example_xlsx,
     assert f"{blanks} settlement period(s) in the window have no market index price" in ws[
         f"E{layout.result_row('status').row}"].value
     assert "price basis: market index" in outcome.prices.note()
+    assert ws[f"A{layout.result_row('energy_cost_gbp').row}"].value == (
+        "Energy cost at market index price")
 
 
 @pytest.mark.integration

@@ -111,7 +111,7 @@ def test_blank_charges_are_looked_up_per_charging_year_and_recalculated_independ
     assert charges.tnuos_gbp == 0  # no £/day held for LV band 4
     notes = " ".join(found.notes)
     assert "B14 blank: DUoS fixed looked up 437.66 p/day (LV Site Specific Band 4, 2025/26)" in notes
-    assert "0 for 2024/25 (no Electricity North West 2024/25 statement)" in notes
+    assert "0 for 2024/25 (no Electricity North West statement held)" in notes
     assert "LV residual band 4" in notes
 
 

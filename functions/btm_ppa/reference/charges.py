@@ -113,7 +113,7 @@ def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str |
     """
     spans = []
     looked_up: dict[str, list[str]] = {key: [] for key in typed}
-    zero: dict[str, list[str]] = {key: [] for key in typed}
+    zero: dict[str, list[tuple[str, str]]] = {key: [] for key in typed}
     bands = []
     for year, days in charging_year_days(start, end).items():
         day = dt.date(int(year[:4]), 4, 1)
@@ -128,9 +128,9 @@ def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str |
                                                                    year, column)
             if published is None:
                 why = (f"{tariff_cell} is blank" if not tariff
-                       else f"no {group.dno} {year} statement" if rates is None
+                       else f"no {group.dno} statement held" if rates is None
                        else f"{rates.tariff_name!r} has none in {year}")
-                zero[key].append(f"{year} ({why})")
+                zero[key].append((year, why))
                 values[key] = 0.0
             else:  # the statement's fixed charge is in p/MPAN/day
                 fixed = key == "duos_fixed_gbp_per_day"
@@ -151,9 +151,9 @@ def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str |
                                                ("agreed_import_capacity_kva", capacity_kva))
                          if v is None]
                 why = (f"{' and '.join(blank)} blank" if blank
-                       else f"no {year} band thresholds held" if band is None
+                       else "no band thresholds held" if band is None
                        else f"no published £/day held for {band.describe()}")
-                zero[key].append(f"{year} ({why})")
+                zero[key].append((year, why))
                 values[key] = 0.0
             else:
                 values[key] = price
@@ -169,9 +169,17 @@ def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str |
         if looked_up[key]:
             parts.append("looked up " + "; ".join(looked_up[key]))
         if zero[key]:
-            parts.append("0 for " + "; ".join(zero[key]))
+            parts.append("0 for " + _group_years(zero[key]))
         notes.append(f"{cells[key]} blank: {label} " + ", ".join(parts))
     return SiteCharges(tuple(spans), tuple(notes), tuple(bands))
+
+
+def _group_years(reasons: list[tuple[str, str]]) -> str:
+    """[("2022/23", "x"), ("2023/24", "x")] -> "2022/23, 2023/24 (x)"."""
+    by_reason: dict[str, list[str]] = {}
+    for year, why in reasons:
+        by_reason.setdefault(why, []).append(year)
+    return "; ".join(f"{', '.join(years)} ({why})" for why, years in by_reason.items())
 
 
 def _tariff_column(group: GspGroup, tariff_name: str, year: str, column: str) -> float | None:
