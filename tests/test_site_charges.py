@@ -236,3 +236,20 @@ def test_validate_reports_the_peak_import_each_method_would_plan(example_xlsx, l
     peak = (schedule["grid_to_site_mwh"] + schedule["charge_mwh"]).max()
     assert f"greedy {peak:.3f} MWh a period ({peak * 2:.2f} MW)" in note
     assert "optimal" in note
+
+
+NEW_INPUTS = ("agreed_import_capacity_kva", "power_factor", "tnuos_residual_gbp_per_day",
+              "duos_fixed_gbp_per_day", "duos_capacity_p_per_kva_day", "price_basis")
+
+
+def test_the_new_inputs_are_on_the_template_and_its_layout_tab(tmp_path, layout):
+    from btm_ppa.sheet.template import build_template
+
+    book = openpyxl.load_workbook(build_template(tmp_path / "t.xlsx"))
+    listed = {row[0]: row for row in book["Layout"].iter_rows(min_row=2, values_only=True)}
+    for key in NEW_INPUTS:
+        spec = layout.input(key)
+        assert spec.label_matches(book["BESS"][spec.label_cell].value), key
+        assert book["BESS"][spec.cell].fill.fgColor.rgb.endswith("FFF2CC"), key  # yellow
+        assert listed[spec.cell][2] == spec.label and listed[spec.cell][4] == "analyst"
+    assert "kVA" in book["BESS"][layout.input("agreed_import_capacity_kva").label_cell].value
