@@ -253,3 +253,14 @@ def test_the_new_inputs_are_on_the_template_and_its_layout_tab(tmp_path, layout)
         assert book["BESS"][spec.cell].fill.fgColor.rgb.endswith("FFF2CC"), key  # yellow
         assert listed[spec.cell][2] == spec.label and listed[spec.cell][4] == "analyst"
     assert "kVA" in book["BESS"][layout.input("agreed_import_capacity_kva").label_cell].value
+
+
+def test_validate_warns_when_tnuos_is_charged_per_day_and_per_mwh(example_xlsx, layout):
+    per_day, per_mwh = (layout.input(k).cell for k in ("tnuos_residual_gbp_per_day",
+                                                       "tnuos_gbp_per_mwh"))
+    set_cells(example_xlsx, {per_day: 20.0, per_mwh: 3.5})
+    outcome = validate(XlsxWorkbook(example_xlsx))
+    assert any(w.startswith(f"TNUoS is charged both per day ({per_day}) and per MWh ({per_mwh})")
+               for w in outcome.warnings)
+    set_cells(example_xlsx, {per_mwh: 0})
+    assert not any("TNUoS is charged both" in w for w in validate(XlsxWorkbook(example_xlsx)).warnings)

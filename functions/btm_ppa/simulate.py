@@ -137,6 +137,12 @@ def validation_notes(layout: BessLayout, inputs: RefreshInputs, warehouse: wh.Pr
     given and the battery and demand inputs are there)."""
     notes = []
     site = inputs.site
+    if site.tnuos_residual_gbp_per_day and inputs.levies.tnuos_gbp_per_mwh:
+        per_day, per_mwh = (layout.input(k).cell for k in ("tnuos_residual_gbp_per_day",
+                                                           "tnuos_gbp_per_mwh"))
+        notes.append(f"TNUoS is charged both per day ({per_day}) and per MWh ({per_mwh}): "
+                     f"since April 2023 the demand residual is per day, so {per_mwh} should "
+                     "hold only a remaining per-MWh element (often 0)")
     capacity_cell = layout.input("agreed_import_capacity_kva").cell
     if site.agreed_import_capacity_kva is not None and inputs.voltage is not None:
         year = periods.charging_year_of(inputs.window_end or today)
