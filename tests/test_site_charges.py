@@ -28,8 +28,6 @@ from btm_ppa.refresh import refresh, validate
 from tests.conftest import set_cells
 from tests.independent import DATA
 
-pytestmark = pytest.mark.unit
-
 NORTH_WESTERN = next(g for g in read_gsp_groups() if g.gsp_group_id == "_G")
 CELLS = {"duos_fixed_gbp_per_day": "B14", "duos_capacity_p_per_kva_day": "B15",
          "tnuos_residual_gbp_per_day": "B13", "voltage_level": "B9",
@@ -38,6 +36,7 @@ BLANK = {"duos_fixed_gbp_per_day": None, "duos_capacity_p_per_kva_day": None,
          "tnuos_residual_gbp_per_day": None}
 
 
+@pytest.mark.unit
 def test_fixed_charges_by_hand():
     # (a + b + c/100 x kVA) x days = (1.50 + 20.00 + 8.35/100 x 1,500) x 365
     #                             = (1.50 + 20.00 + 125.25) x 365 = 146.75 x 365 = 53,563.75
@@ -55,6 +54,7 @@ def test_fixed_charges_by_hand():
     assert fixed_charges([DailyCharges(10, 1.0, 50.0, 0.0)], None).duos_gbp == pytest.approx(10.0)
 
 
+@pytest.mark.unit
 def test_import_limit_by_hand():
     assert site_import_limit_mwh(1500, 1.0) == pytest.approx(0.75)  # 1.5 MW for half an hour
     assert site_import_limit_mwh(1000, 0.9) == pytest.approx(0.45)  # 900 kW
@@ -66,6 +66,7 @@ def test_import_limit_by_hand():
     assert demand_above_limit(np.array([0.45, 0.1]), 0.45) is None
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("kva", "band"), [(0, 1), (80, 1), (80.5, 2), (150, 2), (231, 3),
                                            (232, 4), (10_000, 4)])
 def test_residual_band_upper_bound_inclusive(kva, band):
@@ -73,6 +74,7 @@ def test_residual_band_upper_bound_inclusive(kva, band):
     assert residual_band(thresholds, kva) == band
 
 
+@pytest.mark.unit
 def test_residual_band_from_the_statement():
     lv = find_residual_band(NORTH_WESTERN, VoltageLevel.LV, 1500, "2025/26")
     assert (lv.band, lv.lower_kva, lv.upper_kva) == (4, 231, float("inf"))
@@ -81,6 +83,7 @@ def test_residual_band_from_the_statement():
     assert find_residual_band(NORTH_WESTERN, VoltageLevel.HV, 1500, "2023/24") is None
 
 
+@pytest.mark.unit
 def test_charging_year_days():
     assert charging_year_days(dt.date(2023, 1, 1), dt.date(2023, 12, 31)) == {
         "2022/23": 90, "2023/24": 275}
@@ -95,6 +98,7 @@ def _published(tariff: str, year: str) -> dict[str, str]:
                     and r["charging_year"] == year and r["tariff_name"] == tariff)
 
 
+@pytest.mark.unit
 def test_blank_charges_are_looked_up_per_charging_year_and_recalculated_independently():
     tariff = "LV Site Specific Band 4"
     found = site_charges(group=NORTH_WESTERN, voltage=VoltageLevel.LV, tariff=tariff,
@@ -115,6 +119,7 @@ def test_blank_charges_are_looked_up_per_charging_year_and_recalculated_independ
     assert "LV residual band 4" in notes
 
 
+@pytest.mark.unit
 def test_typed_charges_win_and_a_small_lv_site_gets_the_band_1_residual():
     typed = dict(BLANK, duos_fixed_gbp_per_day=2.0)
     found = site_charges(group=NORTH_WESTERN, voltage=VoltageLevel.LV, tariff=None,
