@@ -269,3 +269,12 @@ def test_validate_warns_when_tnuos_is_charged_per_day_and_per_mwh(example_xlsx, 
                for w in outcome.warnings)
     set_cells(example_xlsx, {per_mwh: 0})
     assert not any("TNUoS is charged both" in w for w in validate(XlsxWorkbook(example_xlsx)).warnings)
+
+
+@pytest.mark.integration
+def test_the_validate_status_the_add_on_shows_carries_band_and_peak(example_xlsx, layout,
+                                                                   warehouse):
+    set_cells(example_xlsx, {layout.input("window_start").cell: dt.date(2023, 1, 1),
+                             layout.input("window_end").cell: dt.date(2023, 1, 7)})
+    outcome = validate(XlsxWorkbook(example_xlsx), warehouse=warehouse)
+    assert outcome.status.startswith("VALID:") and "; peak site import: greedy" in outcome.status

@@ -126,13 +126,17 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)
     try:
-        notes = _published_rate_notes(layout, inputs, now)
-        notes += validation_notes(layout, inputs, warehouse, snapshot.tables, now.date())
+        site = validation_notes(layout, inputs, warehouse, snapshot.tables, now.date())
+        notes = _published_rate_notes(layout, inputs, now) + site
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)
     checked = len(layout.inputs) + (2 * 2 * len(layout.block_rows) if inputs.non_bess else 0)
+    # The add-on shows the status alone: the residual band and peak import go in it too.
+    capacity_cell = layout.input("agreed_import_capacity_kva").cell
+    shown = [n for n in site if n.startswith(("peak site import", f"{capacity_cell} "))]
     return RefreshOutcome(ok=True, status=f"VALID: {checked} input cells checked, none wrong "
-                          f"(method {inputs.method.value}, DNO area {inputs.area.name})",
+                          f"(method {inputs.method.value}, DNO area {inputs.area.name})"
+                          + "".join(f"; {n}" for n in shown),
                           method=inputs.method, warnings=notes)
 
 
