@@ -206,3 +206,18 @@ def test_bigquery_keeps_a_day_the_new_data_lacks(bq_prices):
     bq_prices.replace_days(read_price_csv(
         data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"),
         dt.date(2023, 7, 1), dt.date(2023, 7, 1), NOW))
+
+
+def test_bigquery_stores_mid_beside_system_prices(elexon, bq_emulator):
+    from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
+
+    store = BigQueryWarehouse(bq_emulator.client(), "test-project.mid_ingest")
+    store.create_tables()
+    day = dt.date(2024, 2, 1)
+    report = ingest_prices(store, day, day, client=_client(elexon), now=NOW)
+    held = store.query("system_prices_window", {"window_start": day, "window_end": day})
+    shipped = pd.read_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"))
+    shipped = shipped[shipped["settlementDate"] == "2024-02-01"]
+    assert report.rows == len(held) == 48
+    assert held.sort_values("settlement_period")["market_index_price_gbp_per_mwh"].to_numpy() == (
+        pytest.approx(shipped["marketIndexPrice"].to_numpy(), nan_ok=True))

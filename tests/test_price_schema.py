@@ -89,3 +89,13 @@ def test_every_adapter_implements_the_whole_port(adapter):
     for name, signature in port.items():
         ours = inspect.signature(getattr(adapter, name))
         assert list(ours.parameters) == list(signature.parameters), name
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", ["system_prices_window", "price_date_range",
+                                  "recent_period_counts"])
+def test_queries_name_only_schema_columns(name):
+    tree = sqlglot.parse_one(read_sql(name), read="bigquery")
+    aliases = {a.alias for a in tree.find_all(sqlglot.exp.Alias)}
+    used = {c.name for c in tree.find_all(sqlglot.exp.Column)} - aliases
+    assert used and used <= set(schema.COLUMNS), used - set(schema.COLUMNS)
