@@ -78,14 +78,14 @@ def find_residual_band(group: GspGroup, voltage: VoltageLevel, capacity_kva: flo
 
 
 @functools.cache
-def _tnuos_residual() -> pd.DataFrame:
+def _tnuos_residual_table() -> pd.DataFrame:
     with reference.data_path(TNUOS_RESIDUAL_FILE).open("rb") as fh:
         return pd.read_csv(fh, dtype={"band": int})
 
 
 def tnuos_residual_gbp_per_day(band: ResidualBand) -> float | None:
     """The TNUoS demand residual of a band, where the shipped table holds it. [£/site/day]"""
-    table = _tnuos_residual()
+    table = _tnuos_residual_table()
     row = table[(table["charging_year"] == band.charging_year)
                 & (table["voltage"] == band.voltage.value) & (table["band"] == band.band)]
     return None if row.empty else float(row["gbp_per_site_per_day"].iloc[0])
@@ -100,6 +100,22 @@ class SiteCharges:
     bands: tuple[ResidualBand, ...]
 
 
+@dataclass(frozen=True)
+class _Found:
+    """One charge of one charging year: its value, and what was looked up or why zero."""
+
+    value: float
+    looked_up: str | None = None
+    zero_because: str | None = None
+
+
+_LABELS = {"duos_fixed_gbp_per_day": "DUoS fixed",
+           "duos_capacity_p_per_kva_day": "DUoS capacity",
+           "tnuos_residual_gbp_per_day": "TNUoS residual"}
+_TARIFF_COLUMN = {"duos_fixed_gbp_per_day": "fixed_p_per_mpan_day",
+                  "duos_capacity_p_per_kva_day": "capacity_p_per_kva_day"}
+
+
 def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str | None,
                  tariff_cell: str, start: dt.date, end: dt.date,
                  capacity_kva: float | None, typed: dict[str, float | None],
@@ -112,66 +128,67 @@ def site_charges(*, group: GspGroup, voltage: VoltageLevel | None, tariff: str |
     ``agreed_import_capacity_kva``, for the notes.
     """
     spans = []
-    looked_up: dict[str, list[str]] = {key: [] for key in typed}
-    zero: dict[str, list[tuple[str, str]]] = {key: [] for key in typed}
+    found: dict[str, list[tuple[str, _Found]]] = {key: [] for key in _LABELS}
     bands = []
     for year, days in charging_year_days(start, end).items():
-        day = dt.date(int(year[:4]), 4, 1)
         values: dict[str, float] = {}
-        rates = published_rates(group, tariff, day, tariff_cell) if tariff else None
-        for key, column in (("duos_fixed_gbp_per_day", "fixed_p_per_mpan_day"),
-                            ("duos_capacity_p_per_kva_day", "capacity_p_per_kva_day")):
-            if typed[key] is not None:
-                values[key] = float(typed[key])  # type: ignore[arg-type]
+        for key in _LABELS:
+            value = typed[key]
+            if value is not None:
+                values[key] = float(value)
                 continue
-            published = None if rates is None else _tariff_column(group, rates.tariff_name,
-                                                                   year, column)
-            if published is None:
-                why = (f"{tariff_cell} is blank" if not tariff
-                       else f"no {group.dno} statement held" if rates is None
-                       else f"{rates.tariff_name!r} has none in {year}")
-                zero[key].append((year, why))
-                values[key] = 0.0
-            else:  # the statement's fixed charge is in p/MPAN/day
-                fixed = key == "duos_fixed_gbp_per_day"
-                values[key] = p_to_gbp(published) if fixed else published
-                looked_up[key].append(f"{published:g} {'p/day' if fixed else 'p/kVA/day'}"
-                                      f" ({rates.tariff_name}, {year})")  # type: ignore[union-attr]
-        key = "tnuos_residual_gbp_per_day"
-        if typed[key] is not None:
-            values[key] = float(typed[key])  # type: ignore[arg-type]
-        else:
-            band = (find_residual_band(group, voltage, capacity_kva, year)
-                    if voltage is not None and capacity_kva is not None else None)
-            price = tnuos_residual_gbp_per_day(band) if band is not None else None
-            if band is not None:
-                bands.append(band)
-            if price is None:
+            if key in _TARIFF_COLUMN:
+                result = _duos_charge(key, group, tariff, tariff_cell, year)
+            else:
+                band = (find_residual_band(group, voltage, capacity_kva, year)
+                        if voltage is not None and capacity_kva is not None else None)
+                bands += [band] if band is not None else []
                 blank = [cells[k] for k, v in (("voltage_level", voltage),
                                                ("agreed_import_capacity_kva", capacity_kva))
                          if v is None]
-                why = (f"{' and '.join(blank)} blank" if blank
-                       else "no band thresholds held" if band is None
-                       else f"no published £/day held for {band.describe()}")
-                zero[key].append((year, why))
-                values[key] = 0.0
-            else:
-                values[key] = price
-                looked_up[key].append(f"£{price:g}/day ({band.describe()})")  # type: ignore[union-attr]
+                result = _tnuos_residual(band, blank)
+            values[key] = result.value
+            found[key].append((year, result))
         spans.append(DailyCharges(days=days, **values))
     notes = []
-    for key in typed:
-        if typed[key] is not None:
-            continue
-        label = {"duos_fixed_gbp_per_day": "DUoS fixed", "duos_capacity_p_per_kva_day":
-                 "DUoS capacity", "tnuos_residual_gbp_per_day": "TNUoS residual"}[key]
-        parts = []
-        if looked_up[key]:
-            parts.append("looked up " + "; ".join(looked_up[key]))
-        if zero[key]:
-            parts.append("0 for " + _group_years(zero[key]))
-        notes.append(f"{cells[key]} blank: {label} " + ", ".join(parts))
+    for key, results in found.items():
+        if not results:
+            continue  # typed
+        looked_up = [r.looked_up for _, r in results if r.looked_up]
+        zero = [(year, r.zero_because) for year, r in results if r.zero_because]
+        parts = (["looked up " + "; ".join(looked_up)] if looked_up else []) + (
+            ["0 for " + _group_years(zero)] if zero else [])
+        notes.append(f"{cells[key]} blank: {_LABELS[key]} " + ", ".join(parts))
     return SiteCharges(tuple(spans), tuple(notes), tuple(bands))
+
+
+def _duos_charge(key: str, group: GspGroup, tariff: str | None, tariff_cell: str,
+                 year: str) -> _Found:
+    """The tariff's published fixed (p/MPAN/day, returned in £/day) or capacity
+    (p/kVA/day) charge for a charging year."""
+    if not tariff:
+        return _Found(0.0, zero_because=f"{tariff_cell} is blank")
+    rates = published_rates(group, tariff, dt.date(int(year[:4]), 4, 1), tariff_cell)
+    if rates is None:
+        return _Found(0.0, zero_because=f"no {group.dno} statement held")
+    published = _tariff_column(group, rates.tariff_name, year, _TARIFF_COLUMN[key])
+    if published is None:
+        return _Found(0.0, zero_because=f"{rates.tariff_name!r} has none in {year}")
+    fixed = key == "duos_fixed_gbp_per_day"
+    unit = "p/day" if fixed else "p/kVA/day"
+    return _Found(p_to_gbp(published) if fixed else published,
+                  looked_up=f"{published:g} {unit} ({rates.tariff_name}, {year})")
+
+
+def _tnuos_residual(band: ResidualBand | None, blank_cells: list[str]) -> _Found:
+    if blank_cells:
+        return _Found(0.0, zero_because=f"{' and '.join(blank_cells)} blank")
+    if band is None:
+        return _Found(0.0, zero_because="no band thresholds held")
+    price = tnuos_residual_gbp_per_day(band)
+    if price is None:
+        return _Found(0.0, zero_because=f"no published £/day held for {band.describe()}")
+    return _Found(price, looked_up=f"£{price:g}/day ({band.describe()})")
 
 
 def _group_years(reasons: list[tuple[str, str]]) -> str:
