@@ -39,6 +39,9 @@ from werkzeug.wrappers import Request, Response
 
 _QUEUE = r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]+"
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,500}$")
+#: google.cloud.tasks.v2.HttpMethod (the REST client sends enums as their numbers).
+_METHODS = {0: "POST", 1: "POST", 2: "GET", 3: "HEAD", 4: "PUT", 5: "DELETE", 6: "PATCH",
+            7: "OPTIONS"}
 
 
 def _seconds(duration: str | None, default: float) -> float:
@@ -70,6 +73,7 @@ class CloudTasksStandIn:
         self.time_scale = time_scale
         self.queues: dict[str, _Queue] = {}
         self.tasks: dict[str, _Task] = {}
+        self.paused = False  # like a paused queue: tasks are taken but not dispatched
         self.max_running_seen = 0
         self.dispatch_times: list[float] = []
         self._lock = threading.Condition()
@@ -140,6 +144,10 @@ class CloudTasksStandIn:
         if oidc is not None and not oidc.get("serviceAccountEmail"):
             return self._error(400, "oidcToken.serviceAccountEmail is required",
                                "INVALID_ARGUMENT")
+        method = http.get("httpMethod", "POST")
+        http["httpMethod"] = _METHODS.get(method, method) if isinstance(method, int) else method
+        if http["httpMethod"] not in _METHODS.values():
+            return self._error(400, f"invalid httpMethod {method!r}", "INVALID_ARGUMENT")
         name = task.get("name") or f"{queue_name}/tasks/{uuid.uuid4().int}"
         if not name.startswith(queue_name + "/tasks/") or not _TASK_ID.match(name.rsplit("/", 1)[1]):
             return self._error(400, f"invalid task name {name!r}", "INVALID_ARGUMENT")
@@ -162,7 +170,7 @@ class CloudTasksStandIn:
                 now = time.monotonic()
                 chosen = None
                 wake = now + 0.05
-                for queue in self.queues.values():
+                for queue in [] if self.paused else self.queues.values():
                     limits = queue.spec.get("rateLimits", {})
                     interval = self.time_scale / float(limits.get("maxDispatchesPerSecond", 500))
                     if queue.running >= int(limits.get("maxConcurrentDispatches", 1000)):
@@ -201,9 +209,9 @@ class CloudTasksStandIn:
         body = base64.b64decode(http.get("body", "")) if http.get("body") else b""
         url = self.routes.get(http["url"], http["url"])
         try:
-            status = self._session.request(http.get("httpMethod", "POST"), url, data=body,
+            status = self._session.request(http["httpMethod"], url, data=body,
                                            headers=headers, timeout=600).status_code
-        except requests.RequestException:
+        except Exception:  # unreachable target: the attempt fails, as in Cloud Tasks
             status = 503
         retry = queue.spec.get("retryConfig", {})
         with self._lock:
