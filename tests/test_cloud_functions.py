@@ -27,7 +27,7 @@ def configured(issuer, monkeypatch):
     monkeypatch.setenv("BTM_PPA_SERVICE_ACCOUNT", SA)
     monkeypatch.delenv("BTM_PPA_AUTH", raising=False)
     yield
-    for name in ("warehouse", "sheets", "elexon"):
+    for name in ("warehouse", "sheets", "elexon", "runs"):
         runtime.inject(name, None)
 
 
@@ -57,7 +57,7 @@ def test_refresh_end_to_end_sheets_and_bigquery(sheets, bq_prices, issuer):
     assert sheets.value("BESS", "B62") == "OK"
     assert sheets.value("BESS", "D59") == pytest.approx(body["rows"]["59"]["total"])
     assert (sheets.count("metadata"), sheets.count("batchGet"), sheets.count("batchUpdate")) == (
-        1, 1, 1)
+        1, 2, 1)  # the second read checks the inputs did not change before writing
 
 
 def test_apps_script_audience_is_accepted(sheets, warehouse, issuer):
@@ -133,3 +133,29 @@ def test_scheduled_refresh_carries_on_past_a_failing_sheet(sheets, warehouse, is
     assert "not shared with" in body["results"][0]["status"]
     assert "refreshed 1 of 2" in body["summary"]
     assert sheets.value("BESS", "B62") == "OK"
+
+
+def test_registry_rows_without_a_tab_refresh_the_default_tab(bq_prices, monkeypatch):
+    """A NULL (or blank) tab in spreadsheet_registry means the layout's tab, never "nan"."""
+    import json
+    from pathlib import Path
+
+    from google.cloud import bigquery
+
+    monkeypatch.delenv("BTM_PPA_SPREADSHEETS", raising=False)
+    fields = json.loads((Path(__file__).parents[1] / "deploy" / "bigquery"
+                         / "spreadsheet_registry.json").read_text())
+    table = f"{bq_prices.dataset}.spreadsheet_registry"
+    bq_prices.client.delete_table(table, not_found_ok=True)
+    bq_prices.client.create_table(bigquery.Table(table, schema=[
+        bigquery.SchemaField(f["name"], f["type"], mode=f["mode"]) for f in fields]))
+    assert not bq_prices.client.insert_rows_json(table, [
+        {"spreadsheet_id": "a" * 30, "sheet": None, "enabled": True},
+        {"spreadsheet_id": "b" * 30, "sheet": "Deal 2", "enabled": True},
+        {"spreadsheet_id": "c" * 30, "sheet": "  ", "enabled": True},
+        {"spreadsheet_id": "d" * 30, "sheet": "BESS", "enabled": False}])
+    runtime.inject("warehouse", bq_prices)
+    try:
+        assert runtime.registry() == [("a" * 30, None), ("b" * 30, "Deal 2"), ("c" * 30, None)]
+    finally:
+        runtime.inject("warehouse", None)

@@ -81,7 +81,7 @@ class TaskQueue:
             task.name = f"{self.config.queue}/tasks/{name}"
         try:
             created = self.client.create_task(parent=self.config.queue, task=task, timeout=30)
-        except gexc.AlreadyExists:
+        except gexc.Conflict:  # ALREADY_EXISTS (gRPC) or 409 (REST): a duplicate name
             return None
         except gexc.GoogleAPICallError as exc:
             raise TaskQueueError(f"Cloud Tasks refused a task on {self.config.queue}: "
