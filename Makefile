@@ -18,7 +18,12 @@ setup: $(STAMP)
 demo: setup  ## build the worked example, price it on the embedded warehouse, print rows 50-62
 	$(BIN)/btm-ppa demo
 
-test: setup  ## every test, offline
+# The add-on's type check and node tests need TypeScript and the Apps Script types.
+NODE_DEPS := tests/apps_script/node_modules/.package-lock.json
+$(NODE_DEPS): tests/apps_script/package-lock.json
+	cd tests/apps_script && npm ci --no-audit --no-fund --loglevel=error
+
+test: setup $(NODE_DEPS)  ## every test, offline
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -202,11 +202,22 @@ else
     --headers="Content-Type=application/json"
 fi
 
-# 9. The add-on: its backend URL, written once into the add-on's own code.
-echo "# write deploy/apps_script/Config.js (the add-on's backend URL), then clasp push"
+# 9. The add-on: its backend URL, written once into the add-on's own code (Config.js) and
+#    its manifest's URL allowlist; then pushed with clasp (deploy/README.md).
+echo "# write deploy/apps_script/Config.js: BTM_BACKEND_URL=${URL_BASE}/refresh"
+echo "# write deploy/apps_script/appsscript.json: urlFetchWhitelist=${URL_BASE}/"
 if [[ $MODE == run ]]; then
   printf "/** Written by deploy/deploy.sh. */\nvar BTM_BACKEND_URL = '%s';\n" \
     "${URL_BASE}/refresh" > "$HERE/apps_script/Config.js"
+  python3 - "$HERE/apps_script/appsscript.json" "${URL_BASE}/" <<'PY'
+import json, sys
+path, url = sys.argv[1], sys.argv[2]
+manifest = json.load(open(path))
+manifest["urlFetchWhitelist"] = [url]
+open(path, "w").write(json.dumps(manifest, indent=2) + "\n")
+PY
 fi
-echo "+ manifest deploy/apps_script/appsscript.json (Editor add-on: onInstall, createAddonMenu)"
+echo "# the add-on: an Editor add-on (appsscript.json) whose Code.js has onInstall -> onOpen"
+echo "#   and createAddonMenu(); OAuth client ${ADDON_CLIENT_ID} is its one audience"
+grep -E '^function (onInstall|onOpen)|createAddonMenu' "$HERE/apps_script/Code.js" | sed 's/^/#   /'
 echo "# then: cd deploy/apps_script && npx @google/clasp push (see deploy/README.md)"
