@@ -5,6 +5,7 @@
 #   deploy/deploy.sh --dry-run            print every command, run none
 #   deploy/deploy.sh                      run them (gcloud and bq logged in)
 #   deploy/deploy.sh --print-env FN       the environment function FN is deployed with
+#   deploy/deploy.sh --stage-only         stage the function source in $STAGE, nothing else
 #
 # Settings: deploy/config.env (each overridable from the environment).
 set -euo pipefail
@@ -18,12 +19,15 @@ MODE=run
 case "${1:-}" in
   --dry-run) MODE=dry ;;
   --print-env) MODE=env; PRINT_FN="${2:?--print-env needs a function name}" ;;
+  --stage-only) MODE=stage ;;
   "") ;;
-  *) echo "usage: deploy/deploy.sh [--dry-run | --print-env FUNCTION]" >&2; exit 2 ;;
+  *) echo "usage: deploy/deploy.sh [--dry-run | --print-env FUNCTION | --stage-only]" >&2
+     exit 2 ;;
 esac
 
 RUNTIME=python312
 STAGE="${STAGE:-$ROOT/build/function-source}"
+ADDON_DIR="${ADDON_DIR:-$HERE/apps_script}"  # where step 9 writes the add-on's URL
 URL_BASE="https://${REGION}-${PROJECT}.cloudfunctions.net"
 QUEUE_PATH="projects/${PROJECT}/locations/${REGION}/queues/${QUEUE}"
 FUNCTIONS=(refresh ingest_prices scheduled_refresh vlp_register)
@@ -74,7 +78,7 @@ exists() {
 # 1. The function source: functions/ with the layout and the locked requirements.
 stage() {
   echo "# stage the function source in $STAGE"
-  if [[ $MODE == run ]]; then
+  if [[ $MODE == run || $MODE == stage ]]; then
     rm -rf "$STAGE" && mkdir -p "$STAGE"
     cp -r "$ROOT/functions/." "$STAGE/"
     # Local build products are for this machine's Python, not the runtime's: the staged
@@ -85,6 +89,11 @@ stage() {
     cp "$HERE/requirements-cloud.txt" "$STAGE/requirements.txt"
   fi
 }
+
+if [[ $MODE == stage ]]; then
+  stage
+  exit 0
+fi
 
 run gcloud config set project "$PROJECT"
 run gcloud services enable cloudfunctions.googleapis.com run.googleapis.com \
@@ -208,8 +217,8 @@ echo "# write deploy/apps_script/Config.js: BTM_BACKEND_URL=${URL_BASE}/refresh"
 echo "# write deploy/apps_script/appsscript.json: urlFetchWhitelist=${URL_BASE}/"
 if [[ $MODE == run ]]; then
   printf "/** Written by deploy/deploy.sh. */\nvar BTM_BACKEND_URL = '%s';\n" \
-    "${URL_BASE}/refresh" > "$HERE/apps_script/Config.js"
-  python3 - "$HERE/apps_script/appsscript.json" "${URL_BASE}/" <<'PY'
+    "${URL_BASE}/refresh" > "$ADDON_DIR/Config.js"
+  python3 - "$ADDON_DIR/appsscript.json" "${URL_BASE}/" <<'PY'
 import json, sys
 path, url = sys.argv[1], sys.argv[2]
 manifest = json.load(open(path))
