@@ -39,6 +39,7 @@ $(BENCH_VENV)/.installed-stamp:
 
 bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory, written to benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/import_time.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .ruff_cache .mypy_cache .hypothesis
