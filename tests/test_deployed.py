@@ -301,7 +301,8 @@ def test_nightly_fans_out_500_sheets_through_the_queue_within_the_sheets_quota(
         finally:
             served.close()
         elapsed = time.monotonic() - started
-        assert sheets.throttled == 0  # the queue kept every minute within 60 reads
+        assert sheets.throttled == 0  # no 429: every minute stayed within 60 reads
+        reads = sheets.count("metadata") + sheets.count("batchGet")
         statuses = [sheets.value("BESS", "B62", sid) for sid in ids if sid != ids[7]]
         assert statuses == ["OK"] * 499
     attempts = [t.attempts for t in deployment.tasks.tasks.values()]
@@ -309,6 +310,13 @@ def test_nightly_fans_out_500_sheets_through_the_queue_within_the_sheets_quota(
     assert deployment.tasks.max_running_seen <= int(config["QUEUE_MAX_CONCURRENT_DISPATCHES"])
     rate = float(config["QUEUE_MAX_DISPATCHES_PER_SECOND"])
     assert elapsed >= 499 / rate * TIME_SCALE * 0.95  # never faster than the queue's rate
+    # Why it holds however fast refreshes run: no minute held more dispatches than the
+    # queue's rate allows, and each refresh reads at most 3 times (the last sheet's tab is
+    # missing: 2), so the reads of any minute stay within the quota of 60.
+    times = deployment.tasks.dispatch_times
+    busiest = max(sum(1 for t in times if start <= t < start + clock_minute_s) for start in times)
+    assert busiest <= rate * 60 + 1
+    assert reads <= 3 * 500 and (rate * 60 + 1) * 3 <= 60
     runs = _runs(tables, deployment.warehouse.dataset)
     assert len(runs) == 500 and {r["trigger"] for r in runs} == {"nightly"}
     failed = [r for r in runs if not r["ok"]]
