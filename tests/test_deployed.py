@@ -206,7 +206,8 @@ def test_two_users_two_sheets_each_only_their_own(deployment, example_xlsx):
         refused = call(sheet_a, bob, b_token)
         assert refused.status_code == 403 and "cannot open" in refused.get_json()["error"]["message"]
         view_only = call(sheet_b, alice, a_token)
-        assert view_only.status_code == 403 and "view but not edit" in view_only.get_json()["error"]["message"]
+        assert view_only.status_code == 403
+        assert "view but not edit" in view_only.get_json()["error"]["message"]
         assert call(sheet_a, bob, a_token).status_code == 403  # someone else's token
         assert call(sheet_a, alice, None).status_code == 401
         other_app = drive.issue("other-app", alice, "another-client", (READ_SCOPE,))

@@ -6,7 +6,7 @@ import shutil
 import functions_framework
 import pytest
 
-from btm_ppa.entrypoints import http, runtime
+from btm_ppa.entrypoints import runtime
 from tests.conftest import set_cells
 
 

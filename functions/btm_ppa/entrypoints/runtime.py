@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from btm_ppa.adapters.cloud_tasks import TaskQueue
