@@ -323,3 +323,35 @@ def test_nightly_fans_out_500_sheets_through_the_queue_within_the_sheets_quota(
     failed = [r for r in runs if not r["ok"]]
     assert [r["spreadsheet_id"] for r in failed] == [ids[7]]
     assert "BESS tab not found" in failed[0]["status"]
+
+
+def test_a_rate_limited_task_is_answered_503_and_retried_by_the_queue(deployment, example_xlsx,
+                                                                      tables):
+    from btm_ppa.adapters.retry import RetryPolicy
+
+    config = deploy_config()
+    with SheetsStandIn(SHEET_ID, example_xlsx) as sheets:
+        # The adapter's own retries give up after 3 attempts; the queue's retry then succeeds.
+        runtime.inject("sheets", loopback_client(sheets, policy=RetryPolicy(
+            max_attempts=3, base_delay_s=0.01, max_delay_s=0.02)))
+        client = deployment.become("refresh")
+        runtime.inject("runs", None)
+        _queue(deployment, config)
+        served = Served(client.application)
+        deployment.tasks.routes[f"{URL}/refresh"] = served.url
+        sheets.faults.extend([429] * 4)
+        try:
+            from btm_ppa.adapters.cloud_tasks import TaskQueue, TaskQueueConfig
+
+            TaskQueue(TaskQueueConfig(queue=os.environ["BTM_PPA_TASKS_QUEUE"],
+                                      target_url=f"{URL}/refresh", service_account=TASKS,
+                                      endpoint=deployment.tasks.endpoint)).enqueue(
+                {"spreadsheet_id": SHEET_ID, "sheet": "BESS", "trigger": "nightly"})
+            assert deployment.tasks.wait_idle(60)
+        finally:
+            served.close()
+        assert sheets.value("BESS", "B62") == "OK"
+    (task,) = deployment.tasks.tasks.values()
+    assert task.attempts == [503, 200]
+    runs = sorted(_runs(tables, deployment.warehouse.dataset), key=lambda r: r["ok"])
+    assert [(r["ok"], "rate-limiting" in r["status"]) for r in runs] == [(False, True), (True, False)]
