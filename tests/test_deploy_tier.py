@@ -21,7 +21,7 @@ from tests.sheets_standin import SheetsStandIn
 from tests.test_sheets_workbook import SHEET_ID
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.deploy, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.deploy, pytest.mark.slow]
 
 CHILD = textwrap.dedent("""
     import json, os, sys
