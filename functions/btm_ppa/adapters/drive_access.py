@@ -1,4 +1,4 @@
-"""Does the caller may open this spreadsheet? Checked with the caller's own OAuth access
+"""May the caller use this spreadsheet? Checked with the caller's own OAuth access
 token (the add-on sends ``ScriptApp.getOAuthToken()``, which carries the
 ``drive.metadata.readonly`` scope of its manifest), not with the service account's:
 
@@ -15,11 +15,21 @@ from collections.abc import Iterable
 
 import requests
 
-from btm_ppa.entrypoints.auth import AuthError
+from btm_ppa.errors import BtmError
 
 DRIVE_FILES_URL = "https://www.googleapis.com/drive/v3/files"
 TOKENINFO_URL = "https://oauth2.googleapis.com/tokeninfo"
 TIMEOUT_S = 10.0
+
+
+class AccessDenied(BtmError):
+    """The caller may not use this spreadsheet; ``status`` is the HTTP status to answer."""
+
+    kind = "auth"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class DriveAccess:
@@ -31,36 +41,36 @@ class DriveAccess:
         self.tokeninfo_url = tokeninfo_url
 
     def check(self, spreadsheet_id: str, access_token: str | None, email: str) -> None:
-        """Raise AuthError (401/403) unless ``email`` holds ``access_token`` from the
+        """Raise AccessDenied (401/403) unless ``email`` holds ``access_token`` from the
         add-on's client and may edit the spreadsheet."""
         if not access_token:
-            raise AuthError("send the user's OAuth access token (X-User-Access-Token) so "
+            raise AccessDenied("send the user's OAuth access token (X-User-Access-Token) so "
                             "the backend can check access to the spreadsheet", 401)
         info = self._get(self.tokeninfo_url, params={"access_token": access_token})
         if info.status_code != 200:
-            raise AuthError("the user's access token is invalid or expired", 401)
+            raise AccessDenied("the user's access token is invalid or expired", 401)
         claims = info.json()
         if claims.get("azp", claims.get("aud")) not in self.client_ids:
-            raise AuthError("the user's access token was issued to another application", 401)
+            raise AccessDenied("the user's access token was issued to another application", 401)
         if str(claims.get("email", "")).lower() != email.lower():
-            raise AuthError("the user's access token belongs to someone else", 403)
+            raise AccessDenied("the user's access token belongs to someone else", 403)
         answer = self._get(f"{self.drive_url}/{spreadsheet_id}",
                            params={"fields": "id,capabilities(canEdit)",
                                    "supportsAllDrives": "true"},
                            headers={"Authorization": f"Bearer {access_token}"})
         if answer.status_code in (403, 404):
-            raise AuthError(f"{email} cannot open spreadsheet {spreadsheet_id}", 403)
+            raise AccessDenied(f"{email} cannot open spreadsheet {spreadsheet_id}", 403)
         if answer.status_code == 401:
-            raise AuthError("the user's access token is invalid or expired", 401)
+            raise AccessDenied("the user's access token is invalid or expired", 401)
         if answer.status_code != 200:
-            raise AuthError(f"Google Drive could not check access (HTTP {answer.status_code}); "
+            raise AccessDenied(f"Google Drive could not check access (HTTP {answer.status_code}); "
                             "try again", 503)
         if not answer.json().get("capabilities", {}).get("canEdit", False):
-            raise AuthError(f"{email} may view but not edit spreadsheet {spreadsheet_id}", 403)
+            raise AccessDenied(f"{email} may view but not edit spreadsheet {spreadsheet_id}", 403)
 
     def _get(self, url: str, **kwargs: object) -> requests.Response:
         try:
             return self.session.get(url, timeout=TIMEOUT_S, **kwargs)  # type: ignore[arg-type]
         except requests.RequestException as exc:
-            raise AuthError("Google did not answer the access check in time; try again",
+            raise AccessDenied("Google did not answer the access check in time; try again",
                             503) from exc

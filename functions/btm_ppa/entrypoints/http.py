@@ -180,7 +180,12 @@ def _check_user_access(request: flask.Request, body: dict[str, Any]) -> None:
         return
     if caller.lower() == runtime.tasks_caller():
         return  # a queued refresh: checked when it was queued
-    access.check(_spreadsheet_id(body), request.headers.get(USER_TOKEN_HEADER), caller)
+    from btm_ppa.adapters.drive_access import AccessDenied
+
+    try:
+        access.check(_spreadsheet_id(body), request.headers.get(USER_TOKEN_HEADER), caller)
+    except AccessDenied as exc:
+        raise AuthError(exc.message, exc.status) from exc
 
 
 def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
