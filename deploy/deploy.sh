@@ -131,13 +131,16 @@ for fn in "${FUNCTIONS[@]}"; do
   run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:${FN_SA[$fn]}" \
     --role=roles/bigquery.jobUser --condition=None --quiet
 done
-run bq add-iam-policy-binding --member="serviceAccount:${FN_SA[refresh]}" \
-  --role=roles/bigquery.dataViewer "$PROJECT:$DATASET"
-run bq add-iam-policy-binding --member="serviceAccount:${FN_SA[refresh]}" \
-  --role=roles/bigquery.dataEditor "$PROJECT:$DATASET.refresh_runs"
+# Dataset and table grants with BigQuery's own GRANT statements (idempotent).
+grant() {  # grant ROLE ON_WHAT MEMBER
+  run bq query --use_legacy_sql=false --location="$BQ_LOCATION" \
+    "GRANT \`$1\` ON $2 TO \"$3\""
+}
+grant roles/bigquery.dataViewer "SCHEMA \`${PROJECT}.${DATASET}\`" "serviceAccount:${FN_SA[refresh]}"
+grant roles/bigquery.dataEditor "TABLE \`${PROJECT}.${DATASET}.refresh_runs\`" \
+  "serviceAccount:${FN_SA[refresh]}"
 for fn in ingest_prices scheduled_refresh vlp_register; do
-  run bq add-iam-policy-binding --member="serviceAccount:${FN_SA[$fn]}" \
-    --role=roles/bigquery.dataEditor "$PROJECT:$DATASET"
+  grant roles/bigquery.dataEditor "SCHEMA \`${PROJECT}.${DATASET}\`" "serviceAccount:${FN_SA[$fn]}"
 done
 
 # 4. The queue: rate and concurrency within the Sheets quota, retries with backoff.

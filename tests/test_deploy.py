@@ -39,19 +39,25 @@ def test_dry_run_shows_a_function_per_service_account_and_least_privilege(tmp_pa
         accounts[fn] = re.search(r"--service-account=(\S+)", deploy).group(1)
         assert "BTM_PPA_BIGQUERY_DATASET=acme-energy.btm_ppa" in deploy
     assert len(set(accounts.values())) == 4  # one each
-    grants = [c for c in commands if "add-iam-policy-binding" in c]
+    grants = [c.replace("\\", "") for c in commands if "add-iam-policy-binding" in c or " GRANT" in c]
+
+    def role(grant: str) -> str:
+        found = re.search(r"--role=(\S+)|GRANT `([^`]+)`", grant)
+        return found.group(1) or found.group(2)
 
     def roles_of(account):
-        return {re.search(r"--role=(\S+)", c).group(1) for c in grants if f"serviceAccount:{account}" in c}
+        return {role(c) for c in grants if account in c}
 
-    refresh_edits = [c for c in grants if accounts["refresh"] in c and "dataEditor" in c]
-    assert [c.rsplit(" ", 1)[1] for c in refresh_edits] == ["acme-energy:btm_ppa.refresh_runs"]
     assert "roles/bigquery.dataViewer" in roles_of(accounts["refresh"])  # refresh reads
-    assert "roles/bigquery.dataEditor" in roles_of(accounts["ingest_prices"])  # ingestion writes
+    refresh_edits = [c for c in grants if accounts["refresh"] in c and "dataEditor" in c]
+    assert len(refresh_edits) == 1 and "ON TABLE `acme-energy.btm_ppa.refresh_runs`" in refresh_edits[0]
+    for writer in ("ingest_prices", "scheduled_refresh", "vlp_register"):  # ingestion writes
+        assert any(accounts[writer] in c and "dataEditor` ON SCHEMA `acme-energy.btm_ppa`" in c
+                   for c in grants)
     assert "roles/cloudtasks.enqueuer" in roles_of(accounts["scheduled_refresh"])  # fan-out
     assert "roles/cloudtasks.enqueuer" not in roles_of(accounts["ingest_prices"])
-    assert not any("--role=roles/bigquery.dataEditor" in c and accounts["refresh"] in c
-                   and "gcloud projects" in c for c in grants)  # nothing project-wide to write
+    # no project-wide data role for anyone
+    assert not any("gcloud projects" in c and "bigquery.data" in c for c in grants)
 
 
 def test_dry_run_shows_the_queue_the_scheduler_and_the_add_on(tmp_path):
