@@ -278,7 +278,12 @@ class SheetsStandIn:
             values.append(row)
         while values and not values[-1]:
             values.pop()
-        return {"range": text, "majorDimension": "ROWS", "values": values}
+        # Like Google: trailing blank cells and rows are left out, and an all-blank range
+        # comes back with no "values" key at all.
+        answer = {"range": text, "majorDimension": "ROWS"}
+        if values:
+            answer["values"] = values
+        return answer
 
     @staticmethod
     def _error(status: int, message: str, code: str = "ERROR") -> Response:

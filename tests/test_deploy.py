@@ -164,3 +164,16 @@ print('ok')
     out = subprocess.run([os.sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                          text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_importing_the_function_module_loads_no_heavy_library():
+    """A cold start imports only what every request needs; pandas, the model, openpyxl,
+    BigQuery and Cloud Tasks load on the first request that uses them (figures:
+    benchmarks/import_time.py)."""
+    script = ("import sys; sys.path.insert(0, 'functions'); import main; "
+              "print(' '.join(sorted(m for m in ('pandas', 'numpy', 'openpyxl', 'duckdb', "
+              "'google.cloud.bigquery', 'google.cloud.tasks_v2', 'highspy', 'rich', "
+              "'btm_ppa.refresh') if m in sys.modules)))")
+    out = subprocess.run([os.sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == ""
