@@ -23,7 +23,14 @@ NODE_DEPS := tests/apps_script/node_modules/.package-lock.json
 $(NODE_DEPS): tests/apps_script/package-lock.json
 	cd tests/apps_script && npm ci --no-audit --no-fund --loglevel=error
 
-test: setup $(NODE_DEPS)  ## every test, offline
+# The deploy-tier test installs the locked cloud requirements offline from this wheelhouse.
+WHEELHOUSE := build/wheelhouse/.stamp
+$(WHEELHOUSE): deploy/requirements-cloud.txt
+	$(BIN)/python -m pip download --quiet --require-hashes --no-deps -d build/wheelhouse \
+	  -r deploy/requirements-cloud.txt
+	touch $@
+
+test: setup $(NODE_DEPS) $(WHEELHOUSE)  ## every test, offline (after the downloads above)
 	$(BIN)/python -m pytest
 
 check: setup  ## the unit tier alone (under 30 s), for day-to-day work
