@@ -159,3 +159,31 @@ def test_registry_rows_without_a_tab_refresh_the_default_tab(bq_prices, monkeypa
         assert runtime.registry() == [("a" * 30, None), ("b" * 30, "Deal 2"), ("c" * 30, None)]
     finally:
         runtime.inject("warehouse", None)
+
+
+def test_an_edit_during_a_refresh_makes_the_function_run_again(sheets, warehouse, issuer,
+                                                               monkeypatch):
+    """The first run finds B45 changed before writing, writes nothing, and runs again on
+    the new inputs: the sheet ends with results of what the analyst typed."""
+    from btm_ppa.adapters.sheets_workbook import SheetsWorkbook
+
+    runtime.inject("warehouse", warehouse)
+    reads = []
+    original = SheetsWorkbook._batch_get
+
+    def read_then_edit(self, ranges):
+        values = original(self, ranges)
+        reads.append(ranges)
+        if len(reads) == 1:
+            sheets.set_value("BESS", "B45", 151.25)
+        return values
+
+    monkeypatch.setattr(SheetsWorkbook, "_batch_get", read_then_edit)
+    response = _post(_app("refresh"), issuer.token(audience=AUDIENCE), {"spreadsheet_id": SHEET_ID})
+    assert response.status_code == 200, response.get_json()
+    assert (sheets.count("metadata"), sheets.count("batchGet"), sheets.count("batchUpdate")) == (
+        2, 4, 1)
+    assert sheets.value("BESS", "B62") == "OK" and sheets.value("BESS", "B45") == 151.25
+    # Stream 1's PPA revenue is its volume at the new price, not the old one.
+    assert sheets.value("BESS", "B52") == pytest.approx(sheets.value("BESS", "B51") * 151.25,
+                                                        abs=0.01)
