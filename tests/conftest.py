@@ -23,7 +23,6 @@ from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.sheet.template import build_template
 from sheets_layout import BessLayout, load_bess_layout
 
-
 TIERS = {
     "unit": {"test_area", "test_cells", "test_dispatch", "test_duos", "test_network_simplex",
              "test_periods", "test_units", "test_valuation"},
