@@ -159,7 +159,9 @@ class BigQueryWarehouse:
     def spreadsheet_registry(self) -> list[tuple[str, str | None]]:
         """The ``spreadsheet_registry`` table's enabled rows."""
         frame = self.query("spreadsheet_registry")
-        return [(str(r.spreadsheet_id), r.sheet or None) for r in frame.itertuples()]
+        return [(str(r.spreadsheet_id),
+                 r.sheet.strip() if isinstance(r.sheet, str) and r.sheet.strip() else None)
+                for r in frame.itertuples()]
 
     def create_tables(self) -> None:
         """The dataset and the partitioned ``system_prices`` table, if missing."""
