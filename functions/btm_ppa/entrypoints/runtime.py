@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from btm_ppa.adapters.cloud_tasks import TaskQueue
     from btm_ppa.adapters.drive_access import DriveAccess
-    from btm_ppa.adapters.run_log import RunLog
     from btm_ppa.adapters.elexon import ElexonClient
+    from btm_ppa.adapters.run_log import RunLog
     from btm_ppa.prices.warehouse import PriceWarehouse
 
 _lock = threading.RLock()  # re-entrant: one client may be made from another
