@@ -78,3 +78,9 @@ class WarehouseError(BtmError):
     """The price warehouse could not answer (missing table, SQL error, unreachable)."""
 
     kind = "warehouse"
+
+
+class RefreshTimeoutError(BtmError):
+    """A refresh did not finish within its time budget; nothing was written."""
+
+    kind = "timeout"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from btm_ppa.core.simulation import ChargeRates, daily_summary, schedule_frame, 
 from btm_ppa.core.units import kw_to_mw
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.errors import BtmError, InputError, LayoutError
+from btm_ppa.errors import BtmError, InputError, LayoutError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
@@ -45,6 +47,26 @@ from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
+
+#: Environment variable: seconds a refresh may take before it gives up, writing nothing.
+BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
+DEFAULT_BUDGET_S = 20.0
+
+
+def refresh_budget_s() -> float:
+    """The refresh time budget: ``$BTM_PPA_REFRESH_BUDGET_S`` seconds, 20 by default."""
+    raw = os.environ.get(BUDGET_ENV, "").strip()
+    if not raw:
+        return DEFAULT_BUDGET_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        log.warning("%s=%r is not a number of seconds above 0; using %g s", BUDGET_ENV, raw,
+                    DEFAULT_BUDGET_S)
+        return DEFAULT_BUDGET_S
+    return seconds
 
 
 @dataclass
@@ -71,12 +93,16 @@ def refresh(
     tab: str | None = None,
     layout: BessLayout | None = None,
     now: dt.datetime | None = None,
+    budget_s: float | None = None,
 ) -> RefreshOutcome:
     """Refresh one BESS tab. Never raises BtmError: problems come back in the outcome.
 
-    WorkbookUnavailableError and a missing tab are reported without writing anything
-    (there is nowhere safe to write); every other problem is written to the status row.
+    WorkbookUnavailableError, a missing tab and running out of the time budget
+    (``budget_s`` seconds, by default ``refresh_budget_s()``; RefreshTimeoutError) are
+    reported without writing anything; every other problem is written to the status row.
     """
+    budget = refresh_budget_s() if budget_s is None else budget_s
+    deadline = time.monotonic() + budget
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
@@ -87,7 +113,9 @@ def refresh(
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         method = inputs.method
-        outcome = _compute(layout, inputs, warehouse, now, snapshot.tables)
+        outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget)
+    except RefreshTimeoutError as exc:  # nothing written: the budget is already spent
+        return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, method, now)
     try:
@@ -155,7 +183,8 @@ def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
 
 
 def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
-             now: dt.datetime, snapshot_tables: Mapping[str, list[list[CellValue]]]
+             now: dt.datetime, snapshot_tables: Mapping[str, list[list[CellValue]]],
+             deadline: float | None = None, budget_s: float = DEFAULT_BUDGET_S
              ) -> RefreshOutcome:
     start_cell = layout.input("window_start").cell
     end_cell = layout.input("window_end").cell
@@ -168,7 +197,8 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
         present["system_buy_price_gbp_per_mwh"].to_numpy(), bands.codes)
 
     if inputs.method is not Method.SHEET:
-        return _compute_simulated(layout, inputs, warehouse, prices, snapshot_tables, now)
+        return _compute_simulated(layout, inputs, warehouse, prices, snapshot_tables, now,
+                                  deadline, budget_s)
     assert inputs.non_bess is not None and inputs.bess is not None  # read_inputs under SHEET
     _check_bands_priced(layout, inputs, band_prices.period_count, f"{start_cell}:{end_cell}")
     valuation = value_sheet_method(
@@ -203,7 +233,8 @@ DISPATCH_TAB = "Dispatch"
 
 def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
                        prices: wh.WindowPrices, tables: Mapping[str, list[list[CellValue]]],
-                       now: dt.datetime) -> RefreshOutcome:
+                       now: dt.datetime, deadline: float | None = None,
+                       budget_s: float = DEFAULT_BUDGET_S) -> RefreshOutcome:
     """greedy / optimal: simulate every settlement period of the window."""
     frame = prices.frame
     window_cells = f"{layout.input('window_start').cell}:{layout.input('window_end').cell}"
@@ -240,8 +271,16 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         battery=battery)
     started = time.perf_counter()
     greedy = dispatch.greedy_schedule(problem)
-    optimal = dispatch.optimal_schedule(problem)
-    log.info("dispatch of %d periods in %.3f s", problem.periods, time.perf_counter() - started)
+    try:
+        best = dispatch.optimal_dispatch(problem, deadline=deadline)
+    except dispatch.DeadlineExceeded:
+        raise RefreshTimeoutError(
+            f"the refresh did not finish within its {budget_s:g} s budget while finding the "
+            f"optimal schedule of {problem.periods:,} settlement periods; nothing was written "
+            f"(shorten the window B20:B21, or raise {BUDGET_ENV})") from None
+    optimal = best.schedule
+    log.info("dispatch of %d periods in %.3f s (%d programme runs, gap £%.4f)", problem.periods,
+             time.perf_counter() - started, best.rounds, best.gap_gbp)
     ppa = inputs.ppa_price_gbp_per_mwh
     valued = {method: value_schedule(problem, schedule, system_buy, rates, ppa)
               for method, schedule in ((Method.OPTIMAL, optimal), (Method.GREEDY, greedy))}
@@ -250,6 +289,8 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     chosen = optimal if inputs.method is Method.OPTIMAL else greedy
     simulated, table = valued[inputs.method], results[inputs.method]
     comparison = _compare(results[Method.OPTIMAL], results[Method.GREEDY])
+    if not best.proven:
+        comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
     present = prices.present
     band_prices = band_average_prices(present["system_buy_price_gbp_per_mwh"].to_numpy(),
                                       bands.codes[frame["system_buy_price_gbp_per_mwh"].notna()])

@@ -50,10 +50,15 @@ def quiet_highs() -> highspy.Highs:
 
 class FixedModeLp:
     """Columns: charge (T), discharge (T), stored energy (T). Rows: stored-energy balance
-    (T), daily discharge (one per settlement day). Maximises battery value
-    sum((cost + VLP) x) - sum(cost c) (HiGHS minimises its negative)."""
+    (T), daily discharge (one per settlement day), and in the ``hull`` periods the convex
+    hull of "charge only or discharge only", charge/charge cap + discharge/discharge cap
+    <= 1, which every exclusive schedule meets. Maximises battery value
+    sum((cost + VLP) x) - sum(cost c) (HiGHS minimises its negative). With every mode
+    open it is a relaxation of the exact problem: its optimum bounds every schedule's
+    value, and is optimal itself when it does not charge and discharge at once where that
+    would pay."""
 
-    def __init__(self, problem: DispatchProblem) -> None:
+    def __init__(self, problem: DispatchProblem, hull: npt.NDArray[np.bool_]) -> None:
         b = problem.battery
         n, eff = problem.periods, b.round_trip_efficiency_frac
         cost = problem.import_cost_gbp_per_mwh
@@ -64,19 +69,23 @@ class FixedModeLp:
         t = np.arange(n)
         ch, x, s = 0, n, 2 * n
         # soc[t] - soc[t-1] - eff ch[t] + x[t] = 0; sum over the day of x <= cycles x capacity.
-        rows = np.concatenate([t, t, t, t[1:], n + problem.day_index])
-        cols = np.concatenate([s + t, ch + t, x + t, s + t[:-1], x + t])
+        h = np.flatnonzero(hull & (self.charge_cap > 0) & (self.discharge_cap > 0))
+        k = len(h)
+        j = n + self.days + np.arange(k)
+        rows = np.concatenate([t, t, t, t[1:], n + problem.day_index, j, j])
+        cols = np.concatenate([s + t, ch + t, x + t, s + t[:-1], x + t, ch + h, x + h])
         vals = np.concatenate([np.ones(n), np.full(n, -eff), np.ones(n), -np.ones(n - 1),
-                               np.ones(n)])
+                               np.ones(n), 1 / self.charge_cap[h], 1 / self.discharge_cap[h]])
         order = np.lexsort((rows, cols))
         lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = 3 * n, n + self.days
+        lp.num_col_, lp.num_row_ = 3 * n, n + self.days + k
         lp.col_cost_ = np.concatenate([cost, -(cost + problem.vlp_gbp_per_mwh), np.zeros(n)])
         lp.col_lower_ = np.zeros(3 * n)
         lp.col_upper_ = np.concatenate([self.charge_cap, self.discharge_cap,
                                         np.full(n, b.capacity_mwh)])
-        lp.row_lower_ = np.concatenate([np.zeros(n), np.full(self.days, -highspy.kHighsInf)])
-        lp.row_upper_ = np.concatenate([np.zeros(n), np.full(self.days, b.daily_discharge_limit_mwh)])
+        lp.row_lower_ = np.concatenate([np.zeros(n), np.full(self.days + k, -highspy.kHighsInf)])
+        lp.row_upper_ = np.concatenate([np.zeros(n), np.full(self.days, b.daily_discharge_limit_mwh),
+                                        np.ones(k)])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = np.searchsorted(cols[order], np.arange(3 * n + 1)).astype(np.int32)
         lp.a_matrix_.index_ = rows[order].astype(np.int32)
@@ -95,8 +104,9 @@ class FixedModeLp:
                                     upper)
 
     def solve(self, start: Schedule | None = None,
-              deadline: float | None = None) -> tuple[Schedule, FloatArray]:
-        """The optimum for the open modes and the daily cycle limit's prices (£/MWh >= 0)."""
+              deadline: float | None = None) -> tuple[Schedule, FloatArray, float]:
+        """The optimum for the open modes, the daily cycle limit's prices (£/MWh >= 0) and
+        the optimal battery value (£)."""
         n, eff = self.problem.periods, self.problem.battery.round_trip_efficiency_frac
         if start is not None and self.highs.getInfo().simplex_iteration_count == 0:
             guess = highspy.HighsSolution()
@@ -119,5 +129,49 @@ class FixedModeLp:
         col = np.asarray(solution.col_value)
         charge = np.clip(col[:n], 0, None)
         discharge = np.clip(col[n:2 * n], 0, None)
-        prices = np.maximum(0.0, -np.asarray(solution.row_dual[n:]))
-        return Schedule(charge, discharge, np.cumsum(eff * charge - discharge)), prices
+        prices = np.maximum(0.0, -np.asarray(solution.row_dual[n:n + self.days]))
+        value = -float(self.highs.getInfo().objective_function_value)
+        return Schedule(charge, discharge, np.cumsum(eff * charge - discharge)), prices, value
+
+
+def exclusive_milp(problem: DispatchProblem, pays: npt.NDArray[np.bool_], start: Schedule,
+                   seconds: float) -> tuple[Schedule, float, float] | None:
+    """The exact problem as a MILP (the hull LP plus a charge-or-discharge binary in every
+    period where doing both would pay), started from the feasible schedule ``start`` and
+    stopped after ``seconds``: the best schedule found, its battery value and HiGHS's
+    bound on the optimum (£); None if it found nothing in time."""
+    model = FixedModeLp(problem, hull=pays)
+    highs, n = model.highs, problem.periods
+    where = np.flatnonzero(pays)
+    k = len(where)
+    if k:
+        first = highs.getNumCol()
+        highs.addVars(k, np.zeros(k), np.ones(k))
+        z = np.arange(first, first + k, dtype=np.int32)
+        highs.changeColsIntegrality(k, z, np.full(k, highspy.HighsVarType.kInteger))
+        for t, col in zip(where.tolist(), z.tolist(), strict=True):  # c <= C z, x <= X (1 - z)
+            highs.addRow(-highspy.kHighsInf, 0.0, 2, np.array([t, col], dtype=np.int32),
+                         np.array([1.0, -model.charge_cap[t]]))
+            highs.addRow(-highspy.kHighsInf, model.discharge_cap[t], 2,
+                         np.array([n + t, col], dtype=np.int32),
+                         np.array([1.0, model.discharge_cap[t]]))
+    highs.setOptionValue("presolve", "choose")
+    highs.setOptionValue("mip_rel_gap", 0.0)
+    highs.setOptionValue("mip_abs_gap", 1e-4)
+    highs.setOptionValue("time_limit", max(seconds, 0.01))
+    incumbent = highspy.HighsSolution()
+    incumbent.col_value = list(np.concatenate([
+        start.charge_mwh, start.discharge_mwh, np.clip(start.soc_mwh, 0, None),
+        (start.charge_mwh[where] > 0).astype(np.float64)]))
+    highs.setSolution(incumbent)
+    highs.solve()
+    info = highs.getInfo()
+    if info.primal_solution_status != 2:  # kSolutionStatusFeasible
+        return None
+    eff = problem.battery.round_trip_efficiency_frac
+    col = np.asarray(highs.getSolution().col_value)
+    charge = np.clip(col[:n], 0, None)
+    discharge = np.clip(col[n:2 * n], 0, None)
+    bound = -float(info.mip_dual_bound)
+    return (Schedule(charge, discharge, np.cumsum(eff * charge - discharge)),
+            -float(info.objective_function_value), bound)

@@ -13,25 +13,31 @@
    those modes with the limit exact, and the limit's prices nu (its duals). The programme
    is run again at those prices: its bound either meets the LP's value (optimal: the
    certificate) or it picks other modes, and the LP is re-solved with them, a few rounds
-   at most. The best feasible schedule and the lowest bound are returned; their
-   difference is the gap (0 to £0.001 when proven).
+   at most.
+4. Where a duality gap remains (the limit and the one-mode rule together can leave one),
+   HiGHS branches on the exact MILP (hull rows plus a binary per period where doing both
+   pays) from the best schedule, for at most ``milp_seconds``; its bound counts too.
+The best feasible schedule and the lowest bound are returned; their difference is the
+gap (at most £0.001 when proven).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from btm_ppa.core.dispatch import value_function
-from btm_ppa.core.dispatch.lp import FixedModeLp
+from btm_ppa.core.dispatch.lp import FixedModeLp, exclusive_milp
 from btm_ppa.core.dispatch.model import (
     ENERGY_TOLERANCE_MWH,
     DispatchProblem,
     FloatArray,
     Schedule,
+    feasibility_problems,
 )
 from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
 
@@ -81,7 +87,7 @@ def simultaneity_pays(problem: DispatchProblem) -> npt.NDArray[np.bool_]:
 
 
 def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
-                     max_rounds: int = 6) -> OptimalResult:
+                     max_rounds: int = 6, milp_seconds: float = 2.0) -> OptimalResult:
     """The profit-maximising schedule with perfect foresight and its optimality
     certificate. ``deadline`` is a ``time.monotonic()`` value; past it DeadlineExceeded
     is raised (checked every few hundred periods and inside HiGHS)."""
@@ -92,7 +98,6 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         return OptimalResult(Schedule(empty, empty, empty), 0.0, 0.0, 0)
     eff = b.round_trip_efficiency_frac
     cost = problem.import_cost_gbp_per_mwh
-    days = int(problem.day_index[-1]) + 1
     limit = b.daily_discharge_limit_mwh
     stored_cap = eff * problem.charge_cap_mwh
     discharge_cap = problem.discharge_cap_mwh
@@ -104,41 +109,71 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         return plan, _schedule(problem, plan.stored_change_mwh), \
             plan.value_gbp + limit * float(prices.sum())
 
-    prices = np.zeros(days)
-    plan, schedule, bound = programme(prices)
-    rounds = 1
-    best = schedule if _keeps_limit(problem, schedule) else None
-    best_value = battery_value_gbp(problem, best) if best is not None else -math.inf
-    if bound - best_value <= PROFIT_TOLERANCE_GBP:
-        return OptimalResult(schedule, best_value, max(bound, best_value), rounds)
+    plan, schedule, bound = programme(np.zeros(int(problem.day_index[-1]) + 1))
+    if _keeps_limit(problem, schedule):  # nu = 0 is optimal: the programme alone is exact
+        return OptimalResult(schedule, battery_value_gbp(problem, schedule), bound, 1)
     pays = simultaneity_pays(problem)
-    lp = FixedModeLp(problem)
+    lp = FixedModeLp(problem, hull=pays)
+    best, best_value = None, -math.inf
+    prices = None
+    rounds = 1
     tried: set[bytes] = set()
-    while rounds < max_rounds:
+    while True:
+        if prices is not None:
+            plan, schedule, candidate = programme(prices)
+            rounds += 1
+            bound = min(bound, candidate)
+            if _keeps_limit(problem, schedule):
+                value = battery_value_gbp(problem, schedule)
+                if value > best_value:
+                    best, best_value = schedule, value
+            if bound - best_value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
+                break
         charge_open, discharge_open = _open_modes(plan, pays)
         key = charge_open.tobytes() + discharge_open.tobytes()
         if key in tried:
             break  # the programme chose modes already solved: no progress left
         tried.add(key)
-        lp.set_open_modes(charge_open, discharge_open)
-        fixed, prices = lp.solve(start=schedule, deadline=deadline)
+        fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open, schedule,
+                                            deadline)
         fixed = _net(problem, fixed)
         value = battery_value_gbp(problem, fixed)
         if value > best_value:
             best, best_value = fixed, value
         if bound - best_value <= PROFIT_TOLERANCE_GBP:
             break
-        plan, schedule, candidate = programme(prices)
-        rounds += 1
-        bound = min(bound, candidate)
-        if _keeps_limit(problem, schedule):
-            value = battery_value_gbp(problem, schedule)
-            if value > best_value:
-                best, best_value = schedule, value
-        if bound - best_value <= PROFIT_TOLERANCE_GBP:
-            break
     assert best is not None  # the LP always returns a feasible schedule
+    if bound - best_value > PROFIT_TOLERANCE_GBP and milp_seconds > 0:
+        # A duality gap the prices cannot close: branch, for a bounded time.
+        seconds = milp_seconds if deadline is None else min(milp_seconds,
+                                                            deadline - time.monotonic())
+        found = exclusive_milp(problem, pays, best, seconds) if seconds > 0 else None
+        if found is not None:
+            schedule, value, milp_bound = found
+            schedule = _net(problem, schedule)
+            value = battery_value_gbp(problem, schedule)
+            if value > best_value and not feasibility_problems(problem, schedule):
+                best, best_value = schedule, value
+            bound = min(bound, milp_bound)
     return OptimalResult(best, best_value, max(bound, best_value), rounds)
+
+
+def _fixed_mode_optimum(lp: FixedModeLp, pays: npt.NDArray[np.bool_],
+                        charge_open: npt.NDArray[np.bool_], discharge_open: npt.NDArray[np.bool_],
+                        start: Schedule, deadline: float | None) -> tuple[Schedule, FloatArray]:
+    """The LP optimum with the given modes open; wherever it still mixes both (only
+    possible where both were left open, inside the hull), the larger share's mode is fixed
+    and the LP solved again, until it mixes nowhere."""
+    charge_open, discharge_open = charge_open.copy(), discharge_open.copy()
+    while True:
+        schedule, prices, _ = lp.set_open_modes(charge_open, discharge_open) or lp.solve(
+            start=start, deadline=deadline)
+        mixed = _both(schedule, pays)
+        if not mixed.size:
+            return schedule, prices
+        charging = (schedule.charge_mwh[mixed] / lp.charge_cap[mixed]
+                    >= schedule.discharge_mwh[mixed] / lp.discharge_cap[mixed])
+        charge_open[mixed], discharge_open[mixed] = charging, ~charging
 
 
 def optimal_schedule(problem: DispatchProblem, *, deadline: float | None = None) -> Schedule:
@@ -164,6 +199,16 @@ def _schedule(problem: DispatchProblem, change: FloatArray) -> Schedule:
     return Schedule(charge, discharge, np.cumsum(change))
 
 
+def _limit_can_bind(problem: DispatchProblem) -> bool:
+    """Whether some day could discharge more than the daily limit: more than a full
+    battery plus all it could store that day, and more than the day's discharge caps."""
+    b = problem.battery
+    stored = np.bincount(problem.day_index, weights=problem.charge_cap_mwh)
+    most = np.minimum(b.capacity_mwh + b.round_trip_efficiency_frac * stored,
+                      np.bincount(problem.day_index, weights=problem.discharge_cap_mwh))
+    return bool((most > b.daily_discharge_limit_mwh + ENERGY_TOLERANCE_MWH).any())
+
+
 def _keeps_limit(problem: DispatchProblem, schedule: Schedule) -> bool:
     daily = np.bincount(problem.day_index, weights=schedule.discharge_mwh)
     return bool((daily <= problem.battery.daily_discharge_limit_mwh + ENERGY_TOLERANCE_MWH).all())
@@ -171,11 +216,19 @@ def _keeps_limit(problem: DispatchProblem, schedule: Schedule) -> bool:
 
 def _open_modes(plan: value_function.Plan, pays: npt.NDArray[np.bool_]
                 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Where doing both would pay, only the mode the programme used (charging where it
-    stayed idle); elsewhere both."""
-    u, mode = plan.stored_change_mwh, plan.mode
-    charging = np.where(mode == CHARGE_MODE, True, np.where(mode == DISCHARGE_MODE, False, u >= 0))
-    return ~pays | charging, ~pays | ~charging
+    """Where doing both would pay, only the mode the programme used; both where it stayed
+    idle (the LP's hull rows keep those inside the two modes' convex hull) or where doing
+    both would not pay."""
+    u = plan.stored_change_mwh
+    charging = (u > ENERGY_TOLERANCE_MWH) | ((plan.mode == CHARGE_MODE) & (u >= 0))
+    discharging = (u < -ENERGY_TOLERANCE_MWH) | ((plan.mode == DISCHARGE_MODE) & (u <= 0))
+    idle = ~charging & ~discharging
+    return ~pays | charging | idle, ~pays | discharging | idle
+
+
+def _both(schedule: Schedule, where: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    return np.flatnonzero((schedule.charge_mwh > ENERGY_TOLERANCE_MWH)
+                          & (schedule.discharge_mwh > ENERGY_TOLERANCE_MWH) & where)
 
 
 def _net(problem: DispatchProblem, schedule: Schedule) -> Schedule:

@@ -134,7 +134,7 @@ def _values_at(piece: tuple, points: list[float]) -> list[float]:
 
 def _prune(pieces: list[tuple]) -> list[tuple]:
     """The pieces not dominated on every interval between breakpoints by one kept piece."""
-    if len(pieces) > 4:
+    if len(pieces) > 8:
         return _prune_many(pieces)
     found = set()
     for piece in pieces:
