@@ -17,9 +17,10 @@ def greedy_schedule(problem: DispatchProblem) -> Schedule:
     """The seeds' battery-first rule, period by period, always feasible.
 
     Red: discharge as much as power, demand, charge and the day's cycles allow; never
-    charge. Charging never takes the site's import above its import limit. Amber: keep enough charge (and cycles) for the rest of today's red periods;
+    charge. Amber: keep enough charge (and cycles) for the rest of today's red periods;
     discharge what is above that, or, when short of it with red still to come, charge
-    towards it. Green: charge as much as possible; never discharge.
+    towards it. Green: charge as much as possible; never discharge. Charging never takes
+    the site's import above its import limit.
     """
     b = problem.battery
     eff, cap = b.round_trip_efficiency_frac, b.capacity_mwh

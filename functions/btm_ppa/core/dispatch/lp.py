@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import highspy
 import numpy as np
@@ -147,13 +147,13 @@ def exclusive_milp(problem: DispatchProblem, pays: npt.NDArray[np.bool_], start:
     if k:
         first = highs.getNumCol()
         highs.addVars(k, np.zeros(k), np.ones(k))
-        z = np.arange(first, first + k, dtype=np.int32)
-        highs.changeColsIntegrality(k, z, np.full(k, highspy.HighsVarType.kInteger))
-        for t, col in zip(where.tolist(), z.tolist(), strict=True):  # c <= C z, x <= X (1 - z)
-            highs.addRow(-highspy.kHighsInf, 0.0, 2, np.array([t, col], dtype=np.int32),
+        binaries = np.arange(first, first + k, dtype=np.int32)
+        highs.changeColsIntegrality(k, binaries, np.full(k, highspy.HighsVarType.kInteger))
+        for t, z in zip(where.tolist(), binaries.tolist(), strict=True):  # c <= C z, x <= X (1 - z)
+            highs.addRow(-highspy.kHighsInf, 0.0, 2, np.array([t, z], dtype=np.int32),
                          np.array([1.0, -model.charge_cap[t]]))
             highs.addRow(-highspy.kHighsInf, model.discharge_cap[t], 2,
-                         np.array([n + t, col], dtype=np.int32),
+                         np.array([n + t, z], dtype=np.int32),
                          np.array([1.0, model.discharge_cap[t]]))
     highs.setOptionValue("presolve", "choose")
     highs.setOptionValue("mip_rel_gap", 0.0)

@@ -166,8 +166,8 @@ def _fixed_mode_optimum(lp: FixedModeLp, pays: npt.NDArray[np.bool_],
     and the LP solved again, until it mixes nowhere."""
     charge_open, discharge_open = charge_open.copy(), discharge_open.copy()
     while True:
-        schedule, prices, _ = lp.set_open_modes(charge_open, discharge_open) or lp.solve(
-            start=start, deadline=deadline)
+        lp.set_open_modes(charge_open, discharge_open)
+        schedule, prices, _ = lp.solve(start=start, deadline=deadline)
         mixed = _both(schedule, pays)
         if not mixed.size:
             return schedule, prices

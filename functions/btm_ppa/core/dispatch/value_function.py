@@ -134,7 +134,7 @@ def _values_at(piece: tuple, points: list[float]) -> list[float]:
 
 def _prune(pieces: list[tuple]) -> list[tuple]:
     """The pieces not dominated on every interval between breakpoints by one kept piece."""
-    if len(pieces) > 8:
+    if len(pieces) * sum(len(p[1]) for p in pieces) > 96:  # numpy pays off
         return _prune_many(pieces)
     found = set()
     for piece in pieces:
@@ -171,11 +171,8 @@ def _prune_many(pieces: list[tuple]) -> list[tuple]:
         others = kept + list(range(j + 1, m))
         low = values[j] - slack[j]
         above = values[others] >= low
-        if len(points) > 1:
-            covered = (above[:, :-1] & above[:, 1:]).any(axis=0).all()
-        else:
-            covered = bool(above.any())
-        if not covered:
+        both_ends = above[:, :-1] & above[:, 1:] if len(points) > 1 else above
+        if not both_ends.any(axis=0).all():
             kept.append(j)
     return [pieces[j] for j in kept]
 
@@ -188,6 +185,47 @@ def _value_at(piece: tuple, s: float) -> float:
         x += ln
         v -= ln * ng
     return v
+
+
+def _transform_in_place(piece: list, a: float, b: float, hc: float, hx: float
+                        ) -> tuple[float, float]:
+    """``_transform`` of a piece nothing else refers to, in place (a good period: a >= b,
+    both lengths > 0). Returns the thresholds (ya, yb)."""
+    lens, neg = piece[1], piece[2]
+    i = bisect_left(neg, -a)
+    j = bisect_right(neg, -b)
+    ya = sum(lens[:i])
+    yb = ya + sum(lens[i:j])
+    lens.insert(j, hx)
+    neg.insert(j, -b)
+    lens.insert(i, hc)
+    neg.insert(i, -a)
+    v0 = piece[0] - a * hc
+    cut, k, m = hc, 0, len(lens)
+    while cut > _EPS_MWH and k < m:
+        ln = lens[k]
+        if ln <= cut + _EPS_MWH:
+            v0 -= ln * neg[k]
+            cut -= ln
+            k += 1
+        else:
+            v0 -= cut * neg[k]
+            lens[k] = ln - cut
+            cut = 0.0
+    if k:
+        del lens[:k], neg[:k]
+    cut = hx
+    while cut > _EPS_MWH and lens:
+        ln = lens[-1]
+        if ln <= cut + _EPS_MWH:
+            cut -= ln
+            lens.pop()
+            neg.pop()
+        else:
+            lens[-1] = ln - cut
+            cut = 0.0
+    piece[0] = v0
+    return ya, yb
 
 
 def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
@@ -205,13 +243,26 @@ def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
     if cap <= 0.0:
         return Plan(np.zeros(n), np.zeros(n, dtype=np.int8), 0.0, 1)
     pieces: list[tuple] = [(0.0, [cap], [0.0], BOTH_MODES, 0.0, 0.0)]
-    stored: list[list[tuple]] = [[]] * n
+    # While the value function is one concave piece it is updated in place (``own``, a
+    # private copy) and only the decision thresholds are kept for the forward pass.
+    own: list | None = None
+    stored: list = [None] * n
     most = 1
     for t in range(n - 1, -1, -1):
         if deadline is not None and t % _CHECK_EVERY == 0 and time.monotonic() > deadline:
             raise DeadlineExceeded
         at, bt, hct, hxt = a_l[t], b_l[t], hc_l[t], hx_l[t]
-        if bt <= at or hct <= 0.0 or hxt <= 0.0:
+        good = bt <= at or hct <= 0.0 or hxt <= 0.0
+        if good and len(pieces) == 1 and hct > 0.0 and hxt > 0.0:
+            if own is None:
+                p = pieces[0]
+                own = [p[0], list(p[1]), list(p[2])]
+            stored[t] = _transform_in_place(own, at, bt, hct, hxt)
+            continue
+        if own is not None:
+            pieces = [(own[0], own[1], own[2], BOTH_MODES, 0.0, 0.0)]
+            own = None
+        if good:
             new = [(*_transform(p[0], p[1], p[2], at, bt, hct, hxt), BOTH_MODES) for p in pieces]
         else:
             new = []
@@ -228,13 +279,18 @@ def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
     change = np.zeros(n)
     mode = np.zeros(n, dtype=np.int8)
     s = 0.0
-    value = max(_value_at(p, 0.0) for p in stored[0]) if n else 0.0
+    if own is not None:
+        pieces = [(own[0], own[1], own[2], BOTH_MODES, 0.0, 0.0)]
+    value = max(_value_at(p, 0.0) for p in pieces) if n else 0.0
     for t in range(n):
         if deadline is not None and t % _CHECK_EVERY == 0 and time.monotonic() > deadline:
             raise DeadlineExceeded
         options = stored[t]
-        best = options[0] if len(options) == 1 else max(options, key=lambda p: _value_at(p, s))
-        _, _, _, ya, yb, kind = best
+        if type(options) is tuple:  # one concave piece: its thresholds
+            (ya, yb), kind = options, BOTH_MODES
+        else:
+            best = options[0] if len(options) == 1 else max(options, key=lambda p: _value_at(p, s))
+            _, _, _, ya, yb, kind = best
         if kind == BOTH_MODES:
             y = min(ya, s + hc_l[t]) if s < ya else max(yb, s - hx_l[t]) if s > yb else s
         elif kind == CHARGE_MODE:
