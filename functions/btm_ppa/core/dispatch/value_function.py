@@ -263,7 +263,9 @@ def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
             pieces = [(own[0], own[1], own[2], BOTH_MODES, 0.0, 0.0)]
             own = None
         if good:
-            new = [(*_transform(p[0], p[1], p[2], at, bt, hct, hxt), BOTH_MODES) for p in pieces]
+            # With one mode shut (no charge or no discharge possible), its rule alone.
+            kind = BOTH_MODES if bt <= at else CHARGE_MODE if hxt <= 0.0 else DISCHARGE_MODE
+            new = [(*_transform(p[0], p[1], p[2], at, bt, hct, hxt), kind) for p in pieces]
         else:
             new = []
             for p in pieces:
