@@ -32,8 +32,9 @@ $(BENCH_VENV)/.installed-stamp:
 	$(BENCH_VENV)/bin/python -m pip install --quiet energypylinear==1.4.1
 	touch $@
 
-bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory, written to benchmarks/RESULTS.md
+bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RESULTS.md, DISTRIBUTION.md
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/distribution.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .ruff_cache .mypy_cache .hypothesis
