@@ -199,16 +199,6 @@ def _schedule(problem: DispatchProblem, change: FloatArray) -> Schedule:
     return Schedule(charge, discharge, np.cumsum(change))
 
 
-def _limit_can_bind(problem: DispatchProblem) -> bool:
-    """Whether some day could discharge more than the daily limit: more than a full
-    battery plus all it could store that day, and more than the day's discharge caps."""
-    b = problem.battery
-    stored = np.bincount(problem.day_index, weights=problem.charge_cap_mwh)
-    most = np.minimum(b.capacity_mwh + b.round_trip_efficiency_frac * stored,
-                      np.bincount(problem.day_index, weights=problem.discharge_cap_mwh))
-    return bool((most > b.daily_discharge_limit_mwh + ENERGY_TOLERANCE_MWH).any())
-
-
 def _keeps_limit(problem: DispatchProblem, schedule: Schedule) -> bool:
     daily = np.bincount(problem.day_index, weights=schedule.discharge_mwh)
     return bool((daily <= problem.battery.daily_discharge_limit_mwh + ENERGY_TOLERANCE_MWH).all())
