@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test check lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "btm-ppa needs Python 3.11 or newer (set PYTHON=...)")'
@@ -20,6 +20,9 @@ demo: setup  ## build the worked example, price it on the embedded warehouse, pr
 
 test: setup  ## every test, offline
 	$(BIN)/python -m pytest
+
+check: setup  ## the unit tier alone (under 30 s), for day-to-day work
+	$(BIN)/python -m pytest -m unit -q
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,4 +1,15 @@
-"""Shared fixtures: one embedded warehouse per test session, fresh workbooks per test."""
+"""Shared fixtures: one embedded warehouse per test session, fresh workbooks per test;
+and the test tiers.
+
+Tiers (pytest markers, `make check` runs the first alone, `make test` all three):
+- ``unit``: the pure core and parsers, hand-checkable numbers and properties, no files
+  or servers;
+- ``integration``: one adapter against a real local stand-in (an xlsx file, DuckDB, the
+  BigQuery emulator, a loopback Sheets or Elexon API, node for the Apps Script);
+- ``e2e``: a whole refresh through the CLI, the HTTP functions or the deployment.
+A module's tier is set by ``pytestmark`` in the module, or else from ``TIERS`` below;
+a module in neither counts as ``integration``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +22,24 @@ import pytest
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.sheet.template import build_template
 from sheets_layout import BessLayout, load_bess_layout
+
+
+TIERS = {
+    "unit": {"test_area", "test_cells", "test_dispatch", "test_duos", "test_network_simplex",
+             "test_periods", "test_units", "test_valuation"},
+    "e2e": {"test_bad_inputs", "test_cli", "test_cloud_functions", "test_deploy", "test_http",
+            "test_refresh_dispatch", "test_refresh_xlsx"},
+}
+_TIER_NAMES = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in _TIER_NAMES):
+            continue
+        module = item.module.__name__.rpartition(".")[2] if item.module else ""
+        tier = next((name for name, modules in TIERS.items() if module in modules), "integration")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")

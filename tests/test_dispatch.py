@@ -294,6 +294,7 @@ def _real_days(warehouse, start, days, gsp_group="_G", vlp=15.0, battery=None, d
         battery or D.Battery(2.5, 2.5, 5.0, 1.0, 0.85))
 
 
+@pytest.mark.integration  # reads the embedded warehouse
 @pytest.mark.parametrize(("start", "vlp", "battery"), [
     ("2023-07-22", 15.0, D.Battery(2.5, 2.5, 5.0, 1.0, 0.85)),  # the LP does both here
     ("2023-03-25", 40.0, D.Battery(2.5, 2.5, 5.0, 2.0, 0.9)),  # clock change (46 periods)
