@@ -272,7 +272,10 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     started = time.perf_counter()
     greedy = dispatch.greedy_schedule(problem)
     try:
-        best = dispatch.optimal_dispatch(problem, deadline=deadline)
+        # Keep a little of the budget for valuing and writing the result.
+        reserve = min(1.0, 0.1 * budget_s)
+        best = dispatch.optimal_dispatch(
+            problem, deadline=None if deadline is None else deadline - reserve)
     except dispatch.DeadlineExceeded:
         raise RefreshTimeoutError(
             f"the refresh did not finish within its {budget_s:g} s budget while finding the "

@@ -89,8 +89,9 @@ def simultaneity_pays(problem: DispatchProblem) -> npt.NDArray[np.bool_]:
 def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
                      max_rounds: int = 6, milp_seconds: float = 2.0) -> OptimalResult:
     """The profit-maximising schedule with perfect foresight and its optimality
-    certificate. ``deadline`` is a ``time.monotonic()`` value; past it DeadlineExceeded
-    is raised (checked every few hundred periods and inside HiGHS)."""
+    certificate. ``deadline`` is a ``time.monotonic()`` value (checked every few hundred
+    periods and inside HiGHS): past it the best feasible schedule found so far is returned
+    with its gap, or DeadlineExceeded raised when there is none yet."""
     _check_finite(problem)
     b, n = problem.battery, problem.periods
     if n == 0:
@@ -120,7 +121,10 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     tried: set[bytes] = set()
     while True:
         if prices is not None:
-            plan, schedule, candidate = programme(prices)
+            try:
+                plan, schedule, candidate = programme(prices)
+            except DeadlineExceeded:
+                break  # out of time with a feasible schedule: return it with its gap
             rounds += 1
             bound = min(bound, candidate)
             if _keeps_limit(problem, schedule):
@@ -134,8 +138,13 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         if key in tried:
             break  # the programme chose modes already solved: no progress left
         tried.add(key)
-        fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open, schedule,
-                                            deadline)
+        try:
+            fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
+                                                schedule, deadline)
+        except DeadlineExceeded:
+            if best is None:
+                raise
+            break  # out of time with a feasible schedule: return it with its gap
         fixed = _net(problem, fixed)
         value = battery_value_gbp(problem, fixed)
         if value > best_value:
