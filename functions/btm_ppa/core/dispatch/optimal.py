@@ -156,7 +156,7 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         # A duality gap the prices cannot close: branch, for a bounded time.
         seconds = milp_seconds if deadline is None else min(milp_seconds,
                                                             deadline - time.monotonic())
-        found = exclusive_milp(problem, pays, best, seconds) if seconds > 0 else None
+        found = exclusive_milp(problem, pays, best, seconds) if seconds > 0.2 else None
         if found is not None:
             schedule, value, milp_bound = found
             schedule = _net(problem, schedule)
