@@ -121,7 +121,11 @@ def timed(fn):
 
 
 def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
+    """A percentile; a timed-out run (inf) counts as the largest value."""
+    finite = [v for v in values if np.isfinite(v)]
+    cap = max(finite, default=0.0)
+    return float(np.percentile([v if np.isfinite(v) else cap for v in values], q)) \
+        if values else float("nan")
 
 
 def main() -> None:
