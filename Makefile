@@ -18,7 +18,19 @@ setup: $(STAMP)
 demo: setup  ## build the worked example, price it on the embedded warehouse, print rows 50-62
 	$(BIN)/btm-ppa demo
 
-test: setup  ## every test, offline
+# The add-on's type check and node tests need TypeScript and the Apps Script types.
+NODE_DEPS := tests/apps_script/node_modules/.package-lock.json
+$(NODE_DEPS): tests/apps_script/package-lock.json
+	cd tests/apps_script && npm ci --no-audit --no-fund --loglevel=error
+
+# The deploy-tier test installs the locked cloud requirements offline from this wheelhouse.
+WHEELHOUSE := build/wheelhouse/.stamp
+$(WHEELHOUSE): deploy/requirements-cloud.txt
+	$(BIN)/python -m pip download --quiet --require-hashes --no-deps -d build/wheelhouse \
+	  -r deploy/requirements-cloud.txt
+	touch $@
+
+test: setup $(NODE_DEPS) $(WHEELHOUSE)  ## every test, offline (after the downloads above)
 	$(BIN)/python -m pytest
 
 check: setup  ## the unit tier alone (under 30 s), for day-to-day work
@@ -38,6 +50,7 @@ $(BENCH_VENV)/.installed-stamp:
 bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RESULTS.md, DISTRIBUTION.md
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/distribution.py
+	$(BIN)/python benchmarks/import_time.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import IntEnum
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from btm_ppa.errors import (
     BtmError,
@@ -21,6 +18,9 @@ from btm_ppa.errors import (
 from btm_ppa.refresh import RefreshOutcome
 from btm_ppa.sheet.outputs import rows_of
 from sheets_layout import BessLayout
+
+if TYPE_CHECKING:  # rich is for the terminal only: the deployed functions do not ship it
+    from rich.console import Console
 
 
 class ExitCode(IntEnum):
@@ -62,6 +62,8 @@ def _fmt(value: object, digits: int = 2) -> str:
 def print_outcome(outcome: RefreshOutcome, layout: BessLayout, console: Console,
                   source: str) -> None:
     """Rows 50-62 as written (long notes under the table), then the status."""
+    from rich.table import Table
+
     first, last = layout.result_header_row, layout.result_row("status").row
     grid = rows_of(outcome.writes, first, last)
     if outcome.ok and grid:
