@@ -35,3 +35,14 @@ def test_budget_from_the_environment(monkeypatch, raw, expected):
     else:
         monkeypatch.setenv(BUDGET_ENV, raw)
     assert refresh_budget_s() == expected
+
+
+def test_a_greedy_refresh_answers_without_the_comparison_when_the_optimum_runs_out(
+        example_xlsx, warehouse):
+    import openpyxl
+
+    set_cells(example_xlsx, {"B22": "greedy", "B20": "2023-01-01", "B21": "2023-03-31"})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=1e-6)
+    assert outcome.ok, outcome.status
+    note = openpyxl.load_workbook(example_xlsx)["BESS"]["E61"].value
+    assert "optimal not compared" in note and BUDGET_ENV in note
