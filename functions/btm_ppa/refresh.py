@@ -277,6 +277,9 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         reserve = min(1.0, 0.1 * budget_s)
         best = dispatch.optimal_dispatch(
             problem, deadline=None if deadline is None else deadline - reserve)
+        if not math.isfinite(best.bound_gbp):  # cut short before even a bound was priced
+            best = None
+            raise dispatch.DeadlineExceeded
     except dispatch.DeadlineExceeded:
         if inputs.method is Method.OPTIMAL:
             raise RefreshTimeoutError(

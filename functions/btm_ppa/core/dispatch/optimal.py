@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from btm_ppa.core.dispatch import value_function
+from btm_ppa.core.dispatch.greedy import greedy_schedule
 from btm_ppa.core.dispatch.lp import FixedModeLp, exclusive_milp
 from btm_ppa.core.dispatch.model import (
     ENERGY_TOLERANCE_MWH,
@@ -106,16 +107,24 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     def programme(prices: FloatArray) -> tuple[value_function.Plan, Schedule, float]:
         plan = value_function.solve(cost / eff, cost + problem.vlp_gbp_per_mwh
                                     - prices[problem.day_index], stored_cap, discharge_cap,
-                                    b.capacity_mwh, deadline)
+                                    b.capacity_mwh, search_deadline)
         return plan, _schedule(problem, plan.stored_change_mwh), \
             plan.value_gbp + limit * float(prices.sum())
 
-    plan, schedule, bound = programme(np.zeros(int(problem.day_index[-1]) + 1))
+    # The rule's schedule is always feasible: the answer is never worse than it, and never
+    # missing. Near the deadline the search stops early enough to price a bound for it.
+    rule = greedy_schedule(problem)
+    search_deadline = None if deadline is None else deadline - _bound_reserve_s(deadline)
+    try:
+        plan, schedule, bound = programme(np.zeros(int(problem.day_index[-1]) + 1))
+    except DeadlineExceeded:
+        return OptimalResult(rule, battery_value_gbp(problem, rule),
+                             _relaxation_bound(problem, deadline), 0)
     if _keeps_limit(problem, schedule):  # nu = 0 is optimal: the programme alone is exact
         return OptimalResult(schedule, battery_value_gbp(problem, schedule), bound, 1)
     pays = simultaneity_pays(problem)
     lp = FixedModeLp(problem, hull=pays)
-    best, best_value = None, -math.inf
+    best, best_value = rule, battery_value_gbp(problem, rule)
     prices = None
     rounds = 1
     tried: set[bytes] = set()
@@ -140,10 +149,8 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         tried.add(key)
         try:
             fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
-                                                schedule, deadline)
+                                                schedule, search_deadline)
         except DeadlineExceeded:
-            if best is None:
-                raise
             break  # out of time with a feasible schedule: return it with its gap
         fixed = _net(problem, fixed)
         value = battery_value_gbp(problem, fixed)
@@ -151,7 +158,6 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
             best, best_value = fixed, value
         if bound - best_value <= PROFIT_TOLERANCE_GBP:
             break
-    assert best is not None  # the LP always returns a feasible schedule
     if bound - best_value > PROFIT_TOLERANCE_GBP and milp_seconds > 0:
         # A duality gap the prices cannot close: branch, for a bounded time.
         seconds = milp_seconds if deadline is None else min(milp_seconds,
@@ -165,6 +171,25 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
                 best, best_value = schedule, value
             bound = min(bound, milp_bound)
     return OptimalResult(best, best_value, max(bound, best_value), rounds)
+
+
+def _bound_reserve_s(deadline: float) -> float:
+    """Seconds kept before ``deadline`` to price a bound if the search is cut short: a
+    tenth of what is left, at most two."""
+    return min(2.0, 0.1 * max(0.0, deadline - time.monotonic()))
+
+
+def _relaxation_bound(problem: DispatchProblem, deadline: float | None) -> float:
+    """An upper bound on every feasible schedule's battery value: the LP without the
+    one-mode rule (convex-hull rows where doing both pays), solved by HiGHS. Infinite
+    when even that does not finish by ``deadline``."""
+    pays = simultaneity_pays(problem)
+    lp = FixedModeLp(problem, hull=pays)
+    try:
+        _, _, value = lp.solve(deadline=deadline)
+    except DeadlineExceeded:
+        return math.inf
+    return value
 
 
 def _fixed_mode_optimum(lp: FixedModeLp, pays: npt.NDArray[np.bool_],
