@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: setup demo test check lint bench clean
 
-$(STAMP): pyproject.toml functions/btm_ppa/core/dispatch/_network_simplex.pyx
+$(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "btm-ppa needs Python 3.11 or newer (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -47,8 +47,9 @@ $(BENCH_VENV)/.installed-stamp:
 	$(BENCH_VENV)/bin/python -m pip install --quiet energypylinear==1.4.1
 	touch $@
 
-bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory, written to benchmarks/RESULTS.md
+bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RESULTS.md, DISTRIBUTION.md
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/distribution.py
 	$(BIN)/python benchmarks/import_time.py
 
 clean:

@@ -27,7 +27,8 @@ esac
 
 RUNTIME=python312
 STAGE="${STAGE:-$ROOT/build/function-source}"
-ADDON_DIR="${ADDON_DIR:-$HERE/apps_script}"  # where step 9 writes the add-on's URL
+# Step 9 stages the add-on here (the tracked deploy/apps_script is never rewritten).
+ADDON_DIR="${ADDON_DIR:-$ROOT/build/addon}"
 URL_BASE="https://${REGION}-${PROJECT}.cloudfunctions.net"
 QUEUE_PATH="projects/${PROJECT}/locations/${REGION}/queues/${QUEUE}"
 FUNCTIONS=(refresh ingest_prices scheduled_refresh vlp_register)
@@ -83,7 +84,7 @@ stage() {
     cp -r "$ROOT/functions/." "$STAGE/"
     # Local build products are for this machine's Python, not the runtime's: the staged
     # source carries none, and dispatch then solves its LP with HiGHS (see README).
-    find "$STAGE" \( -name '__pycache__' -o -name '*.so' -o -name '_network_simplex.c' \) \
+    find "$STAGE" \( -name '__pycache__' -o -name '*.so' \) \
       -prune -exec rm -rf {} +
     cp -r "$ROOT/sheets_layout" "$STAGE/sheets_layout"
     cp "$HERE/requirements-cloud.txt" "$STAGE/requirements.txt"
@@ -214,11 +215,19 @@ else
     --headers="Content-Type=application/json"
 fi
 
-# 9. The add-on: its backend URL, written once into the add-on's own code (Config.js) and
-#    its manifest's URL allowlist; then pushed with clasp (deploy/README.md).
-echo "# write deploy/apps_script/Config.js: BTM_BACKEND_URL=${URL_BASE}/refresh"
-echo "# write deploy/apps_script/appsscript.json: urlFetchWhitelist=${URL_BASE}/"
+# 9. The add-on: staged in $ADDON_DIR with its backend URL written once into its own code
+#    (Config.js) and its manifest's URL allowlist; then pushed from there with clasp
+#    (deploy/README.md).
+echo "# stage the add-on in ${ADDON_DIR}: Config.js BTM_BACKEND_URL=${URL_BASE}/refresh,"
+echo "#   appsscript.json urlFetchWhitelist=${URL_BASE}/"
 if [[ $MODE == run ]]; then
+  mkdir -p "$ADDON_DIR"
+  for f in appsscript.json Code.js Helpers.js .claspignore .clasp.json.template; do
+    cp "$HERE/apps_script/$f" "$ADDON_DIR/$f"
+  done
+  if [[ -f $HERE/apps_script/.clasp.json ]]; then
+    cp "$HERE/apps_script/.clasp.json" "$ADDON_DIR/.clasp.json"
+  fi
   printf "/** Written by deploy/deploy.sh. */\nvar BTM_BACKEND_URL = '%s';\n" \
     "${URL_BASE}/refresh" > "$ADDON_DIR/Config.js"
   python3 - "$ADDON_DIR/appsscript.json" "${URL_BASE}/" <<'PY'
@@ -232,4 +241,4 @@ fi
 echo "# the add-on: an Editor add-on (appsscript.json) whose Code.js has onInstall -> onOpen"
 echo "#   and createAddonMenu(); OAuth client ${ADDON_CLIENT_ID} is its one audience"
 grep -E '^function (onInstall|onOpen)|createAddonMenu' "$HERE/apps_script/Code.js" | sed 's/^/#   /'
-echo "# then: cd deploy/apps_script && npx @google/clasp push (see deploy/README.md)"
+echo "# then: cd ${ADDON_DIR} && npx @google/clasp push (see deploy/README.md)"

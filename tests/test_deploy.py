@@ -1,9 +1,9 @@
 """deploy/deploy.sh: the dry run's commands, a second run that updates instead of
 creating, each function's environment, and the locked cloud requirements."""
 
+import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -100,7 +100,7 @@ exit 0
 @pytest.mark.parametrize("exists", [False, True])
 def test_a_second_run_updates_what_the_first_created(tmp_path, exists):
     addon = tmp_path / "addon"
-    shutil.copytree(ROOT / "deploy" / "apps_script", addon)
+    tracked = {p.name: p.read_bytes() for p in (ROOT / "deploy" / "apps_script").iterdir() if p.is_file()}
     env = {**os.environ, **SETTINGS, "STAGE": str(tmp_path / "stage"), "ADDON_DIR": str(addon),
            "PATH": f"{_fake_tools(tmp_path, exists)}:/usr/bin:/bin"}
     subprocess.run(["bash", str(DEPLOY)], env=env, check=True, capture_output=True)
@@ -116,6 +116,12 @@ def test_a_second_run_updates_what_the_first_created(tmp_path, exists):
     assert (tmp_path / "stage" / "requirements.txt").read_text() == (
         ROOT / "deploy" / "requirements-cloud.txt").read_text()
     assert "cloudfunctions.net/refresh" in (addon / "Config.js").read_text()
+    assert json.loads((addon / "appsscript.json").read_text())["urlFetchWhitelist"] == [
+        "https://europe-west2-acme-energy.cloudfunctions.net/"]
+    assert {p.name for p in addon.iterdir()} >= {"Code.js", "Helpers.js", ".claspignore"}
+    # The tracked add-on source is left as it is: the deploy writes only its staged copy.
+    assert tracked == {p.name: p.read_bytes() for p in (ROOT / "deploy" / "apps_script").iterdir()
+                       if p.is_file()}
 
 
 def test_print_env_is_what_the_deploy_sets():

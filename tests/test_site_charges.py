@@ -4,7 +4,6 @@ numbers, and the refresh adding them exactly under every method."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -13,7 +12,6 @@ import openpyxl
 import pytest
 
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
-from btm_ppa.core import dispatch
 from btm_ppa.core.charges import (
     DailyCharges,
     demand_above_limit,
@@ -134,10 +132,6 @@ def test_typed_charges_win_and_a_small_lv_site_gets_the_band_1_residual():
 
 # ------------------------------------------------------------------------- refresh ----
 
-HAS_LIMIT = any(f.name == "site_import_limit_mwh" for f in dataclasses.fields(dispatch.DispatchProblem))
-needs_limit = pytest.mark.skipif(not HAS_LIMIT, reason="DispatchProblem.site_import_limit_mwh "
-                                 "arrives with the optimiser branch")
-
 
 A, B, C, KVA = 1.50, 20.00, 8.35, 1500  # £/day DUoS fixed, £/day TNUoS residual, p/kVA/day
 ADDED = Decimal("53563.75")  # (1.50 + 20.00 + 8.35 / 100 x 1,500) x 365
@@ -150,8 +144,7 @@ def _totals(path, layout, warehouse):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("method", ["sheet", pytest.param("greedy", marks=needs_limit),
-                                    pytest.param("optimal", marks=needs_limit)])
+@pytest.mark.parametrize("method", ["sheet", "greedy", "optimal"])
 def test_fixed_charges_add_exactly_to_a_2023_total(example_xlsx, layout, warehouse, method):
     cell = {k: layout.input(k).cell for k in ("method", "agreed_import_capacity_kva",
                                               "duos_fixed_gbp_per_day",
@@ -187,7 +180,6 @@ def test_fixed_charges_add_exactly_to_a_2023_total(example_xlsx, layout, warehou
 
 
 @pytest.mark.integration
-@needs_limit
 @pytest.mark.parametrize("method", ["greedy", "optimal"])
 def test_capacity_1500_kva_at_pf_1_caps_import_at_0_75_mwh(example_xlsx, layout, warehouse,
                                                             method):
@@ -203,7 +195,6 @@ def test_capacity_1500_kva_at_pf_1_caps_import_at_0_75_mwh(example_xlsx, layout,
 
 
 @pytest.mark.integration
-@needs_limit
 def test_demand_above_the_limit_is_reported(example_xlsx, layout, warehouse):
     set_cells(example_xlsx, {layout.input("method").cell: "greedy",
                              layout.input("agreed_import_capacity_kva").cell: 800,

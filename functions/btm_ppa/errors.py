@@ -84,3 +84,9 @@ class ElexonError(BtmError):
     """The Elexon Insights API failed or answered with something unreadable."""
 
     kind = "elexon"
+
+
+class RefreshTimeoutError(BtmError):
+    """A refresh did not finish within its time budget; nothing was written."""
+
+    kind = "timeout"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
 from btm_ppa.core.simulation import daily_summary, schedule_frame, value_schedule
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.errors import BtmError, InputError, LayoutError
+from btm_ppa.errors import BtmError, InputError, LayoutError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
@@ -49,6 +51,26 @@ from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
 
+#: Environment variable: seconds a refresh may take before it gives up, writing nothing.
+BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
+DEFAULT_BUDGET_S = 20.0
+
+
+def refresh_budget_s() -> float:
+    """The refresh time budget: ``$BTM_PPA_REFRESH_BUDGET_S`` seconds, 20 by default."""
+    raw = os.environ.get(BUDGET_ENV, "").strip()
+    if not raw:
+        return DEFAULT_BUDGET_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        log.warning("%s=%r is not a number of seconds above 0; using %g s", BUDGET_ENV, raw,
+                    DEFAULT_BUDGET_S)
+        return DEFAULT_BUDGET_S
+    return seconds
+
 
 @dataclass
 class RefreshOutcome:
@@ -74,12 +96,16 @@ def refresh(
     tab: str | None = None,
     layout: BessLayout | None = None,
     now: dt.datetime | None = None,
+    budget_s: float | None = None,
 ) -> RefreshOutcome:
     """Refresh one BESS tab. Never raises BtmError: problems come back in the outcome.
 
-    WorkbookUnavailableError and a missing tab are reported without writing anything
-    (there is nowhere safe to write); every other problem is written to the status row.
+    WorkbookUnavailableError, a missing tab and running out of the time budget
+    (``budget_s`` seconds, by default ``refresh_budget_s()``; RefreshTimeoutError) are
+    reported without writing anything; every other problem is written to the status row.
     """
+    budget = refresh_budget_s() if budget_s is None else budget_s
+    deadline = time.monotonic() + budget
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
@@ -90,7 +116,9 @@ def refresh(
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         method = inputs.method
-        outcome = _compute(layout, inputs, warehouse, now, snapshot.tables)
+        outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget)
+    except RefreshTimeoutError as exc:  # nothing written: the budget is already spent
+        return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, method, now)
     try:
@@ -165,7 +193,8 @@ def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
 
 
 def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
-             now: dt.datetime, snapshot_tables: Mapping[str, list[list[CellValue]]]
+             now: dt.datetime, snapshot_tables: Mapping[str, list[list[CellValue]]],
+             deadline: float | None = None, budget_s: float = DEFAULT_BUDGET_S
              ) -> RefreshOutcome:
     start_cell = layout.input("window_start").cell
     end_cell = layout.input("window_end").cell
@@ -183,7 +212,7 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
 
     if inputs.method is not Method.SHEET:
         return _compute_simulated(layout, inputs, warehouse, prices, snapshot_tables, now,
-                                  charges, notes)
+                                  charges, notes, deadline, budget_s)
     assert inputs.non_bess is not None and inputs.bess is not None  # read_inputs under SHEET
     _check_bands_priced(layout, inputs, band_prices.period_count, f"{start_cell}:{end_cell}")
     valuation = value_sheet_method(
@@ -220,28 +249,56 @@ DISPATCH_TAB = "Dispatch"
 
 def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
                        prices: wh.WindowPrices, tables: Mapping[str, list[list[CellValue]]],
-                       now: dt.datetime, charges: SiteCharges, notes: list[str]) -> RefreshOutcome:
+                       now: dt.datetime, charges: SiteCharges, notes: list[str],
+                       deadline: float | None = None,
+                       budget_s: float = DEFAULT_BUDGET_S) -> RefreshOutcome:
     """greedy / optimal: simulate every settlement period of the window."""
     frame = prices.frame
     sim = simulation(layout, inputs, prices, tables, charges.import_limit_mwh)
     problem, price = sim.problem, sim.price_gbp_per_mwh
     started = time.perf_counter()
     greedy = dispatch.greedy_schedule(problem)
-    optimal = dispatch.optimal_schedule(problem)
-    log.info("dispatch of %d periods in %.3f s", problem.periods, time.perf_counter() - started)
+    best: dispatch.OptimalResult | None = None
+    try:
+        # Keep a little of the budget for valuing and writing the result.
+        reserve = min(1.0, 0.1 * budget_s)
+        best = dispatch.optimal_dispatch(
+            problem, deadline=None if deadline is None else deadline - reserve)
+        if not math.isfinite(best.bound_gbp):  # cut short before even a bound was priced
+            best = None
+            raise dispatch.DeadlineExceeded
+    except dispatch.DeadlineExceeded:
+        if inputs.method is Method.OPTIMAL:
+            raise RefreshTimeoutError(
+                f"the refresh did not finish within its {budget_s:g} s budget while finding the "
+                f"optimal schedule of {problem.periods:,} settlement periods; nothing was "
+                f"written (shorten the window B20:B21, or raise {BUDGET_ENV})") from None
+    log.info("dispatch of %d periods in %.3f s (%s)", problem.periods,
+             time.perf_counter() - started,
+             "no optimum within the budget" if best is None else
+             f"{best.rounds} programme runs, gap £{best.gap_gbp:.4f}")
     ppa = inputs.ppa_price_gbp_per_mwh
+    schedules = {Method.GREEDY: greedy}
+    if best is not None:
+        schedules[Method.OPTIMAL] = best.schedule
     valued = {method: value_schedule(problem, schedule, price, sim.rates, ppa)
-              for method, schedule in ((Method.OPTIMAL, optimal), (Method.GREEDY, greedy))}
+              for method, schedule in schedules.items()}
     results = {method: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
                                           charges.fixed)
                for method, v in valued.items()}
-    chosen = optimal if inputs.method is Method.OPTIMAL else greedy
+    chosen = schedules[inputs.method]
     simulated, table = valued[inputs.method], results[inputs.method]
-    comparison = _compare(results[Method.OPTIMAL], results[Method.GREEDY])
+    if best is None:  # a greedy refresh still answers; only the comparison is missing
+        comparison = (f"optimal not compared: not found within the {budget_s:g} s budget "
+                      f"({BUDGET_ENV})")
+    else:
+        comparison = _compare(results[Method.OPTIMAL], results[Method.GREEDY])
+        if not best.proven:
+            comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
     present = prices.present
     band_prices = band_average_prices(present[prices.price_column].to_numpy(),
                                       problem.band_code[frame[prices.price_column].notna()])
-    peak = peak_import_note(problem, {Method.GREEDY: greedy, Method.OPTIMAL: optimal})
+    peak = peak_import_note(problem, schedules)
     used = PricesUsed(
         window=prices, band_prices=band_prices,
         stream1_average_gbp_per_mwh=simulated.valuation.non_bess_system_buy.average_gbp_per_mwh,

@@ -108,12 +108,10 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
         capacity_mwh=kw_to_mw(b.export_power_kw) * b.duration_h, cycles_per_day=b.cycles_per_day,
         round_trip_efficiency_frac=b.round_trip_efficiency_frac)
     day_index = pd.factorize(frame[periods.SETTLEMENT_DATE])[0].astype(np.int64)
-    limit: dict[str, float] = ({} if import_limit_mwh is None
-                               else {"site_import_limit_mwh": import_limit_mwh})
     problem = dispatch.DispatchProblem(
         demand_mwh=demand, import_cost_gbp_per_mwh=rates.import_cost_gbp_per_mwh(price, bands.codes),
         band_code=bands.codes, day_index=day_index, vlp_gbp_per_mwh=b.vlp_payment_gbp_per_mwh,
-        battery=battery, **limit)
+        battery=battery, site_import_limit_mwh=import_limit_mwh)
     breach = None
     if import_limit_mwh is not None and (found := demand_above_limit(demand, import_limit_mwh)):
         breach = found.describe(import_limit_mwh)
