@@ -154,7 +154,8 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)
     try:
-        site = validation_notes(layout, inputs, warehouse, snapshot.tables, now.date())
+        site = validation_notes(layout, inputs, warehouse, snapshot.tables, now.date(),
+                                deadline=time.monotonic() + refresh_budget_s())
         notes = _published_rate_notes(layout, inputs, now) + site
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)

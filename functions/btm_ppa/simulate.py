@@ -129,7 +129,8 @@ def peak_import_note(problem: dispatch.DispatchProblem,
 
 
 def validation_notes(layout: BessLayout, inputs: RefreshInputs, warehouse: wh.PriceWarehouse | None,
-                     tables: Mapping[str, list[list[CellValue]]], today: dt.date) -> list[str]:
+                     tables: Mapping[str, list[list[CellValue]]], today: dt.date,
+                     deadline: float | None = None) -> list[str]:
     """What Validate inputs adds about the site: the residual band the agreed capacity
     falls in, and the peak import greedy and optimal would plan (when a warehouse is
     given and the battery and demand inputs are there)."""
@@ -171,8 +172,11 @@ def validation_notes(layout: BessLayout, inputs: RefreshInputs, warehouse: wh.Pr
                               layout.input("price_basis").cell)
     charges = site_charges(layout, inputs, window)
     sim = simulation(layout, inputs, prices, tables, charges.import_limit_mwh)
-    schedules = {Method.GREEDY: dispatch.greedy_schedule(sim.problem),
-                 Method.OPTIMAL: dispatch.optimal_schedule(sim.problem)}
+    schedules = {Method.GREEDY: dispatch.greedy_schedule(sim.problem)}
+    try:  # within the refresh's time budget, as a refresh would
+        schedules[Method.OPTIMAL] = dispatch.optimal_schedule(sim.problem, deadline=deadline)
+    except dispatch.DeadlineExceeded:
+        notes.append("optimal not planned within the refresh's time budget")
     notes.append(peak_import_note(sim.problem, schedules))
     if charges.import_limit_mwh is not None:
         notes.append(f"import limit {charges.import_limit_mwh:g} MWh a period")
