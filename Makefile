@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: setup demo test check lint bench clean
 
-$(STAMP): pyproject.toml functions/btm_ppa/core/dispatch/_network_simplex.pyx
+$(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "btm-ppa needs Python 3.11 or newer (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -18,7 +18,19 @@ setup: $(STAMP)
 demo: setup  ## build the worked example, price it on the embedded warehouse, print rows 50-62
 	$(BIN)/btm-ppa demo
 
-test: setup  ## every test, offline
+# The add-on's type check and node tests need TypeScript and the Apps Script types.
+NODE_DEPS := tests/apps_script/node_modules/.package-lock.json
+$(NODE_DEPS): tests/apps_script/package-lock.json
+	cd tests/apps_script && npm ci --no-audit --no-fund --loglevel=error
+
+# The deploy-tier test installs the locked cloud requirements offline from this wheelhouse.
+WHEELHOUSE := build/wheelhouse/.stamp
+$(WHEELHOUSE): deploy/requirements-cloud.txt
+	$(BIN)/python -m pip download --quiet --require-hashes --no-deps -d build/wheelhouse \
+	  -r deploy/requirements-cloud.txt
+	touch $@
+
+test: setup $(NODE_DEPS) $(WHEELHOUSE)  ## every test, offline (after the downloads above)
 	$(BIN)/python -m pytest
 
 check: setup  ## the unit tier alone (under 30 s), for day-to-day work
@@ -35,8 +47,10 @@ $(BENCH_VENV)/.installed-stamp:
 	$(BENCH_VENV)/bin/python -m pip install --quiet energypylinear==1.4.1
 	touch $@
 
-bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory, written to benchmarks/RESULTS.md
+bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RESULTS.md, DISTRIBUTION.md
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/distribution.py
+	$(BIN)/python benchmarks/import_time.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -27,7 +27,7 @@ def configured(issuer, monkeypatch):
     monkeypatch.setenv("BTM_PPA_SERVICE_ACCOUNT", SA)
     monkeypatch.delenv("BTM_PPA_AUTH", raising=False)
     yield
-    for name in ("warehouse", "sheets", "elexon"):
+    for name in ("warehouse", "sheets", "elexon", "runs"):
         runtime.inject(name, None)
 
 
@@ -57,7 +57,7 @@ def test_refresh_end_to_end_sheets_and_bigquery(sheets, bq_prices, issuer):
     assert sheets.value("BESS", "B62") == "OK"
     assert sheets.value("BESS", "D59") == pytest.approx(body["rows"]["59"]["total"])
     assert (sheets.count("metadata"), sheets.count("batchGet"), sheets.count("batchUpdate")) == (
-        1, 1, 1)
+        1, 2, 1)  # the second read checks the inputs did not change before writing
 
 
 def test_apps_script_audience_is_accepted(sheets, warehouse, issuer):
@@ -95,8 +95,8 @@ def test_unlisted_spreadsheet_is_403(sheets, warehouse, issuer, monkeypatch):
 
 def test_ingest_prices_function(configured, issuer, tmp_path):
     from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+    from btm_ppa.adapters.elexon import ElexonClient
     from btm_ppa.adapters.retry import RetryPolicy
-    from btm_ppa.prices.ingest import ElexonClient
 
     store = DuckDbWarehouse(tmp_path / "w.duckdb")
     runtime.inject("warehouse", store)
@@ -115,8 +115,8 @@ def test_ingest_prices_function(configured, issuer, tmp_path):
 def test_scheduled_refresh_carries_on_past_a_failing_sheet(sheets, warehouse, issuer,
                                                             monkeypatch, tmp_path):
     from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+    from btm_ppa.adapters.elexon import ElexonClient
     from btm_ppa.adapters.retry import RetryPolicy
-    from btm_ppa.prices.ingest import ElexonClient
 
     runtime.inject("warehouse", DuckDbWarehouse(tmp_path / "own.duckdb"))  # it ingests
     broken = "unshared" + "y" * 30
@@ -133,3 +133,57 @@ def test_scheduled_refresh_carries_on_past_a_failing_sheet(sheets, warehouse, is
     assert "not shared with" in body["results"][0]["status"]
     assert "refreshed 1 of 2" in body["summary"]
     assert sheets.value("BESS", "B62") == "OK"
+
+
+def test_registry_rows_without_a_tab_refresh_the_default_tab(bq_prices, monkeypatch):
+    """A NULL (or blank) tab in spreadsheet_registry means the layout's tab, never "nan"."""
+    import json
+    from pathlib import Path
+
+    from google.cloud import bigquery
+
+    monkeypatch.delenv("BTM_PPA_SPREADSHEETS", raising=False)
+    fields = json.loads((Path(__file__).parents[1] / "deploy" / "bigquery"
+                         / "spreadsheet_registry.json").read_text())
+    table = f"{bq_prices.dataset}.spreadsheet_registry"
+    bq_prices.client.delete_table(table, not_found_ok=True)
+    bq_prices.client.create_table(bigquery.Table(table, schema=[
+        bigquery.SchemaField(f["name"], f["type"], mode=f["mode"]) for f in fields]))
+    assert not bq_prices.client.insert_rows_json(table, [
+        {"spreadsheet_id": "a" * 30, "sheet": None, "enabled": True},
+        {"spreadsheet_id": "b" * 30, "sheet": "Deal 2", "enabled": True},
+        {"spreadsheet_id": "c" * 30, "sheet": "  ", "enabled": True},
+        {"spreadsheet_id": "d" * 30, "sheet": "BESS", "enabled": False}])
+    runtime.inject("warehouse", bq_prices)
+    try:
+        assert runtime.registry() == [("a" * 30, None), ("b" * 30, "Deal 2"), ("c" * 30, None)]
+    finally:
+        runtime.inject("warehouse", None)
+
+
+def test_an_edit_during_a_refresh_makes_the_function_run_again(sheets, warehouse, issuer,
+                                                               monkeypatch):
+    """The first run finds B45 changed before writing, writes nothing, and runs again on
+    the new inputs: the sheet ends with results of what the analyst typed."""
+    from btm_ppa.adapters.sheets_workbook import SheetsWorkbook
+
+    runtime.inject("warehouse", warehouse)
+    reads = []
+    original = SheetsWorkbook._batch_get
+
+    def read_then_edit(self, ranges):
+        values = original(self, ranges)
+        reads.append(ranges)
+        if len(reads) == 1:
+            sheets.set_value("BESS", "B45", 151.25)
+        return values
+
+    monkeypatch.setattr(SheetsWorkbook, "_batch_get", read_then_edit)
+    response = _post(_app("refresh"), issuer.token(audience=AUDIENCE), {"spreadsheet_id": SHEET_ID})
+    assert response.status_code == 200, response.get_json()
+    assert (sheets.count("metadata"), sheets.count("batchGet"), sheets.count("batchUpdate")) == (
+        2, 4, 1)
+    assert sheets.value("BESS", "B62") == "OK" and sheets.value("BESS", "B45") == 151.25
+    # Stream 1's PPA revenue is its volume at the new price, not the old one.
+    assert sheets.value("BESS", "B52") == pytest.approx(sheets.value("BESS", "B51") * 151.25,
+                                                        abs=0.01)

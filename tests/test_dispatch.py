@@ -1,6 +1,8 @@
 """Half-hourly dispatch: hand-checkable cases, properties, and the optimum against an
 independent MILP formulation (scipy's milp, every period with its own binary)."""
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,13 +10,13 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from btm_ppa.core import dispatch as D
-from btm_ppa.core.dispatch import optimal as DO
+from btm_ppa.core.vocab import BANDS, DuosBand
 
-RED, AMBER, GREEN = 0, 1, 2
+RED, AMBER, GREEN = (BANDS.index(b) for b in (DuosBand.RED, DuosBand.AMBER, DuosBand.GREEN))
 
 
 def problem(cost, demand=None, band=None, days=None, vlp=0.0, power_mw=2.0, capacity_mwh=1.0,
-            cycles=1.0, efficiency=1.0):
+            cycles=1.0, efficiency=1.0, import_limit=None):
     cost = np.asarray(cost, dtype=float)
     n = len(cost)
     return D.DispatchProblem(
@@ -23,7 +25,8 @@ def problem(cost, demand=None, band=None, days=None, vlp=0.0, power_mw=2.0, capa
         band_code=np.full(n, GREEN, dtype=np.int8) if band is None else np.asarray(band, np.int8),
         day_index=np.zeros(n, dtype=np.int64) if days is None else np.asarray(days, np.int64),
         vlp_gbp_per_mwh=vlp,
-        battery=D.Battery(power_mw, power_mw, capacity_mwh, cycles, efficiency))
+        battery=D.Battery(power_mw, power_mw, capacity_mwh, cycles, efficiency),
+        site_import_limit_mwh=import_limit)
 
 
 def test_two_periods_charge_cheap_discharge_dear():
@@ -55,15 +58,29 @@ def test_efficiency_is_taken_on_charging():
     np.testing.assert_allclose(s.soc_mwh, [0.8, 0.0])
 
 
-def test_never_charges_and_discharges_in_one_period_even_when_the_lp_would():
-    # VLP £100/MWh: charging 1 MWh at £10 and passing 0.9 MWh straight to the site earns
-    # 0.9 x 110 - 10 = £89 in the LP relaxation. Exclusive, one period can do nothing.
+def test_never_charges_and_discharges_in_one_period_even_where_that_would_pay():
+    # VLP £100/MWh: charging 1 MWh at £10 and passing 0.9 MWh straight to the site would
+    # earn 0.9 x 110 - 10 = £89. Exclusive, one period from empty can do nothing.
     p = problem([10], vlp=100.0, efficiency=0.9, cycles=10)
-    relaxed = DO._DispatchLp(p).solve()
-    assert relaxed.charge_mwh[0] > 0 and relaxed.discharge_mwh[0] > 0
-    exact = D.optimal_schedule(p)
-    assert D.feasibility_problems(p, exact) == []
-    assert D.profit_gbp(p, exact, 150) == pytest.approx(D.profit_gbp(p, D.no_battery(p), 150))
+    assert D.simultaneity_pays(p).all()
+    result = D.optimal_dispatch(p)
+    assert D.feasibility_problems(p, result.schedule) == []
+    assert result.value_gbp == pytest.approx(0.0)
+    assert result.proven
+
+
+def test_burning_pays_every_period_so_the_optimum_alternates():
+    # Four cheap periods, VLP £50: charge, discharge, charge, discharge beats any other
+    # exclusive schedule; the bound proves it.
+    p = problem([10, 10, 10, 10], vlp=50.0, efficiency=0.9, cycles=10, capacity_mwh=1.0,
+                power_mw=2.0, demand=[0.9] * 4)
+    result = D.optimal_dispatch(p)
+    assert result.proven
+    np.testing.assert_allclose(result.schedule.charge_mwh, [1, 0, 1, 0])
+    np.testing.assert_allclose(result.schedule.discharge_mwh, [0, 0.9, 0, 0.9])
+    assert result.value_gbp == pytest.approx(2 * (0.9 * 60 - 10))
+    assert result.value_gbp == pytest.approx(reference_optimum(p, 0.0) + p.import_cost_gbp_per_mwh
+                                             @ p.demand_mwh)
 
 
 def test_negative_prices_still_exclusive():
@@ -84,15 +101,70 @@ def test_cycles_per_day_cap_discharge_per_settlement_day():
         np.testing.assert_allclose(daily, [1.0, 1.0])
 
 
+def test_a_binding_cycle_limit_is_priced_and_the_bound_still_meets_the_schedule():
+    # Cheap, dear, cheap, dear in one day: two cycles would pay, 1.5 are allowed.
+    p = problem([10, 200, 10, 200], band=[GREEN, RED, GREEN, RED], capacity_mwh=1.0,
+                power_mw=2.0, cycles=1.5, demand=[2] * 4)
+    result = D.optimal_dispatch(p)
+    assert result.proven
+    assert result.schedule.discharge_mwh.sum() == pytest.approx(1.5)
+    assert result.value_gbp == pytest.approx(1.5 * 190)
+
+
 def test_no_export_discharge_limited_by_demand():
     p = problem([10, 300], band=[GREEN, RED], demand=[1.0, 0.3])
     s = D.optimal_schedule(p)
     assert s.discharge_mwh[1] == pytest.approx(0.3)
 
 
+def test_the_site_import_limit_caps_charging_in_both_methods():
+    # Limit 1.5 MWh a period: with 1.2 MWh of demand only 0.3 MWh can be charged.
+    p = problem([10, 300], band=[GREEN, RED], demand=[1.2, 1.0], import_limit=1.5)
+    np.testing.assert_allclose(p.charge_cap_mwh, [0.3, 0.5])
+    for s in (D.greedy_schedule(p), D.optimal_schedule(p)):
+        assert s.charge_mwh[0] == pytest.approx(0.3)
+        assert s.discharge_mwh[1] == pytest.approx(0.3)
+        assert D.feasibility_problems(p, s) == []
+    too_much = D.Schedule(np.array([0.5, 0.0]), np.array([0.0, 0.5]), np.array([0.5, 0.0]))
+    assert "site import above the site import limit while charging" in D.feasibility_problems(
+        p, too_much)
+
+
+def test_a_past_deadline_stops_the_optimiser_with_the_rules_schedule_and_no_certificate():
+    p = problem(np.tile([10.0, 200.0], 600), band=np.tile([GREEN, RED], 600), vlp=20.0,
+                efficiency=0.9, days=np.repeat(np.arange(25), 48))
+    result = D.optimal_dispatch(p, deadline=time.monotonic() - 1.0)
+    assert D.feasibility_problems(p, result.schedule) == []
+    assert result.value_gbp == pytest.approx(D.battery_value_gbp(p, D.greedy_schedule(p)))
+    assert result.bound_gbp == np.inf and not result.proven
+
+
+def test_a_search_cut_short_keeps_a_priced_bound_above_the_optimum():
+    # Enough periods that the programme cannot finish in a millisecond; the bound is the
+    # relaxation's, so it must sit at or above the true optimum and the rule's value.
+    p = problem(np.tile([10.0, 200.0, 30.0, 150.0], 300),
+                band=np.tile([GREEN, RED, GREEN, RED], 300), vlp=20.0, efficiency=0.9,
+                days=np.repeat(np.arange(25), 48), cycles=1.5)
+    exact = D.optimal_dispatch(p)
+    cut = D.optimal_dispatch(p, deadline=time.monotonic() + 0.001)
+    assert D.feasibility_problems(p, cut.schedule) == []
+    assert cut.value_gbp <= exact.value_gbp + 1e-6
+    if np.isfinite(cut.bound_gbp):
+        assert cut.bound_gbp >= exact.value_gbp - 1e-6
+
+
+def test_highs_never_prints(capfd):
+    # A binding cycle limit takes the LP path, which constructs HiGHS.
+    p = problem([10, 200, 10, 200], band=[GREEN, RED, GREEN, RED], cycles=1.5, demand=[2] * 4)
+    D.optimal_dispatch(p)
+    out, err = capfd.readouterr()
+    assert "HiGHS" not in out and "HiGHS" not in err
+
+
 def reference_optimum(p: D.DispatchProblem, ppa: float) -> float:
     """Independent formulation: variables g, c, x, soc, z per period, the site balance
-    g + x = d explicit, exclusivity by a binary in every period; scipy's milp."""
+    g + x = d explicit, exclusivity by a binary in every period, the site import
+    g + c <= limit written out; scipy's milp."""
     n, b = p.periods, p.battery
     eff, cost = b.round_trip_efficiency_frac, p.import_cost_gbp_per_mwh
     # columns: g[0:n] c[n:2n] x[2n:3n] s[3n:4n] z[4n:5n]
@@ -118,6 +190,9 @@ def reference_optimum(p: D.DispatchProblem, ppa: float) -> float:
         row([(n + t, 1), (4 * n + t, -b.charge_limit_mwh)], -np.inf, 0)  # c <= C z
         row([(2 * n + t, 1), (4 * n + t, b.discharge_limit_mwh)], -np.inf,
             b.discharge_limit_mwh)  # x <= X (1 - z)
+        if p.site_import_limit_mwh is not None:
+            row([(t, 1), (n + t, 1), (4 * n + t, p.demand_mwh[t])], -np.inf,
+                p.site_import_limit_mwh + p.demand_mwh[t])  # g + c <= L when charging (z=1)
     for day in np.unique(p.day_index):
         row([(2 * n + t, 1) for t in np.flatnonzero(p.day_index == day)], -np.inf,
             b.daily_discharge_limit_mwh)
@@ -131,6 +206,19 @@ def reference_optimum(p: D.DispatchProblem, ppa: float) -> float:
     return ppa * p.demand_mwh.sum() - res.fun
 
 
+def _check_against_reference(p: D.DispatchProblem) -> None:
+    result = D.optimal_dispatch(p)
+    assert D.feasibility_problems(p, result.schedule) == []
+    best = reference_optimum(p, 150)
+    ours = D.profit_gbp(p, result.schedule, 150)
+    without = D.profit_gbp(p, D.no_battery(p), 150)
+    # The bound is a bound, whatever happens; the schedule meets it within £0.001.
+    assert result.bound_gbp + without >= best - 1e-6
+    assert result.value_gbp == pytest.approx(ours - without, abs=1e-6)
+    assert result.proven, f"gap £{result.gap_gbp}"
+    assert ours == pytest.approx(best, abs=2e-3)
+
+
 @st.composite
 def instances(draw):
     n = draw(st.integers(1, 10))
@@ -141,11 +229,12 @@ def instances(draw):
         demand=[draw(st.floats(0, 2).map(lambda v: round(v, 3))) for _ in range(n)],
         band=[draw(st.integers(0, 2)) for _ in range(n)],
         days=[t // per_day for t in range(n)],
-        vlp=draw(st.sampled_from([0.0, 15.0, 80.0])),
+        vlp=draw(st.sampled_from([0.0, 15.0, 50.0, 120.0])),
         power_mw=draw(st.sampled_from([0.5, 1.0, 3.0])),
         capacity_mwh=draw(st.sampled_from([0.25, 1.0, 2.0])),
-        cycles=draw(st.sampled_from([0.5, 1.0, 2.0, 5.0])),
-        efficiency=draw(st.sampled_from([0.7, 0.85, 1.0])),
+        cycles=draw(st.sampled_from([0.5, 1.0, 1.7, 2.0, 5.0])),
+        efficiency=draw(st.sampled_from([0.7, 0.85, 0.95, 1.0])),
+        import_limit=draw(st.sampled_from([None, None, 1.0, 2.5])),
     )
 
 
@@ -160,16 +249,44 @@ def test_schedules_are_feasible_and_optimal_beats_the_rule_and_no_battery(p):
     assert best >= D.profit_gbp(p, D.no_battery(p), 150) - 1e-6
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(p=instances())
 def test_optimum_equals_an_independent_milp(p):
-    assert D.profit_gbp(p, D.optimal_schedule(p), 150) == pytest.approx(
-        reference_optimum(p, 150), abs=2e-3)
+    _check_against_reference(p)
 
 
-def _summer_fortnight(warehouse):
-    """A real fortnight (2023-07-17..30, North Western) on which the LP relaxation charges
-    and discharges in the same period: negative and low prices at night."""
+@st.composite
+def multi_day_instances(draw):
+    # Day lengths as on clock-change days (46 and 50 periods scaled down: 7, 8, 9).
+    lengths = draw(st.lists(st.sampled_from([7, 8, 9]), min_size=2, max_size=5))
+    days = np.repeat(np.arange(len(lengths)), lengths)
+    n = len(days)
+    low = draw(st.sampled_from([-80.0, 0.0, 40.0]))
+    price = st.floats(low, 250, allow_nan=False).map(lambda v: round(v, 2))
+    small_demand = draw(st.booleans())  # a large battery against small demand
+    demand = st.floats(0.0, 0.3) if small_demand else st.floats(0.05, 1.5)
+    return problem(
+        cost=[draw(price) for _ in range(n)],
+        demand=[draw(demand.map(lambda v: round(v, 3))) for _ in range(n)],
+        band=[draw(st.integers(0, 2)) for _ in range(n)],
+        days=days,
+        vlp=draw(st.sampled_from([0.0, 15.0, 40.0, 120.0])),
+        power_mw=draw(st.sampled_from([1.0, 2.5])),
+        capacity_mwh=draw(st.sampled_from([0.5, 1.25, 4.0] if small_demand else [0.5, 1.25, 2.0])),
+        cycles=draw(st.sampled_from([0.5, 1.0, 1.25, 2.0, 3.0])),
+        efficiency=draw(st.sampled_from([0.7, 0.8, 0.9, 0.95])),
+        import_limit=draw(st.sampled_from([None, 1.2, 2.0])),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=multi_day_instances())
+def test_optimum_equals_an_independent_milp_over_several_days(p):
+    _check_against_reference(p)
+
+
+def _real_days(warehouse, start, days, gsp_group="_G", vlp=15.0, battery=None, demand_mwh=5500):
+    """Real prices and bands from the warehouse, the worked example's rates."""
     import datetime as dt
 
     import pandas as pd
@@ -177,147 +294,33 @@ def _summer_fortnight(warehouse):
     from btm_ppa.core.demand import spread_annual_demand
     from btm_ppa.core.duos import assign_bands
     from btm_ppa.core.simulation import ChargeRates
-    from btm_ppa.core.vocab import DuosBand
     from btm_ppa.prices import warehouse as wh
     from btm_ppa.reference import files as reference
 
-    window = wh.PriceWindow(dt.date(2023, 7, 17), dt.date(2023, 7, 30), False)
+    window = wh.PriceWindow(start, start + dt.timedelta(days=days - 1), False)
     frame = wh.window_prices(warehouse, window, "B20", "B21").frame
-    price = frame["system_buy_price_gbp_per_mwh"].interpolate().to_numpy()
-    codes = assign_bands(reference.read_time_bands(), "_G", frame).codes
-    rates = ChargeRates({DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
-                        0.0, 4.5, 7.75, 61.9, 11.5)
+    price = frame["system_buy_price_gbp_per_mwh"].interpolate(limit_direction="both").to_numpy()
+    codes = assign_bands(reference.read_time_bands(), gsp_group, frame).codes
+    rates = ChargeRates(
+        duos_gbp_per_mwh={DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
+        tnuos_gbp_per_mwh=0.0, bsuos_gbp_per_mwh=4.5, ccl_gbp_per_mwh=7.75, ro_gbp_per_mwh=61.9,
+        fit_gbp_per_mwh=11.5)
     return D.DispatchProblem(
-        spread_annual_demand(5500, frame, "_G"), rates.import_cost_gbp_per_mwh(price, codes),
-        codes, pd.factorize(frame["settlement_date"])[0].astype(np.int64), 15.0,
-        D.Battery(2.5, 2.5, 5.0, 1.0, 0.85))
+        spread_annual_demand(demand_mwh, frame, gsp_group),
+        rates.import_cost_gbp_per_mwh(price, codes), codes,
+        pd.factorize(frame["settlement_date"])[0].astype(np.int64), vlp,
+        battery or D.Battery(2.5, 2.5, 5.0, 1.0, 0.85))
 
 
-def _hull_lp(p):
-    model = DO._DispatchLp(p, hull=DO.simultaneity_pays(p))
-    return model.solve(), model.stored_energy_value()
+@pytest.mark.integration  # reads the embedded warehouse
+@pytest.mark.parametrize(("start", "vlp", "battery"), [
+    ("2023-07-22", 15.0, D.Battery(2.5, 2.5, 5.0, 1.0, 0.85)),  # the LP does both here
+    ("2023-03-25", 40.0, D.Battery(2.5, 2.5, 5.0, 2.0, 0.9)),  # clock change (46 periods)
+    ("2023-10-28", 50.0, D.Battery(1.0, 1.0, 0.5, 3.5, 0.95)),  # clock change (50 periods)
+])
+def test_real_days_match_the_independent_milp(warehouse, start, vlp, battery):
+    import datetime as dt
 
-
-@pytest.mark.parametrize("relaxation", [_hull_lp, DO._network_relaxation],
-                         ids=["highs-duals", "network-potentials"])
-def test_window_repair_matches_the_full_milp_where_the_lp_does_both(warehouse, relaxation):
-    p = _summer_fortnight(warehouse)
-    pays = DO.simultaneity_pays(p)
-    relaxed, value = relaxation(p)
-    assert DO._both(relaxed, pays).size > 0  # the repair path is exercised
-    repaired = DO._repair_windows(p, value, relaxed, pays, DO._both(relaxed, pays))
-    assert repaired is not None
-    full = DO._DispatchLp(p, hull=pays)
-    full.add_exclusivity(np.flatnonzero(pays), DO._net(p, relaxed))
-    exact = DO._net(p, full.solve())
-    assert D.feasibility_problems(p, repaired) == []
-    assert D.profit_gbp(p, repaired, 150) == pytest.approx(D.profit_gbp(p, exact, 150), abs=2e-3)
-    assert D.profit_gbp(p, D.optimal_schedule(p), 150) == pytest.approx(
-        D.profit_gbp(p, exact, 150), abs=2e-3)
-
-
-@st.composite
-def multi_day_instances(draw):
-    days, per_day = draw(st.integers(2, 5)), 8
-    n = days * per_day
-    price = st.floats(-80, 250, allow_nan=False).map(lambda v: round(v, 2))
-    return problem(
-        cost=[draw(price) for _ in range(n)],
-        demand=[draw(st.floats(0.05, 1.5).map(lambda v: round(v, 3))) for _ in range(n)],
-        band=[draw(st.integers(0, 2)) for _ in range(n)],
-        days=[t // per_day for t in range(n)],
-        vlp=draw(st.sampled_from([15.0, 40.0, 120.0])),
-        power_mw=draw(st.sampled_from([1.0, 2.5])),
-        capacity_mwh=draw(st.sampled_from([0.5, 1.25, 2.0])),
-        cycles=draw(st.sampled_from([0.5, 1.0, 3.0])),
-        efficiency=draw(st.sampled_from([0.8, 0.9])),
-    )
-
-
-@settings(max_examples=30, deadline=None)
-@given(p=multi_day_instances())
-def test_optimum_equals_an_independent_milp_over_several_days(p):
-    best = D.optimal_schedule(p)
-    assert D.feasibility_problems(p, best) == []
-    assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
-
-
-def test_repair_pins_a_window_edge_the_free_milp_moved(monkeypatch):
-    """A five-day instance (found by a random search like the property above) on which a
-    repair window's free MILP optimum ends with other stored energy than the LP: the
-    window is solved again with its edges pinned, and the joined schedule is still the
-    exact optimum."""
-    cost = [216.08, 175.98, -5.68, 19.05, 208.27, 0.0, 191.01, 183.03, 74.42, 20.0, 11.88,
-            0.0, 66.88, 86.5, 0.0, 248.52, 181.58, 125.32, 246.36, -8.95, -27.13, 122.14, 0.0,
-            -68.23, 89.91, 73.85, 0.0, 127.64, 89.66, 83.97, 1.68, -76.11, -16.51, 0.0, -13.8,
-            41.95, -78.77, 193.92, 0.0, 0.0]
-    demand = [1.395, 0.851, 0.312, 1.332, 0.98, 0.876, 0.596, 0.646, 0.397, 0.105, 1.321,
-              0.728, 0.844, 0.517, 1.139, 0.087, 0.59, 0.094, 0.228, 1.452, 1.004, 0.671,
-              0.809, 1.316, 0.549, 0.906, 1.041, 0.565, 0.803, 1.16, 1.368, 0.269, 1.403,
-              0.058, 1.142, 1.225, 0.248, 0.657, 1.232, 0.071]
-    bands = [int(b) for b in "1211221020000210011022121000201020121222"]
-    p = problem(cost, demand, bands, [t // 8 for t in range(40)], vlp=120.0, power_mw=2.5,
-                capacity_mwh=1.25, cycles=3.0, efficiency=0.8)
-    pinned = []
-    original = DO._DispatchLp.fix_boundary
-    monkeypatch.setattr(DO._DispatchLp, "fix_boundary",
-                        lambda self, *a: pinned.append(a) or original(self, *a))
-    best = D.optimal_schedule(p)
-    assert pinned  # the pinned solve ran
-    assert D.feasibility_problems(p, best) == []
-    assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
-
-
-def _lp_dual_bound(p: D.DispatchProblem, value: np.ndarray) -> float:
-    """The LP dual objective at stored-energy values λ, minimised over each day's price
-    of its discharge cap ν >= 0 (written out independently of the network)."""
-    b, eff = p.battery, p.battery.round_trip_efficiency_frac
-    cost = p.import_cost_gbp_per_mwh
-    gain = cost + p.vlp_gbp_per_mwh - value
-    bound = (b.charge_limit_mwh * np.maximum(eff * value - cost, 0).sum()
-             + b.capacity_mwh * np.maximum(np.append(value[1:], 0.0) - value, 0).sum())
-    for day in np.unique(p.day_index):
-        mine = p.day_index == day
-        candidates = np.append(np.maximum(gain[mine], 0), 0.0)
-        bound += min(b.daily_discharge_limit_mwh * nu
-                     + p.discharge_cap_mwh[mine] @ np.maximum(gain[mine] - nu, 0)
-                     for nu in candidates)
-    return float(bound)
-
-
-@settings(max_examples=40, deadline=None)
-@given(p=multi_day_instances())
-def test_network_relaxation_is_the_lp_optimum_and_its_potentials_prove_it(p):
-    relaxed, value = DO._network_relaxation(p)
-    lp = DO._DispatchLp(p)
-    lp.solve()
-    assert DO._battery_value(p, relaxed) == pytest.approx(lp.objective_gbp, abs=1e-6)
-    # Weak duality makes any λ an upper bound; equality makes these λ optimal duals,
-    # which is what the window repair's certificate needs.
-    assert _lp_dual_bound(p, value) == pytest.approx(lp.objective_gbp, abs=1e-6)
-
-
-@settings(max_examples=15, deadline=None)
-@given(p=multi_day_instances())
-def test_when_the_network_simplex_runs_out_of_pivots_highs_finds_the_same_optimum(p):
-    solve, lp_solve, lp_solves = DO.solve_circulation, DO._DispatchLp.solve, []
-    DO.solve_circulation = lambda *args, **kwargs: solve(*args[:6], max_pivots=0)
-    DO._DispatchLp.solve = lambda self: lp_solves.append(self) or lp_solve(self)
-    try:
-        best = D.optimal_schedule(p)
-    finally:
-        DO.solve_circulation, DO._DispatchLp.solve = solve, lp_solve
-    if DO._battery_value(p, best) > 0:  # the battery is used, so pivots were needed
-        assert lp_solves
-    assert D.feasibility_problems(p, best) == []
-    assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
-
-
-def test_without_the_compiled_solver_dispatch_uses_highs_alone(monkeypatch):
-    p = problem([20, 100, 15, 90, 95, 10], band=[GREEN, RED, GREEN, AMBER, RED, GREEN],
-                days=[0, 0, 0, 1, 1, 1], vlp=5.0, efficiency=0.9)
-    monkeypatch.setattr(DO.network_simplex, "AVAILABLE", False)
-    assert DO._network_relaxation(p) is None
-    best = D.optimal_schedule(p)
-    assert D.feasibility_problems(p, best) == []
-    assert D.profit_gbp(p, best, 150) == pytest.approx(reference_optimum(p, 150), abs=2e-3)
+    p = _real_days(warehouse, dt.date.fromisoformat(start), 3, vlp=vlp, battery=battery)
+    assert D.simultaneity_pays(p).any()
+    _check_against_reference(p)

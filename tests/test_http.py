@@ -6,7 +6,7 @@ import shutil
 import functions_framework
 import pytest
 
-from btm_ppa.entrypoints import http, runtime
+from btm_ppa.entrypoints import runtime
 from tests.conftest import set_cells
 
 
@@ -77,7 +77,9 @@ def test_a_crash_is_500_without_a_trace(client, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(http, "refresh", boom)
+    import btm_ppa.refresh
+
+    monkeypatch.setattr(btm_ppa.refresh, "refresh", boom)
     response = client.post("/", json={"workbook": "bess.xlsx"})
     assert response.status_code == 500
     assert "secret" not in response.get_data(as_text=True)

@@ -50,11 +50,12 @@ def _book(standin, **kw):
     return SheetsWorkbook(SHEET_ID, loopback_client(standin, **kw), SA)
 
 
-def test_full_refresh_reads_twice_and_writes_once(standin, warehouse):
+def test_full_refresh_reads_three_times_and_writes_once(standin, warehouse):
     outcome = refresh(_book(standin), warehouse)
     assert outcome.ok, outcome.status
+    # metadata, the values, the values again just before writing (no lost edit), one write
     assert (standin.count("metadata"), standin.count("batchGet"), standin.count("batchUpdate")) == (
-        1, 1, 1)
+        1, 2, 1)
     assert standin.value("BESS", "B62") == "OK"
     assert isinstance(standin.value("BESS", "D59"), float)  # a number, not "£1,234"
     assert standin.value("BESS", "D59") == pytest.approx(float(outcome.table.total.profit_gbp))
@@ -140,6 +141,77 @@ def test_a_table_tab_is_written_only_when_it_exists(standin):
     book = _book(standin)
     book.write("VLP Batteries", [], {"VLP Batteries": TableWrite(rows=[["a"], [1.5]])})
     assert standin.count("batchUpdate") == 0 and "VLP Batteries" not in standin.tabs
-    standin.tabs["VLP Batteries"] = {}
+    standin.add_tab("VLP Batteries")
     _book(standin).write("VLP Batteries", [], {"VLP Batteries": TableWrite(rows=[["a"], [1.5]])})
     assert standin.value("VLP Batteries", "A2") == 1.5
+
+
+def test_a_table_longer_than_the_grid_grows_the_tab_first(standin):
+    from btm_ppa.sheet.workbook import TableWrite
+
+    standin.add_tab("Dispatch")  # as the add-on makes it: 1,000 rows x 26 columns
+    rows = [["day", "mwh"]] + [[i, i / 2] for i in range(1, 1_827)]  # five years of days
+    _book(standin).write("Dispatch", [], {"Dispatch": TableWrite(rows=rows)})
+    assert standin.count("spreadsheetBatchUpdate") == 1
+    assert standin.books[SHEET_ID].grid["Dispatch"] == [1_827, 26]
+    assert standin.value("Dispatch", "B1827") == 913.0
+
+
+def test_a_shorter_table_blanks_the_old_rows_within_the_grid(standin):
+    from btm_ppa.sheet.workbook import TableWrite
+
+    standin.add_tab("Dispatch")
+    _book(standin).write("Dispatch", [], {"Dispatch": TableWrite(rows=[["d"]] + [[1]] * 900)})
+    _book(standin).write("Dispatch", [], {"Dispatch": TableWrite(rows=[["d"], [2]])})
+    assert standin.value("Dispatch", "A2") == 2 and standin.value("Dispatch", "A900") is None
+    assert standin.count("spreadsheetBatchUpdate") == 0  # it fitted: no growth asked
+
+
+def test_the_standin_refuses_a_write_beyond_the_grid_and_applies_none_of_the_batch(standin):
+    from gspread.exceptions import APIError
+
+    standin.add_tab("Dispatch")
+    client = loopback_client(standin, policy=RetryPolicy(max_attempts=1))
+    body = {"valueInputOption": "RAW", "data": [
+        {"range": "'BESS'!B62", "values": [["changed"]]},
+        {"range": "'Dispatch'!A1", "values": [[1]] * 1_001}]}
+    with pytest.raises(APIError, match="exceeds grid limits"):
+        client.http_client.values_batch_update(SHEET_ID, body=body)
+    assert standin.value("BESS", "B62") != "changed"
+
+
+def test_an_edit_during_a_refresh_is_not_lost(standin, warehouse):
+    book = _book(standin)
+    reads = []
+    first_read = book._batch_get
+
+    def read_then_analyst_edits(ranges):
+        values = first_read(ranges)
+        reads.append(ranges)
+        if len(reads) == 1:  # the analyst changes the PPA price while the refresh computes
+            standin.set_value("BESS", "B45", 151.25)
+        return values
+
+    book._batch_get = read_then_analyst_edits
+    outcome = refresh(book, warehouse)
+    assert not outcome.ok and "changed while" in outcome.status and book.inputs_changed
+    assert standin.count("batchUpdate") == 0  # old results never land on new inputs
+    again = refresh(_book(standin), warehouse)  # the caller runs again (see http.py)
+    assert again.ok and standin.value("BESS", "B45") == 151.25
+
+
+def test_the_standin_enforces_the_per_user_read_quota(example_xlsx):
+    clock = [0.0]
+    with SheetsStandIn(SHEET_ID, example_xlsx, reads_per_minute=5, minute_s=60.0,
+                       clock=lambda: clock[0]) as server:
+        client = loopback_client(server, policy=RetryPolicy(max_attempts=1))
+        for _ in range(5):
+            client.http_client.fetch_sheet_metadata(SHEET_ID)
+        from gspread.exceptions import APIError
+
+        with pytest.raises(APIError) as refused:
+            client.http_client.fetch_sheet_metadata(SHEET_ID)
+        assert refused.value.response.status_code == 429
+        clock[0] = 60.5  # a minute later the window has rolled on
+        client.http_client.fetch_sheet_metadata(SHEET_ID)
+        assert server.throttled == 1

@@ -1,35 +1,60 @@
 /**
- * Pure helpers of the BtM PPA add-on (no Apps Script services), so they run under node
- * for tests as well as in Apps Script. Loaded first (filePushOrder in .clasp.json).
+ * Pure helpers of the BtM PPA add-on (no Apps Script services), run in Apps Script and,
+ * for tests, under node (tests/apps_script).
  */
 
 /** Rows the backend owns: never let an edit there mark results stale. */
 var BTM_RESULT_FIRST_ROW = 40;
 var BTM_INPUT_TAB = 'BESS';
+/** A RUNNING status older than this is a refresh that will not finish: refresh again. */
+var BTM_RUNNING_EXPIRES_MS = 15 * 60 * 1000;
 
-/** Function URLs come from script properties: REFRESH_URL, plus the base of the others. */
-function btmFunctionUrl(properties, name) {
-  var url = properties[name + '_URL'];
+/**
+ * The refresh function's URL: the constant deploy.sh writes (Config.js), else the add-on
+ * project's script property REFRESH_URL.
+ * @param {string} constant
+ * @param {string | null} property
+ * @return {string}
+ */
+function btmBackendUrl(constant, property) {
+  var url = constant || property;
   if (!url) {
-    throw new Error('Script property ' + name + '_URL is not set: run deploy/deploy.sh and ' +
-                    'paste the function URL it prints into Extensions > Apps Script > ' +
-                    'Project settings > Script properties.');
+    throw new Error('The add-on has no backend URL: run deploy/deploy.sh (it writes ' +
+                    'Config.js), or set the script property REFRESH_URL of the add-on project.');
+  }
+  if (!/^https:\/\//.test(url)) {
+    throw new Error('The backend URL must start with https://, not ' + url);
   }
   return url;
 }
 
-/** The request body of a refresh (or, with validateOnly, a check) of the BESS tab. */
-function btmRefreshPayload(spreadsheetId, sheetName, validateOnly) {
+/**
+ * The request body of a refresh (queued: the backend writes when done), or with
+ * validateOnly a check of the inputs.
+ * @param {string} spreadsheetId
+ * @param {string | undefined} sheetName
+ * @param {boolean=} validateOnly
+ * @param {string=} trigger
+ * @return {string}
+ */
+function btmRefreshPayload(spreadsheetId, sheetName, validateOnly, trigger) {
+  /** @type {Object<string, string | boolean>} */
   var body = {spreadsheet_id: spreadsheetId, sheet: sheetName || BTM_INPUT_TAB};
   if (validateOnly) {
     body.validate_only = true;
+  } else {
+    body.defer = true;
+    body.trigger = trigger || 'menu';
   }
   return JSON.stringify(body);
 }
 
 /**
  * A short message for a toast from a function's HTTP status and JSON body.
- * 200: the status row text; 4xx/5xx: the error message, never raw HTML or a trace.
+ * 200: the status row text; 202: queued; 4xx/5xx: the error message, never raw HTML.
+ * @param {number} status
+ * @param {string} bodyText
+ * @return {string}
  */
 function btmResultMessage(status, bodyText) {
   var body = null;
@@ -37,6 +62,9 @@ function btmResultMessage(status, bodyText) {
     body = JSON.parse(bodyText);
   } catch (e) {
     body = null;
+  }
+  if (status === 202 && body && body.ok) {
+    return 'Refresh queued: rows 50-62 are rewritten when it has run (about a minute).';
   }
   if (status === 200 && body && body.ok && /^VALID/.test(body.status || '')) {
     return body.status;
@@ -55,7 +83,13 @@ function btmResultMessage(status, bodyText) {
   return 'Not refreshed: the backend answered HTTP ' + status;
 }
 
-/** Is an edit at (sheet, row, column) an input edit that makes the results stale? */
+/**
+ * Is an edit at (sheet, row, column) an input edit that makes the results stale?
+ * @param {string} sheetName
+ * @param {number} row
+ * @param {number} column
+ * @return {boolean}
+ */
 function btmIsInputEdit(sheetName, row, column) {
   if (sheetName === 'HH Data') {
     return true;
@@ -63,22 +97,51 @@ function btmIsInputEdit(sheetName, row, column) {
   if (sheetName !== BTM_INPUT_TAB) {
     return false;
   }
-  var backendRows = (row >= 40 && row <= 42) || row >= 46;
+  var backendRows = (row >= BTM_RESULT_FIRST_ROW && row <= 42) || row >= 46;
   return !backendRows || (row === 45 && column === 2);
 }
 
-/** Row 62 text while results are stale or a refresh is running. */
+/**
+ * Row 62 text while results are stale.
+ * @param {string} when
+ * @param {string} who
+ * @return {string}
+ */
 function btmStaleText(when, who) {
   return 'STALE: input changed at ' + when + ' by ' + (who || 'someone') +
          '; a refresh follows';
 }
 
-function btmRunningText(when) {
-  return 'RUNNING: refresh started at ' + when;
+/**
+ * Row 62 text while a refresh runs: says when it started, so a refresh that never ends
+ * (a timeout, a dropped task) is recognised later and never shown as running forever.
+ * @param {Date} started
+ * @return {string}
+ */
+function btmRunningText(started) {
+  return 'RUNNING: refresh started at ' + started.toISOString().replace('T', ' ').slice(0, 19) +
+         ' UTC; if this is still here 15 minutes later, refresh again';
 }
 
-if (typeof module !== 'undefined') {
-  module.exports = {btmFunctionUrl: btmFunctionUrl, btmRefreshPayload: btmRefreshPayload,
-                    btmResultMessage: btmResultMessage, btmIsInputEdit: btmIsInputEdit,
-                    btmStaleText: btmStaleText, btmRunningText: btmRunningText};
+/**
+ * Is this row 62 text a RUNNING status older than BTM_RUNNING_EXPIRES_MS at nowMs?
+ * @param {*} text
+ * @param {number} nowMs
+ * @return {boolean}
+ */
+function btmIsExpiredRunning(text, nowMs) {
+  var match = /^RUNNING: refresh started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/.exec(String(text));
+  if (!match) {
+    return false;
+  }
+  return nowMs - Date.parse(match[1].replace(' ', 'T') + 'Z') > BTM_RUNNING_EXPIRES_MS;
+}
+
+/**
+ * Row 62 text when the add-on could not get the refresh going.
+ * @param {string} message
+ * @return {string}
+ */
+function btmNotRefreshedText(message) {
+  return 'ERROR: ' + message.replace(/^Not refreshed(\s\[[A-Z]+\d+\])?: /, '');
 }

@@ -107,9 +107,15 @@ class WarehouseError(BtmError):
 
 
 class ElexonError(BtmError):
-    """The Elexon Insights API failed or answered something unexpected."""
+    """The Elexon Insights API failed or answered with something unreadable."""
 
     kind = "elexon"
+
+
+class RefreshTimeoutError(BtmError):
+    """A refresh did not finish within its time budget; nothing was written."""
+
+    kind = "timeout"
 
 
 class RegisterError(BtmError):
@@ -172,6 +178,8 @@ OUTCOMES: dict[type[BaseException], ErrorOutcome] = {
     RequestError: ErrorOutcome(ExitCode.USAGE, 400, "ERROR"),
     ServiceUnavailableError: ErrorOutcome(ExitCode.INTERNAL, 503, "ERROR"),
     InternalError: ErrorOutcome(ExitCode.INTERNAL, 500, "ERROR"),
+    # Over budget: nothing was written; the caller may try again.
+    RefreshTimeoutError: ErrorOutcome(ExitCode.INTERNAL, 500, "ERROR"),
 }
 
 

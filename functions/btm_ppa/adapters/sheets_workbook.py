@@ -8,7 +8,12 @@ and one values batchUpdate per refresh.
 - Errors users can act on: "not shared with <service account>", "not found", "BESS tab
   not found".
 - Whole tabs (the Dispatch summary) are written into the same batchUpdate, when the tab
-  exists; the Apps Script add-on creates it, with its chart, on first use.
+  exists; the Apps Script add-on creates it, with its chart, on first use. Google rejects
+  a write beyond a tab's grid (a new tab is 1,000 x 26) and fails the whole batch, so a
+  table that does not fit grows the grid first (``appendDimension``).
+- No lost edit: before writing, the ranges read are read again and compared (every cell
+  but those about to be written); if an input changed meanwhile nothing is written and
+  ``InputsChangedError`` tells the caller to run again on the new inputs.
 """
 
 from __future__ import annotations
@@ -33,8 +38,14 @@ from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 DEFAULT_TIMEOUT_S = 30.0
 _SPREADSHEET_ID = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-#: Rows of a replaced table tab that are blanked beyond the new content.
-TABLE_CLEAR_ROWS = 2_000
+#: Rows of a replaced table tab blanked beyond the new content: the tab's grid, up to this.
+TABLE_CLEAR_ROWS = 5_000
+
+
+class InputsChangedError(WorkbookUnavailableError):
+    """The tab's inputs changed between the read and the write: nothing was written."""
+
+    kind = "inputs_changed"
 
 
 def valid_spreadsheet_id(value: object) -> str:
@@ -102,7 +113,11 @@ class SheetsWorkbook:
         self.service_account = service_account_email or "the function's service account"
         self.description = f"spreadsheet {spreadsheet_id}"
         self._tabs: tuple[str, ...] | None = None
-        self._table_rows: dict[str, int] = {}
+        self._grid: dict[str, tuple[int, int, int]] = {}  # title -> (sheetId, rows, columns)
+        self._read_ranges: list[str] = []
+        self._read_values: list[list[list[Any]]] = []
+        self._read_origin: tuple[int, int] = (1, 1)
+        self.inputs_changed = False  # set when a write found the inputs changed since the read
 
     def _call(self, what: str, fn: Any) -> Any:
         try:
@@ -130,8 +145,34 @@ class SheetsWorkbook:
 
     def _tab_names(self) -> tuple[str, ...]:
         meta = self._call("reading the tabs", lambda: self.client.http_client.fetch_sheet_metadata(
-            self.spreadsheet_id, params={"fields": "sheets.properties(title,sheetId)"}))
+            self.spreadsheet_id,
+            params={"fields": "sheets.properties(title,sheetId,gridProperties)"}))
+        for sheet in meta.get("sheets", []):
+            props = sheet["properties"]
+            grid = props.get("gridProperties", {})
+            self._grid[props["title"]] = (props.get("sheetId", 0), grid.get("rowCount", 1_000),
+                                          grid.get("columnCount", 26))
         return tuple(s["properties"]["title"] for s in meta.get("sheets", []))
+
+    def _batch_get(self, ranges: list[str]) -> list[list[list[Any]]]:
+        body = self._call("reading values", lambda: self.client.http_client.values_batch_get(
+            self.spreadsheet_id, ranges, params={"valueRenderOption": "UNFORMATTED_VALUE",
+                                                 "dateTimeRenderOption": "SERIAL_NUMBER",
+                                                 "majorDimension": "ROWS"}))
+        return [vr.get("values", []) for vr in body.get("valueRanges", [])]
+
+    def _check_unchanged(self, written: set[str]) -> None:
+        """Read the same ranges again; raise InputsChangedError if any cell not about to be
+        written differs from the first read."""
+        if not self._read_ranges:
+            return
+        again = self._batch_get(self._read_ranges)
+        if _cells(again[:1], self._read_origin, written) != _cells(
+                self._read_values[:1], self._read_origin, written) or again[1:] != self._read_values[1:]:
+            self.inputs_changed = True
+            raise InputsChangedError(
+                f"the inputs of {self.description} changed while it was being refreshed; "
+                "nothing was written")
 
     def read(self, tab: str, cell_range: str, optional_tabs: Sequence[str] = ()) -> TabSnapshot:
         tabs = self._tab_names()
@@ -141,20 +182,12 @@ class SheetsWorkbook:
                               f"{', '.join(tabs)}): expected the BESS tab of the layout", cell=None)
         extra = [name for name in optional_tabs if name in tabs]
         ranges = [f"{_quote(tab)}!{cell_range}"] + [f"{_quote(n)}!A:Z" for n in extra]
-        body = self._call("reading values", lambda: self.client.http_client.values_batch_get(
-            self.spreadsheet_id, ranges, params={"valueRenderOption": "UNFORMATTED_VALUE",
-                                                 "dateTimeRenderOption": "SERIAL_NUMBER",
-                                                 "majorDimension": "ROWS"}))
-        value_ranges = body.get("valueRanges", [])
-        first_row, first_col = a1_to_rowcol(cell_range.split(":")[0])
-        cells: dict[str, CellValue] = {}
-        rows = value_ranges[0].get("values", []) if value_ranges else []
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                if value != "":
-                    cells[rowcol_to_a1(first_row + r, first_col + c)] = value
-        tables = {name: [list(r) for r in vr.get("values", [])]
-                  for name, vr in zip(extra, value_ranges[1:], strict=False)}
+        value_ranges = self._batch_get(ranges)
+        self._read_ranges, self._read_values = ranges, value_ranges
+        self._read_origin = a1_to_rowcol(cell_range.split(":")[0])
+        cells = _cells(value_ranges[:1], self._read_origin, set())
+        tables = {name: [list(r) for r in values]
+                  for name, values in zip(extra, value_ranges[1:], strict=False)}
         return TabSnapshot(tabs, cells, tables)
 
     def write(self, tab: str, writes: Sequence[CellWrite],
@@ -163,15 +196,38 @@ class SheetsWorkbook:
                 for w in writes]
         if tables and self._tabs is None:  # written without a read first (the register)
             self._tabs = self._tab_names()
+        grow: list[dict[str, Any]] = []
         for name, table in (tables or {}).items():
             if self._tabs is not None and name not in self._tabs:
                 continue  # created with its chart by the add-on; nothing to write into yet
             width = max(len(r) for r in table.rows)
+            sheet_id, grid_rows, grid_cols = self._grid.get(name, (0, 1_000, 26))
             rows = [[_to_sheet(v) for v in r] + [""] * (width - len(r)) for r in table.rows]
-            rows += [[""] * width] * max(0, TABLE_CLEAR_ROWS - len(rows))
+            rows += [[""] * width] * max(0, min(grid_rows, TABLE_CLEAR_ROWS) - len(rows))
+            for dimension, need, have in (("ROWS", len(rows), grid_rows),
+                                          ("COLUMNS", width, grid_cols)):
+                if need > have:
+                    grow.append({"appendDimension": {"sheetId": sheet_id, "dimension": dimension,
+                                                     "length": need - have}})
             data.append({"range": f"{_quote(name)}!A1", "values": rows})
         if not data:
             return
+        self._check_unchanged({w.address for w in writes})
+        if grow:  # a write beyond the grid would fail the whole batch
+            self._call("growing a tab", lambda: self.client.http_client.batch_update(
+                self.spreadsheet_id, {"requests": grow}))
         body = {"valueInputOption": "RAW", "data": data}
         self._call("writing results", lambda: self.client.http_client.values_batch_update(
             self.spreadsheet_id, body=body))
+
+
+def _cells(value_ranges: list[list[list[Any]]], origin: tuple[int, int],
+           skip: set[str]) -> dict[str, Any]:
+    """The non-blank cells of the first value range by A1 address, leaving out ``skip``."""
+    cells: dict[str, Any] = {}
+    for r, row in enumerate(value_ranges[0] if value_ranges else []):
+        for c, value in enumerate(row):
+            address = rowcol_to_a1(origin[0] + r, origin[1] + c)
+            if value != "" and address not in skip:
+                cells[address] = value
+    return cells

@@ -1,5 +1,10 @@
 """HTTP handling for the Cloud Functions in ``functions/main.py``: ``refresh``,
-``ingest_prices`` and ``scheduled_refresh``.
+``ingest_prices``, ``scheduled_refresh`` and ``vlp_register``.
+
+Callers: add-on users call ``refresh`` (their access to the spreadsheet is checked with
+their OAuth token; with a queue their refresh is deferred to a task so the add-on's 60 s
+UrlFetchApp deadline never matters); Cloud Tasks calls ``refresh`` for each queued sheet;
+Cloud Scheduler calls the other three. Each sheet's run is recorded (``run_log``).
 
 Handlers are thin: check the caller, parse and validate the JSON request, call the use
 case, serialise. 400 for a malformed request, 401/403 from auth, 422 when the tab's
@@ -21,17 +26,22 @@ from typing import Any
 
 import flask
 
-from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
-from btm_ppa.core.periods import UK_TZ
 from btm_ppa.entrypoints import runtime
 from btm_ppa.entrypoints.auth import AuthConfig, AuthError, verify_caller
-from btm_ppa.entrypoints.report import outcome_json
 from btm_ppa.entrypoints.requests import parse_body
-from btm_ppa.errors import BtmError, RequestError, ServiceUnavailableError, http_status_for
-from btm_ppa.prices.ingest import ingest_prices
-from btm_ppa.refresh import refresh, validate
+from btm_ppa.errors import (
+    BtmError,
+    RequestError,
+    ServiceUnavailableError,
+    WarehouseError,
+    WorkbookUnavailableError,
+    http_status_for,
+)
 from btm_ppa.sheet.workbook import Workbook
 from sheets_layout import load_bess_layout
+
+# pandas, the model, openpyxl and the Elexon client load on a request's first use, so a
+# cold start only pays for what its request needs.
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +50,11 @@ _BAD_TAB_CHARS = re.compile(r"[\[\]*?:/\\']")
 #: Days of prices the nightly job re-ingests (settlement runs revise recent days).
 NIGHTLY_DAYS_BACK = 3
 MAX_INGEST_DAYS = 366
+#: Runs of one refresh when its inputs keep changing under it (each finds them changed).
+MAX_RERUNS = 3
+#: Header the add-on sends the user's OAuth access token in (for the access check).
+USER_TOKEN_HEADER = "X-User-Access-Token"
+TRIGGERS = frozenset({"menu", "edit", "nightly"})
 
 Response = tuple[dict[str, Any], int]
 
@@ -70,6 +85,7 @@ def guarded(name: str, handler: Callable[[flask.Request, dict[str, Any]], Respon
     def run(request: flask.Request) -> Response:
         try:
             caller = verify_caller(request.headers.get("Authorization"), AuthConfig.from_env())
+            request.environ["btm_ppa.caller"] = caller
             if request.method != "POST":
                 raise BadRequest(f"use POST with a JSON body, not {request.method}")
             body = parse_body(request.get_data(cache=True), name)
@@ -133,36 +149,117 @@ def local_workbook_path(value: object) -> Path:
     return path
 
 
-def _workbook(body: dict[str, Any]) -> Workbook:
-    from btm_ppa.adapters.sheets_workbook import SheetsWorkbook, valid_spreadsheet_id
+def _spreadsheet_id(body: dict[str, Any]) -> str:
+    from btm_ppa.adapters.sheets_workbook import valid_spreadsheet_id
 
+    try:
+        sid = valid_spreadsheet_id(body["spreadsheet_id"])
+    except ValueError as exc:
+        raise BadRequest(f'"spreadsheet_id": {exc}') from None
+    AuthConfig.from_env().check_spreadsheet(sid)
+    return sid
+
+
+def _workbook(body: dict[str, Any]) -> Workbook:
     if "spreadsheet_id" in body:
-        try:
-            sid = valid_spreadsheet_id(body["spreadsheet_id"])
-        except ValueError as exc:
-            raise BadRequest(f'"spreadsheet_id": {exc}') from None
-        AuthConfig.from_env().check_spreadsheet(sid)
-        return SheetsWorkbook(sid, runtime.sheets_client(), runtime.service_account_email())
+        from btm_ppa.adapters.sheets_workbook import SheetsWorkbook
+
+        return SheetsWorkbook(_spreadsheet_id(body), runtime.sheets_client(),
+                              runtime.service_account_email())
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+
     return XlsxWorkbook(local_workbook_path(body.get("workbook")))
 
 
+def _check_user_access(request: flask.Request, body: dict[str, Any]) -> None:
+    """A person (not Cloud Tasks) asking for a spreadsheet must be able to edit it."""
+    caller = request.environ.get("btm_ppa.caller")
+    access = runtime.drive_access()
+    if access is None or caller is None or "spreadsheet_id" not in body:
+        return
+    if caller.lower() == runtime.tasks_caller():
+        return  # a queued refresh: checked when it was queued
+    from btm_ppa.adapters.drive_access import AccessDenied
+
+    try:
+        access.check(_spreadsheet_id(body), request.headers.get(USER_TOKEN_HEADER), caller)
+    except AccessDenied as exc:
+        raise AuthError(exc.message, exc.status) from exc
+
+
 def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
-    """POST {"spreadsheet_id": "...", "sheet": "BESS"} (or {"workbook": "x.xlsx"} locally)."""
-    unknown = set(body) - {"workbook", "spreadsheet_id", "sheet", "validate_only"}
+    """POST {"spreadsheet_id": "...", "sheet": "BESS"} (or {"workbook": "x.xlsx"} locally);
+    ``"defer": true`` queues it (202) when a queue is configured; ``"trigger"`` says who
+    asked (menu, edit, nightly) for the run record."""
+    from btm_ppa.entrypoints.report import outcome_json
+
+    unknown = set(body) - {"workbook", "spreadsheet_id", "sheet", "validate_only", "defer",
+                           "trigger"}
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     if ("workbook" in body) == ("spreadsheet_id" in body):
         raise BadRequest('send exactly one of "spreadsheet_id" and "workbook"')
+    trigger = body.get("trigger", "menu")
+    if trigger not in TRIGGERS:
+        raise BadRequest(f'"trigger" must be one of {", ".join(sorted(TRIGGERS))}, not {trigger!r}')
     tab = validate_tab_name(body.get("sheet"))
-    workbook = _workbook(body)
+    _check_user_access(request, body)
     layout = load_bess_layout()
     if body.get("validate_only") is True:
-        outcome = validate(workbook, tab=tab, layout=layout)
+        from btm_ppa.refresh import validate
+
+        outcome = validate(_workbook(body), tab=tab, layout=layout,
+                           warehouse=runtime.warehouse())
         return outcome_json(outcome, layout), status_for(outcome.error)
-    outcome = refresh(workbook, runtime.warehouse(), tab=tab, layout=layout)
+    queue = runtime.task_queue()
+    if body.get("defer") is True and queue is not None and "spreadsheet_id" in body:
+        name = queue.enqueue({"spreadsheet_id": _spreadsheet_id(body), "sheet": tab,
+                              "trigger": trigger})
+        json_log("INFO", "refresh queued", task=name, trigger=trigger)
+        return {"ok": True, "queued": True, "task": name,
+                "status": "QUEUED: the results appear in rows 50-62 when it has run"}, 202
+    return _run_refresh(request, body, tab, trigger)
+
+
+def _run_refresh(request: flask.Request, body: dict[str, Any], tab: str,
+                 trigger: str) -> Response:
+    """Refresh now, again while the inputs change under it, and record the run. Cloud
+    Tasks gets 503 for what a retry can cure (quota, timeouts, BigQuery) and 200 for the
+    rest, which the status row already reports (a retry would fail the same way)."""
+    from btm_ppa.adapters.run_log import RefreshRun
+    from btm_ppa.entrypoints.report import outcome_json
+    from btm_ppa.refresh import refresh
+
+    started = dt.datetime.now(dt.UTC)
+    layout = load_bess_layout()
+    for _ in range(MAX_RERUNS):
+        workbook = _workbook(body)
+        outcome = refresh(workbook, runtime.warehouse(), tab=tab, layout=layout)
+        if not getattr(workbook, "inputs_changed", False):
+            break
+        json_log("INFO", "inputs changed during the refresh; running again",
+                 workbook=workbook.description)
+    caller = request.environ.get("btm_ppa.caller")
+    attempt = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0") or 0) + 1
     json_log("INFO" if outcome.ok else "WARNING", "refresh finished", status=outcome.status,
              workbook=workbook.description, method=outcome.method)
-    return outcome_json(outcome, layout), status_for(outcome.error)
+    runtime.run_log().record(RefreshRun(
+        spreadsheet_id=body.get("spreadsheet_id") or str(body.get("workbook")), sheet=tab,
+        trigger=trigger, started_at=started, finished_at=dt.datetime.now(dt.UTC),
+        ok=outcome.ok, status=outcome.status, attempt=attempt, caller=caller))
+    status = status_for(outcome.error)
+    if caller is not None and caller.lower() == runtime.tasks_caller() and status != 200:
+        status = 503 if _retryable(outcome.error) else 200
+    return outcome_json(outcome, layout), status
+
+
+def _retryable(error: BaseException | None) -> bool:
+    if isinstance(error, WarehouseError):
+        return True
+    if isinstance(error, WorkbookUnavailableError):
+        text = error.message
+        return any(s in text for s in ("rate-limiting", "did not answer", "failed", "changed"))
+    return False
 
 
 def _date(body: dict[str, Any], key: str, default: dt.date) -> dt.date:
@@ -176,6 +273,8 @@ def _date(body: dict[str, Any], key: str, default: dt.date) -> dt.date:
 
 
 def _ingest_window(body: dict[str, Any]) -> tuple[dt.date, dt.date]:
+    from btm_ppa.core.periods import UK_TZ
+
     today = dt.datetime.now(UK_TZ).date()
     start = _date(body, "start", today - dt.timedelta(days=NIGHTLY_DAYS_BACK))
     end = _date(body, "end", today)
@@ -188,11 +287,13 @@ def _ingest_window(body: dict[str, Any]) -> tuple[dt.date, dt.date]:
 
 def _ingest(request: flask.Request, body: dict[str, Any]) -> Response:
     """POST {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"} (default: the last three days)."""
+    from btm_ppa.prices.ingest import ingest_prices
+
     unknown = set(body) - {"start", "end"}
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     start, end = _ingest_window(body)
-    report = ingest_prices(runtime.warehouse(), start, end,  # type: ignore[arg-type]
+    report = ingest_prices(runtime.warehouse(), start, end,
                            client=runtime.elexon())
     json_log("INFO", report.summary(), rows=report.rows)
     return {"ok": True, "summary": report.summary(), "rows": report.rows,
@@ -200,18 +301,37 @@ def _ingest(request: flask.Request, body: dict[str, Any]) -> Response:
 
 
 def _scheduled(request: flask.Request, body: dict[str, Any]) -> Response:
-    """Nightly: ingest the latest prices, then refresh every registered spreadsheet; one
-    failure does not stop the others."""
+    """Nightly: ingest the latest prices, then queue one refresh task per registered sheet
+    (the queue's rate keeps the Sheets quota); without a queue (local) refresh them here,
+    one failure not stopping the others."""
+    from btm_ppa.adapters.cloud_tasks import task_id
+    from btm_ppa.prices.ingest import ingest_prices
+
     start, end = _ingest_window(body)
-    report = ingest_prices(runtime.warehouse(), start, end,  # type: ignore[arg-type]
+    report = ingest_prices(runtime.warehouse(), start, end,
                            client=runtime.elexon())
+    sheets = runtime.registry()
+    queue = runtime.task_queue()
+    if queue is not None:
+        night = dt.datetime.now(dt.UTC).date().isoformat()
+        names = [queue.enqueue({"spreadsheet_id": sid, "sheet": validate_tab_name(tab),
+                                "trigger": "nightly"},
+                               name=task_id("nightly", night, sid, tab or ""))
+                 for sid, tab in sheets]
+        queued = sum(1 for n in names if n)
+        summary = (f"{report.summary()}; queued {queued} of {len(sheets)} spreadsheet(s)"
+                   + (f" ({len(sheets) - queued} already queued tonight)" if queued < len(sheets)
+                      else ""))
+        json_log("INFO", summary)
+        return {"ok": True, "summary": summary, "ingest_rows": report.rows,
+                "queued": queued}, 200
     results = []
-    for spreadsheet_id, tab in runtime.registry():
+    for spreadsheet_id, tab in sheets:
         try:
-            outcome = refresh(_workbook({"spreadsheet_id": spreadsheet_id}), runtime.warehouse(),
-                              tab=tab)
-            results.append({"spreadsheet_id": spreadsheet_id, "ok": outcome.ok,
-                            "status": outcome.status})
+            response, _ = _run_refresh(request, {"spreadsheet_id": spreadsheet_id},
+                                       validate_tab_name(tab), "nightly")
+            results.append({"spreadsheet_id": spreadsheet_id, "ok": response["ok"],
+                            "status": response["status"]})
         except Exception as exc:  # one sheet's failure must not stop the rest
             log.exception("nightly refresh of %s crashed", spreadsheet_id)
             results.append({"spreadsheet_id": spreadsheet_id, "ok": False,
@@ -231,7 +351,7 @@ def _vlp_register(request: flask.Request, body: dict[str, Any]) -> Response:
     if body:
         raise BadRequest("vlp_register takes an empty JSON object")
     register = make_register("elexon", client=runtime.elexon())
-    runtime.warehouse().replace_tables(  # type: ignore[attr-defined]
+    runtime.warehouse().replace_tables(
         {REGISTER_TABLE: register_frame(register)})
     stats = register["summary_statistics"]
     json_log("INFO", "VLP register rebuilt", units=stats["total_units"])

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from btm_ppa.errors import ExitCode, exit_code_for, http_status_for, outcome_of
 from btm_ppa.refresh import RefreshOutcome
 from btm_ppa.sheet.outputs import rows_of
 from sheets_layout import BessLayout
+
+if TYPE_CHECKING:  # rich is for the terminal only: the deployed functions do not ship it
+    from rich.console import Console
+
 
 # The one error table is errors.OUTCOMES; these names are this module's public face.
 __all__ = ["ExitCode", "exit_code_for", "http_status_for", "outcome_json", "outcome_of",
@@ -33,6 +34,8 @@ def _fmt(value: object, digits: int = 2) -> str:
 def print_outcome(outcome: RefreshOutcome, layout: BessLayout, console: Console,
                   source: str) -> None:
     """Rows 50-62 as written (long notes under the table), then the status."""
+    from rich.table import Table
+
     first, last = layout.result_header_row, layout.result_row("status").row
     grid = rows_of(outcome.writes, first, last)
     if outcome.ok and grid:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
-
 from btm_ppa.errors import RequestError
 
 #: Far above any real body (a few hundred bytes), far below what could hurt.
@@ -33,6 +31,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                          "pattern": r"^[^\x00-\x1f]+$"},
             "sheet": _TAB_NAME,
             "validate_only": {"type": "boolean"},
+            "defer": {"type": "boolean"},
+            "trigger": {"type": "string", "enum": ["menu", "edit", "nightly"]},
         },
         "additionalProperties": False,
         "oneOf": [{"required": ["spreadsheet_id"], "not": {"required": ["workbook"]}},
@@ -57,6 +57,8 @@ _EXPECTED = {
     "workbook": "the path of an .xlsx file under the workbook root",
     "sheet": "a tab name of 1 to 100 characters without []*?:/\\' or control characters",
     "validate_only": "true or false (a JSON boolean, not a string)",
+    "defer": "true or false (a JSON boolean, not a string)",
+    "trigger": "one of menu, edit, nightly",
     "start": "a date as YYYY-MM-DD",
     "end": "a date as YYYY-MM-DD",
 }
@@ -136,7 +138,9 @@ def parse_body(raw: bytes, function: str) -> dict[str, Any]:
 
 
 def validate_body(body: dict[str, Any], function: str) -> None:
-    schema = SCHEMAS[function]
+    import jsonschema  # on first use: a cold start pays only for what its request needs
+
+    schema = SCHEMAS.get(function, {"type": "object"})
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(body),
                     key=lambda e: (0 if e.validator == "additionalProperties" else 1 if e.path
                                    else 2, str(e.path)))

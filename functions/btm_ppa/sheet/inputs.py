@@ -20,6 +20,7 @@ from btm_ppa.errors import InputError, InputErrors
 from btm_ppa.sheet import cells as cellparse
 from btm_ppa.sheet.area import resolve_area
 from btm_ppa.sheet.layout_check import check_layout, find_label_nearby, is_bess_tab
+from btm_ppa.sheet.site import NO_SITE_CHARGES, SiteChargeInputs, read_site_charges
 from btm_ppa.sheet.workbook import TabSnapshot
 from sheets_layout import BessLayout, Block, Kind
 
@@ -77,6 +78,7 @@ class RefreshInputs:
     ppa_price_gbp_per_mwh: float
     non_bess: CostBlock | None  # analyst blocks, under `sheet` only
     bess: CostBlock | None
+    site: SiteChargeInputs = NO_SITE_CHARGES
 
 
 def read_method(layout: BessLayout, snapshot: TabSnapshot) -> Method | None:
@@ -242,6 +244,8 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
                                    f"{spec.minimum_simulated:g} MWh", "is too small"))
     if window_start is not None and window_end is not None:
         collect.take(lambda: check_window(layout, window_start, window_end))
+    site = read_site_charges(layout, snapshot,
+                             lambda key: _value(layout, snapshot, key, collect), collect.add)
     non_bess = bess = None
     if method is Method.SHEET:
         non_bess = _block(layout, layout.non_bess, snapshot, collect)
@@ -258,7 +262,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         duos_gbp_per_mwh={band: p_per_kwh_to_gbp_per_mwh(duos_p[band]) for band in BANDS},
         battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
         window_end=window_end, method=method, annual_demand_mwh=annual_demand,
-        ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess,
+        ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess, site=site,
     )
 
 

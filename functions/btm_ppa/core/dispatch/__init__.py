@@ -1,7 +1,9 @@
 """Half-hourly battery dispatch behind the meter.
 
 ``model`` holds the problem, the schedule and the checks; ``greedy`` the seeds'
-battery-first rule; ``optimal`` the exact profit-maximising schedule.
+battery-first rule; ``optimal`` the exact profit-maximising schedule with its certificate
+(``value_function``: the dynamic programme over stored energy; ``lp``: the LP with modes
+fixed, for the daily cycle limit).
 """
 
 from btm_ppa.core.dispatch.greedy import greedy_schedule
@@ -14,16 +16,30 @@ from btm_ppa.core.dispatch.model import (
     no_battery,
     profit_gbp,
 )
-from btm_ppa.core.dispatch.optimal import optimal_schedule
+from btm_ppa.core.dispatch.optimal import (
+    PROFIT_TOLERANCE_GBP,
+    DeadlineExceeded,
+    OptimalResult,
+    battery_value_gbp,
+    optimal_dispatch,
+    optimal_schedule,
+    simultaneity_pays,
+)
 
 __all__ = [
     "ENERGY_TOLERANCE_MWH",
+    "PROFIT_TOLERANCE_GBP",
     "Battery",
+    "DeadlineExceeded",
     "DispatchProblem",
+    "OptimalResult",
     "Schedule",
+    "battery_value_gbp",
     "feasibility_problems",
     "greedy_schedule",
     "no_battery",
+    "optimal_dispatch",
     "optimal_schedule",
     "profit_gbp",
+    "simultaneity_pays",
 ]

@@ -7,6 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from btm_ppa.core.dispatch.model import DispatchProblem, Schedule
+from btm_ppa.core.vocab import BANDS, DuosBand
+
+#: ``band_code`` values: positions in BANDS.
+_RED, _AMBER = BANDS.index(DuosBand.RED), BANDS.index(DuosBand.AMBER)
 
 
 def greedy_schedule(problem: DispatchProblem) -> Schedule:
@@ -15,13 +19,14 @@ def greedy_schedule(problem: DispatchProblem) -> Schedule:
     Red: discharge as much as power, demand, charge and the day's cycles allow; never
     charge. Amber: keep enough charge (and cycles) for the rest of today's red periods;
     discharge what is above that, or, when short of it with red still to come, charge
-    towards it. Green: charge as much as possible; never discharge.
+    towards it. Green: charge as much as possible; never discharge. Charging never takes
+    the site's import above its import limit.
     """
     b = problem.battery
-    eff, cap, cmax = b.round_trip_efficiency_frac, b.capacity_mwh, b.charge_limit_mwh
+    eff, cap = b.round_trip_efficiency_frac, b.capacity_mwh
     day_cap = b.daily_discharge_limit_mwh
     dcap = problem.discharge_cap_mwh
-    red_need = np.where(problem.band_code == 0, dcap, 0.0)
+    red_need = np.where(problem.band_code == _RED, dcap, 0.0)
     # Red energy still to come today after period t: reverse cumulative sum within each day.
     rev = red_need[::-1]
     day_rev = problem.day_index[::-1]
@@ -31,14 +36,15 @@ def greedy_schedule(problem: DispatchProblem) -> Schedule:
     n = problem.periods
     charge, discharge, soc_out = [0.0] * n, [0.0] * n, [0.0] * n
     bands, days, caps = problem.band_code.tolist(), problem.day_index.tolist(), dcap.tolist()
+    charge_caps = problem.charge_cap_mwh.tolist()  # power limit and site import limit
     soc, day, used = 0.0, -1, 0.0
     # A plain loop with inline min/max: this runs once per settlement period.
     for t in range(n):
         if days[t] != day:
             day, used = days[t], 0.0
         allowance = day_cap - used
-        band = bands[t]
-        if band == 0:  # red: discharge
+        band, cmax = bands[t], charge_caps[t]
+        if band == _RED:  # red: discharge
             x = caps[t]
             if soc < x:
                 x = soc
@@ -48,7 +54,7 @@ def greedy_schedule(problem: DispatchProblem) -> Schedule:
                 soc -= x
                 used += x
                 discharge[t] = x
-        elif band == 1:  # amber: keep what today's red can use; discharge or charge to it
+        elif band == _AMBER:  # amber: keep what today's red can use; discharge or charge to it
             keep = red_after[t]
             if allowance < keep:
                 keep = allowance
@@ -68,8 +74,9 @@ def greedy_schedule(problem: DispatchProblem) -> Schedule:
                 ch = (keep - soc) / eff
                 if cmax < ch:
                     ch = cmax
-                soc += eff * ch
-                charge[t] = ch
+                if ch > 0.0:
+                    soc += eff * ch
+                    charge[t] = ch
         else:  # green: charge
             ch = (cap - soc) / eff
             if cmax < ch:

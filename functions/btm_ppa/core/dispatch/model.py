@@ -4,7 +4,9 @@ the exact optimum.
 Per settlement period t, all energies in MWh for the period:
 
 - ``demand[t]`` site demand d_t, served once: ``grid_to_site[t] + discharge[t] = demand[t]``;
-- ``charge[t]`` c_t, energy drawn from the grid into the battery, ``<= charge_limit``;
+- ``charge[t]`` c_t, energy drawn from the grid into the battery, ``<= charge_limit`` and,
+  with a site import limit L (agreed capacity x power factor, per period), ``<= L - demand[t]``
+  (site import = demand - discharge + charge, and charging periods do not discharge);
 - ``discharge[t]`` x_t, energy delivered to the site, ``<= discharge_limit`` and
   ``<= demand[t]`` (no export);
 - ``soc[t]`` stored energy at the end of period t, in ``[0, capacity]``, starting empty:
@@ -14,6 +16,12 @@ Per settlement period t, all energies in MWh for the period:
 - per settlement day, ``sum(discharge) <= cycles_per_day * capacity`` (a cycle is one
   capacity's worth of discharge);
 - never charging and discharging in the same period.
+
+Per period, changing the stored energy by ds costs f_t(ds) = (cost/eff) ds when charging
+(ds > 0) and earns (cost + VLP) |ds| when discharging (ds < 0). Where
+(cost + VLP) x eff > cost, f_t has a concave kink: charging and discharging at once would
+pay ("burning" energy into the site to earn VLP), which the last rule forbids; ``optimal``
+handles those periods exactly (see ``value_function``).
 
 Profit = PPA x sum(d) + VLP x sum(x) - sum(import_cost[t] x (grid_to_site[t] + charge[t])),
 so with demand fixed the schedule maximises sum((import_cost + VLP) x) - sum(import_cost c).
@@ -70,10 +78,20 @@ class DispatchProblem:
     day_index: IntArray  # settlement day, 0-based and non-decreasing
     vlp_gbp_per_mwh: float
     battery: Battery
+    #: Agreed import capacity x power factor, per settlement period (None: no limit). [MWh]
+    site_import_limit_mwh: float | None = None
 
     @property
     def periods(self) -> int:
         return len(self.demand_mwh)
+
+    @property
+    def charge_cap_mwh(self) -> FloatArray:
+        """Per-period charge bound: power limit and the site import limit less demand."""
+        limit = np.full(self.periods, self.battery.charge_limit_mwh)
+        if self.site_import_limit_mwh is None:
+            return limit
+        return np.minimum(limit, np.maximum(0.0, self.site_import_limit_mwh - self.demand_mwh))
 
     @property
     def discharge_cap_mwh(self) -> FloatArray:
@@ -111,6 +129,8 @@ def feasibility_problems(problem: DispatchProblem, schedule: Schedule,
     found = []
     if (ch < -tol).any() or (ch > b.charge_limit_mwh + tol).any():
         found.append("charge outside [0, charge limit]")
+    elif (ch > problem.charge_cap_mwh + tol).any():
+        found.append("site import above the site import limit while charging")
     if (x < -tol).any() or (x > problem.discharge_cap_mwh + tol).any():
         found.append("discharge outside [0, min(discharge limit, demand)]")
     expected_soc = np.cumsum(b.round_trip_efficiency_frac * ch - x)

@@ -1,15 +1,38 @@
-"""The exact optimum of the dispatch problem (see ``model``): the relaxation without the
-"not both in one period" rule as a minimum-cost circulation solved by the network
-simplex, HiGHS repair windows where doing both pays, and the HiGHS LP/MILP fallback."""
+"""The exact optimum of the dispatch problem (see ``model``), with a certificate.
+
+1. ``value_function.solve`` runs the exact dynamic programme over stored energy with the
+   daily cycle limit priced at nu_d per MWh discharged on day d (a Lagrangian relaxation
+   of the limit; nu = 0 first). For any nu >= 0 its value plus sum(nu_d x daily limit) is
+   an upper bound on every feasible schedule's value (weak duality), and its schedule
+   charges or discharges, never both, in every period.
+2. If that schedule keeps every day's cycle limit with nu = 0, bound and value coincide:
+   it is optimal.
+3. Otherwise the cycle limit binds. The LP with each period's open mode fixed as the
+   programme chose it (charge only or discharge only wherever doing both would pay;
+   both elsewhere, where the LP never gains by doing both) gives the best schedule for
+   those modes with the limit exact, and the limit's prices nu (its duals). The programme
+   is run again at those prices: its bound either meets the LP's value (optimal: the
+   certificate) or it picks other modes, and the LP is re-solved with them, a few rounds
+   at most.
+4. Where a duality gap remains (the limit and the one-mode rule together can leave one),
+   HiGHS branches on the exact MILP (hull rows plus a binary per period where doing both
+   pays) from the best schedule, for at most ``milp_seconds``; its bound counts too.
+The best feasible schedule and the lowest bound are returned; their difference is the
+gap (at most £0.001 when proven).
+"""
 
 from __future__ import annotations
 
-import highspy
+import math
+import time
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
-from btm_ppa.core.dispatch import network_simplex
+from btm_ppa.core.dispatch import value_function
 from btm_ppa.core.dispatch.greedy import greedy_schedule
+from btm_ppa.core.dispatch.lp import FixedModeLp, exclusive_milp
 from btm_ppa.core.dispatch.model import (
     ENERGY_TOLERANCE_MWH,
     DispatchProblem,
@@ -17,169 +40,214 @@ from btm_ppa.core.dispatch.model import (
     Schedule,
     feasibility_problems,
 )
-from btm_ppa.core.dispatch.network_simplex import OPTIMAL, solve_circulation
+from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
+
+#: Bound and value closer than this prove the schedule optimal. [£]
+PROFIT_TOLERANCE_GBP = 1e-3
+
+DeadlineExceeded = value_function.DeadlineExceeded
 
 
-class _DispatchLp:
-    """The dispatch LP in one HiGHS instance.
+@dataclass(frozen=True)
+class OptimalResult:
+    """The optimal schedule with its certificate.
 
-    Columns: charge (T), discharge (T), soc (T), then optionally ``soc_in`` (the stored
-    energy before the first period, when it is priced rather than zero), then any
-    exclusivity binaries. Rows: state of charge balance (T), daily discharge (one per
-    settlement day), and in the periods listed in ``hull`` the convex hull of "charge
-    only or discharge only", ``charge/charge_limit + discharge/cap <= 1``, which every
-    exclusive schedule meets and which tightens the relaxation where doing both pays.
-
-    ``soc_in_price`` and ``soc_out_price`` (£/MWh) make the model a window of a longer
-    horizon: energy at the start is bought at ``soc_in_price`` and energy left at the end
-    is worth ``soc_out_price`` (by default the battery starts empty and leftover energy is
-    worth nothing).
+    ``value_gbp`` is the schedule's battery value, sum((cost + VLP) x discharge) -
+    sum(cost x charge) (profit less what the site would pay without a battery), and
+    ``bound_gbp`` an upper bound on the battery value of every feasible schedule.
     """
 
-    def __init__(self, problem: DispatchProblem, hull: npt.NDArray[np.bool_] | None = None,
-                 soc_in_price: float | None = None, soc_out_price: float = 0.0) -> None:
-        b = problem.battery
-        n, eff = problem.periods, b.round_trip_efficiency_frac
-        cost = problem.import_cost_gbp_per_mwh
-        self.problem = problem
-        self.dcap = problem.discharge_cap_mwh
-        self.has_soc_in = soc_in_price is not None
-        days = int(problem.day_index[-1]) + 1
-        t = np.arange(n)
-        ch, x, s = 0, n, 2 * n
-        extra = 1 if self.has_soc_in else 0
-        # Balance: soc[t] - soc[t-1] - eff*ch[t] + x[t] = 0 (soc[-1] = soc_in or 0).
-        # Daily: sum(x) <= cycles * capacity.
-        rows = [t, t, t, t[1:], n + problem.day_index]
-        cols = [s + t, ch + t, x + t, s + t[:-1], x + t]
-        vals = [np.ones(n), np.full(n, -eff), np.ones(n), -np.ones(n - 1), np.ones(n)]
-        if self.has_soc_in:
-            rows.append(np.array([0]))
-            cols.append(np.array([3 * n]))
-            vals.append(np.array([-1.0]))
-        h = np.flatnonzero(hull) if hull is not None else np.array([], dtype=np.int64)
-        h = h[self.dcap[h] > 0]
-        k = len(h)
-        if k:
-            j = n + days + np.arange(k)
-            rows += [j, j]
-            cols += [ch + h, x + h]
-            vals += [np.full(k, 1 / b.charge_limit_mwh), 1 / self.dcap[h]]
-        r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
-        order = np.lexsort((r, c))
-        num_col = 3 * n + extra
-        col_cost = np.concatenate([cost, -(cost + problem.vlp_gbp_per_mwh), np.zeros(n),
-                                   np.full(extra, soc_in_price or 0.0)])
-        col_cost[s + n - 1] = -soc_out_price
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = num_col, n + days + k
-        lp.col_cost_ = col_cost
-        lp.col_lower_ = np.zeros(num_col)
-        lp.col_upper_ = np.concatenate([np.full(n, b.charge_limit_mwh), self.dcap,
-                                        np.full(n + extra, b.capacity_mwh)])
-        lp.row_lower_ = np.concatenate([np.zeros(n), np.full(days + k, -highspy.kHighsInf)])
-        lp.row_upper_ = np.concatenate([np.zeros(n), np.full(days, b.daily_discharge_limit_mwh),
-                                        np.ones(k)])
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(num_col + 1)).astype(np.int32)
-        lp.a_matrix_.index_ = r[order].astype(np.int32)
-        lp.a_matrix_.value_ = v[order]
-        self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
-        # Presolve finds little to remove in this LP and costs a tenth of the solve.
-        self.highs.setOptionValue("presolve", "off")
-        # Devex pricing: measured a quarter faster than the default on a site-year.
-        self.highs.setOptionValue("simplex_dual_edge_weight_strategy", 1)
-        self.highs.passModel(lp)
-        self.binary_periods = np.array([], dtype=np.int64)
-        self.soc_in_mwh = 0.0
-
-    def fix_boundary(self, soc_in_mwh: float | None, soc_out_mwh: float) -> None:
-        """Pin the window's starting and final stored energy. [MWh]"""
-        n = self.problem.periods
-        if self.has_soc_in and soc_in_mwh is not None:
-            self.highs.changeColBounds(3 * n, soc_in_mwh, soc_in_mwh)
-        self.highs.changeColBounds(3 * n - 1, soc_out_mwh, soc_out_mwh)
-
-    def add_exclusivity(self, periods: npt.NDArray[np.int64], start: Schedule,
-                        start_soc_in_mwh: float = 0.0) -> None:
-        """Make the model a MILP with a charge/discharge binary in each of ``periods``
-        (``charge <= limit * z``, ``discharge <= cap * (1 - z)``), starting the search
-        from the feasible schedule ``start``."""
-        h, n = self.highs, self.problem.periods
-        new = np.setdiff1d(periods, self.binary_periods)
-        if new.size == 0:
-            return
-        cmax = self.problem.battery.charge_limit_mwh
-        first = h.getNumCol()
-        k = len(new)
-        h.addVars(k, np.zeros(k), np.ones(k))
-        h.changeColsIntegrality(k, np.arange(first, first + k, dtype=np.int32),
-                                np.full(k, highspy.HighsVarType.kInteger))
-        for j, t in enumerate(new):
-            z = np.int32(first + j)
-            h.addRow(-highspy.kHighsInf, 0.0, 2, np.array([t, z], dtype=np.int32),
-                     np.array([1.0, -cmax]))
-            cap = float(self.dcap[t])
-            h.addRow(-highspy.kHighsInf, cap, 2, np.array([n + t, z], dtype=np.int32),
-                     np.array([1.0, cap]))
-        self.binary_periods = np.concatenate([self.binary_periods, new])
-        h.setOptionValue("presolve", "choose")  # branch and cut does need it
-        h.setOptionValue("mip_rel_gap", 0.0)
-        h.setOptionValue("mip_abs_gap", PROFIT_TOLERANCE_GBP)
-        z_start = (start.charge_mwh[self.binary_periods] > 0).astype(np.float64)
-        incumbent = highspy.HighsSolution()
-        incumbent.col_value = list(np.concatenate(
-            [start.charge_mwh, start.discharge_mwh,
-             np.clip(start.soc_mwh, 0, self.problem.battery.capacity_mwh),
-             [start_soc_in_mwh] if self.has_soc_in else [], z_start]))
-        h.setSolution(incumbent)
-
-    def start_from(self, schedule: Schedule) -> None:
-        """Start the simplex from a feasible schedule's values (a crash basis near it)."""
-        start = highspy.HighsSolution()
-        start.col_value = list(np.concatenate([
-            schedule.charge_mwh, schedule.discharge_mwh,
-            np.clip(schedule.soc_mwh, 0, self.problem.battery.capacity_mwh),
-            [0.0] if self.has_soc_in else []]))
-        start.value_valid = True
-        self.highs.setSolution(start)
-
-    def solve(self) -> Schedule:
-        self.highs.run()
-        status = self.highs.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(
-                f"HiGHS did not find the optimum: {self.highs.modelStatusToString(status)}")
-        n, eff = self.problem.periods, self.problem.battery.round_trip_efficiency_frac
-        col = np.asarray(self.highs.getSolution().col_value)
-        charge = np.clip(col[:n], 0, None)
-        discharge = np.clip(col[n:2 * n], 0, None)
-        self.soc_in_mwh = float(col[3 * n]) if self.has_soc_in else 0.0
-        return Schedule(charge, discharge,
-                        self.soc_in_mwh + np.cumsum(eff * charge - discharge))
+    schedule: Schedule
+    value_gbp: float
+    bound_gbp: float
+    rounds: int  # dynamic programmes run
 
     @property
-    def objective_gbp(self) -> float:
-        """The last solve's objective, as a profit (the model minimises its negative)."""
-        return -float(self.highs.getInfo().objective_function_value)
+    def gap_gbp(self) -> float:
+        """How far the schedule may be from the optimum (0 once proven). [£]"""
+        return max(0.0, self.bound_gbp - self.value_gbp)
 
-    def stored_energy_value(self) -> npt.NDArray[np.float64]:
-        """Marginal value of stored energy in each period (minus the balance rows' duals)
-        from the last LP solve. [£/MWh]"""
-        return -np.asarray(self.highs.getSolution().row_dual[: self.problem.periods])
+    @property
+    def proven(self) -> bool:
+        return self.gap_gbp <= PROFIT_TOLERANCE_GBP
+
+
+def battery_value_gbp(problem: DispatchProblem, schedule: Schedule) -> float:
+    """Profit less the profit without a battery: sum((cost + VLP) x) - sum(cost c). [£]"""
+    cost = problem.import_cost_gbp_per_mwh
+    return float((cost + problem.vlp_gbp_per_mwh) @ schedule.discharge_mwh
+                 - cost @ schedule.charge_mwh)
 
 
 def simultaneity_pays(problem: DispatchProblem) -> npt.NDArray[np.bool_]:
-    """Periods where charging and discharging at once would raise profit in the LP.
-
-    Moving δ less charge and η·δ less discharge in period t leaves the state of charge
-    unchanged and changes profit by δ·((1-η)·cost[t] - η·VLP). Where that is >= 0 an
-    optimal LP solution can always be netted to one that does not do both, so only the
-    other periods need to be branched on.
-    """
+    """Periods where charging and discharging at once would raise profit: moving δ less
+    charge and η·δ less discharge keeps the stored energy and changes profit by
+    δ·((1-η)·cost - η·VLP)."""
     eff = problem.battery.round_trip_efficiency_frac
     return (1 - eff) * problem.import_cost_gbp_per_mwh < eff * problem.vlp_gbp_per_mwh
+
+
+def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
+                     max_rounds: int = 6, milp_seconds: float = 2.0) -> OptimalResult:
+    """The profit-maximising schedule with perfect foresight and its optimality
+    certificate. ``deadline`` is a ``time.monotonic()`` value (checked every few hundred
+    periods and inside HiGHS): past it the best feasible schedule found so far is returned
+    with its gap, or DeadlineExceeded raised when there is none yet."""
+    _check_finite(problem)
+    b, n = problem.battery, problem.periods
+    if n == 0:
+        empty = np.zeros(0)
+        return OptimalResult(Schedule(empty, empty, empty), 0.0, 0.0, 0)
+    eff = b.round_trip_efficiency_frac
+    cost = problem.import_cost_gbp_per_mwh
+    limit = b.daily_discharge_limit_mwh
+    stored_cap = eff * problem.charge_cap_mwh
+    discharge_cap = problem.discharge_cap_mwh
+
+    def programme(prices: FloatArray) -> tuple[value_function.Plan, Schedule, float]:
+        plan = value_function.solve(cost / eff, cost + problem.vlp_gbp_per_mwh
+                                    - prices[problem.day_index], stored_cap, discharge_cap,
+                                    b.capacity_mwh, search_deadline)
+        return plan, _schedule(problem, plan.stored_change_mwh), \
+            plan.value_gbp + limit * float(prices.sum())
+
+    # The rule's schedule is always feasible: the answer is never worse than it, and never
+    # missing. Near the deadline the search stops early enough to price a bound for it.
+    rule = greedy_schedule(problem)
+    search_deadline = None if deadline is None else deadline - _bound_reserve_s(deadline)
+    try:
+        plan, schedule, bound = programme(np.zeros(int(problem.day_index[-1]) + 1))
+    except DeadlineExceeded:
+        return OptimalResult(rule, battery_value_gbp(problem, rule),
+                             _relaxation_bound(problem, deadline), 0)
+    if _keeps_limit(problem, schedule):  # nu = 0 is optimal: the programme alone is exact
+        return OptimalResult(schedule, battery_value_gbp(problem, schedule), bound, 1)
+    pays = simultaneity_pays(problem)
+    lp = FixedModeLp(problem, hull=pays)
+    best, best_value = rule, battery_value_gbp(problem, rule)
+    prices = None
+    rounds = 1
+    tried: set[bytes] = set()
+    while True:
+        if prices is not None:
+            try:
+                plan, schedule, candidate = programme(prices)
+            except DeadlineExceeded:
+                break  # out of time with a feasible schedule: return it with its gap
+            rounds += 1
+            bound = min(bound, candidate)
+            if _keeps_limit(problem, schedule):
+                value = battery_value_gbp(problem, schedule)
+                if value > best_value:
+                    best, best_value = schedule, value
+            if bound - best_value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
+                break
+        charge_open, discharge_open = _open_modes(plan, pays)
+        key = charge_open.tobytes() + discharge_open.tobytes()
+        if key in tried:
+            break  # the programme chose modes already solved: no progress left
+        tried.add(key)
+        try:
+            fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
+                                                schedule, search_deadline)
+        except DeadlineExceeded:
+            break  # out of time with a feasible schedule: return it with its gap
+        fixed = _net(problem, fixed)
+        value = battery_value_gbp(problem, fixed)
+        if value > best_value:
+            best, best_value = fixed, value
+        if bound - best_value <= PROFIT_TOLERANCE_GBP:
+            break
+    if bound - best_value > PROFIT_TOLERANCE_GBP and milp_seconds > 0:
+        # A duality gap the prices cannot close: branch, for a bounded time.
+        seconds = milp_seconds if deadline is None else min(milp_seconds,
+                                                            deadline - time.monotonic())
+        found = exclusive_milp(problem, pays, best, seconds) if seconds > 0.2 else None
+        if found is not None:
+            schedule, value, milp_bound = found
+            schedule = _net(problem, schedule)
+            value = battery_value_gbp(problem, schedule)
+            if value > best_value and not feasibility_problems(problem, schedule):
+                best, best_value = schedule, value
+            bound = min(bound, milp_bound)
+    return OptimalResult(best, best_value, max(bound, best_value), rounds)
+
+
+def _bound_reserve_s(deadline: float) -> float:
+    """Seconds kept before ``deadline`` to price a bound if the search is cut short: a
+    tenth of what is left, at most two."""
+    return min(2.0, 0.1 * max(0.0, deadline - time.monotonic()))
+
+
+def _relaxation_bound(problem: DispatchProblem, deadline: float | None) -> float:
+    """An upper bound on every feasible schedule's battery value: the LP without the
+    one-mode rule (convex-hull rows where doing both pays), solved by HiGHS. Infinite
+    when even that does not finish by ``deadline``."""
+    pays = simultaneity_pays(problem)
+    lp = FixedModeLp(problem, hull=pays)
+    try:
+        _, _, value = lp.solve(deadline=deadline)
+    except DeadlineExceeded:
+        return math.inf
+    return value
+
+
+def _fixed_mode_optimum(lp: FixedModeLp, pays: npt.NDArray[np.bool_],
+                        charge_open: npt.NDArray[np.bool_], discharge_open: npt.NDArray[np.bool_],
+                        start: Schedule, deadline: float | None) -> tuple[Schedule, FloatArray]:
+    """The LP optimum with the given modes open; wherever it still mixes both (only
+    possible where both were left open, inside the hull), the larger share's mode is fixed
+    and the LP solved again, until it mixes nowhere."""
+    charge_open, discharge_open = charge_open.copy(), discharge_open.copy()
+    while True:
+        lp.set_open_modes(charge_open, discharge_open)
+        schedule, prices, _ = lp.solve(start=start, deadline=deadline)
+        mixed = _both(schedule, pays)
+        if not mixed.size:
+            return schedule, prices
+        charging = (schedule.charge_mwh[mixed] / lp.charge_cap[mixed]
+                    >= schedule.discharge_mwh[mixed] / lp.discharge_cap[mixed])
+        charge_open[mixed], discharge_open[mixed] = charging, ~charging
+
+
+def optimal_schedule(problem: DispatchProblem, *, deadline: float | None = None) -> Schedule:
+    """The profit-maximising schedule (see ``optimal_dispatch`` for its certificate)."""
+    return optimal_dispatch(problem, deadline=deadline).schedule
+
+
+def _check_finite(problem: DispatchProblem) -> None:
+    b = problem.battery
+    numbers = [problem.vlp_gbp_per_mwh, b.charge_limit_mwh, b.discharge_limit_mwh,
+               b.capacity_mwh, b.daily_discharge_limit_mwh, b.round_trip_efficiency_frac]
+    if not (np.isfinite(problem.import_cost_gbp_per_mwh).all()
+            and np.isfinite(problem.demand_mwh).all() and np.isfinite(numbers).all()):
+        raise ValueError("import costs, demand, VLP and battery figures must be finite numbers")
+    if not 0 < b.round_trip_efficiency_frac <= 1:
+        raise ValueError("round-trip efficiency must be in (0, 1]")
+
+
+def _schedule(problem: DispatchProblem, change: FloatArray) -> Schedule:
+    eff = problem.battery.round_trip_efficiency_frac
+    charge = np.where(change > 0, change / eff, 0.0)
+    discharge = np.where(change < 0, -change, 0.0)
+    return Schedule(charge, discharge, np.cumsum(change))
+
+
+def _keeps_limit(problem: DispatchProblem, schedule: Schedule) -> bool:
+    daily = np.bincount(problem.day_index, weights=schedule.discharge_mwh)
+    return bool((daily <= problem.battery.daily_discharge_limit_mwh + ENERGY_TOLERANCE_MWH).all())
+
+
+def _open_modes(plan: value_function.Plan, pays: npt.NDArray[np.bool_]
+                ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Where doing both would pay, only the mode the programme used; both where it stayed
+    idle (the LP's hull rows keep those inside the two modes' convex hull) or where doing
+    both would not pay."""
+    u = plan.stored_change_mwh
+    charging = (u > ENERGY_TOLERANCE_MWH) | ((plan.mode == CHARGE_MODE) & (u >= 0))
+    discharging = (u < -ENERGY_TOLERANCE_MWH) | ((plan.mode == DISCHARGE_MODE) & (u <= 0))
+    idle = ~charging & ~discharging
+    return ~pays | charging | idle, ~pays | discharging | idle
 
 
 def _both(schedule: Schedule, where: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
@@ -187,216 +255,15 @@ def _both(schedule: Schedule, where: npt.NDArray[np.bool_]) -> npt.NDArray[np.in
                           & (schedule.discharge_mwh > ENERGY_TOLERANCE_MWH) & where)
 
 
-#: Absolute optimality gap the MILP must close. [£]
-PROFIT_TOLERANCE_GBP = 1e-3
-
-
-def optimal_schedule(problem: DispatchProblem, max_rounds: int = 50) -> Schedule:
-    """The profit-maximising schedule with perfect foresight, exactly (to £0.001).
-
-    1. Solve the LP relaxation (charging and discharging allowed in one period) as a
-       minimum-cost flow with the network simplex (``_network_relaxation``). If its
-       optimum never does both where that pays, netting the rest loses nothing, so it is
-       optimal for the exact problem: the usual case.
-    2. Otherwise repair the few days that do both, each as a small MILP over a window of
-       days around them, with the stored energy at the window's edges priced at the
-       LP's marginal value of stored energy (a Lagrangian relaxation of the edges). If
-       the repaired window's optimum keeps the LP's edge states, the Lagrangian bound is
-       met by a feasible schedule, which is therefore optimal (see ``_repair_windows``).
-    3. Failing that (or if the network simplex ran out of pivots), HiGHS solves the LP
-       tightened by convex-hull rows where doing both could pay, repairs windows the same
-       way, and as a last resort solves the whole horizon as a MILP with binaries added
-       lazily where periods do both, until none does: each round optimises a relaxation
-       of the exact problem, so the first schedule feasible for it is optimal.
-    """
-    pays = simultaneity_pays(problem)
-    relaxed = _network_relaxation(problem)
-    if relaxed is not None:
-        exact = _exclusive_from_relaxation(problem, *relaxed, pays)
-        if exact is not None:
-            return exact
-    model = _DispatchLp(problem, hull=pays)
-    model.start_from(greedy_schedule(problem))  # a feasible start: fewer simplex iterations
-    schedule = model.solve()
-    exact = _exclusive_from_relaxation(problem, schedule, model.stored_energy_value(), pays)
-    if exact is not None:
-        return exact
-    for _ in range(max_rounds):
-        both = _both(schedule, pays)
-        both = both[~np.isin(both, model.binary_periods)]
-        if both.size == 0:
-            return _net(problem, schedule)
-        days = np.unique(problem.day_index[both])
-        near = pays & np.isin(problem.day_index, np.concatenate([days - 1, days, days + 1]))
-        model.add_exclusivity(np.flatnonzero(near), _net(problem, schedule))
-        schedule = model.solve()
-    raise RuntimeError(f"dispatch needed more than {max_rounds} rounds of binaries")
-
-
-def _exclusive_from_relaxation(problem: DispatchProblem, relaxed: Schedule, value: FloatArray,
-                               pays: npt.NDArray[np.bool_]) -> Schedule | None:
-    """The exact optimum from an LP optimum and its stored-energy values λ (£/MWh): netted
-    if it never does both where that pays, else window-repaired; None if repair fails."""
-    both = _both(relaxed, pays)
-    if both.size == 0:
-        return _net(problem, relaxed)
-    return _repair_windows(problem, value, relaxed, pays, both)
-
-
-#: Integer units the network simplex counts in, at most (per MWh, and per £ per MWh).
-#: Rounding the data to them moves the optimum by far less than £0.001 over a year.
-_ENERGY_UNITS_PER_MWH = 1e12
-_COST_UNITS_PER_GBP_PER_MWH = 1e8
-#: Largest integer the network simplex's arithmetic is allowed to reach (int64 < 9.2e18).
-_INT_BUDGET = 1e18
-
-
-def _network_relaxation(problem: DispatchProblem) -> tuple[Schedule, FloatArray] | None:
-    """The LP relaxation solved as a minimum-cost circulation, with the marginal value of
-    stored energy in each period (£/MWh), or None if the pivot budget ran out.
-
-    Flow is stored energy. Nodes: one per period, one hub per settlement day, a root.
-    Arcs: root -> t charging (capacity efficiency x charge limit, cost import cost /
-    efficiency per MWh stored, since losses are taken on charging); t -> hub discharging
-    (capacity min(discharge limit, demand), cost -(import cost + VLP)); t -> t+1 energy
-    kept (capacity = battery capacity; the last period's arc goes to the root: energy
-    left at the end is worth nothing); hub -> root (capacity = cycles per day x
-    capacity). A circulation is a schedule and its cost is minus the battery's value, so
-    the least-cost circulation is the LP optimum; a node's potential is the value of one
-    more MWh stored in that period. Returns None where the compiled solver is not built.
-    """
-    if not network_simplex.AVAILABLE:
-        return None
-    b, n = problem.battery, problem.periods
-    eff = b.round_trip_efficiency_frac
-    cost = problem.import_cost_gbp_per_mwh
-    days = int(problem.day_index[-1]) + 1
-    root = n + days
-    t = np.arange(n)
-    tail = np.concatenate([np.full(n, root), t, t, n + np.arange(days)])
-    head = np.concatenate([t, n + problem.day_index, np.append(t[1:], root), np.full(days, root)])
-    cap_mwh = np.concatenate([np.full(n, eff * b.charge_limit_mwh), problem.discharge_cap_mwh,
-                              np.full(n, b.capacity_mwh), np.full(days, b.daily_discharge_limit_mwh)])
-    cost_gbp = np.concatenate([cost / eff, -(cost + problem.vlp_gbp_per_mwh), np.zeros(n + days)])
-    if not (np.isfinite(cost_gbp).all() and np.isfinite(cap_mwh).all()):
-        raise ValueError("import costs, VLP and battery limits must be finite numbers")
-    # Potentials are sums of costs along tree paths, so keep (nodes x largest cost) and
-    # the largest capacity inside int64.
-    energy_scale = min(_ENERGY_UNITS_PER_MWH, _INT_BUDGET / max(cap_mwh.max(), 1.0))
-    cost_scale = min(_COST_UNITS_PER_GBP_PER_MWH,
-                     _INT_BUDGET / ((root + 1) * max(np.abs(cost_gbp).max(), 1.0)))
-    capacity = np.round(cap_mwh * energy_scale).astype(np.int64)
-    unit_cost = np.round(cost_gbp * cost_scale).astype(np.int64)
-    # Starting tree, all flows zero: each period hangs off its day's hub by its discharge
-    # arc, or off the next period when it cannot discharge (no demand); hubs off the root.
-    can_discharge = capacity[n:2 * n] > 0
-    parent = np.empty(root + 1, dtype=np.int64)
-    parent_arc = np.empty(root + 1, dtype=np.int64)
-    parent[:n] = np.where(can_discharge, n + problem.day_index, np.append(t[1:], root))
-    parent_arc[:n] = np.where(can_discharge, n + t, 2 * n + t)
-    parent[n:root], parent_arc[n:root] = root, 3 * n + np.arange(days)
-    parent[root], parent_arc[root] = -1, -1
-    result = solve_circulation(tail, head, capacity, unit_cost, parent, parent_arc,
-                               max_pivots=50 * len(tail))
-    if result.status != OPTIMAL:
-        return None
-    stored = result.flow[:n] / energy_scale
-    discharge = result.flow[n:2 * n] / energy_scale
-    schedule = Schedule(stored / eff, discharge, np.cumsum(stored - discharge))
-    return schedule, result.potential[:n] / cost_scale
-
-
-def _window(problem: DispatchProblem, lo: int, hi: int) -> DispatchProblem:
-    """Periods lo..hi-1 as a problem of their own (days renumbered from 0)."""
-    days = problem.day_index[lo:hi]
-    return DispatchProblem(problem.demand_mwh[lo:hi], problem.import_cost_gbp_per_mwh[lo:hi],
-                           problem.band_code[lo:hi], days - days[0], problem.vlp_gbp_per_mwh,
-                           problem.battery)
-
-
-def _repair_windows(problem: DispatchProblem, value: FloatArray, relaxed: Schedule,
-                    pays: npt.NDArray[np.bool_], both: npt.NDArray[np.int64],
-                    pad_days: int = 1) -> Schedule | None:
-    """Make the LP optimum exclusive window by window, with a certificate, or give up.
-
-    Why this is exact when it succeeds: dualise the state-of-charge balance at each
-    window's two edges with the LP's own duals λ. The Lagrangian L(λ) bounds the exact
-    optimum from above. Outside the windows the LP optimum already does not do both, and
-    by LP optimality it also maximises the outside part of L(λ), so that part equals its
-    exact value there. Inside a window the part is a small MILP whose edge energy is
-    bought and sold at λ. If each window's MILP optimum is matched by a schedule that
-    keeps the LP's edge states (the free optimum itself, or failing that one solved
-    again with the edges pinned and found worth the same), the pieces join into a
-    feasible schedule worth L(λ): optimal. Otherwise return None.
-
-    ``value`` is λ: the LP's optimal marginal value of stored energy in each period
-    (£/MWh), from the network simplex's potentials or HiGHS's duals.
-    """
-    n = problem.periods
-    day_start = np.searchsorted(problem.day_index, np.arange(problem.day_index[-1] + 2))
-    windows: list[tuple[int, int]] = []
-    for day in np.unique(problem.day_index[both]):
-        lo_day = max(int(day) - pad_days, 0)
-        hi_day = min(int(day) + pad_days + 1, int(problem.day_index[-1]) + 1)
-        lo, hi = int(day_start[lo_day]), int(day_start[hi_day])
-        if windows and lo <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
-        else:
-            windows.append((lo, hi))
-    charge, discharge = relaxed.charge_mwh.copy(), relaxed.discharge_mwh.copy()
-    eff = problem.battery.round_trip_efficiency_frac
-    for lo, hi in windows:
-        sub = _window(problem, lo, hi)
-        soc_in = float(relaxed.soc_mwh[lo - 1]) if lo else None
-        soc_out = float(relaxed.soc_mwh[hi - 1])
-        price_in = float(value[lo]) if lo else None
-        price_out = float(value[hi - 1]) if hi < n else 0.0
-        start = _net(sub, Schedule(relaxed.charge_mwh[lo:hi], relaxed.discharge_mwh[lo:hi],
-                                   relaxed.soc_mwh[lo:hi] - (soc_in or 0.0)), soc_in or 0.0)
-        sub_pays = simultaneity_pays(sub)
-        free = _DispatchLp(sub, hull=sub_pays, soc_in_price=price_in, soc_out_price=price_out)
-        free.add_exclusivity(np.flatnonzero(sub_pays), start, soc_in or 0.0)
-        # A window is a few days: presolve and restarts cost it more than they save
-        # (measured on 2023's slowest areas: 0.15-0.25 s per window with, 0.05-0.11 without).
-        free.highs.setOptionValue("presolve", "off")
-        free.highs.setOptionValue("mip_allow_restart", False)
-        fixed = free.solve()
-        if not _keeps_edges(free, fixed, soc_in, soc_out):
-            # Another optimum may keep them: solve again with the edges pinned.
-            bound = free.objective_gbp
-            free.fix_boundary(soc_in, soc_out)
-            fixed = free.solve()
-            if free.objective_gbp < bound - PROFIT_TOLERANCE_GBP:
-                return None
-        charge[lo:hi], discharge[lo:hi] = fixed.charge_mwh, fixed.discharge_mwh
-    schedule = _net(problem, Schedule(charge, discharge, np.cumsum(eff * charge - discharge)))
-    if _both(schedule, pays).size or feasibility_problems(problem, schedule):
-        return None
-    return schedule
-
-
-def _keeps_edges(model: _DispatchLp, window: Schedule, soc_in_mwh: float | None,
-                 soc_out_mwh: float) -> bool:
-    """Whether a window's solution starts and ends with the given stored energy. [MWh]"""
-    start_ok = soc_in_mwh is None or abs(model.soc_in_mwh - soc_in_mwh) <= ENERGY_TOLERANCE_MWH
-    return start_ok and abs(float(window.soc_mwh[-1]) - soc_out_mwh) <= ENERGY_TOLERANCE_MWH
-
-
-def _battery_value(problem: DispatchProblem, schedule: Schedule) -> float:
-    """Profit less the constant PPA revenue: sum((cost + VLP) x) - sum(cost c). [£]"""
-    cost = problem.import_cost_gbp_per_mwh
-    return float((cost + problem.vlp_gbp_per_mwh) @ schedule.discharge_mwh
-                 - cost @ schedule.charge_mwh)
-
-
-def _net(problem: DispatchProblem, schedule: Schedule, soc_in_mwh: float = 0.0) -> Schedule:
-    """Net out simultaneous charge and discharge (the stored energy path is unchanged)."""
+def _net(problem: DispatchProblem, schedule: Schedule) -> Schedule:
+    """Net out simultaneous charge and discharge (the stored energy path is unchanged);
+    only where that loses nothing does an LP solution do both."""
     eff = problem.battery.round_trip_efficiency_frac
     ch, x = schedule.charge_mwh.copy(), schedule.discharge_mwh.copy()
-    both = (ch > ENERGY_TOLERANCE_MWH) & (x > ENERGY_TOLERANCE_MWH)
+    both = (ch > 0) & (x > 0)
     move = np.minimum(ch[both], x[both] / eff)
     ch[both] -= move
     x[both] -= eff * move
-    ch[ch < ENERGY_TOLERANCE_MWH] = 0.0
-    x[x < ENERGY_TOLERANCE_MWH] = 0.0
-    return Schedule(ch, x, soc_in_mwh + np.cumsum(eff * ch - x))
+    ch[ch < ENERGY_TOLERANCE_MWH * 1e-3] = 0.0
+    x[x < ENERGY_TOLERANCE_MWH * 1e-3] = 0.0
+    return Schedule(ch, x, np.cumsum(eff * ch - x))

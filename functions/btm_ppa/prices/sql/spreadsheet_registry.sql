@@ -1,5 +1,5 @@
--- Spreadsheets the nightly job refreshes.
-SELECT spreadsheet_id, sheet
+-- Spreadsheets the nightly job refreshes; a NULL or blank tab means the layout's tab.
+SELECT spreadsheet_id, NULLIF(TRIM(sheet), '') AS sheet
 FROM spreadsheet_registry
 WHERE enabled
 ORDER BY spreadsheet_id

@@ -1,0 +1,48 @@
+"""The refresh's time budget: past it the refresh gives up with a clear message and
+writes nothing; the budget comes from BTM_PPA_REFRESH_BUDGET_S (20 s by default)."""
+
+import pytest
+
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.errors import RefreshTimeoutError
+from btm_ppa.refresh import BUDGET_ENV, DEFAULT_BUDGET_S, refresh, refresh_budget_s
+from tests.conftest import cell_values, set_cells
+
+
+def test_a_refresh_past_its_budget_writes_nothing_and_says_why(example_xlsx, warehouse):
+    set_cells(example_xlsx, {"B22": "optimal", "B20": "2023-01-01", "B21": "2023-03-31"})
+    before = cell_values(example_xlsx)
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=1e-6)
+    assert not outcome.ok
+    assert isinstance(outcome.error, RefreshTimeoutError)
+    assert "budget" in outcome.status and BUDGET_ENV in outcome.status
+    assert not outcome.writes and not outcome.status_written
+    assert cell_values(example_xlsx) == before
+
+
+def test_the_same_refresh_within_its_budget_succeeds(example_xlsx, warehouse):
+    set_cells(example_xlsx, {"B22": "greedy", "B20": "2023-01-01", "B21": "2023-01-31"})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=60)
+    assert outcome.ok, outcome.status
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (None, DEFAULT_BUDGET_S), ("", DEFAULT_BUDGET_S), ("7.5", 7.5), ("0", DEFAULT_BUDGET_S),
+    ("-3", DEFAULT_BUDGET_S), ("soon", DEFAULT_BUDGET_S), ("inf", DEFAULT_BUDGET_S)])
+def test_budget_from_the_environment(monkeypatch, raw, expected):
+    if raw is None:
+        monkeypatch.delenv(BUDGET_ENV, raising=False)
+    else:
+        monkeypatch.setenv(BUDGET_ENV, raw)
+    assert refresh_budget_s() == expected
+
+
+def test_a_greedy_refresh_answers_without_the_comparison_when_the_optimum_runs_out(
+        example_xlsx, warehouse):
+    import openpyxl
+
+    set_cells(example_xlsx, {"B22": "greedy", "B20": "2023-01-01", "B21": "2023-03-31"})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=1e-6)
+    assert outcome.ok, outcome.status
+    note = openpyxl.load_workbook(example_xlsx)["BESS"]["E61"].value
+    assert "optimal not compared" in note and BUDGET_ENV in note
