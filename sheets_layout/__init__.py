@@ -40,6 +40,23 @@ def split_a1(address: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
+def column_index(letters: str) -> int:
+    """``"A"`` -> 1, ``"AA"`` -> 27."""
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - ord("A") + 1
+    return index
+
+
+def column_letters(index: int) -> str:
+    """``1`` -> ``"A"``, ``27`` -> ``"AA"``."""
+    letters = ""
+    while index > 0:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def normalise_label(text: object) -> str:
     """Fold case and runs of white space, for label comparison."""
     return " ".join(str(text or "").split()).casefold()

@@ -80,7 +80,7 @@ def test_absurd_magnitudes_are_refused_with_the_range(refreshed, warehouse, cell
     edits = {cell: value}
     if cell in ("F14", "F15"):
         edits |= {"B22": "optimal", "B23": 5500}
-    _refused(refreshed, warehouse, edits, cell, unit, " to ")
+    _refused(refreshed, warehouse, edits, cell, unit, "at most")
 
 
 def test_huge_battery_under_optimal_is_refused_not_crashed(refreshed, warehouse, capsys):

@@ -35,7 +35,7 @@ def formula_error(cell: str, value: CellValue, expected: str | None = None) -> I
 
 def _range_text(unit: str, minimum: float | None, maximum: float | None) -> str:
     if minimum is not None and maximum is not None:
-        return f"a number in {unit} from {minimum:,.10g} to {maximum:,.10g}"
+        return f"a number in {unit}, at least {minimum:,.10g} and at most {maximum:,.10g}"
     if minimum is not None:
         return f"a number in {unit} of at least {minimum:,.10g}"
     if maximum is not None:
@@ -76,8 +76,7 @@ def parse_number(cell: str, value: CellValue, unit: str, *, required: bool,
         problem = "is negative" if minimum == 0 else f"is below {minimum:,.10g}"
         raise InputError(cell, value, expected, problem)
     if maximum is not None and number > maximum:
-        raise InputError(cell, value, expected, f"is above {maximum:,.10g} {unit}, beyond any "
-                         "plausible value")
+        raise InputError(cell, value, expected, "is above its plausible maximum")
     return number
 
 

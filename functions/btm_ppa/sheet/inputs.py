@@ -227,8 +227,8 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
             least = spec.minimum_simulated or 0.0
             if value is not None and (value <= 0 or value < least):
                 collect.add(InputError(
-                    spec.cell, value, f"a number of at least {least:g} {spec.unit} for the "
-                    f"{method.value} method", "is not positive" if value <= 0 else "is too small"))
+                    spec.cell, value, f"a number above 0 in {spec.unit} (at least {least:g}) "
+                    f"for the {method.value} method", "is not positive" if value <= 0 else "is too small"))
         has_hh = layout.hh_data_tab in snapshot.tab_names
         if not has_hh and annual_demand is None:
             spec = layout.input("annual_demand_mwh")

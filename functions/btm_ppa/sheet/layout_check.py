@@ -4,20 +4,25 @@ number and says what moved."""
 
 from __future__ import annotations
 
-from openpyxl.utils.cell import column_index_from_string, get_column_letter
-
 from btm_ppa.errors import LayoutError
 from btm_ppa.sheet import cells as cellparse
 from btm_ppa.sheet.workbook import TabSnapshot
-from sheets_layout import BessLayout, CellSpec, normalise_label, split_a1
+from sheets_layout import (
+    BessLayout,
+    CellSpec,
+    column_index,
+    column_letters,
+    normalise_label,
+    split_a1,
+)
 
 
 def _shifted(address: str, rows: int, columns: int) -> str | None:
     column, row = split_a1(address)
-    index = column_index_from_string(column) + columns
+    index = column_index(column) + columns
     if index < 1 or row + rows < 1:
         return None
-    return f"{get_column_letter(index)}{row + rows}"
+    return f"{column_letters(index)}{row + rows}"
 
 
 def find_label_nearby(snapshot: TabSnapshot, label_cell: str, label: str) -> str | None:
@@ -41,7 +46,7 @@ def _moved_text(label_cell: str, moved_to: str) -> str:
         parts.append(f"{abs(shift)} row(s) seem to have been "
                      f"{'inserted' if shift > 0 else 'deleted'} {where} row {row}")
     if new_col != col:
-        shift = column_index_from_string(new_col) - column_index_from_string(col)
+        shift = column_index(new_col) - column_index(col)
         where = "left of" if shift > 0 else "at or left of"
         parts.append(f"{abs(shift)} column(s) seem to have been "
                      f"{'inserted' if shift > 0 else 'deleted'} {where} column {col}")

@@ -10,7 +10,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from openpyxl.utils.cell import column_index_from_string, get_column_letter
 
 from btm_ppa.core.prices import BandPrices, PriceBasis
 from btm_ppa.core.results import ResultTable, pennies
@@ -19,7 +18,7 @@ from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.prices.warehouse import WindowPrices
 from btm_ppa.sheet.layout_check import is_bess_tab
 from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
-from sheets_layout import BessLayout, normalise_label, split_a1
+from sheets_layout import BessLayout, column_index, column_letters, normalise_label, split_a1
 
 PRICE_FORMAT = "#,##0.00"
 VOLUME_FORMAT = "#,##0.000"
@@ -135,7 +134,7 @@ def status_writes(layout: BessLayout, status: str, method: Method | None, now: d
 
 
 def _shift_column(column: str, shift: int) -> str:
-    return get_column_letter(column_index_from_string(column) + shift)
+    return column_letters(column_index(column) + shift)
 
 
 def find_status_cell(layout: BessLayout, snapshot: TabSnapshot) -> tuple[int, int] | None:
@@ -145,12 +144,12 @@ def find_status_cell(layout: BessLayout, snapshot: TabSnapshot) -> tuple[int, in
     if not is_bess_tab(layout, snapshot):
         return None
     spec = layout.result_row("status")
-    first = column_index_from_string(layout.result_columns[0])
+    first = column_index(layout.result_columns[0])
     want = normalise_label(spec.label)
     shifts = sorted(((r, c) for r in range(-10, 11) for c in range(0, 4) if first + c >= 1),
                     key=lambda rc: (abs(rc[0]) + rc[1], rc[1]))
     for rows, columns in shifts:
-        address = f"{get_column_letter(first + columns)}{spec.row + rows}"
+        address = f"{column_letters(first + columns)}{spec.row + rows}"
         if normalise_label(snapshot.get(address)) == want:
             return spec.row + rows, columns
     # A tab that never had results (first refresh) still gets its status at the
