@@ -21,26 +21,16 @@ _EPS_MWH = 1e-12
 _TOL_GBP = 1e-10
 
 
-def _range_max(values: FloatArray, lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp]
-               ) -> FloatArray:
-    """max(values[lo:hi]) for each pair (-inf where the range is empty), by a sparse table."""
-    n = len(values)
-    levels = max(1, int(n).bit_length())
-    table = np.full((levels, n), -np.inf)
-    table[0] = values
-    width = 1
-    for j in range(1, levels):
-        np.maximum(table[j - 1, :n - width], table[j - 1, width:], out=table[j, :n - width])
-        width *= 2
-    length = hi - lo
-    empty = length <= 0
-    positive = np.where(empty, 1, length)
-    level = np.frexp(positive.astype(np.float64))[1] - 1  # floor(log2(length))
-    left = table[level, np.where(empty, 0, lo)]
-    right = table[level, np.where(empty, 0, hi - (1 << level))]
-    out = np.maximum(left, right)
-    out[empty] = -np.inf
-    return out
+def _inner_max(xs: FloatArray, fs: FloatArray, lo: FloatArray, hi: FloatArray) -> FloatArray:
+    """Per window (lo, hi): the largest value of F at a breakpoint inside it that is a local
+    maximum (-inf where there is none). With F at both ends of the window this is F's
+    maximum over the window: F is linear between breakpoints."""
+    peak = np.flatnonzero((fs[1:-1] >= fs[:-2]) & (fs[1:-1] >= fs[2:])) + 1
+    if not len(peak):
+        return np.full(len(lo), -np.inf)
+    px = xs[peak]
+    inside = (px[:, None] > lo[None, :]) & (px[:, None] < hi[None, :])
+    return np.where(inside, fs[peak][:, None], -np.inf).max(axis=0)
 
 
 def window_max(xs: FloatArray, fs: FloatArray, h: float) -> tuple[FloatArray, FloatArray]:
@@ -54,28 +44,24 @@ def window_max(xs: FloatArray, fs: FloatArray, h: float) -> tuple[FloatArray, Fl
     mid = 0.5 * (g0 + g1)
     # Inside one grid interval neither end of the window crosses a breakpoint of F: F at
     # both ends is linear, and the breakpoints strictly inside the window do not change.
-    inner = _range_max(fs, np.searchsorted(xs, mid, "left"), np.searchsorted(xs, mid + h, "right"))
-    a0 = np.interp(g0, xs, fs)
-    a1 = np.interp(g1, xs, fs)
-    b0 = np.interp(np.minimum(g0 + h, cap), xs, fs)
-    b1 = np.interp(np.minimum(g1 + h, cap), xs, fs)
+    inner = _inner_max(xs, fs, mid, mid + h)
+    at_s = np.interp(grid, xs, fs)
+    at_end = np.interp(np.minimum(grid + h, cap), xs, fs)
+    a0, a1, b0, b1 = at_s[:-1], at_s[1:], at_end[:-1], at_end[1:]
     # No breakpoint inside: a line under the other two, which never wins.
     c = np.where(np.isfinite(inner), inner,
                  np.minimum(np.minimum(a0, b0), np.minimum(a1, b1)) - 1.0)
-    starts = np.stack([a0, b0, c])  # three lines per interval: F(s), F(s + h), inner maximum
-    ends = np.stack([a1, b1, c])
-    fracs = [np.zeros(len(g0))]
-    for i, j in ((0, 1), (0, 2), (1, 2)):
-        d0 = starts[i] - starts[j]
-        d1 = ends[i] - ends[j]
-        cross = d0 * d1 < 0.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(cross, d0 / (d0 - d1), np.nan)
-        fracs.append(f)
-    f = np.stack(fracs, axis=1)  # (intervals, 4), NaN where no crossing
+    starts = np.array([a0, b0, c])  # three lines per interval: F(s), F(s + h), inner maximum
+    ends = np.array([a1, b1, c])
+    d0 = starts[[0, 0, 1]] - starts[[1, 2, 2]]
+    d1 = ends[[0, 0, 1]] - ends[[1, 2, 2]]
+    cross = d0 * d1 < 0.0
+    f = np.zeros((len(g0), 4))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f[:, 1:] = np.where(cross, d0 / (d0 - d1), np.nan).T  # NaN where no crossing
     f.sort(axis=1)  # NaN last
     valid = ~np.isnan(f)
-    k = np.broadcast_to(np.arange(len(g0))[:, None], f.shape)[valid]
+    k = np.nonzero(valid)[0]
     fv = f[valid]
     px = g0[k] + fv * (g1[k] - g0[k])
     pv = np.max(starts[:, k] + fv * (ends[:, k] - starts[:, k]), axis=0)
