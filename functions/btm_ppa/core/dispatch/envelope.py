@@ -99,20 +99,36 @@ def simplify(xs: FloatArray, vs: FloatArray) -> tuple[FloatArray, FloatArray]:
         keep[last] = last == 0
     xs, vs = xs[keep], vs[keep]
     while True:
-        if len(xs) < 3:
-            break
-        x0, x1, x2 = xs[:-2], xs[1:-1], xs[2:]
-        v0, v1, v2 = vs[:-2], vs[1:-1], vs[2:]
-        chord = v0 + (v2 - v0) * ((x1 - x0) / (x2 - x0))
-        straight = np.abs(v1 - chord) <= _TOL_GBP + 1e-14 * np.abs(v1)
-        # Of a run of straight points drop every other one per pass.
-        straight[1:] &= ~straight[:-1]
-        if not straight.any():
-            break
-        keep = np.ones(len(xs), dtype=bool)
-        keep[1:-1] = ~straight
-        xs, vs = xs[keep], vs[keep]
-    return xs, vs
+        xs, vs, again = _drop_straight(xs, vs)
+        if not again:
+            return xs, vs
+
+
+def _drop_straight(xs: FloatArray, vs: FloatArray) -> tuple[FloatArray, FloatArray, bool]:
+    """One pass of ``simplify``'s removal of straight points; True when another may help."""
+    n = len(xs)
+    if n < 3:
+        return xs, vs, False
+    x0, x1, x2 = xs[:-2], xs[1:-1], xs[2:]
+    v0, v1, v2 = vs[:-2], vs[1:-1], vs[2:]
+    tol = _TOL_GBP + 1e-14 * np.abs(vs)
+    straight = np.zeros(n, dtype=bool)
+    straight[1:-1] = np.abs(v1 - v0 - (v2 - v0) * ((x1 - x0) / (x2 - x0))) <= tol[1:-1]
+    if not straight.any():
+        return xs, vs, False
+    # A run of straight points goes at once if every one is on the chord of the points
+    # kept either side of the run; otherwise every other one goes, and another pass follows.
+    index = np.arange(n)
+    left = np.maximum.accumulate(np.where(straight, 0, index))
+    right = np.minimum.accumulate(np.where(straight, n - 1, index)[::-1])[::-1]
+    span = np.where(straight, xs[right] - xs[left], 1.0)
+    chord = vs[left] + (vs[right] - vs[left]) * ((xs - xs[left]) / span)
+    off = straight & (np.abs(vs - chord) > tol)
+    again = bool(off.any())
+    if again:
+        bent = straight & (np.bincount(left[off], minlength=n)[left] > 0)
+        straight &= ~bent | ((index - left) % 2 == 1)  # of a bent run, every other point
+    return xs[~straight], vs[~straight], again
 
 
 def step(xs: FloatArray, vs: FloatArray, a: float, b: float, hc: float, hx: float
