@@ -44,7 +44,7 @@ def test_one_period_update_matches_brute_force_and_best_move_attains_it(seed):
         hc, hx = rng.uniform(0, 4, 2) * (rng.random(2) < 0.9)
         gx, gv = E.step(xs, vs, a, b, hc, hx)
 
-        def gain(y, s):
+        def gain(y, s, a=a, b=b):
             return np.where(y >= s, -a * (y - s), b * (s - y))
 
         for s in points:
