@@ -39,7 +39,7 @@ def window_max(xs: FloatArray, fs: FloatArray, h: float) -> tuple[FloatArray, Fl
     if h <= 0.0 or len(xs) < 2:
         return xs, fs
     shifted = xs - h
-    grid = np.unique(np.concatenate([xs, shifted[shifted > 0.0]]))
+    grid = np.sort(np.concatenate([xs, shifted[shifted > 0.0]]))  # repeats: empty intervals
     g0, g1 = grid[:-1], grid[1:]
     mid = 0.5 * (g0 + g1)
     # Inside one grid interval neither end of the window crosses a breakpoint of F: F at
@@ -65,15 +65,15 @@ def window_max(xs: FloatArray, fs: FloatArray, h: float) -> tuple[FloatArray, Fl
     fv = f[valid]
     px = g0[k] + fv * (g1[k] - g0[k])
     pv = np.max(starts[:, k] + fv * (ends[:, k] - starts[:, k]), axis=0)
-    px = np.append(px, cap)
-    pv = np.append(pv, max(a1[-1], b1[-1], c[-1]))
+    px = np.concatenate([px, [cap]])
+    pv = np.concatenate([pv, [max(a1[-1], b1[-1], c[-1])]])
     return px, pv
 
 
 def upper(x1: FloatArray, v1: FloatArray, x2: FloatArray, v2: FloatArray
           ) -> tuple[FloatArray, FloatArray]:
     """max of two functions on the same [0, cap]."""
-    grid = np.unique(np.concatenate([x1, x2]))
+    grid = np.sort(np.concatenate([x1, x2]))  # repeats merged by ``simplify``
     p = np.interp(grid, x1, v1)
     q = np.interp(grid, x2, v2)
     d = p - q
