@@ -45,8 +45,10 @@ from btm_ppa.reference import files as reference
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
-RATES = ChargeRates({DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
-                    0.0, 4.5, 7.75, 61.9, 11.5)
+RATES = ChargeRates(
+    duos_gbp_per_mwh={DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
+    tnuos_gbp_per_mwh=0.0, bsuos_gbp_per_mwh=4.5, ccl_gbp_per_mwh=7.75, ro_gbp_per_mwh=61.9,
+    fit_gbp_per_mwh=11.5)
 BATTERY = D.Battery(2.5, 2.5, 5.0, 1.0, 0.85)
 
 

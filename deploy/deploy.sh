@@ -84,7 +84,7 @@ stage() {
     cp -r "$ROOT/functions/." "$STAGE/"
     # Local build products are for this machine's Python, not the runtime's: the staged
     # source carries none, and dispatch then solves its LP with HiGHS (see README).
-    find "$STAGE" \( -name '__pycache__' -o -name '*.so' -o -name '_network_simplex.c' \) \
+    find "$STAGE" \( -name '__pycache__' -o -name '*.so' \) \
       -prune -exec rm -rf {} +
     cp -r "$ROOT/sheets_layout" "$STAGE/sheets_layout"
     cp "$HERE/requirements-cloud.txt" "$STAGE/requirements.txt"

@@ -24,7 +24,7 @@ from btm_ppa.sheet.template import build_template
 from sheets_layout import BessLayout, load_bess_layout
 
 TIERS = {
-    "unit": {"test_area", "test_cells", "test_dispatch", "test_duos", "test_network_simplex",
+    "unit": {"test_area", "test_cells", "test_dispatch", "test_duos",
              "test_periods", "test_units", "test_valuation"},
     "e2e": {"test_bad_inputs", "test_cli", "test_cloud_functions", "test_deploy", "test_deployed",
             "test_http",

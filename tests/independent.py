@@ -32,7 +32,10 @@ def _band_of(clock_minutes: int, row: dict[str, str], weekend: bool) -> str:
     raise AssertionError(f"no band at {clock_minutes} min")
 
 
-def band_means(gsp_group: str, start: dt.date, end: dt.date) -> dict[str, float]:
+def band_means(gsp_group: str, start: dt.date, end: dt.date,
+               column: str = "systemBuyPrice") -> dict[str, float]:
+    """Simple mean of ``column`` (systemBuyPrice, or marketIndexPrice for MID) per band;
+    a period with the column blank is left out."""
     with open(DATA / "gb_duos_time_bands_2024-25_to_2026-27.csv", encoding="utf-8") as fh:
         bands = {(r["gsp_group_id"], r["charging_year"]): r for r in csv.DictReader(fh)}
     sums = {"red": 0.0, "amber": 0.0, "green": 0.0}
@@ -42,14 +45,14 @@ def band_means(gsp_group: str, start: dt.date, end: dt.date) -> dict[str, float]
         with open(DATA / name, encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
                 day = dt.date.fromisoformat(r["settlementDate"])
-                if not start <= day <= end:
+                if not start <= day <= end or not r.get(column):
                     continue
                 local = dt.datetime.fromisoformat(r["startTime"].replace("Z", "+00:00")).astimezone(LONDON)
                 fy = day.year if day.month >= 4 else day.year - 1
                 year = f"{max(fy, 2024)}/{(max(fy, 2024) + 1) % 100:02d}"
                 band = _band_of(local.hour * 60 + local.minute, bands[(gsp_group, year)],
                                 local.weekday() >= 5)
-                sums[band] += float(r["systemBuyPrice"])
+                sums[band] += float(r[column])
                 counts[band] += 1
     return {b: sums[b] / counts[b] for b in sums if counts[b]}
 
@@ -63,8 +66,16 @@ def expected_rows(path: Path, gsp_group: str) -> dict[str, dict[str, Decimal | f
     ws = openpyxl.load_workbook(path, data_only=True)["BESS"]
     v = lambda a: float(ws[a].value)  # noqa: E731
     start, end = ws["B20"].value.date(), ws["B21"].value.date()
-    means = band_means(gsp_group, start, end)
+    basis = str(ws["B24"].value or "system buy").strip().casefold()
+    means = band_means(gsp_group, start, end,
+                       "marketIndexPrice" if basis == "market index" else "systemBuyPrice")
     ppa, vlp = v("B45"), v("F18")
+    # Fixed and capacity charges typed in B13:B15 (B11 kVA), per day over the window, on
+    # Stream 1: DUoS = days x (B14 + B15 / 100 x B11), TNUoS = days x B13.
+    days = (end - start).days + 1
+    typed = lambda a: float(ws[a].value or 0)  # noqa: E731
+    fixed_duos = days * (typed("B14") + typed("B15") / 100 * typed("B11"))
+    fixed_tnuos = days * typed("B13")
     rte = v("F17") / 100 if v("F17") > 1 else v("F17")
     out: dict[str, dict[str, Decimal | float]] = {}
     streams = {}
@@ -77,8 +88,10 @@ def expected_rows(path: Path, gsp_group: str) -> dict[str, dict[str, Decimal | f
             "52": _p(supplied * ppa),
             "53": _p(supplied * vlp) if name == "s2" else Decimal("0.00"),
             "54": _p(buy),
-            "55": _p(sum(v(f"{cost_col}{r}") for r in (28, 29, 30))),
-            "56": _p(v(f"{cost_col}31") + v(f"{cost_col}32")),
+            "55": _p(sum(v(f"{cost_col}{r}") for r in (28, 29, 30)))
+            + (_p(fixed_duos) if name == "s1" else Decimal("0.00")),
+            "56": _p(v(f"{cost_col}31") + v(f"{cost_col}32"))
+            + (_p(fixed_tnuos) if name == "s1" else Decimal("0.00")),
             "57": _p(v(f"{cost_col}35") + v(f"{cost_col}36") + v(f"{cost_col}37")),
         }
         lines["58"] = lines["54"] + lines["55"] + lines["56"] + lines["57"]

@@ -70,3 +70,29 @@ def test_sql_errors_surface(bq_prices):
 def test_dataset_must_be_project_dot_dataset(bq_emulator):
     with pytest.raises(ValueError, match=r"project\.dataset"):
         BigQueryWarehouse(bq_emulator.client(), "just_a_dataset")
+
+
+def test_staging_tables_expire(bq_prices, monkeypatch):
+    """The staging table is created with an expiration (so one a failed run leaves behind
+    goes away) before the load; a normal run deletes it. bqemulator does not keep
+    expirationTime, so the request the client sends is what is checked."""
+    from btm_ppa.prices.ingest import read_price_csv
+    from btm_ppa.reference.files import data_path
+
+    rows = read_price_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"),
+                          dt.date(2023, 6, 1), dt.date(2023, 6, 1),
+                          dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    client = bq_prices.client
+    created = []
+    real_create = client.create_table
+    monkeypatch.setattr(client, "create_table",
+                        lambda table, **kw: created.append(table) or real_create(table, **kw))
+    started = dt.datetime.now(dt.UTC)
+    bq_prices.replace_days(rows)
+    (table,) = created
+    assert table.table_id.startswith("system_prices_staging_")
+    assert table.to_api_repr()["expirationTime"]  # sent to BigQuery
+    assert started < table.expires <= dt.datetime.now(dt.UTC) + dt.timedelta(hours=6)
+    left = [t.table_id for t in client.list_tables(bq_prices.dataset)
+            if t.table_id.startswith("system_prices_staging_")]
+    assert left == []

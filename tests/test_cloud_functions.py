@@ -95,8 +95,8 @@ def test_unlisted_spreadsheet_is_403(sheets, warehouse, issuer, monkeypatch):
 
 def test_ingest_prices_function(configured, issuer, tmp_path):
     from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+    from btm_ppa.adapters.elexon import ElexonClient
     from btm_ppa.adapters.retry import RetryPolicy
-    from btm_ppa.prices.ingest import ElexonClient
 
     store = DuckDbWarehouse(tmp_path / "w.duckdb")
     runtime.inject("warehouse", store)
@@ -115,8 +115,8 @@ def test_ingest_prices_function(configured, issuer, tmp_path):
 def test_scheduled_refresh_carries_on_past_a_failing_sheet(sheets, warehouse, issuer,
                                                             monkeypatch, tmp_path):
     from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+    from btm_ppa.adapters.elexon import ElexonClient
     from btm_ppa.adapters.retry import RetryPolicy
-    from btm_ppa.prices.ingest import ElexonClient
 
     runtime.inject("warehouse", DuckDbWarehouse(tmp_path / "own.duckdb"))  # it ingests
     broken = "unshared" + "y" * 30

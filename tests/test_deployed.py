@@ -272,8 +272,8 @@ def test_nightly_fans_out_500_sheets_through_the_queue_within_the_sheets_quota(
                                            rows)
         _queue(deployment, config)
         with ElexonStandIn() as elexon:
+            from btm_ppa.adapters.elexon import ElexonClient
             from btm_ppa.adapters.retry import RetryPolicy
-            from btm_ppa.prices.ingest import ElexonClient
 
             nightly = deployment.become("scheduled_refresh")
             from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse

@@ -301,8 +301,10 @@ def _real_days(warehouse, start, days, gsp_group="_G", vlp=15.0, battery=None, d
     frame = wh.window_prices(warehouse, window, "B20", "B21").frame
     price = frame["system_buy_price_gbp_per_mwh"].interpolate(limit_direction="both").to_numpy()
     codes = assign_bands(reference.read_time_bands(), gsp_group, frame).codes
-    rates = ChargeRates({DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
-                        0.0, 4.5, 7.75, 61.9, 11.5)
+    rates = ChargeRates(
+        duos_gbp_per_mwh={DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
+        tnuos_gbp_per_mwh=0.0, bsuos_gbp_per_mwh=4.5, ccl_gbp_per_mwh=7.75, ro_gbp_per_mwh=61.9,
+        fit_gbp_per_mwh=11.5)
     return D.DispatchProblem(
         spread_annual_demand(demand_mwh, frame, gsp_group),
         rates.import_cost_gbp_per_mwh(price, codes), codes,

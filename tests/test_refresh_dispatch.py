@@ -94,7 +94,7 @@ def test_the_2023_10_29_gap_is_interpolated_and_reported(example_xlsx, warehouse
     outcome, ws = _run(example_xlsx, warehouse, "greedy")
     assert len(outcome.schedule) == 6 * 48 + 50  # the clock-change day has 50 periods
     assert "interpolated" in ws["E62"].value and "2023-10-29 SP2, SP3" in ws["E62"].value
-    assert outcome.schedule["system_buy_price_gbp_per_mwh"].notna().all()
+    assert outcome.schedule["energy_price_gbp_per_mwh"].notna().all()
 
 
 def test_hh_data_tab_drives_demand(january, warehouse):
@@ -202,8 +202,10 @@ def test_profit_identity_of_value_schedule():
     n = 96
     price = rng.normal(80, 40, n)
     bands = rng.integers(0, 3, n).astype(np.int8)
-    rates = ChargeRates({DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
-                        0.0, 4.5, 7.75, 61.9, 11.5)
+    rates = ChargeRates(
+        duos_gbp_per_mwh={DuosBand.RED: 176.4, DuosBand.AMBER: 20.5, DuosBand.GREEN: 1.1},
+        tnuos_gbp_per_mwh=0.0, bsuos_gbp_per_mwh=4.5, ccl_gbp_per_mwh=7.75, ro_gbp_per_mwh=61.9,
+        fit_gbp_per_mwh=11.5)
     p = D.DispatchProblem(rng.uniform(0.2, 1.0, n), rates.import_cost_gbp_per_mwh(price, bands),
                           bands, np.repeat(np.arange(2), 48), 15.0, D.Battery(1, 1, 2, 1, 0.85))
     s = D.optimal_schedule(p)

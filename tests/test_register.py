@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+from btm_ppa.adapters.elexon import ElexonClient
 from btm_ppa.adapters.retry import RetryPolicy
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.errors import InputError, WarehouseError
-from btm_ppa.prices.ingest import ElexonClient
 from btm_ppa.reference.files import data_path, read_gsp_groups
 from btm_ppa.reference.tables import REFERENCE_TABLES, lookup, read_all_reference_tables
 from btm_ppa.refresh import validate

@@ -80,3 +80,21 @@ def test_query_errors_surface_as_warehouse_errors(tmp_path):
     duckdb.connect(str(path)).close()
     with pytest.raises(WarehouseError, match="price_date_range failed"):
         DuckDbWarehouse(path, build=False).query("price_date_range")
+
+
+def test_market_index_prices_are_held_beside_system_prices(warehouse):
+    from btm_ppa.core.prices import PriceBasis
+
+    w = wh.PriceWindow(dt.date(2023, 1, 1), dt.date(2023, 12, 31), defaulted=False)
+    mid = wh.window_prices(warehouse, w, "B20", "B21", PriceBasis.MARKET_INDEX, "B24")
+    # 240 blank MID periods in the 2023 source, plus the two periods missing altogether
+    assert len(mid.missing) == 242 and mid.price_column == "market_index_price_gbp_per_mwh"
+    assert mid.present["market_index_price_gbp_per_mwh"].notna().all()
+    first = mid.frame.iloc[0]
+    assert (first["system_buy_price_gbp_per_mwh"], first["market_index_price_gbp_per_mwh"]) == (
+        -8.07, 62.48)  # 2023-01-01 SP1 in the shipped CSV
+    none = wh.PriceWindow(dt.date(2018, 1, 1), dt.date(2018, 1, 31), defaulted=False)
+    with pytest.raises(PriceDataError, match="B24 price basis 'market index'") as caught:
+        wh.window_prices(warehouse, none, "B20", "B21", PriceBasis.MARKET_INDEX, "B24")
+    assert caught.value.cell == "B24"
+    assert len(wh.window_prices(warehouse, none, "B20", "B21").missing) == 0

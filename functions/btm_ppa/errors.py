@@ -80,6 +80,12 @@ class WarehouseError(BtmError):
     kind = "warehouse"
 
 
+class ElexonError(BtmError):
+    """The Elexon Insights API failed or answered with something unreadable."""
+
+    kind = "elexon"
+
+
 class RefreshTimeoutError(BtmError):
     """A refresh did not finish within its time budget; nothing was written."""
 

@@ -15,23 +15,19 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from btm_ppa.core import dispatch, periods
-from btm_ppa.core.demand import spread_annual_demand
 from btm_ppa.core.duos import assign_bands
-from btm_ppa.core.prices import band_average_prices
-from btm_ppa.core.results import ResultTable, result_table
-from btm_ppa.core.simulation import ChargeRates, daily_summary, schedule_frame, value_schedule
-from btm_ppa.core.units import kw_to_mw
+from btm_ppa.core.prices import PriceBasis, band_average_prices
+from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
+from btm_ppa.core.simulation import daily_summary, schedule_frame, value_schedule
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import BtmError, InputError, LayoutError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
-from btm_ppa.sheet.hh_data import parse_hh_demand
 from btm_ppa.sheet.inputs import RefreshInputs, read_inputs
 from btm_ppa.sheet.outputs import (
     PricesUsed,
@@ -44,6 +40,13 @@ from btm_ppa.sheet.outputs import (
     system_buy_writes,
 )
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
+from btm_ppa.simulate import (
+    SiteCharges,
+    peak_import_note,
+    simulation,
+    site_charges,
+    validation_notes,
+)
 from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
@@ -135,9 +138,11 @@ def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | Ref
 
 
 def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout | None = None,
-             now: dt.datetime | None = None) -> RefreshOutcome:
-    """Check the layout and every input cell without computing. A problem is written to the
-    status row as a refresh would; a clean tab is left untouched."""
+             now: dt.datetime | None = None,
+             warehouse: PriceWarehouse | None = None) -> RefreshOutcome:
+    """Check the layout and every input cell without writing results. A problem is written
+    to the status row as a refresh would; a clean tab is left untouched. With a warehouse,
+    the notes also give the peak import greedy and optimal would plan."""
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
@@ -149,12 +154,18 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)
     try:
-        notes = _published_rate_notes(layout, inputs, now)
+        site = validation_notes(layout, inputs, warehouse, snapshot.tables, now.date(),
+                                deadline=time.monotonic() + refresh_budget_s())
+        notes = _published_rate_notes(layout, inputs, now) + site
     except BtmError as exc:
         return _report_error(workbook, tab, layout, snapshot, exc, None, now)
     checked = len(layout.inputs) + (2 * 2 * len(layout.block_rows) if inputs.non_bess else 0)
+    # The add-on shows the status alone: the residual band and peak import go in it too.
+    capacity_cell = layout.input("agreed_import_capacity_kva").cell
+    shown = [n for n in site if n.startswith(("peak site import", f"{capacity_cell} "))]
     return RefreshOutcome(ok=True, status=f"VALID: {checked} input cells checked, none wrong "
-                          f"(method {inputs.method.value}, DNO area {inputs.area.name})",
+                          f"(method {inputs.method.value}, DNO area {inputs.area.name})"
+                          + "".join(f"; {n}" for n in shown),
                           method=inputs.method, warnings=notes)
 
 
@@ -190,15 +201,19 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     end_cell = layout.input("window_end").cell
     window = wh.resolve_window(warehouse, inputs.window_start, inputs.window_end,
                                start_cell, end_cell)
-    prices = wh.window_prices(warehouse, window, start_cell, end_cell)
+    prices = wh.window_prices(warehouse, window, start_cell, end_cell, inputs.site.price_basis,
+                              layout.input("price_basis").cell)
     present = prices.present
     bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, present)
-    band_prices = band_average_prices(
-        present["system_buy_price_gbp_per_mwh"].to_numpy(), bands.codes)
+    band_prices = band_average_prices(present[prices.price_column].to_numpy(), bands.codes)
+    charges = site_charges(layout, inputs, window)
+    notes = [f"price basis: {prices.basis.value}" + (
+        " (Elexon market index price, MID)" if prices.basis is PriceBasis.MARKET_INDEX else ""),
+        *charges.notes]
 
     if inputs.method is not Method.SHEET:
         return _compute_simulated(layout, inputs, warehouse, prices, snapshot_tables, now,
-                                  deadline, budget_s)
+                                  charges, notes, deadline, budget_s)
     assert inputs.non_bess is not None and inputs.bess is not None  # read_inputs under SHEET
     _check_bands_priced(layout, inputs, band_prices.period_count, f"{start_cell}:{end_cell}")
     valuation = value_sheet_method(
@@ -210,18 +225,20 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
         ),
         band_prices,
     )
-    table = result_table(valuation.stream1, valuation.stream2)
+    table = with_fixed_charges(result_table(valuation.stream1, valuation.stream2),
+                               charges.fixed)
     used = PricesUsed(
         window=prices, band_prices=band_prices,
         stream1_average_gbp_per_mwh=valuation.non_bess_system_buy.average_gbp_per_mwh,
         stream2_average_gbp_per_mwh=valuation.bess_system_buy.average_gbp_per_mwh,
         band_stand_ins=dict(bands.stand_ins), warehouse=warehouse.description,
-    )
+        notes=tuple(notes))
     warnings = []
     if prices.missing:
         warnings.append(
-            f"{len(prices.missing)} settlement period(s) in the window have no price "
-            f"({prices.missing_summary()}); band averages use the {len(present):,} priced")
+            f"{len(prices.missing)} settlement period(s) in the window have no "
+            f"{prices.basis.value} price ({prices.missing_summary()}); band averages use the "
+            f"{len(present):,} priced")
     writes = system_buy_writes(layout, valuation)
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
     return RefreshOutcome(ok=True, status="OK", method=inputs.method, table=table,
@@ -233,42 +250,13 @@ DISPATCH_TAB = "Dispatch"
 
 def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
                        prices: wh.WindowPrices, tables: Mapping[str, list[list[CellValue]]],
-                       now: dt.datetime, deadline: float | None = None,
+                       now: dt.datetime, charges: SiteCharges, notes: list[str],
+                       deadline: float | None = None,
                        budget_s: float = DEFAULT_BUDGET_S) -> RefreshOutcome:
     """greedy / optimal: simulate every settlement period of the window."""
     frame = prices.frame
-    window_cells = f"{layout.input('window_start').cell}:{layout.input('window_end').cell}"
-    # Missing prices (2023-10-29 SP2-3) are interpolated from their neighbours: the site
-    # still needs serving in those periods.
-    system_buy = (frame["system_buy_price_gbp_per_mwh"].interpolate(limit_direction="both")
-                  .to_numpy(dtype=np.float64))
-    bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, frame)
-    if layout.hh_data_tab in tables:
-        demand = parse_hh_demand(layout.hh_data_tab, tables[layout.hh_data_tab], frame,
-                                 window_cells)
-        demand_source = f"demand from the '{layout.hh_data_tab}' tab"
-    else:
-        assert inputs.annual_demand_mwh is not None  # read_inputs requires it without HH Data
-        demand = spread_annual_demand(inputs.annual_demand_mwh, frame, inputs.area.gsp_group_id)
-        demand_source = (f"demand {inputs.annual_demand_mwh:,.0f} MWh/yr spread over the default "
-                         "commercial load shape")
-    rates = ChargeRates(
-        duos_gbp_per_mwh=inputs.duos_gbp_per_mwh,
-        tnuos_gbp_per_mwh=inputs.levies.tnuos_gbp_per_mwh,
-        bsuos_gbp_per_mwh=inputs.levies.bsuos_gbp_per_mwh,
-        ccl_gbp_per_mwh=inputs.levies.ccl_gbp_per_mwh, ro_gbp_per_mwh=inputs.levies.ro_gbp_per_mwh,
-        fit_gbp_per_mwh=inputs.levies.fit_gbp_per_mwh)
-    b = inputs.battery
-    assert b.import_power_kw and b.export_power_kw and b.duration_h and b.cycles_per_day
-    battery = dispatch.Battery(
-        charge_power_mw=kw_to_mw(b.import_power_kw), discharge_power_mw=kw_to_mw(b.export_power_kw),
-        capacity_mwh=kw_to_mw(b.export_power_kw) * b.duration_h, cycles_per_day=b.cycles_per_day,
-        round_trip_efficiency_frac=b.round_trip_efficiency_frac)
-    day_index = pd.factorize(frame[periods.SETTLEMENT_DATE])[0].astype(np.int64)
-    problem = dispatch.DispatchProblem(
-        demand_mwh=demand, import_cost_gbp_per_mwh=rates.import_cost_gbp_per_mwh(system_buy, bands.codes),
-        band_code=bands.codes, day_index=day_index, vlp_gbp_per_mwh=b.vlp_payment_gbp_per_mwh,
-        battery=battery)
+    sim = simulation(layout, inputs, prices, tables, charges.import_limit_mwh)
+    problem, price = sim.problem, sim.price_gbp_per_mwh
     started = time.perf_counter()
     greedy = dispatch.greedy_schedule(problem)
     best: dispatch.OptimalResult | None = None
@@ -294,9 +282,10 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     schedules = {Method.GREEDY: greedy}
     if best is not None:
         schedules[Method.OPTIMAL] = best.schedule
-    valued = {method: value_schedule(problem, schedule, system_buy, rates, ppa)
+    valued = {method: value_schedule(problem, schedule, price, sim.rates, ppa)
               for method, schedule in schedules.items()}
-    results = {method: result_table(v.valuation.stream1, v.valuation.stream2)
+    results = {method: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
+                                          charges.fixed)
                for method, v in valued.items()}
     chosen = schedules[inputs.method]
     simulated, table = valued[inputs.method], results[inputs.method]
@@ -308,23 +297,27 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         if not best.proven:
             comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
     present = prices.present
-    band_prices = band_average_prices(present["system_buy_price_gbp_per_mwh"].to_numpy(),
-                                      bands.codes[frame["system_buy_price_gbp_per_mwh"].notna()])
+    band_prices = band_average_prices(present[prices.price_column].to_numpy(),
+                                      problem.band_code[frame[prices.price_column].notna()])
+    peak = peak_import_note(problem, schedules)
     used = PricesUsed(
         window=prices, band_prices=band_prices,
         stream1_average_gbp_per_mwh=simulated.valuation.non_bess_system_buy.average_gbp_per_mwh,
         stream2_average_gbp_per_mwh=simulated.valuation.bess_system_buy.average_gbp_per_mwh,
-        band_stand_ins=dict(bands.stand_ins), warehouse=warehouse.description,
-        comparison=f"{comparison}; {demand_source}", filled_missing=True)
+        band_stand_ins=dict(sim.band_stand_ins), warehouse=warehouse.description,
+        comparison=f"{comparison}; {sim.demand_source}", filled_missing=True,
+        notes=(*notes, peak))
     warnings = []
     if prices.missing:
-        warnings.append(f"{len(prices.missing)} settlement period(s) had no price and were "
-                        f"interpolated ({prices.missing_summary()})")
+        warnings.append(f"{len(prices.missing)} settlement period(s) had no {prices.basis.value} "
+                        f"price and were interpolated ({prices.missing_summary()})")
+    if sim.breach:
+        warnings.append(sim.breach)
     writes = block_writes(layout, simulated.non_bess, simulated.bess)
     writes += system_buy_writes(layout, simulated.valuation)
     writes += ppa_writes(layout, table)
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
-    rows = schedule_frame(frame, problem, chosen, system_buy, ppa)
+    rows = schedule_frame(frame, problem, chosen, price, ppa)
     return RefreshOutcome(
         ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
         warnings=warnings, schedule=rows,

@@ -9,27 +9,26 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from btm_ppa.errors import WarehouseError
+from btm_ppa.prices import schema
 from btm_ppa.prices.warehouse import read_sql
 
 #: Most bytes one query may bill: a year of prices is well under a megabyte.
 DEFAULT_MAX_BYTES_BILLED = 1_000_000_000
 QUERY_TIMEOUT_S = 60.0
 
+#: A staging table left behind (the process died between load and delete) expires.
+STAGING_EXPIRY = dt.timedelta(hours=6)
+
 SYSTEM_PRICES_SCHEMA = [
-    bigquery.SchemaField("settlement_date", "DATE", mode="REQUIRED"),
-    bigquery.SchemaField("settlement_period", "INT64", mode="REQUIRED"),
-    bigquery.SchemaField("start_time", "TIMESTAMP", mode="REQUIRED"),
-    bigquery.SchemaField("system_sell_price_gbp_per_mwh", "FLOAT64"),
-    bigquery.SchemaField("system_buy_price_gbp_per_mwh", "FLOAT64", mode="REQUIRED"),
-    bigquery.SchemaField("market_index_price_gbp_per_mwh", "FLOAT64"),
-    bigquery.SchemaField("net_imbalance_volume_mwh", "FLOAT64"),
-    bigquery.SchemaField("source", "STRING", mode="REQUIRED"),
-    bigquery.SchemaField("ingested_at", "TIMESTAMP", mode="REQUIRED"),
+    bigquery.SchemaField(c.name, c.bigquery_type, mode="REQUIRED" if c.required else "NULLABLE",
+                         description=c.description)
+    for c in schema.SYSTEM_PRICES
 ]
 
 
@@ -58,7 +57,7 @@ def _json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             elif isinstance(value, dt.date):
                 row[key] = value.isoformat()
             else:
-                row[key] = value.item() if hasattr(value, "item") else value
+                row[key] = value.item() if isinstance(value, np.generic) else value
         rows.append(row)
     return rows
 
@@ -119,16 +118,19 @@ class BigQueryWarehouse:
         a staging table, then one MERGE statement (all of it lands or none of it)."""
         if frame.empty:
             return 0
+        frame = schema.conform(frame)
         staging = f"{self.dataset}.system_prices_staging_{uuid.uuid4().hex[:12]}"
         try:
+            table = bigquery.Table(staging, schema=SYSTEM_PRICES_SCHEMA)
+            table.expires = dt.datetime.now(dt.UTC) + STAGING_EXPIRY
+            self.client.create_table(table)
             job = self.client.load_table_from_json(
                 _json_rows(frame), staging, job_config=bigquery.LoadJobConfig(
-                    schema=SYSTEM_PRICES_SCHEMA, write_disposition="WRITE_TRUNCATE"))
+                    schema=SYSTEM_PRICES_SCHEMA, write_disposition="WRITE_APPEND"))
             job.result(timeout=QUERY_TIMEOUT_S)
             sql = read_sql("merge_system_prices").replace(
                 "system_prices_staging", f"`{staging}`")
-            self.run(sql, {"first_date": min(frame["settlement_date"]),
-                           "last_date": max(frame["settlement_date"])}, what="merge")
+            self.run(sql, what="merge")
         except gexc.GoogleAPIError as exc:
             raise WarehouseError(f"BigQuery load of system prices failed: {exc}") from exc
         finally:
@@ -153,6 +155,13 @@ class BigQueryWarehouse:
 
     def count_rows(self, table: str) -> int:
         return int(next(iter(self.run(f"SELECT COUNT(*) AS n FROM `{self.dataset}.{table}`")))[0])
+
+    def spreadsheet_registry(self) -> list[tuple[str, str | None]]:
+        """The ``spreadsheet_registry`` table's enabled rows."""
+        frame = self.query("spreadsheet_registry")
+        return [(str(r.spreadsheet_id),
+                 r.sheet.strip() if isinstance(r.sheet, str) and r.sheet.strip() else None)
+                for r in frame.itertuples()]
 
     def create_tables(self) -> None:
         """The dataset and the partitioned ``system_prices`` table, if missing."""

@@ -25,10 +25,11 @@ import sqlglot
 from sqlglot.errors import ErrorLevel
 
 from btm_ppa.errors import WarehouseError
+from btm_ppa.prices import schema
 from btm_ppa.prices.warehouse import read_sql
 from btm_ppa.reference import files as reference
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: market index prices from prices.schema
 
 #: Source label stored with each shipped file's rows.
 _SOURCE_OF_FILE = {
@@ -64,23 +65,13 @@ def shipped_fingerprint() -> str:
 
 def _load_shipped(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(to_duckdb(read_sql("create_system_prices")))
+    built_at = pd.Timestamp.now(tz="UTC")
     for name in reference.PRICE_FILES:
         with reference.data_path(name).open("rb") as fh:
-            frame = pd.read_csv(fh)
-        loaded = pd.DataFrame({
-            "settlement_date": pd.to_datetime(frame["settlementDate"]).dt.date,
-            "settlement_period": frame["settlementPeriod"].astype("int64"),
-            "start_time": pd.to_datetime(frame["startTime"], utc=True),
-            "system_sell_price_gbp_per_mwh": frame["systemSellPrice"].astype(float),
-            "system_buy_price_gbp_per_mwh": frame["systemBuyPrice"].astype(float),
-            "market_index_price_gbp_per_mwh": frame.get("marketIndexPrice", pd.Series(
-                float("nan"), index=frame.index)).astype(float),
-            "net_imbalance_volume_mwh": float("nan"),
-            "source": _SOURCE_OF_FILE[name],
-            "ingested_at": pd.Timestamp.now(tz="UTC"),
-        })
+            loaded = schema.from_elexon(pd.read_csv(fh), _SOURCE_OF_FILE[name], built_at)
         con.register("incoming", loaded)
-        con.execute("INSERT INTO system_prices SELECT * FROM incoming")
+        con.execute(f"INSERT INTO system_prices ({', '.join(schema.COLUMNS)}) "
+                    f"SELECT {', '.join(schema.COLUMNS)} FROM incoming")
         con.unregister("incoming")
 
 
@@ -125,16 +116,19 @@ class DuckDbWarehouse:
         self.description = "embedded DuckDB warehouse"
 
     def replace_days(self, frame: pd.DataFrame) -> int:
-        """Replace every settlement date in ``frame`` with its rows, in one transaction."""
+        """Replace every settlement date in ``frame`` with its rows, in one transaction;
+        dates ``frame`` lacks are left as held."""
         if frame.empty:
             return 0
+        frame = schema.conform(frame)
         try:
             with duckdb.connect(str(self.path)) as con:
                 con.execute("BEGIN TRANSACTION")
                 con.register("incoming", frame)
                 con.execute("DELETE FROM system_prices WHERE settlement_date IN "
                             "(SELECT DISTINCT settlement_date FROM incoming)")
-                con.execute("INSERT INTO system_prices SELECT * FROM incoming")
+                con.execute(f"INSERT INTO system_prices ({', '.join(schema.COLUMNS)}) "
+                            f"SELECT {', '.join(schema.COLUMNS)} FROM incoming")
                 con.execute("COMMIT")
         except duckdb.Error as exc:
             raise WarehouseError(f"embedded warehouse load failed: {exc}") from exc
@@ -156,7 +150,16 @@ class DuckDbWarehouse:
 
     def count_rows(self, table: str) -> int:
         with duckdb.connect(str(self.path), read_only=True) as con:
-            return int(con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+            row = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
+        return int(row[0]) if row else 0
+
+    def create_tables(self) -> None:
+        """The file is built with its tables on construction; nothing more to create."""
+        ensure_built(self.path)
+
+    def spreadsheet_registry(self) -> list[tuple[str, str | None]]:
+        """The embedded warehouse keeps no registry (``BTM_PPA_SPREADSHEETS`` does)."""
+        return []
 
     def query(self, sql_name: str, params: dict[str, dt.date] | None = None) -> pd.DataFrame:
         sql = to_duckdb(read_sql(sql_name))

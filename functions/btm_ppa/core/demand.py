@@ -51,12 +51,19 @@ def default_shape_weights(frame: pd.DataFrame, gsp_group_id: str) -> npt.NDArray
 
 def spread_annual_demand(annual_mwh: float, frame: pd.DataFrame,
                          gsp_group_id: str) -> npt.NDArray[np.float64]:
-    """Spread an annual total over the window's periods with the default shape.
+    """Spread an annual total over the window's periods with the default shape. [MWh]
 
-    Each period gets ``annual_mwh / 365`` per day in proportion to its weight against the
-    average day of a typical year (5 working days, 2 non-working days a week), so a
-    365-day window holds close to ``annual_mwh`` and a shorter window its share.
+    The window supplies exactly ``annual_mwh x days / 365`` when it is a year or longer
+    (so a 365-day window supplies ``annual_mwh`` and a 366-day window ``annual_mwh x
+    366/365``), the load shape (bank holidays included) deciding each period's part.
+    A shorter window supplies its share of the year that starts on its first day: the
+    shape's weight over the window / the shape's weight over those 365 days.
     """
     weights = default_shape_weights(frame, gsp_group_id)
-    average_day = (5 * WORKDAY_SHAPE.sum() + 2 * NON_WORKING_LEVEL * 48) / 7
-    return annual_mwh / 365.0 * weights / average_day
+    dates = frame[periods.SETTLEMENT_DATE]
+    first, last = dates.iloc[0], dates.iloc[-1]
+    days = (last - first).days + 1
+    if days >= 365:
+        return annual_mwh * days / 365.0 * weights / weights.sum()
+    year = periods.settlement_periods(first, first + dt.timedelta(days=364))
+    return annual_mwh * weights / default_shape_weights(year, gsp_group_id).sum()

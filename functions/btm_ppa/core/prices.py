@@ -1,9 +1,10 @@
-"""System buy prices summarised by DUoS band."""
+"""Energy prices summarised by DUoS band, and which price the energy is bought at."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -11,9 +12,27 @@ import numpy.typing as npt
 from btm_ppa.core.vocab import BANDS, DuosBand
 
 
+class PriceBasis(StrEnum):
+    """The price both streams' energy is bought at (the ``price_basis`` cell).
+
+    ``system buy`` is Elexon's imbalance system buy price (what imbalances settle at);
+    ``market index`` is Elexon's market index price (MID), the volume-weighted price of
+    short-term trading, closer to what a supply contract indexed to traded prices pays.
+    """
+
+    SYSTEM_BUY = "system buy"
+    MARKET_INDEX = "market index"
+
+    @property
+    def column(self) -> str:
+        """The ``system_prices`` column that holds this price. [£/MWh]"""
+        return {PriceBasis.SYSTEM_BUY: "system_buy_price_gbp_per_mwh",
+                PriceBasis.MARKET_INDEX: "market_index_price_gbp_per_mwh"}[self]
+
+
 @dataclass(frozen=True)
 class BandPrices:
-    """Average system buy price of each DUoS band over a price window."""
+    """Average energy price (system buy or MID) of each DUoS band over a price window."""
 
     average_gbp_per_mwh: Mapping[DuosBand, float | None]  # None: no period in that band
     period_count: Mapping[DuosBand, int]

@@ -8,9 +8,10 @@ is Stream 1 + Stream 2 line by line; profit per MWh is profit / volume, to the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
+from btm_ppa.core.charges import FixedCharges
 from btm_ppa.core.valuation import StreamFigures
 
 PENNY = Decimal("0.01")
@@ -102,3 +103,15 @@ class ResultTable:
 
 def result_table(stream1: StreamFigures, stream2: StreamFigures) -> ResultTable:
     return ResultTable(round_stream(stream1), round_stream(stream2))
+
+
+def with_fixed_charges(table: ResultTable, fixed: FixedCharges) -> ResultTable:
+    """Stream 1 with the window's fixed and capacity charges added: DUoS (fixed +
+    capacity) to row 55, the TNUoS residual to row 56, each rounded to the penny on its
+    own, so total cost rises by exactly those two amounts. Stream 2 is unchanged: the
+    site pays these charges with or without the battery."""
+    stream1 = replace(
+        table.stream1,
+        duos_cost_gbp=table.stream1.duos_cost_gbp + pennies(fixed.duos_gbp),
+        tnuos_bsuos_cost_gbp=table.stream1.tnuos_bsuos_cost_gbp + pennies(fixed.tnuos_gbp))
+    return ResultTable(stream1, table.stream2)

@@ -48,11 +48,12 @@ class ChargeRates:
         return (self.tnuos_gbp_per_mwh + self.bsuos_gbp_per_mwh + self.ccl_gbp_per_mwh
                 + self.ro_gbp_per_mwh + self.fit_gbp_per_mwh)
 
-    def import_cost_gbp_per_mwh(self, system_buy_gbp_per_mwh: FloatArray,
+    def import_cost_gbp_per_mwh(self, energy_price_gbp_per_mwh: FloatArray,
                                 band_code: npt.NDArray[np.integer]) -> FloatArray:
-        """Full cost of importing 1 MWh in each period. [£/MWh]"""
+        """Full cost of importing 1 MWh in each period: energy (system buy or MID) + DUoS
+        band rate + TNUoS ... FiT. [£/MWh]"""
         duos = np.array([self.duos_gbp_per_mwh[b] for b in BANDS])[band_code]
-        return system_buy_gbp_per_mwh + duos + self.flat_gbp_per_mwh
+        return energy_price_gbp_per_mwh + duos + self.flat_gbp_per_mwh
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,15 @@ def _system_buy(energy_mwh: FloatArray, price: FloatArray) -> SystemBuyLine:
 
 
 def value_schedule(problem: DispatchProblem, schedule: Schedule,
-                   system_buy_gbp_per_mwh: FloatArray, rates: ChargeRates,
+                   energy_price_gbp_per_mwh: FloatArray, rates: ChargeRates,
                    ppa_gbp_per_mwh: float) -> SimulatedValuation:
-    """Blocks, system buy rows and both streams of a schedule."""
+    """Blocks, system buy rows (at the price basis's energy price) and both streams."""
     grid = schedule.grid_to_site_mwh(problem)
     charge, supplied2 = schedule.charge_mwh, schedule.discharge_mwh
     non_bess = _block(grid, problem.band_code, rates)
     bess = _block(charge, problem.band_code, rates)
-    buy1 = _system_buy(grid, system_buy_gbp_per_mwh)
-    buy2 = _system_buy(charge, system_buy_gbp_per_mwh)
+    buy1 = _system_buy(grid, energy_price_gbp_per_mwh)
+    buy2 = _system_buy(charge, energy_price_gbp_per_mwh)
     stream1 = StreamFigures(
         volume_mwh=float(grid.sum()), ppa_revenue_gbp=float(grid.sum()) * ppa_gbp_per_mwh,
         vlp_revenue_gbp=0.0, energy_cost_gbp=buy1.cost_gbp,
@@ -111,8 +112,9 @@ def value_schedule(problem: DispatchProblem, schedule: Schedule,
 
 
 def schedule_frame(frame: pd.DataFrame, problem: DispatchProblem, schedule: Schedule,
-                   system_buy_gbp_per_mwh: FloatArray, ppa_gbp_per_mwh: float) -> pd.DataFrame:
-    """The full per-period schedule, one row per settlement period."""
+                   energy_price_gbp_per_mwh: FloatArray, ppa_gbp_per_mwh: float) -> pd.DataFrame:
+    """The full per-period schedule, one row per settlement period. The energy price is
+    the price basis's (system buy or market index). [£/MWh]"""
     grid = schedule.grid_to_site_mwh(problem)
     cost = problem.import_cost_gbp_per_mwh
     return pd.DataFrame({
@@ -121,7 +123,7 @@ def schedule_frame(frame: pd.DataFrame, problem: DispatchProblem, schedule: Sche
         "start_time_utc": frame[periods.START_TIME_UTC].to_numpy(),
         "duos_band": np.array([b.value for b in BANDS])[problem.band_code],
         "demand_mwh": problem.demand_mwh,
-        "system_buy_price_gbp_per_mwh": system_buy_gbp_per_mwh,
+        "energy_price_gbp_per_mwh": energy_price_gbp_per_mwh,
         "import_cost_gbp_per_mwh": cost,
         "grid_to_site_mwh": grid,
         "charge_mwh": schedule.charge_mwh,

@@ -44,3 +44,21 @@ def mw_to_mwh_per_period(power_mw: float) -> float:
 def percent_to_fraction(value_pct: float) -> float:
     """[%] -> [1]"""
     return value_pct / 100.0
+
+
+PENCE_PER_GBP = 100.0
+
+
+def p_to_gbp(amount_p: float) -> float:
+    """[p] -> [£] (also p/day -> £/day, p/kVA/day -> £/kVA/day)"""
+    return amount_p / PENCE_PER_GBP
+
+
+def kva_to_kw(apparent_power_kva: float, power_factor: float) -> float:
+    """Real power of an apparent power at a power factor: kW = kVA x power factor."""
+    return apparent_power_kva * power_factor
+
+
+def mwh_per_period_to_mw(energy_mwh: float) -> float:
+    """Average power of an energy moved in one settlement period. [MWh] -> [MW]"""
+    return energy_mwh / SETTLEMENT_PERIOD_H

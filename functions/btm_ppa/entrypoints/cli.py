@@ -17,10 +17,12 @@ from typing import Any
 from rich.console import Console
 
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.entrypoints.report import ExitCode, exit_code_for, print_outcome
 from btm_ppa.errors import BtmError
-from btm_ppa.prices.ingest import ELEXON_BASE_URL, ElexonClient, PriceStore, ingest_prices
+from btm_ppa.prices.ingest import ingest_prices
+from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.refresh import refresh
 from btm_ppa.sheet.template import build_template
 from sheets_layout import load_bess_layout
@@ -164,7 +166,7 @@ def _date(text: str) -> dt.date:
 
 
 def _ingest(args: argparse.Namespace, console: Console) -> ExitCode:
-    store: PriceStore
+    store: PriceWarehouse
     if args.bigquery:
         from google.cloud import bigquery
 

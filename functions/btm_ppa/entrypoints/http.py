@@ -209,7 +209,8 @@ def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
     if body.get("validate_only") is True:
         from btm_ppa.refresh import validate
 
-        outcome = validate(_workbook(body), tab=tab, layout=layout)
+        outcome = validate(_workbook(body), tab=tab, layout=layout,
+                           warehouse=runtime.warehouse())
         return outcome_json(outcome, layout), status_for(outcome.error)
     queue = runtime.task_queue()
     if body.get("defer") is True and queue is not None and "spreadsheet_id" in body:
@@ -293,7 +294,7 @@ def _ingest(request: flask.Request, body: dict[str, Any]) -> Response:
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     start, end = _ingest_window(body)
-    report = ingest_prices(runtime.warehouse(), start, end,  # type: ignore[arg-type]
+    report = ingest_prices(runtime.warehouse(), start, end,
                            client=runtime.elexon())
     json_log("INFO", report.summary(), rows=report.rows)
     return {"ok": True, "summary": report.summary(), "rows": report.rows,
@@ -308,7 +309,7 @@ def _scheduled(request: flask.Request, body: dict[str, Any]) -> Response:
     from btm_ppa.prices.ingest import ingest_prices
 
     start, end = _ingest_window(body)
-    report = ingest_prices(runtime.warehouse(), start, end,  # type: ignore[arg-type]
+    report = ingest_prices(runtime.warehouse(), start, end,
                            client=runtime.elexon())
     sheets = runtime.registry()
     queue = runtime.task_queue()
@@ -351,7 +352,7 @@ def _vlp_register(request: flask.Request, body: dict[str, Any]) -> Response:
     if body:
         raise BadRequest("vlp_register takes an empty JSON object")
     register = make_register("elexon", client=runtime.elexon())
-    runtime.warehouse().replace_tables(  # type: ignore[attr-defined]
+    runtime.warehouse().replace_tables(
         {REGISTER_TABLE: register_frame(register)})
     stats = register["summary_statistics"]
     json_log("INFO", "VLP register rebuilt", units=stats["total_units"])

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from btm_ppa.adapters.cloud_tasks import TaskQueue
     from btm_ppa.adapters.drive_access import DriveAccess
+    from btm_ppa.adapters.elexon import ElexonClient
     from btm_ppa.adapters.run_log import RunLog
-    from btm_ppa.prices.ingest import ElexonClient
     from btm_ppa.prices.warehouse import PriceWarehouse
 
 _lock = threading.RLock()  # re-entrant: one client may be made from another
@@ -87,7 +87,7 @@ def service_account_email() -> str | None:
 
 def elexon() -> ElexonClient:
     def make() -> ElexonClient:
-        from btm_ppa.prices.ingest import ELEXON_BASE_URL, ElexonClient
+        from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 
         return ElexonClient(base_url=os.environ.get("BTM_PPA_ELEXON_URL", ELEXON_BASE_URL))
 
@@ -156,7 +156,4 @@ def registry() -> list[tuple[str, str | None]]:
         return [(e.split(":", 1)[0], _tab(e.split(":", 1)[1]) if ":" in e else None)
                 for e in entries]
     wh = _clients.get("registry") or warehouse()  # tests may keep it apart from the prices
-    if hasattr(wh, "run"):  # BigQuery: the registry table
-        frame = wh.query("spreadsheet_registry")
-        return [(str(r.spreadsheet_id), _tab(r.sheet)) for r in frame.itertuples()]
-    return []
+    return [(spreadsheet_id, _tab(sheet)) for spreadsheet_id, sheet in wh.spreadsheet_registry()]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from btm_ppa.core import periods
+from btm_ppa.core.prices import PriceBasis
 from btm_ppa.errors import PriceDataError
 
 #: Share of a window's periods that may be missing before the refresh refuses to price it.
@@ -30,13 +31,36 @@ def read_sql(name: str) -> str:
 
 
 class PriceWarehouse(Protocol):
-    """What the refresh needs of a warehouse. Both adapters implement it."""
+    """The warehouse port: what the refresh, ingestion, the register and the reference
+    loader need of a warehouse. The embedded DuckDB and the BigQuery adapters implement
+    all of it (``tests/test_warehouse.py`` checks both against this protocol)."""
 
     #: Where prices come from, for row 61 ("embedded DuckDB warehouse", "BigQuery p.d").
     description: str
 
     def query(self, sql_name: str, params: dict[str, dt.date] | None = None) -> pd.DataFrame:
         """Run one of the package's SQL files with named parameters."""
+        ...
+
+    def create_tables(self) -> None:
+        """Create the dataset and ``system_prices`` if missing."""
+        ...
+
+    def replace_days(self, frame: pd.DataFrame) -> int:
+        """Replace every settlement date present in ``frame`` (``prices.schema`` columns)
+        with its rows, atomically; dates ``frame`` lacks are left alone. Rows written."""
+        ...
+
+    def replace_tables(self, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+        """Replace whole tables (reference data, the VLP register). Rows by table."""
+        ...
+
+    def count_rows(self, table: str) -> int:
+        """Rows held in a table."""
+        ...
+
+    def spreadsheet_registry(self) -> list[tuple[str, str | None]]:
+        """Spreadsheets the nightly job refreshes (id, tab or None); none if not kept."""
         ...
 
 
@@ -52,15 +76,21 @@ class WindowPrices:
     """Prices of a window aligned to its settlement periods."""
 
     window: PriceWindow
-    frame: pd.DataFrame  # periods.settlement_periods columns + system_buy_price_gbp_per_mwh
+    frame: pd.DataFrame  # periods.settlement_periods columns + both price columns
     expected_count: int
-    missing: list[tuple[dt.date, int]]
+    missing: list[tuple[dt.date, int]]  # periods without a price on the basis
     sources: tuple[str, ...]
+    basis: PriceBasis = PriceBasis.SYSTEM_BUY
+
+    @property
+    def price_column(self) -> str:
+        """The frame's column of the basis price. [£/MWh]"""
+        return self.basis.column
 
     @property
     def present(self) -> pd.DataFrame:
-        """Periods that have a price."""
-        return self.frame[self.frame["system_buy_price_gbp_per_mwh"].notna()]
+        """Periods that have a price on the basis."""
+        return self.frame[self.frame[self.price_column].notna()]
 
     def missing_summary(self, limit: int = 6) -> str:
         """``"2023-10-29 SP2, SP3"``-style list of the missing periods."""
@@ -108,22 +138,22 @@ def resolve_window(
 
 
 def window_prices(
-    warehouse: PriceWarehouse, window: PriceWindow, start_cell: str, end_cell: str
+    warehouse: PriceWarehouse, window: PriceWindow, start_cell: str, end_cell: str,
+    basis: PriceBasis = PriceBasis.SYSTEM_BUY, basis_cell: str = "price_basis",
 ) -> WindowPrices:
     """Fetch the window's prices and align them to the settlement periods it should hold.
 
     Raises PriceDataError (naming the window cells) when the window has no prices, or
-    more than ``MAX_MISSING_SHARE`` of its periods are missing.
+    more than ``MAX_MISSING_SHARE`` of its periods have no price on the basis; under the
+    market index basis a window without any MID (2018) names ``basis_cell``.
     """
     raw = warehouse.query(
         "system_prices_window", {"window_start": window.start, "window_end": window.end})
     cells = f"{start_cell}:{end_cell}"
     expected = periods.settlement_periods(window.start, window.end)
     if raw.empty:
-        held = warehouse.query("price_date_range")
-        first, last = held["first_date"].iloc[0], held["last_date"].iloc[0]
-        span = ("no prices at all" if pd.isna(first)
-                else f"prices from {pd.Timestamp(first).date()} to {pd.Timestamp(last).date()}")
+        first, last = _held_range(warehouse, "first_date", "last_date")
+        span = "no prices at all" if first is None else f"prices from {first} to {last}"
         raise PriceDataError(
             f"{cells} price window {window.start} to {window.end} has no system prices; "
             f"the warehouse ({warehouse.description}) holds {span}: expected a window "
@@ -131,21 +161,40 @@ def window_prices(
     raw = raw.assign(settlement_date=pd.to_datetime(raw["settlement_date"]).dt.date,
                      settlement_period=raw["settlement_period"].astype(np.int64))
     raw = raw.drop_duplicates(["settlement_date", "settlement_period"], keep="last")
+    columns = [PriceBasis.SYSTEM_BUY.column, PriceBasis.MARKET_INDEX.column]
     frame = expected.merge(
-        raw[["settlement_date", "settlement_period", "system_buy_price_gbp_per_mwh"]],
+        raw[["settlement_date", "settlement_period", *columns]].astype(
+            {c: "float64" for c in columns}),
         on=["settlement_date", "settlement_period"], how="left")
-    gaps = frame[frame["system_buy_price_gbp_per_mwh"].isna()]
+    if basis is PriceBasis.MARKET_INDEX and frame[basis.column].isna().all():
+        first, last = _held_range(warehouse, "first_mid_date", "last_mid_date")
+        span = ("no market index prices at all" if first is None
+                else f"market index prices from {first} to {last}")
+        raise PriceDataError(
+            f"{basis_cell} price basis {basis.value!r}: the window {window.start} to "
+            f"{window.end} ({cells}) has no market index price (MID); the warehouse holds "
+            f"{span}: expected {PriceBasis.SYSTEM_BUY.value!r} (or blank), or a window with "
+            "MID", cell=basis_cell)
+    gaps = frame[frame[basis.column].isna()]
     missing = list(zip(gaps["settlement_date"], gaps["settlement_period"].astype(int),
                        strict=True))
     result = WindowPrices(window=window, frame=frame, expected_count=len(expected),
-                          missing=missing, sources=tuple(sorted(raw["source"].unique())))
+                          missing=missing, sources=tuple(sorted(raw["source"].unique())),
+                          basis=basis)
     if len(missing) > MAX_MISSING_SHARE * len(expected):
-        held = warehouse.query("price_date_range")
-        first = pd.Timestamp(held["first_date"].iloc[0]).date()
-        last = pd.Timestamp(held["last_date"].iloc[0]).date()
+        first, last = _held_range(warehouse, "first_date", "last_date")
         raise PriceDataError(
             f"{cells} price window {window.start} to {window.end} is missing "
-            f"{len(missing):,} of its {len(expected):,} settlement periods (more than "
-            f"{MAX_MISSING_SHARE:.0%}); the warehouse holds prices from {first} to {last}: "
-            "expected a window inside that range", cell=start_cell)
+            f"{len(missing):,} of its {len(expected):,} settlement periods' {basis.value} "
+            f"prices (more than {MAX_MISSING_SHARE:.0%}); the warehouse holds prices from "
+            f"{first} to {last}: expected a window inside that range", cell=start_cell)
     return result
+
+
+def _held_range(warehouse: PriceWarehouse, first_column: str,
+                last_column: str) -> tuple[dt.date | None, dt.date | None]:
+    held = warehouse.query("price_date_range")
+    first, last = held[first_column].iloc[0], held[last_column].iloc[0]
+    if pd.isna(first):
+        return None, None
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from btm_ppa.prices.ingest import ElexonClient
+from btm_ppa.adapters.elexon import ElexonClient
 from btm_ppa.register.bm_units import RegisterError, build_register, parse_bm_units, sheet_rows
 from btm_ppa.sheet.workbook import TableWrite, Workbook
 

@@ -46,6 +46,15 @@ EXAMPLE_INPUTS: dict[str, CellValue] = {
     "ccl_gbp_per_mwh": 7.75,
     "ro_gbp_per_mwh": 61.90,
     "fit_gbp_per_mwh": 11.50,
+    # Site charges and price basis: blank in the seed. Blank charges are looked up where
+    # the shipped statements hold them (none for 2023, so they count as zero); no agreed
+    # capacity means no import limit; blank basis = system buy.
+    "agreed_import_capacity_kva": None,
+    "power_factor": None,
+    "tnuos_residual_gbp_per_day": None,
+    "duos_fixed_gbp_per_day": None,
+    "duos_capacity_p_per_kva_day": None,
+    "price_basis": None,
 }
 
 #: Block rows: (non-BESS volume MWh, non-BESS cost £, BESS volume MWh, BESS cost £).

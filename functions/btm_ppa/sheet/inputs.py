@@ -19,6 +19,7 @@ from btm_ppa.core.vocab import BANDS, DuosBand, Method, VoltageLevel
 from btm_ppa.errors import InputError, InputErrors, LayoutError
 from btm_ppa.sheet import cells as cellparse
 from btm_ppa.sheet.area import resolve_area
+from btm_ppa.sheet.site import NO_SITE_CHARGES, SiteChargeInputs, read_site_charges
 from btm_ppa.sheet.workbook import TabSnapshot
 from sheets_layout import BessLayout, Block, CellSpec, Kind, normalise_label, split_a1
 
@@ -70,6 +71,7 @@ class RefreshInputs:
     ppa_price_gbp_per_mwh: float
     non_bess: CostBlock | None  # analyst blocks, under `sheet` only
     bess: CostBlock | None
+    site: SiteChargeInputs = NO_SITE_CHARGES
 
 
 def find_label_nearby(snapshot: TabSnapshot, label_cell: str, label: str) -> str | None:
@@ -242,6 +244,8 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         elif not has_hh and annual_demand == 0:
             spec = layout.input("annual_demand_mwh")
             collect.add(InputError(spec.cell, 0, "annual site demand above 0 MWh", "is zero"))
+    site = read_site_charges(layout, snapshot,
+                             lambda key: _value(layout, snapshot, key, collect), collect.add)
     non_bess = bess = None
     if method is Method.SHEET:
         non_bess = _block(layout, layout.non_bess, snapshot, collect)
@@ -258,7 +262,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         duos_gbp_per_mwh={band: p_per_kwh_to_gbp_per_mwh(duos_p[band]) for band in BANDS},
         battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
         window_end=window_end, method=method, annual_demand_mwh=annual_demand,
-        ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess,
+        ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess, site=site,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from btm_ppa.core.prices import BandPrices
+from btm_ppa.core.prices import BandPrices, PriceBasis
 from btm_ppa.core.results import ResultTable, pennies
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
@@ -37,6 +37,7 @@ class PricesUsed:
     warehouse: str
     comparison: str = ""  # greedy/optimal: how the two methods compare
     filled_missing: bool = False  # greedy/optimal interpolate missing prices
+    notes: tuple[str, ...] = ()  # price basis, fixed charges, import limit
 
     def note(self) -> str:
         w = self.window
@@ -62,6 +63,7 @@ class PricesUsed:
             used = ", ".join(f"{y} bands for {x}" for x, y in sorted(self.band_stand_ins.items()))
             parts.append(f"DUoS bands: {used} (no earlier statement held)")
         parts.append(f"source: {self.warehouse} ({', '.join(w.sources)})")
+        parts += self.notes
         return " · ".join(parts)
 
 
@@ -102,7 +104,10 @@ def result_writes(layout: BessLayout, table: ResultTable, prices: PricesUsed,
         elif spec.key == "status":
             writes += status_writes(layout, "OK", method, now, "; ".join(warnings))
         else:
-            writes.append(CellWrite(f"{cols[0]}{r}", spec.label))
+            label = spec.label
+            if spec.key == "energy_cost_gbp" and prices.window.basis is not PriceBasis.SYSTEM_BUY:
+                label = f"Energy cost at {prices.window.basis.value} price"  # B24's basis
+            writes.append(CellWrite(f"{cols[0]}{r}", label))
             writes += [CellWrite(f"{c}{r}", col[spec.key], spec.number_format)
                        for c, col in zip(cols[1:4], columns, strict=True)]
             writes.append(CellWrite(f"{cols[4]}{r}", spec.unit))

@@ -1,10 +1,18 @@
 """Make a BESS workbook from the layout: labels, units, formats, display formulas, a
-``Layout`` tab documenting every cell, and optionally the worked example's inputs."""
+``Layout`` tab documenting every cell, and optionally the worked example's inputs.
+
+Every address, heading and formula pattern comes from ``sheets_layout/bess.toml`` (its
+cells and its ``[template]`` section); this module only places them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import tomllib
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 from openpyxl.styles import Font, PatternFill
@@ -17,53 +25,61 @@ _BOLD = Font(bold=True)
 _FORMATS = {Kind.NUMBER: "#,##0.00", Kind.PERCENT: "0.0", Kind.DATE: "yyyy-mm-dd"}
 
 
+@functools.cache
+def template_spec() -> dict[str, Any]:
+    """The ``[template]`` section of the shipped ``bess.toml``."""
+    text = resources.files("sheets_layout").joinpath("bess.toml").read_text(encoding="utf-8")
+    return dict(tomllib.loads(text)["template"])
+
+
 def build_template(path: Path, *, example: bool = False,
                    layout: BessLayout | None = None) -> Path:
     """Write a new workbook at ``path`` (replacing any file there)."""
     layout = layout or load_bess_layout()
+    spec = template_spec()
+    formulas = spec["formulas"]
     book = openpyxl.Workbook()
     ws = book.active
     ws.title = layout.tab_name
-    ws["A1"] = "BtM PPA model"
-    ws["A1"].font = Font(bold=True, size=14)
-    ws["A2"] = ("Yellow cells are inputs. Rows 40-42 and 50-62 are written by the backend "
-                "(BtM PPA > Refresh profits, or `btm-ppa refresh`). See the Layout tab.")
-    ws["A5"], ws["E12"] = "Site", "Battery"
-    ws["A19"], ws["A43"] = "Pricing", "PPA revenue"
-    for cell in ("A5", "E12", "A19", "A43"):
-        ws[cell].font = _BOLD
+    ws[spec["title_cell"]] = spec["title"]
+    ws[spec["title_cell"]].font = Font(bold=True, size=14)
+    ws[spec["intro_cell"]] = spec["intro"]
+    for heading in spec["headings"]:
+        ws[heading["cell"]] = heading["text"]
+        ws[heading["cell"]].font = _BOLD
 
-    for spec in layout.inputs:
-        ws[spec.label_cell] = (spec.label if spec.label_cell != "A10"
-                               else f"{spec.label} (p/kWh): Red, Amber, Green")
-        if spec.label_cell != "A10" and spec.unit not in ("text", "date"):
-            ws[spec.label_cell] = f"{spec.label} ({spec.unit})"
-        ws[spec.cell].fill = _INPUT_FILL
-        if spec.kind in _FORMATS:
-            ws[spec.cell].number_format = _FORMATS[spec.kind]
+    for cell_spec in layout.inputs:
+        plain = cell_spec.unit in ("text", "date")
+        ws[cell_spec.label_cell] = spec["labels"].get(
+            cell_spec.label_cell,
+            cell_spec.label if plain else f"{cell_spec.label} ({cell_spec.unit})")
+        ws[cell_spec.cell].fill = _INPUT_FILL
+        if cell_spec.kind in _FORMATS:
+            ws[cell_spec.cell].number_format = _FORMATS[cell_spec.kind]
         if example:
-            ws[spec.cell] = EXAMPLE_INPUTS[spec.key]
+            ws[cell_spec.cell] = EXAMPLE_INPUTS[cell_spec.key]
 
     for anchor in layout.anchors:
         ws[anchor.cell] = anchor.text
         ws[anchor.cell].font = _BOLD
     nb, bess = layout.non_bess, layout.bess
     header_row = min(r.row for r in layout.block_rows) - 1
-    for col, text in ((nb.label_column, "Non-BESS element"), (nb.volume_column, "Volume (MWh)"),
-                      (nb.cost_column, "Cost (£)"), (bess.label_column, "BESS element"),
-                      (bess.rate_column, "Rate (£/MWh)"),
-                      (bess.volume_column, "Volume charged (MWh)"), (bess.cost_column, "Cost (£)")):
-        ws[f"{col}{header_row}"] = text
-        ws[f"{col}{header_row}"].font = _BOLD
-    duos_inputs = {"red": "B10", "amber": "C10", "green": "D10"}
+    columns = ((nb.label_column, nb.volume_column, nb.cost_column),
+               (bess.label_column, bess.rate_column, bess.volume_column, bess.cost_column))
+    for cols, texts in zip(columns, (spec["non_bess_headers"], spec["bess_headers"]),
+                           strict=True):
+        for col, text in zip(cols, texts, strict=True):
+            ws[f"{col}{header_row}"] = text
+            ws[f"{col}{header_row}"].font = _BOLD
     for row in layout.block_rows:
         for block in (nb, bess):
             ws[f"{block.label_column}{row.row}"] = row.label
             vol, cost = block.volume_cell(row).cell, block.cost_cell(row).cell
             ws[vol].number_format, ws[cost].number_format = "#,##0.000", "£#,##0.00"
             ws[vol].fill = ws[cost].fill = _INPUT_FILL
-        if row.band:  # display only: the backend reads B10:D10, never these
-            ws[f"{bess.rate_column}{row.row}"] = f"={duos_inputs[row.band]}*10"
+        if row.band:  # display only: the backend reads the DUoS inputs, never these
+            rate = layout.input(f"duos_{row.band}_p_per_kwh").cell
+            ws[f"{bess.rate_column}{row.row}"] = formulas["duos_rate"].format(rate=rate)
             ws[f"{bess.rate_column}{row.row}"].number_format = "#,##0.00"
         if example:
             v1, c1, v2, c2 = EXAMPLE_BLOCKS[row.key]
@@ -73,23 +89,24 @@ def build_template(path: Path, *, example: bool = False,
     levies = [r.row for r in layout.block_rows if r.group == "levies"]
     total_row = min(levies) - 1
     for block in (nb, bess):
-        ws[f"{block.label_column}{total_row}"] = "Levies total (CCL + RO + FiT)"
-        ws[f"{block.volume_column}{total_row}"] = f"={block.volume_column}{min(levies)}"
-        ws[f"{block.cost_column}{total_row}"] = (
-            f"=SUM({block.cost_column}{min(levies)}:{block.cost_column}{max(levies)})")
+        ws[f"{block.label_column}{total_row}"] = spec["levies_total_label"]
+        ws[f"{block.volume_column}{total_row}"] = formulas["levies_volume"].format(
+            first=f"{block.volume_column}{min(levies)}")
+        ws[f"{block.cost_column}{total_row}"] = formulas["levies_cost"].format(
+            first=f"{block.cost_column}{min(levies)}", last=f"{block.cost_column}{max(levies)}")
         ws[f"{block.cost_column}{total_row}"].number_format = "£#,##0.00"
         sb = layout.system_buy
         ws[f"{block.label_column}{sb['heading_row']}"] = sb["heading"]
         ws[f"{block.label_column}{sb['heading_row']}"].font = _BOLD
-        for key, spec in layout.system_buy_cells(block).items():
-            ws[spec.label_cell] = f"{spec.label} ({spec.unit})"
-            ws[spec.cell].number_format = {"average": "#,##0.00", "volume": "#,##0.000",
-                                           "cost": "£#,##0.00"}[key]
+        for key, cell_spec in layout.system_buy_cells(block).items():
+            ws[cell_spec.label_cell] = f"{cell_spec.label} ({cell_spec.unit})"
+            ws[cell_spec.cell].number_format = {"average": "#,##0.00", "volume": "#,##0.000",
+                                                "cost": "£#,##0.00"}[key]
 
     _ppa_rows(ws, layout)
     _result_rows(ws, layout)
     _layout_tab(book, layout)
-    for col, width in zip("ABCDEFGH", (38, 16, 16, 14, 30, 14, 20, 14), strict=True):
+    for col, width in spec["column_widths"].items():
         ws.column_dimensions[col].width = width
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
@@ -97,25 +114,28 @@ def build_template(path: Path, *, example: bool = False,
 
 
 def _ppa_rows(ws, layout: BessLayout) -> None:
+    spec = template_spec()
+    formulas = spec["formulas"]
     p = layout.ppa
     v, r = p["volume_column"], p["revenue_column"]
-    ws[f"{v}44"], ws[f"{r}44"] = "Volume (MWh)", "Revenue (£)"
+    header = spec["ppa_header_row"]
+    ws[f"{v}{header}"], ws[f"{r}{header}"] = spec["ppa_headers"]
     price = layout.input("ppa_price_gbp_per_mwh").cell
     nb, bess = layout.non_bess, layout.bess
     duos_rows = [row.row for row in layout.block_rows if row.band]
     lo, hi = min(duos_rows), max(duos_rows)
     rte = layout.input("round_trip_efficiency_pct").cell
+    rows = (p["stream1_row"], p["stream2_row"], p["total_row"])
+    for row, label in zip(rows, spec["ppa_labels"], strict=True):
+        ws[f"{nb.label_column}{row}"] = label
     # Display formulas for the `sheet` method; greedy/optimal overwrite them with numbers.
-    ws[f"A{p['stream1_row']}"] = "Stream 1: direct import"
-    ws[f"{v}{p['stream1_row']}"] = f"=SUM({nb.volume_column}{lo}:{nb.volume_column}{hi})"
-    ws[f"A{p['stream2_row']}"] = "Stream 2: battery discharge"
-    ws[f"{v}{p['stream2_row']}"] = (
-        f"=SUM({bess.volume_column}{lo}:{bess.volume_column}{hi})"
-        f"*IF({rte}>1,{rte}/100,{rte})")
-    ws[f"A{p['total_row']}"] = "Total PPA revenue"
-    ws[f"{v}{p['total_row']}"] = f"={v}{p['stream1_row']}+{v}{p['stream2_row']}"
-    for row in (p["stream1_row"], p["stream2_row"], p["total_row"]):
-        ws[f"{r}{row}"] = f"={v}{row}*{price}"
+    ws[f"{v}{rows[0]}"] = formulas["stream1_volume"].format(
+        first=f"{nb.volume_column}{lo}", last=f"{nb.volume_column}{hi}")
+    ws[f"{v}{rows[1]}"] = formulas["stream2_volume"].format(
+        first=f"{bess.volume_column}{lo}", last=f"{bess.volume_column}{hi}", rte=rte)
+    ws[f"{v}{rows[2]}"] = formulas["total_volume"].format(s1=f"{v}{rows[0]}", s2=f"{v}{rows[1]}")
+    for row in rows:
+        ws[f"{r}{row}"] = formulas["revenue"].format(volume=f"{v}{row}", price=price)
         ws[f"{v}{row}"].number_format = "#,##0.000"
         ws[f"{r}{row}"].number_format = "£#,##0.00"
 

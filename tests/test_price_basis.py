@@ -1,0 +1,158 @@
+"""The market index price basis (MID), and B23's annual demand as the window supplies it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import openpyxl
+import pytest
+
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.core import periods
+from btm_ppa.core.demand import default_shape_weights, spread_annual_demand
+from btm_ppa.refresh import refresh
+from tests.conftest import set_cells
+from tests.independent import DATA, band_means, expected_rows
+
+
+def _mid_blanks(start: dt.date, end: dt.date) -> int:
+    with open(DATA / "gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv", encoding="utf-8") as fh:
+        return sum(1 for r in csv.DictReader(fh)
+                   if start <= dt.date.fromisoformat(r["settlementDate"]) <= end
+                   and not r["marketIndexPrice"])
+
+
+@pytest.mark.integration
+def test_market_index_prices_the_sheet_blocks_at_mid_band_averages(example_xlsx, layout,
+                                                                    warehouse):
+    """Independent: band means of marketIndexPrice computed with csv alone; rows 40-42 and
+    50-60 of both streams to the penny, typed fixed charges included."""
+    set_cells(example_xlsx, {layout.input("price_basis").cell: "market index",
+                             layout.input("agreed_import_capacity_kva").cell: 1500,
+                             layout.input("duos_fixed_gbp_per_day").cell: 1.5,
+                             layout.input("tnuos_residual_gbp_per_day").cell: 20,
+                             layout.input("duos_capacity_p_per_kva_day").cell: 8.35})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok, outcome.status
+    ws = openpyxl.load_workbook(example_xlsx)["BESS"]
+    for row, columns in expected_rows(example_xlsx, "_G").items():
+        for col, want in columns.items():
+            got = ws[f"{col}{row}"].value
+            tolerance = 0.005 if isinstance(want, Decimal) else 1e-6
+            assert abs(Decimal(repr(got)) - Decimal(repr(float(want)))) <= Decimal(
+                repr(tolerance)), f"{col}{row}: {got} != {want}"
+    mid = band_means("_G", dt.date(2023, 1, 1), dt.date(2023, 12, 31), "marketIndexPrice")
+    sb = band_means("_G", dt.date(2023, 1, 1), dt.date(2023, 12, 31))
+    assert mid["amber"] != pytest.approx(sb["amber"], abs=0.5)  # the basis matters
+    blanks = _mid_blanks(dt.date(2023, 1, 1), dt.date(2023, 12, 31)) + 2  # + the 29 Oct gap
+    assert f"{blanks} settlement period(s) in the window have no market index price" in ws[
+        f"E{layout.result_row('status').row}"].value
+    assert "price basis: market index" in outcome.prices.note()
+    assert ws[f"A{layout.result_row('energy_cost_gbp').row}"].value == (
+        "Energy cost at market index price")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("method", ["greedy", "optimal"])
+def test_market_index_prices_both_simulated_streams(example_xlsx, layout, warehouse, method):
+    set_cells(example_xlsx, {layout.input("price_basis").cell: "market index",
+                             layout.input("method").cell: method,
+                             layout.input("window_start").cell: dt.date(2023, 1, 1),
+                             layout.input("window_end").cell: dt.date(2023, 1, 31)})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok, outcome.status
+    rows = outcome.schedule
+    with open(DATA / "gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv", encoding="utf-8") as fh:
+        mid = {(r["settlementDate"], int(r["settlementPeriod"])): r["marketIndexPrice"]
+               for r in csv.DictReader(fh) if r["settlementDate"].startswith("2023-01")}
+    held = np.array([mid[(str(d), int(sp))] != "" for d, sp in
+                     zip(rows["settlement_date"], rows["settlement_period"], strict=True)])
+    assert (~held).sum() == _mid_blanks(dt.date(2023, 1, 1), dt.date(2023, 1, 31)) == 60
+    priced = rows[held]
+    want = np.array([float(mid[(str(d), int(sp))]) for d, sp in
+                     zip(priced["settlement_date"], priced["settlement_period"], strict=True)])
+    assert priced["energy_price_gbp_per_mwh"].to_numpy() == pytest.approx(want)
+    energy = (rows["grid_to_site_mwh"] * rows["energy_price_gbp_per_mwh"]).sum()
+    charged = (rows["charge_mwh"] * rows["energy_price_gbp_per_mwh"]).sum()
+    assert float(outcome.table.stream1.energy_cost_gbp) == pytest.approx(energy, abs=0.006)
+    assert float(outcome.table.stream2.energy_cost_gbp) == pytest.approx(charged, abs=0.006)
+    assert any("60 settlement period(s) had no market index price and were interpolated" in w
+               for w in outcome.warnings)
+
+
+@pytest.mark.integration
+def test_a_window_without_mid_is_an_error_naming_the_basis_cell(example_xlsx, layout, warehouse):
+    cell = layout.input("price_basis").cell
+    set_cells(example_xlsx, {cell: "market index",
+                             layout.input("window_start").cell: dt.date(2018, 1, 1),
+                             layout.input("window_end").cell: dt.date(2018, 12, 31)})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok
+    assert outcome.status.startswith(f"ERROR: {cell} price basis 'market index'")
+    assert "market index prices from 2023-01-01 to 2024-05-31" in outcome.status
+
+
+@pytest.mark.integration
+def test_an_unknown_price_basis_names_the_cell(example_xlsx, layout, warehouse):
+    cell = layout.input("price_basis").cell
+    set_cells(example_xlsx, {cell: "day ahead"})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok and cell in outcome.status and "system buy or market index" in outcome.status
+
+
+@pytest.mark.integration
+def test_power_factor_above_1_names_the_cell(example_xlsx, layout, warehouse):
+    cell = layout.input("power_factor").cell
+    set_cells(example_xlsx, {cell: 1.2})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok and cell in outcome.status and "at most 1" in outcome.status
+
+
+# ----------------------------------------------------------------------- demand ----
+
+def _frame(start: dt.date, end: dt.date):
+    return periods.settlement_periods(start, end)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("group", ["_G", "_N", "_K"])
+def test_a_365_day_window_supplies_exactly_the_annual_demand(group):
+    demand = spread_annual_demand(5500, _frame(dt.date(2023, 1, 1), dt.date(2023, 12, 31)), group)
+    assert demand.sum() == pytest.approx(5500, abs=1e-6)
+    assert len(demand) == 17_520 and (demand > 0).all()
+
+
+@pytest.mark.unit
+def test_a_leap_year_window_is_scaled_by_its_days():
+    demand = spread_annual_demand(5500, _frame(dt.date(2024, 1, 1), dt.date(2024, 12, 31)), "_G")
+    assert demand.sum() == pytest.approx(5500 * 366 / 365, abs=1e-6)  # 5,515.068...
+
+
+@pytest.mark.unit
+def test_a_shorter_window_supplies_its_share_of_the_year_from_its_start():
+    frame = _frame(dt.date(2023, 12, 25), dt.date(2023, 12, 31))  # Christmas week
+    year = _frame(dt.date(2023, 12, 25), dt.date(2024, 12, 23))  # 365 days from the start
+    weights, year_weights = (default_shape_weights(f, "_G") for f in (frame, year))
+    demand = spread_annual_demand(5500, frame, "_G")
+    assert demand.sum() == pytest.approx(5500 * weights.sum() / year_weights.sum())
+    # Christmas week is mostly bank holidays and a weekend: less than 7/365 of the year
+    assert demand.sum() < 5500 * 7 / 365
+    assert demand.sum() == pytest.approx(
+        spread_annual_demand(5500, year, "_G")[: len(frame)].sum())
+
+
+@pytest.mark.unit
+def test_bank_holidays_take_the_non_working_level_and_count_in_the_normalisation():
+    frame = _frame(dt.date(2023, 1, 1), dt.date(2023, 12, 31))
+    demand = spread_annual_demand(5500, frame, "_G")
+    day = frame["settlement_date"]
+    holiday = demand[(day == dt.date(2023, 12, 25)).to_numpy()]
+    monday = demand[(day == dt.date(2023, 12, 18)).to_numpy()]
+    assert np.ptp(holiday) == 0 and holiday[0] < monday.max()
+    # by hand: the weights of 2023 (England: 8 bank holidays, one a weekday coronation
+    # holiday) give the unit demand per weight
+    weights = default_shape_weights(frame, "_G")
+    assert demand == pytest.approx(5500 * weights / weights.sum())
