@@ -13,13 +13,13 @@ sup-convolution of W_t with g_t: its slopes (marginal values of stored energy) a
 W_t with two segments inserted, slope a_t over hc_t and slope b_t over hx_t, shifted left
 by hc_t and cut back to [0, capacity]. When b_t > a_t only one mode may be used, so
 W_{t-1} is the larger of two such functions (charge only, discharge only) and is no longer
-concave. It stays piecewise linear and is kept exactly, as the upper envelope of concave
-pieces (lists of segment lengths and slopes over the whole of [0, capacity]); a piece
-that lies under another one at both ends of every interval between breakpoints is dropped
-(both are linear there, so it is under it throughout).
+concave. It stays piecewise linear and is then kept exactly as breakpoints and values in
+numpy (``envelope``): each mode's update is a maximum over a sliding window, and the two
+are merged where they cross. Once the function is concave again it goes back to the
+one-piece form.
 
-Nothing is discretised: the schedule read back from the stored pieces (forward, from an
-empty battery, following the best piece's rule) attains W_0(0), up to rounding.
+Nothing is discretised: the schedule read back forward from an empty battery (by the
+thresholds, or by maximising over the stored W_t) attains W_0(0), up to rounding.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from btm_ppa.core.dispatch import envelope
 
 #: Shorter segments than this are dropped. [MWh]
 _EPS_MWH = 1e-12
@@ -53,7 +55,7 @@ class Plan:
     stored_change_mwh: npt.NDArray[np.float64]  # u_t: > 0 charging (energy stored), < 0 discharging
     mode: npt.NDArray[np.int8]  # CHARGE_MODE / DISCHARGE_MODE where only one mode was open
     value_gbp: float  # W_0(0): the sum of g_t(u_t) along the path
-    pieces_max: int  # most concave pieces held at once (1: the value function stayed concave)
+    pieces_max: int  # 1: the value function stayed concave; 2: it did not
 
 
 # A piece: (v0, lengths, negated slopes ascending) over [0, capacity]; stored with
@@ -111,82 +113,9 @@ def _transform(v0: float, lens: list[float], neg: list[float], a: float, b: floa
     return v0, array("d", nl), array("d", nn), ya, yb
 
 
-def _breakpoints(piece: tuple) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    lens = np.array(piece[1])
-    xs = np.zeros(len(lens) + 1)
-    vs = np.full(len(lens) + 1, piece[0])
-    np.cumsum(lens, out=xs[1:])
-    vs[1:] -= np.cumsum(lens * np.array(piece[2]))
-    return xs, vs
 
 
-def _values_at(piece: tuple, points: list[float]) -> list[float]:
-    """A piece's values at sorted points in [0, capacity]."""
-    out = []
-    lens, neg = piece[1], piece[2]
-    x, v, i, n = 0.0, piece[0], 0, len(lens)
-    for p in points:
-        while i < n and x + lens[i] <= p:
-            x += lens[i]
-            v -= lens[i] * neg[i]
-            i += 1
-        out.append(v - (p - x) * neg[i] if i < n else v)
-    return out
 
-
-def _prune(pieces: list[tuple]) -> list[tuple]:
-    """The pieces not dominated on every interval between breakpoints by one kept piece."""
-    if len(pieces) * sum(len(p[1]) for p in pieces) > 96:  # numpy pays off
-        return _prune_many(pieces)
-    found = set()
-    for piece in pieces:
-        x = 0.0
-        for ln in piece[1]:
-            x += ln
-            found.add(x)
-    points = [0.0, *sorted(found)]
-    values = [_values_at(p, points) for p in pieces]
-    k = len(points)
-    kept: list[int] = []
-    m = len(pieces)
-    for j in range(m):
-        vj = values[j]
-        others = [values[i] for i in kept] + values[j + 1:]
-        for q in range(k - 1):
-            lo = vj[q] - _TOL_GBP - 1e-12 * abs(vj[q])
-            hi = vj[q + 1] - _TOL_GBP - 1e-12 * abs(vj[q + 1])
-            if not any(vi[q] >= lo and vi[q + 1] >= hi for vi in others):
-                kept.append(j)
-                break
-    return [pieces[j] for j in kept]
-
-
-def _prune_many(pieces: list[tuple]) -> list[tuple]:
-    """``_prune`` in numpy, for many pieces."""
-    shapes = [_breakpoints(p) for p in pieces]
-    points = np.unique(np.concatenate([xs for xs, _ in shapes]))
-    values = np.array([np.interp(points, xs, vs) for xs, vs in shapes])
-    slack = _TOL_GBP + 1e-12 * np.abs(values)
-    kept: list[int] = []
-    m = len(pieces)
-    for j in range(m):
-        others = kept + list(range(j + 1, m))
-        low = values[j] - slack[j]
-        above = values[others] >= low
-        both_ends = above[:, :-1] & above[:, 1:] if len(points) > 1 else above
-        if not both_ends.any(axis=0).all():
-            kept.append(j)
-    return [pieces[j] for j in kept]
-
-
-def _value_at(piece: tuple, s: float) -> float:
-    v, x = piece[0], 0.0
-    for ln, ng in zip(piece[1], piece[2], strict=False):
-        if x + ln >= s:
-            return v - (s - x) * ng
-        x += ln
-        v -= ln * ng
-    return v
 
 
 def _transform_in_place(piece: list, a: float, b: float, hc: float, hx: float
@@ -230,6 +159,25 @@ def _transform_in_place(piece: list, a: float, b: float, hc: float, hx: float
     return ya, yb
 
 
+def _as_function(piece: list) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """A concave piece [v0, lengths, negated slopes] as breakpoints and values."""
+    lens = np.asarray(piece[1], dtype=np.float64)
+    xs = np.zeros(len(lens) + 1)
+    vs = np.full(len(lens) + 1, float(piece[0]))
+    np.cumsum(lens, out=xs[1:])
+    vs[1:] -= np.cumsum(lens * np.asarray(piece[2], dtype=np.float64))
+    return xs, vs
+
+
+def _as_piece(xs: npt.NDArray[np.float64], vs: npt.NDArray[np.float64]) -> list | None:
+    """The function as a concave piece, or None when it is not concave."""
+    lens = np.diff(xs)
+    neg = -np.diff(vs) / lens
+    if len(neg) > 1 and (np.diff(neg) < 0.0).any():
+        return None
+    return [float(vs[0]), lens.tolist(), neg.tolist()]
+
+
 def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
           hc: npt.NDArray[np.float64], hx: npt.NDArray[np.float64], capacity_mwh: float,
           deadline: float | None = None) -> Plan:
@@ -244,10 +192,11 @@ def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
     cap = float(capacity_mwh)
     if cap <= 0.0:
         return Plan(np.zeros(n), np.zeros(n, dtype=np.int8), 0.0, 1)
-    pieces: list[tuple] = [(0.0, [cap], [0.0], BOTH_MODES, 0.0, 0.0)]
-    # While the value function is one concave piece it is updated in place (``own``, a
-    # private copy) and only the decision thresholds are kept for the forward pass.
-    own: list | None = None
+    # While the value function is concave it is one piece updated in place (``own``) and
+    # only the decision thresholds are kept for the forward pass; otherwise it is a
+    # general piecewise-linear function (``func``, see ``envelope``), kept per period.
+    own: list | None = [0.0, [cap], [0.0]]
+    func: tuple | None = None
     stored: list = [None] * n
     most = 1
     for t in range(n - 1, -1, -1):
@@ -255,52 +204,47 @@ def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
             raise DeadlineExceeded
         at, bt, hct, hxt = a_l[t], b_l[t], hc_l[t], hx_l[t]
         good = bt <= at or hct <= 0.0 or hxt <= 0.0
-        if good and len(pieces) == 1 and hct > 0.0 and hxt > 0.0:
-            if own is None:
-                p = pieces[0]
-                own = [p[0], list(p[1]), list(p[2])]
-            stored[t] = _transform_in_place(own, at, bt, hct, hxt)
-            continue
-        if own is not None:
-            pieces = [(own[0], own[1], own[2], BOTH_MODES, 0.0, 0.0)]
-            own = None
-        if good:
+        if own is not None and good:
             # With one mode shut (no charge or no discharge possible), its rule alone.
             kind = BOTH_MODES if bt <= at else CHARGE_MODE if hxt <= 0.0 else DISCHARGE_MODE
-            new = [(*_transform(p[0], p[1], p[2], at, bt, hct, hxt), kind) for p in pieces]
-        else:
-            new = []
-            for p in pieces:
-                new.append((*_transform(p[0], p[1], p[2], at, bt, hct, 0.0), CHARGE_MODE))
-                new.append((*_transform(p[0], p[1], p[2], at, bt, 0.0, hxt), DISCHARGE_MODE))
-        if len(new) > 1:
-            new = _prune(new)
-            if len(new) > most:
-                most = len(new)
-        stored[t] = new
-        pieces = new
-    # Forward: from an empty battery, follow the best piece's rule in each period.
+            if hct > 0.0 and hxt > 0.0:
+                ya, yb = _transform_in_place(own, at, bt, hct, hxt)
+            else:
+                v0, lens, neg, ya, yb = _transform(own[0], own[1], own[2], at, bt, hct, hxt)
+                own = [v0, list(lens), list(neg)]
+            stored[t] = (ya, yb, kind)
+            continue
+        if own is not None:
+            func = _as_function(own)
+            own = None
+        assert func is not None
+        stored[t] = func  # W_t: the forward pass maximises over it directly
+        func = envelope.step(func[0], func[1], at, bt, hct, hxt)
+        most = max(most, 2)
+        own = _as_piece(*func)
+        if own is not None:
+            func = None
+    # Forward: from an empty battery, follow the thresholds or maximise over W_t.
     change = np.zeros(n)
     mode = np.zeros(n, dtype=np.int8)
     s = 0.0
-    if own is not None:
-        pieces = [(own[0], own[1], own[2], BOTH_MODES, 0.0, 0.0)]
-    value = max(_value_at(p, 0.0) for p in pieces) if n else 0.0
+    value = own[0] if own is not None else float(func[1][0]) if func is not None else 0.0
     for t in range(n):
         if deadline is not None and t % _CHECK_EVERY == 0 and time.monotonic() > deadline:
             raise DeadlineExceeded
         options = stored[t]
-        if type(options) is tuple:  # one concave piece: its thresholds
-            (ya, yb), kind = options, BOTH_MODES
+        if len(options) == 3:  # concave: its thresholds
+            ya, yb, kind = options
+            if kind == BOTH_MODES:
+                y = min(ya, s + hc_l[t]) if s < ya else max(yb, s - hx_l[t]) if s > yb else s
+            elif kind == CHARGE_MODE:
+                y = min(max(s, ya), s + hc_l[t])
+            else:
+                y = max(min(s, yb), s - hx_l[t])
         else:
-            best = options[0] if len(options) == 1 else max(options, key=lambda p: _value_at(p, s))
-            _, _, _, ya, yb, kind = best
-        if kind == BOTH_MODES:
-            y = min(ya, s + hc_l[t]) if s < ya else max(yb, s - hx_l[t]) if s > yb else s
-        elif kind == CHARGE_MODE:
-            y = min(max(s, ya), s + hc_l[t])
-        else:
-            y = max(min(s, yb), s - hx_l[t])
+            y = envelope.best_move(options[0], options[1], s, a_l[t], b_l[t], hc_l[t], hx_l[t])
+            kind = (BOTH_MODES if b_l[t] <= a_l[t] or y == s
+                    else CHARGE_MODE if y > s else DISCHARGE_MODE)
         y = 0.0 if y < 0.0 else cap if y > cap else y
         change[t] = y - s
         mode[t] = kind
