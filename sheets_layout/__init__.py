@@ -80,6 +80,7 @@ class CellSpec:
     earliest: dt.date | None = None  # dates: plausible range
     latest: dt.date | None = None
     help: str = ""
+    since_layout: int = 1  # the layout version that added the cell; older tabs lack it
 
     def label_matches(self, found: object) -> bool:
         return normalise_label(found).startswith(normalise_label(self.label))
@@ -220,7 +221,7 @@ def parse_layout(raw: dict[str, Any]) -> BessLayout:
                  required=bool(i.get("required", False)), minimum=i.get("min"),
                  maximum=i.get("max"), minimum_simulated=i.get("min_simulated"),
                  earliest=i.get("earliest"), latest=i.get("latest"),
-                 help=i.get("help", ""))
+                 help=i.get("help", ""), since_layout=int(i.get("since_layout", 1)))
         for i in raw["inputs"]
     )
     results = raw["results"]

@@ -84,4 +84,14 @@ def check_layout(layout: BessLayout, snapshot: TabSnapshot) -> None:
             specs += [block.volume_cell(row), block.cost_cell(row)]
         specs += list(layout.system_buy_cells(block).values())
     for spec in specs:
+        if older_tab_lacks(layout, snapshot, spec):
+            continue
         check_label(snapshot, spec.label_cell, spec.label, spec.cell)
+
+
+def older_tab_lacks(layout: BessLayout, snapshot: TabSnapshot, spec: CellSpec) -> bool:
+    """Whether ``spec`` is a cell a later layout added and this tab, made before it, lacks:
+    its label and its value both blank. Such a cell reads as blank."""
+    return (spec.since_layout > 1 and spec.since_layout <= layout.version
+            and cellparse.is_blank(snapshot.get(spec.label_cell))
+            and cellparse.is_blank(snapshot.get(spec.cell)))
