@@ -47,6 +47,58 @@ def layout() -> BessLayout:
     return load_bess_layout()
 
 
+# Cell addresses of the BESS tab, looked up through the layout rather than hard-coded.
+RESULT_PARTS = ("label", "stream1", "stream2", "total", "notes")  # the result columns, in order
+
+
+def cell(key: str) -> str:
+    """The address of an input cell: ``cell("method")`` -> ``"B22"``."""
+    return load_bess_layout().input(key).cell
+
+
+def label_cell(key: str) -> str:
+    """The address of an input's label: ``label_cell("method")`` -> ``"A22"``."""
+    return load_bess_layout().input(key).label_cell
+
+
+def result_cell(key: str, part: str = "total") -> str:
+    """A results-table cell: ``result_cell("profit_gbp")`` -> ``"D59"``."""
+    layout = load_bess_layout()
+    return f"{layout.result_columns[RESULT_PARTS.index(part)]}{layout.result_row(key).row}"
+
+
+def status_cell(part: str = "stream1") -> str:
+    """The status row's message cell (``"B62"``), or another part of that row."""
+    return result_cell("status", part)
+
+
+def block_cell(block: str, row_key: str, what: str = "volume") -> str:
+    """A DUoS/TNUoS/levies block cell: ``block_cell("bess", "ccl", "cost")`` -> ``"H35"``."""
+    layout = load_bess_layout()
+    blk = layout.bess if block == "bess" else layout.non_bess
+    row = layout.block_row(row_key)
+    spec = blk.volume_cell(row) if what == "volume" else blk.cost_cell(row)
+    return spec.label_cell if what == "label" else spec.cell
+
+
+def system_buy_cell(block: str, what: str) -> str:
+    """A block's system-buy cell (``what``: average, volume or cost): ``"C42"`` for non-BESS cost."""
+    layout = load_bess_layout()
+    blk = layout.bess if block == "bess" else layout.non_bess
+    return layout.system_buy_cells(blk)[what].cell
+
+
+def ppa_cell(row: str, what: str = "volume") -> str:
+    """A PPA-stream cell (``row``: stream1, stream2 or total; ``what``: volume or revenue)."""
+    ppa = load_bess_layout().ppa
+    return f"{ppa[what + '_column']}{ppa[row + '_row']}"
+
+
+def anchor_cell(text_start: str) -> str:
+    """The address of the layout anchor whose text starts with ``text_start``."""
+    return next(a.cell for a in load_bess_layout().anchors if a.text.startswith(text_start))
+
+
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> DuckDbWarehouse:
     return DuckDbWarehouse(tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb")

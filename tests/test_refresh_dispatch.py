@@ -14,9 +14,19 @@ from btm_ppa.core import periods
 from btm_ppa.entrypoints.cli import main
 from btm_ppa.entrypoints.report import ExitCode
 from btm_ppa.refresh import refresh
-from tests.conftest import cell_values, set_cells
+from tests.conftest import (
+    RESULT_PARTS,
+    block_cell,
+    cell,
+    cell_values,
+    ppa_cell,
+    result_cell,
+    set_cells,
+    status_cell,
+    system_buy_cell,
+)
 
-JAN = {"B20": "2023-01-01", "B21": "2023-01-31"}
+JAN = {cell("window_start"): "2023-01-01", cell("window_end"): "2023-01-31"}
 
 
 @pytest.fixture
@@ -26,7 +36,7 @@ def january(example_xlsx):
 
 
 def _run(path, warehouse, method):
-    set_cells(path, {"B22": method})
+    set_cells(path, {cell("method"): method})
     outcome = refresh(XlsxWorkbook(path), warehouse)
     assert outcome.ok, outcome.status
     return outcome, openpyxl.load_workbook(path)["BESS"]
@@ -37,34 +47,39 @@ def test_rows_re_add_from_the_blocks_and_match_the_schedule(january, warehouse, 
     outcome, ws = _run(january, warehouse, method)
     v = lambda a: ws[a].value  # noqa: E731
     # Stream 1 is the non-BESS block, Stream 2 the BESS block, to the penny.
-    assert v("B55") == pytest.approx(v("C28") + v("C29") + v("C30"), abs=1e-9)
-    assert v("C57") == pytest.approx(v("H35") + v("H36") + v("H37"), abs=1e-9)
-    assert v("B54") == v("C42") and v("C54") == v("H42")
-    assert v("B51") == pytest.approx(v("B28") + v("B29") + v("B30"))
-    assert v("C51") == pytest.approx(v("B47"))
-    assert v("D52") == pytest.approx(v("C48"))
+    duos, levies = ("red_duos", "amber_duos", "green_duos"), ("ccl", "ro", "fit")
+    assert v(result_cell("duos_cost_gbp", "stream1")) == pytest.approx(
+        sum(v(block_cell("non_bess", key, "cost")) for key in duos), abs=1e-9)
+    assert v(result_cell("levies_cost_gbp", "stream2")) == pytest.approx(
+        sum(v(block_cell("bess", key, "cost")) for key in levies), abs=1e-9)
+    assert v(result_cell("energy_cost_gbp", "stream1")) == v(system_buy_cell("non_bess", "cost"))
+    assert v(result_cell("energy_cost_gbp", "stream2")) == v(system_buy_cell("bess", "cost"))
+    assert v(result_cell("volume_mwh", "stream1")) == pytest.approx(
+        sum(v(block_cell("non_bess", key)) for key in duos))
+    assert v(result_cell("volume_mwh", "stream2")) == pytest.approx(v(ppa_cell("stream2")))
+    assert v(result_cell("ppa_revenue_gbp")) == pytest.approx(v(ppa_cell("total", "revenue")))
     # The workbook's total profit is the schedule's profit (PPA x demand + VLP x discharge
     # - import cost x import), up to the penny rounding of each line.
     rows = outcome.schedule
-    assert v("D59") == pytest.approx(rows["profit_gbp"].sum(), abs=0.05)
+    assert v(result_cell("profit_gbp")) == pytest.approx(rows["profit_gbp"].sum(), abs=0.05)
     # Demand is served exactly once.
-    assert v("D51") == pytest.approx(rows["demand_mwh"].sum())
+    assert v(result_cell("volume_mwh")) == pytest.approx(rows["demand_mwh"].sum())
     assert (rows["grid_to_site_mwh"] >= -1e-9).all()
 
 
 def test_optimal_beats_greedy_and_says_by_how_much(january, warehouse):
     _, greedy = _run(january, warehouse, "greedy")
-    g = greedy["D59"].value
+    g = greedy[result_cell("profit_gbp")].value
     _, optimal = _run(january, warehouse, "optimal")
-    o = optimal["D59"].value
+    o = optimal[result_cell("profit_gbp")].value
     assert o >= g - 0.01
-    assert f"optimal +£{o - g:,.2f}" in optimal["E61"].value
-    assert "vs the battery-first rule" in optimal["E61"].value
+    assert f"optimal +£{o - g:,.2f}" in optimal[result_cell("prices_used", "notes")].value
+    assert "vs the battery-first rule" in optimal[result_cell("prices_used", "notes")].value
 
 
 @pytest.mark.parametrize("area", ["_A", "_C", "_G", "_K", "_P"])
 def test_optimal_schedule_passes_an_independent_check_for_any_area(january, warehouse, area):
-    set_cells(january, {"B6": None, "B7": area})
+    set_cells(january, {cell("mpan_core"): None, cell("dno_area"): area})
     outcome, ws = _run(january, warehouse, "optimal")
     rows = outcome.schedule
     eff = 0.85
@@ -77,7 +92,7 @@ def test_optimal_schedule_passes_an_independent_check_for_any_area(january, ware
     cost = rows["import_cost_gbp_per_mwh"]
     profit = (150 * rows["demand_mwh"].sum() + 15 * rows["discharge_mwh"].sum()
               - (cost * (rows["grid_to_site_mwh"] + rows["charge_mwh"])).sum())
-    assert ws["D59"].value == pytest.approx(profit, abs=0.05)
+    assert ws[result_cell("profit_gbp")].value == pytest.approx(profit, abs=0.05)
 
 
 def test_dispatch_tab_has_a_day_per_row_and_a_chart(january, warehouse):
@@ -90,10 +105,11 @@ def test_dispatch_tab_has_a_day_per_row_and_a_chart(january, warehouse):
 
 
 def test_the_2023_10_29_gap_is_interpolated_and_reported(example_xlsx, warehouse):
-    set_cells(example_xlsx, {"B20": "2023-10-23", "B21": "2023-10-29"})
+    set_cells(example_xlsx, {cell("window_start"): "2023-10-23", cell("window_end"): "2023-10-29"})
     outcome, ws = _run(example_xlsx, warehouse, "greedy")
     assert len(outcome.schedule) == 6 * 48 + 50  # the clock-change day has 50 periods
-    assert "interpolated" in ws["E62"].value and "2023-10-29 SP2, SP3" in ws["E62"].value
+    notes = ws[status_cell("notes")].value
+    assert "interpolated" in notes and "2023-10-29 SP2, SP3" in notes
     assert outcome.schedule["energy_price_gbp_per_mwh"].notna().all()
 
 
@@ -106,13 +122,13 @@ def test_hh_data_tab_drives_demand(january, warehouse):
         hh.append([day, sp, 400.0])
     book.save(january)
     _, ws = _run(january, warehouse, "optimal")
-    assert ws["D51"].value == pytest.approx(0.4 * len(frame))
-    assert "HH Data" in ws["E61"].value
+    assert ws[result_cell("volume_mwh")].value == pytest.approx(0.4 * len(frame))
+    assert "HH Data" in ws[result_cell("prices_used", "notes")].value
 
 
 def test_export_schedule_csv_and_parquet(january, warehouse, tmp_path, monkeypatch):
     monkeypatch.setenv("BTM_PPA_WAREHOUSE", str(warehouse.path))
-    set_cells(january, {"B22": "optimal"})
+    set_cells(january, {cell("method"): "optimal"})
     for name in ("s.csv", "s.parquet"):
         target = tmp_path / name
         assert main(["refresh", "--workbook", str(january), "--export-schedule", str(target)]) == 0
@@ -123,29 +139,31 @@ def test_export_schedule_csv_and_parquet(january, warehouse, tmp_path, monkeypat
                  str(tmp_path / "s.txt")]) == ExitCode.USAGE
 
 
-def _bad(path, warehouse, edits, cell, *fragments):
-    set_cells(path, {"B22": "optimal", **edits})
+def _bad(path, warehouse, edits, address, *fragments):
+    set_cells(path, {cell("method"): "optimal", **edits})
     before = cell_values(path)
     outcome = refresh(XlsxWorkbook(path), warehouse)
     assert not outcome.ok
     after = cell_values(path)
-    assert cell in after["B62"], after["B62"]
+    assert address in after[status_cell()], after[status_cell()]
     for fragment in fragments:
-        assert fragment in after["B62"], after["B62"]
+        assert fragment in after[status_cell()], after[status_cell()]
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-    assert changed <= {"B62", "C62", "D62", "E62"}
+    assert changed <= {status_cell(part) for part in RESULT_PARTS[1:]}
 
 
 @pytest.mark.parametrize(("cell", "value", "says"), [
-    ("F13", 0, "above 0"), ("F14", -100, "is negative"), ("F15", 0, "above 0"),
-    ("F16", 0, "above 0"), ("F17", 0, "(0, 100] %"), ("F17", 120, "(0, 100] %")])
+    (cell("import_power_kw"), 0, "above 0"), (cell("export_power_kw"), -100, "is negative"),
+    (cell("duration_h"), 0, "above 0"), (cell("cycles_per_day"), 0, "above 0"),
+    (cell("round_trip_efficiency_pct"), 0, "(0, 100] %"),
+    (cell("round_trip_efficiency_pct"), 120, "(0, 100] %")])
 def test_battery_must_have_power_capacity_cycles_and_efficiency(january, warehouse, cell, value,
                                                                  says):
     _bad(january, warehouse, {cell: value}, cell, says)
 
 
 def test_no_demand_source(january, warehouse):
-    _bad(january, warehouse, {"B23": None}, "B23", "HH Data")
+    _bad(january, warehouse, {cell("annual_demand_mwh"): None}, cell("annual_demand_mwh"), "HH Data")
 
 
 def _hh(path, rows, header="Demand (kWh)"):
