@@ -11,7 +11,7 @@ from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.core.area import mpan_check_digit
 from btm_ppa.errors import LayoutError, PriceDataError, WorkbookUnavailableError
 from btm_ppa.refresh import refresh
-from tests.conftest import cell_values, set_cells
+from tests.conftest import RESULT_PARTS, block_cell, cell, cell_values, result_cell, set_cells, status_cell
 
 
 @pytest.fixture
@@ -21,46 +21,73 @@ def refreshed(example_xlsx, warehouse) -> Path:
     return example_xlsx
 
 
-def _bad(path: Path, warehouse, edits: dict, cell: str, *fragments: str):
+def _bad(path: Path, warehouse, edits: dict, address: str, *fragments: str):
     set_cells(path, edits)
     before = cell_values(path)
     outcome = refresh(XlsxWorkbook(path), warehouse)
     assert not outcome.ok
     after = cell_values(path)
-    status = after["B62"]
-    assert status.startswith("ERROR: ") and cell in status, status
+    status = after[status_cell()]
+    assert status.startswith("ERROR: ") and address in status, status
     for fragment in fragments:
         assert fragment in status, status
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-    assert changed <= {"B62", "C62", "D62", "E62"}, changed
+    assert changed <= {status_cell(part) for part in RESULT_PARTS[1:]}, changed
     return outcome
 
 
 def test_text_in_a_number_cell(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"B45": "£1,2x"}, "B45", "'£1,2x'", "£/MWh")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("ppa_price_gbp_per_mwh"): "£1,2x"},
+        cell("ppa_price_gbp_per_mwh"),
+        "'£1,2x'",
+        "£/MWh",
+    )
 
 
 def test_required_cell_blank(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"F18": None}, "F18", "is blank", "£/MWh")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("vlp_payment_gbp_per_mwh"): None},
+        cell("vlp_payment_gbp_per_mwh"),
+        "is blank",
+        "£/MWh",
+    )
 
 
 def test_negative_volume(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"G29": -362}, "G29", "is negative", "MWh")
+    _bad(
+        refreshed,
+        warehouse,
+        {block_cell("bess", "amber_duos"): -362},
+        block_cell("bess", "amber_duos"),
+        "is negative",
+        "MWh",
+    )
 
 
 @pytest.mark.parametrize("efficiency", [0, 150])
 def test_efficiency_outside_0_to_100(refreshed, warehouse, efficiency):
-    _bad(refreshed, warehouse, {"F17": efficiency}, "F17", "(0, 100] %")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("round_trip_efficiency_pct"): efficiency},
+        cell("round_trip_efficiency_pct"),
+        "(0, 100] %",
+    )
 
 
 def test_mpan_distributor_id_not_10_to_23(refreshed, warehouse):
     body = "990012345678"
-    _bad(refreshed, warehouse, {"B6": body + str(mpan_check_digit(body))}, "B6",
+    _bad(refreshed, warehouse, {cell("mpan_core"): body + str(mpan_check_digit(body))}, cell("mpan_core"),
          "distributor id 99", "10-23")
 
 
 def test_mpan_bad_check_digit(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"B6": "1600123456780"}, "B6", "check digit")
+    _bad(refreshed, warehouse, {cell("mpan_core"): "1600123456780"}, cell("mpan_core"), "check digit")
 
 
 def test_row_inserted_above_the_cost_blocks(refreshed, warehouse):
@@ -79,61 +106,113 @@ def test_row_inserted_above_the_cost_blocks(refreshed, warehouse):
 
 
 def test_price_window_with_no_prices(refreshed, warehouse):
-    outcome = _bad(refreshed, warehouse, {"B20": "2030-01-01", "B21": "2030-12-31"}, "B20",
-                   "no system prices", "2018-01-01 to 2024-05-31")
+    outcome = _bad(
+        refreshed,
+        warehouse,
+        {cell("window_start"): "2030-01-01", cell("window_end"): "2030-12-31"},
+        cell("window_start"),
+        "no system prices",
+        "2018-01-01 to 2024-05-31",
+    )
     assert isinstance(outcome.error, PriceDataError)
 
 
 def test_price_window_past_the_data(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"B20": "2024-01-01", "B21": "2024-12-31"}, "B20",
-         "missing", "2024-05-31")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("window_start"): "2024-01-01", cell("window_end"): "2024-12-31"},
+        cell("window_start"),
+        "missing",
+        "2024-05-31",
+    )
 
 
 def test_volume_in_a_band_the_window_never_has(refreshed, warehouse):
     # A weekend-only window has no red periods to price B28's 2 MWh of red import.
-    _bad(refreshed, warehouse, {"B20": "2023-10-28", "B21": "2023-10-29"}, "B28",
-         "no red period")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("window_start"): "2023-10-28", cell("window_end"): "2023-10-29"},
+        block_cell("non_bess", "red_duos"),
+        "no red period",
+    )
 
 
 def test_window_end_before_start(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"B20": "2023-12-31", "B21": "2023-01-01"}, "B21", "before")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("window_start"): "2023-12-31", cell("window_end"): "2023-01-01"},
+        cell("window_end"),
+        "before",
+    )
 
 
 def test_window_with_gaps_reports_the_missing_periods(refreshed, warehouse):
-    set_cells(refreshed, {"B20": "2023-10-23", "B21": "2023-10-29"})  # Mon-Sun, clocks back
+    # Mon-Sun, clocks back
+    set_cells(refreshed, {cell("window_start"): "2023-10-23", cell("window_end"): "2023-10-29"})
     outcome = refresh(XlsxWorkbook(refreshed), warehouse)
     assert outcome.ok
     ws = openpyxl.load_workbook(refreshed)["BESS"]
-    assert "336 of 338 SPs priced" in ws["E61"].value
-    assert "2 missing (left out of the averages): 2023-10-29 SP2, SP3" in ws["E61"].value
-    assert "2 settlement period(s)" in ws["E62"].value
+    assert "336 of 338 SPs priced" in ws[result_cell("prices_used", "notes")].value
+    assert (
+        "2 missing (left out of the averages): 2023-10-29 SP2, SP3"
+        in ws[result_cell("prices_used", "notes")].value
+    )
+    assert "2 settlement period(s)" in ws[status_cell("notes")].value
 
 
 def test_bess_duos_costed_in_p_per_kwh(refreshed, warehouse):
     # The seed's error: 362 MWh at "£2.05/MWh" = £742, i.e. 2.05 p/kWh typed as £/MWh.
-    _bad(refreshed, warehouse, {"H29": 742}, "H29", "£2.05/MWh", "ten times below",
-         "p/kWh typed where £/MWh is expected")
+    _bad(
+        refreshed,
+        warehouse,
+        {block_cell("bess", "amber_duos", "cost"): 742},
+        block_cell("bess", "amber_duos", "cost"),
+        "£2.05/MWh",
+        "ten times below",
+        "p/kWh typed where £/MWh is expected",
+    )
 
 
 def test_bess_levy_rate_in_p_per_kwh(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"F35": 0.775}, "F35", "p/kWh typed where £/MWh is expected")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("ccl_gbp_per_mwh"): 0.775},
+        cell("ccl_gbp_per_mwh"),
+        "p/kWh typed where £/MWh is expected",
+    )
 
 
 def test_duos_rate_in_pounds_per_mwh(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"B10": 176.40}, "B10", "£/MWh typed where p/kWh is expected")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("duos_red_p_per_kwh"): 176.40},
+        cell("duos_red_p_per_kwh"),
+        "£/MWh typed where p/kWh is expected",
+    )
 
 
 def test_red_below_amber(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"B10": 1.764}, "B10", "below amber")
+    _bad(refreshed, warehouse, {cell("duos_red_p_per_kwh"): 1.764}, cell("duos_red_p_per_kwh"), "below amber")
 
 
 def test_several_problems_are_reported_together(refreshed, warehouse):
-    outcome = _bad(refreshed, warehouse, {"B45": "x", "F17": 0}, "F17", "and 1 more: B45")
+    outcome = _bad(
+        refreshed,
+        warehouse,
+        {cell("ppa_price_gbp_per_mwh"): "x", cell("round_trip_efficiency_pct"): 0},
+        cell("round_trip_efficiency_pct"),
+        f"and 1 more: {cell('ppa_price_gbp_per_mwh')}",
+    )
     assert outcome.error.kind == "input"
 
 
 def test_method_not_known(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"B22": "magic"}, "B22", "sheet, greedy, optimal")
+    _bad(refreshed, warehouse, {cell("method"): "magic"}, cell("method"), "sheet, greedy, optimal")
 
 
 def test_workbook_without_a_bess_tab(refreshed, warehouse):
@@ -173,7 +252,13 @@ def test_not_an_xlsx(tmp_path, warehouse):
 
 
 def test_formula_in_a_read_cell_without_a_saved_result(refreshed, warehouse):
-    _bad(refreshed, warehouse, {"F17": "=0.85*100"}, "F17", "formula with no saved result")
+    _bad(
+        refreshed,
+        warehouse,
+        {cell("round_trip_efficiency_pct"): "=0.85*100"},
+        cell("round_trip_efficiency_pct"),
+        "formula with no saved result",
+    )
 
 
 def test_validate_reports_without_computing(refreshed, warehouse):
@@ -183,6 +268,6 @@ def test_validate_reports_without_computing(refreshed, warehouse):
     outcome = validate(XlsxWorkbook(refreshed))
     assert outcome.ok and outcome.status.startswith("VALID:")
     assert cell_values(refreshed) == before  # nothing written
-    set_cells(refreshed, {"F17": 0})
+    set_cells(refreshed, {cell("round_trip_efficiency_pct"): 0})
     outcome = validate(XlsxWorkbook(refreshed))
-    assert not outcome.ok and "F17" in cell_values(refreshed)["B62"]
+    assert not outcome.ok and cell("round_trip_efficiency_pct") in cell_values(refreshed)[status_cell()]
