@@ -8,7 +8,7 @@ import pytest
 
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.refresh import refresh
-from tests.conftest import cell_values, set_cells
+from tests.conftest import cell, cell_values, result_cell, set_cells, status_cell, system_buy_cell
 from tests.independent import expected_rows
 
 
@@ -36,14 +36,15 @@ def test_results_rows_are_complete_and_typed(example_xlsx, warehouse):
     ws = openpyxl.load_workbook(example_xlsx)["BESS"]
     assert [ws[f"{c}50"].value for c in "ABCDE"] == [
         "Results", "Stream 1 (direct import)", "Stream 2 (battery)", "Total", "Unit / notes"]
-    assert ws["B62"].value == "OK" and ws["C62"].value == "sheet"
-    assert ws["D62"].value == dt.datetime(2026, 11, 21, 12, 0)
-    assert ws["D59"].number_format.startswith("£")
-    note = ws["E61"].value
+    assert ws[status_cell()].value == "OK" and ws[status_cell("stream2")].value == "sheet"
+    assert ws[status_cell("total")].value == dt.datetime(2026, 11, 21, 12, 0)
+    assert ws[result_cell("profit_gbp")].number_format.startswith("£")
+    note = ws[result_cell("prices_used", "notes")].value
     assert "window 2023-01-01 to 2023-12-31" in note
     assert "17,518 of 17,520 SPs priced" in note and "2023-10-29 SP2, SP3" in note
-    assert "2 settlement period(s)" in ws["E62"].value
-    assert ws["D61"].value == pytest.approx(94.44, abs=0.005)  # 2023 mean, per SOURCES.md
+    assert "2 settlement period(s)" in ws[status_cell("notes")].value
+    # 2023 mean, per SOURCES.md
+    assert ws[result_cell("prices_used")].value == pytest.approx(94.44, abs=0.005)
     assert outcome.warnings
 
 
@@ -51,14 +52,15 @@ def test_refresh_writes_only_backend_cells(example_xlsx, warehouse):
     before = cell_values(example_xlsx)
     assert _refresh(example_xlsx, warehouse).ok
     after = cell_values(example_xlsx)
-    backend = {"B40", "B41", "C42", "F40", "G41", "H42"} | {
+    backend = {system_buy_cell(block, what) for block in ("non_bess", "bess")
+               for what in ("average", "volume", "cost")} | {
         f"{c}{r}" for c in "ABCDE" for r in range(50, 63)}
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
     assert changed and changed <= backend
 
 
 def test_blank_window_defaults_to_the_latest_12_months(example_xlsx, warehouse):
-    set_cells(example_xlsx, {"B20": None, "B21": None})
+    set_cells(example_xlsx, {cell("window_start"): None, cell("window_end"): None})
     outcome = _refresh(example_xlsx, warehouse)
     assert outcome.ok
     window = outcome.prices.window.window
