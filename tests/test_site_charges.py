@@ -23,13 +23,13 @@ from btm_ppa.core.vocab import VoltageLevel
 from btm_ppa.reference.charges import charging_year_days, find_residual_band, site_charges
 from btm_ppa.reference.files import read_gsp_groups
 from btm_ppa.refresh import refresh, validate
-from tests.conftest import set_cells
+from tests.conftest import cell, set_cells
 from tests.independent import DATA
 
 NORTH_WESTERN = next(g for g in read_gsp_groups() if g.gsp_group_id == "_G")
-CELLS = {"duos_fixed_gbp_per_day": "B14", "duos_capacity_p_per_kva_day": "B15",
-         "tnuos_residual_gbp_per_day": "B13", "voltage_level": "B9",
-         "agreed_import_capacity_kva": "B11"}
+CELLS = {key: cell(key) for key in ("duos_fixed_gbp_per_day", "duos_capacity_p_per_kva_day",
+                                    "tnuos_residual_gbp_per_day", "voltage_level",
+                                    "agreed_import_capacity_kva")}
 BLANK = {"duos_fixed_gbp_per_day": None, "duos_capacity_p_per_kva_day": None,
          "tnuos_residual_gbp_per_day": None}
 
@@ -100,7 +100,8 @@ def _published(tariff: str, year: str) -> dict[str, str]:
 def test_blank_charges_are_looked_up_per_charging_year_and_recalculated_independently():
     tariff = "LV Site Specific Band 4"
     found = site_charges(group=NORTH_WESTERN, voltage=VoltageLevel.LV, tariff=tariff,
-                         tariff_cell="B8", start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31),
+                         tariff_cell=cell("duos_tariff"),
+                         start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31),
                          capacity_kva=1500, typed=BLANK, cells=CELLS)
     row = _published(tariff, "2025/26")
     # Independent: 1 Jan-31 Mar 2025 is 2024/25 (no ENWL statement held: zero), the
@@ -112,7 +113,8 @@ def test_blank_charges_are_looked_up_per_charging_year_and_recalculated_independ
     assert charges.duos_gbp == pytest.approx(275 * (4.3766 + 125.25))
     assert charges.tnuos_gbp == 0  # no £/day held for LV band 4
     notes = " ".join(found.notes)
-    assert "B14 blank: DUoS fixed looked up 437.66 p/day (LV Site Specific Band 4, 2025/26)" in notes
+    assert (f"{cell('duos_fixed_gbp_per_day')} blank: DUoS fixed looked up 437.66 p/day "
+            "(LV Site Specific Band 4, 2025/26)") in notes
     assert "0 for 2024/25 (no Electricity North West statement held)" in notes
     assert "LV residual band 4" in notes
 
@@ -121,13 +123,15 @@ def test_blank_charges_are_looked_up_per_charging_year_and_recalculated_independ
 def test_typed_charges_win_and_a_small_lv_site_gets_the_band_1_residual():
     typed = dict(BLANK, duos_fixed_gbp_per_day=2.0)
     found = site_charges(group=NORTH_WESTERN, voltage=VoltageLevel.LV, tariff=None,
-                         tariff_cell="B8", start=dt.date(2025, 6, 1), end=dt.date(2025, 6, 30),
+                         tariff_cell=cell("duos_tariff"),
+                         start=dt.date(2025, 6, 1), end=dt.date(2025, 6, 30),
                          capacity_kva=50, typed=typed, cells=CELLS)
     charges = fixed_charges(found.spans, 50)
     assert charges.duos_gbp == pytest.approx(30 * 2.0)
     assert charges.tnuos_gbp == pytest.approx(30 * 3.908)
-    assert not any(n.startswith("B14") for n in found.notes)
-    assert "B15 blank: DUoS capacity 0 for 2025/26 (B8 is blank)" in found.notes
+    assert not any(n.startswith(cell("duos_fixed_gbp_per_day")) for n in found.notes)
+    assert (f"{cell('duos_capacity_p_per_kva_day')} blank: DUoS capacity 0 for 2025/26 "
+            f"({cell('duos_tariff')} is blank)") in found.notes
 
 
 # ------------------------------------------------------------------------- refresh ----
@@ -214,7 +218,8 @@ def test_validate_reports_the_residual_band_of_the_capacity(example_xlsx, layout
     assert outcome.ok, outcome.status
     text = " ".join(outcome.warnings)
     # 2023 is not held: the nearest held statement's thresholds (ENWL, LV with MIC)
-    assert ("B11 1,500 kVA falls in LV residual band 4 (231 and above, 2025/26) "
+    assert (f"{cell('agreed_import_capacity_kva')} 1,500 kVA falls in LV residual band 4 "
+            "(231 and above, 2025/26) "
             "(nearest held to 2023/24)") in text
     assert "peak import not planned" in text
 
