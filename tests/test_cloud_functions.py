@@ -5,6 +5,7 @@ import functions_framework
 import pytest
 
 from btm_ppa.entrypoints import runtime
+from tests.conftest import cell, result_cell, status_cell
 from tests.elexon_standin import ElexonStandIn
 from tests.google_tokens import TokenIssuer
 from tests.sheets_standin import SheetsStandIn
@@ -54,8 +55,9 @@ def test_refresh_end_to_end_sheets_and_bigquery(sheets, bq_prices, issuer):
     body = response.get_json()
     assert body["ok"] and body["rows"]["62"]["stream1"] == "OK"
     assert "BigQuery test-project.btm" in body["rows"]["61"]["notes"]
-    assert sheets.value("BESS", "B62") == "OK"
-    assert sheets.value("BESS", "D59") == pytest.approx(body["rows"]["59"]["total"])
+    assert sheets.value("BESS", status_cell()) == "OK"
+    assert sheets.value("BESS", result_cell("profit_gbp")) == pytest.approx(
+        body["rows"]["59"]["total"])
     assert (sheets.count("metadata"), sheets.count("batchGet"), sheets.count("batchUpdate")) == (
         1, 2, 1)  # the second read checks the inputs did not change before writing
 
@@ -132,7 +134,7 @@ def test_scheduled_refresh_carries_on_past_a_failing_sheet(sheets, warehouse, is
     assert [r["ok"] for r in body["results"]] == [False, True]
     assert "not shared with" in body["results"][0]["status"]
     assert "refreshed 1 of 2" in body["summary"]
-    assert sheets.value("BESS", "B62") == "OK"
+    assert sheets.value("BESS", status_cell()) == "OK"
 
 
 def test_registry_rows_without_a_tab_refresh_the_default_tab(bq_prices, monkeypatch):
@@ -175,7 +177,7 @@ def test_an_edit_during_a_refresh_makes_the_function_run_again(sheets, warehouse
         values = original(self, ranges)
         reads.append(ranges)
         if len(reads) == 1:
-            sheets.set_value("BESS", "B45", 151.25)
+            sheets.set_value("BESS", cell("ppa_price_gbp_per_mwh"), 151.25)
         return values
 
     monkeypatch.setattr(SheetsWorkbook, "_batch_get", read_then_edit)
@@ -183,7 +185,8 @@ def test_an_edit_during_a_refresh_makes_the_function_run_again(sheets, warehouse
     assert response.status_code == 200, response.get_json()
     assert (sheets.count("metadata"), sheets.count("batchGet"), sheets.count("batchUpdate")) == (
         2, 4, 1)
-    assert sheets.value("BESS", "B62") == "OK" and sheets.value("BESS", "B45") == 151.25
+    assert sheets.value("BESS", status_cell()) == "OK"
+    assert sheets.value("BESS", cell("ppa_price_gbp_per_mwh")) == 151.25
     # Stream 1's PPA revenue is its volume at the new price, not the old one.
-    assert sheets.value("BESS", "B52") == pytest.approx(sheets.value("BESS", "B51") * 151.25,
-                                                        abs=0.01)
+    assert sheets.value("BESS", result_cell("ppa_revenue_gbp", "stream1")) == pytest.approx(
+        sheets.value("BESS", result_cell("volume_mwh", "stream1")) * 151.25, abs=0.01)
