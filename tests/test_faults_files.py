@@ -28,11 +28,15 @@ from btm_ppa.entrypoints.cli import main
 from btm_ppa.errors import ExitCode, WarehouseError, WorkbookUnavailableError
 from btm_ppa.refresh import refresh
 from btm_ppa.sheet.workbook import CellWrite
-from tests.conftest import cell_values, set_cells
+from tests.conftest import cell, cell_values, result_cell, set_cells, status_cell
 
 pytestmark = pytest.mark.integration
 
 NOBODY = 65534
+
+# Backend cells that file-level tests write directly (any two results cells would do).
+SCRATCH = result_cell("ppa_revenue_gbp", "stream1")
+OTHER = result_cell("vlp_revenue_gbp", "stream1")
 
 
 @pytest.fixture(autouse=True)
@@ -96,9 +100,9 @@ def _results(path: Path) -> dict[str, object]:
 @pytest.mark.parametrize("mode", [0o644, 0o664, 0o444])
 def test_a_save_keeps_the_workbook_mode(example_xlsx, mode):
     example_xlsx.chmod(mode)
-    XlsxWorkbook(example_xlsx).write("BESS", [CellWrite("B52", 1.0)])
+    XlsxWorkbook(example_xlsx).write("BESS", [CellWrite(SCRATCH, 1.0)])
     assert stat.S_IMODE(example_xlsx.stat().st_mode) == mode
-    assert openpyxl.load_workbook(example_xlsx)["BESS"]["B52"].value == 1.0
+    assert openpyxl.load_workbook(example_xlsx)["BESS"][SCRATCH].value == 1.0
 
 
 def test_a_symlinked_workbook_is_written_through_the_link(example_xlsx, tmp_path, warehouse):
@@ -109,7 +113,7 @@ def test_a_symlinked_workbook_is_written_through_the_link(example_xlsx, tmp_path
     link.symlink_to(real)
     assert refresh(XlsxWorkbook(link), warehouse).ok
     assert link.is_symlink() and link.resolve() == real
-    assert openpyxl.load_workbook(real)["BESS"]["B62"].value == "OK"
+    assert openpyxl.load_workbook(real)["BESS"][status_cell()].value == "OK"
 
 
 # --------------------------------------------------------------- names and formats ----
@@ -141,7 +145,7 @@ def test_a_damaged_xlsx_is_a_clear_message(tmp_path, capsys):
 # ----------------------------------------------------------------------- the export ----
 def test_export_into_a_non_folder_is_refused_before_the_workbook_is_written(
         example_xlsx, tmp_path, capsys):
-    set_cells(example_xlsx, {"B22": "greedy", "B23": 5500})
+    set_cells(example_xlsx, {cell("method"): "greedy", cell("annual_demand_mwh"): 5500})
     before = example_xlsx.read_bytes()
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
@@ -219,7 +223,7 @@ def test_a_read_only_folder_holding_a_writable_workbook_still_refreshes(
     code, out, err = run_unprivileged(["refresh", "--workbook", str(workbook)], shared_dir,
                                       env={"BTM_PPA_WAREHOUSE": str(wh)})
     assert code == ExitCode.OK, out + err
-    assert openpyxl.load_workbook(workbook)["BESS"]["B62"].value == "OK"
+    assert openpyxl.load_workbook(workbook)["BESS"][status_cell()].value == "OK"
     assert sorted(p.name for p in folder.iterdir()) == ["deal.xlsx"]
 
 
@@ -269,7 +273,7 @@ def test_kill_during_save_leaves_the_workbook_whole_and_the_temp_file_is_cleaned
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert example_xlsx.read_bytes() == before  # the original is untouched
-    XlsxWorkbook(example_xlsx).write("BESS", [CellWrite("B52", 1.0)])
+    XlsxWorkbook(example_xlsx).write("BESS", [CellWrite(SCRATCH, 1.0)])
     assert stale_temp_files(example_xlsx) == []
     assert sorted(p.name for p in example_xlsx.parent.iterdir()) == [example_xlsx.name]
 
@@ -310,7 +314,7 @@ def test_two_refreshes_of_two_tabs_at_once_both_land(example_xlsx, warehouse):
              for tab in ("BESS", "Site B")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     book = openpyxl.load_workbook(example_xlsx)
-    assert book["BESS"]["B62"].value == "OK" and book["Site B"]["B62"].value == "OK"
+    assert book["BESS"][status_cell()].value == "OK" and book["Site B"][status_cell()].value == "OK"
 
 
 class _LockAppearsBeforeWrite:
@@ -352,14 +356,14 @@ def test_a_write_waits_for_another_writer_then_sees_its_save(example_xlsx):
             time.sleep(1.0)
             import openpyxl
             book = openpyxl.load_workbook(path)
-            book["BESS"]["B53"] = 7.0
+            book["BESS"][{OTHER!r}] = 7.0
             book.save(path)
     """)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "LOCKED"
-    XlsxWorkbook(example_xlsx).write("BESS", [CellWrite("B52", 1.0)])
+    XlsxWorkbook(example_xlsx).write("BESS", [CellWrite(SCRATCH, 1.0)])
     holder.wait(timeout=60)
     book = openpyxl.load_workbook(example_xlsx)["BESS"]
-    assert (book["B52"].value, book["B53"].value) == (1.0, 7.0)
+    assert (book[SCRATCH].value, book[OTHER].value) == (1.0, 7.0)
 
 
 def test_a_writer_that_cannot_get_the_lock_says_so(example_xlsx, monkeypatch):
@@ -378,7 +382,7 @@ def test_a_writer_that_cannot_get_the_lock_says_so(example_xlsx, monkeypatch):
     try:
         assert holder.stdout.readline().strip() == "LOCKED"
         with pytest.raises(WorkbookUnavailableError, match="being written by another refresh"):
-            XlsxWorkbook(example_xlsx).write("BESS", [CellWrite("B52", 1.0)])
+            XlsxWorkbook(example_xlsx).write("BESS", [CellWrite(SCRATCH, 1.0)])
     finally:
         holder.kill()
         holder.wait()
