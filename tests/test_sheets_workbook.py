@@ -11,6 +11,7 @@ from btm_ppa.adapters.retry import RetryPolicy
 from btm_ppa.adapters.sheets_workbook import SheetsWorkbook, make_client
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.refresh import refresh
+from tests.conftest import cell, result_cell, status_cell
 from tests.sheets_standin import SheetsStandIn
 
 SHEET_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
@@ -56,14 +57,16 @@ def test_full_refresh_reads_three_times_and_writes_once(standin, warehouse):
     # metadata, the values, the values again just before writing (no lost edit), one write
     assert (standin.count("metadata"), standin.count("batchGet"), standin.count("batchUpdate")) == (
         1, 2, 1)
-    assert standin.value("BESS", "B62") == "OK"
-    assert isinstance(standin.value("BESS", "D59"), float)  # a number, not "£1,234"
-    assert standin.value("BESS", "D59") == pytest.approx(float(outcome.table.total.profit_gbp))
-    assert isinstance(standin.value("BESS", "D62"), float)  # a serial date-time
+    assert standin.value("BESS", status_cell()) == "OK"
+    assert isinstance(standin.value("BESS", result_cell("profit_gbp")), float)  # a number, not "£1,234"
+    assert standin.value("BESS", result_cell("profit_gbp")) == pytest.approx(
+        float(outcome.table.total.profit_gbp)
+    )
+    assert isinstance(standin.value("BESS", status_cell("total")), float)  # a serial date-time
 
 
 def test_dates_arrive_as_serial_numbers_and_are_read_right(standin, warehouse):
-    assert isinstance(standin.value("BESS", "B20"), int | float)
+    assert isinstance(standin.value("BESS", cell("window_start")), int | float)
     outcome = refresh(_book(standin), warehouse)
     assert outcome.prices.window.window.start.isoformat() == "2023-01-01"
 
@@ -123,7 +126,7 @@ def test_bad_input_writes_only_the_status_row_in_one_request(standin, warehouse)
     standin.tabs["BESS"][(45, 2)] = "£1,2x"
     before = dict(standin.tabs["BESS"])
     outcome = refresh(_book(standin), warehouse)
-    assert not outcome.ok and "B45" in standin.value("BESS", "B62")
+    assert not outcome.ok and cell("ppa_price_gbp_per_mwh") in standin.value("BESS", status_cell())
     changed = {k for k in before.keys() | standin.tabs["BESS"].keys()
                if before.get(k) != standin.tabs["BESS"].get(k)}
     assert {r for r, _ in changed} == {62}
@@ -177,7 +180,7 @@ def test_the_standin_refuses_a_write_beyond_the_grid_and_applies_none_of_the_bat
         {"range": "'Dispatch'!A1", "values": [[1]] * 1_001}]}
     with pytest.raises(APIError, match="exceeds grid limits"):
         client.http_client.values_batch_update(SHEET_ID, body=body)
-    assert standin.value("BESS", "B62") != "changed"
+    assert standin.value("BESS", status_cell()) != "changed"
 
 
 def test_an_edit_during_a_refresh_is_not_lost(standin, warehouse):
@@ -189,7 +192,7 @@ def test_an_edit_during_a_refresh_is_not_lost(standin, warehouse):
         values = first_read(ranges)
         reads.append(ranges)
         if len(reads) == 1:  # the analyst changes the PPA price while the refresh computes
-            standin.set_value("BESS", "B45", 151.25)
+            standin.set_value("BESS", cell("ppa_price_gbp_per_mwh"), 151.25)
         return values
 
     book._batch_get = read_then_analyst_edits
@@ -197,7 +200,7 @@ def test_an_edit_during_a_refresh_is_not_lost(standin, warehouse):
     assert not outcome.ok and "changed while" in outcome.status and book.inputs_changed
     assert standin.count("batchUpdate") == 0  # old results never land on new inputs
     again = refresh(_book(standin), warehouse)  # the caller runs again (see http.py)
-    assert again.ok and standin.value("BESS", "B45") == 151.25
+    assert again.ok and standin.value("BESS", cell("ppa_price_gbp_per_mwh")) == 151.25
 
 
 def test_the_standin_enforces_the_per_user_read_quota(example_xlsx):
