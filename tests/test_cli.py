@@ -5,7 +5,7 @@ import pytest
 
 from btm_ppa.entrypoints.cli import main
 from btm_ppa.entrypoints.report import ExitCode
-from tests.conftest import set_cells
+from tests.conftest import cell, set_cells, status_cell
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +19,7 @@ def test_template_then_refresh_of_filled_inputs(tmp_path, capsys):
     assert main(["refresh", "--workbook", str(path)]) == ExitCode.INPUT  # inputs are blank
     assert "ERROR: " in capsys.readouterr().out
     ws = openpyxl.load_workbook(path)["BESS"]
-    assert ws["B62"].value.startswith("ERROR: ")
+    assert ws[status_cell()].value.startswith("ERROR: ")
     # Fill the documented input cells (the Layout tab lists them) and refresh again.
     from btm_ppa.sheet.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
     from sheets_layout import load_bess_layout
@@ -74,5 +74,5 @@ def test_exit_codes_for_missing_workbook_and_bad_usage(tmp_path):
 def test_exit_code_for_a_window_without_prices(tmp_path):
     path = tmp_path / "demo.xlsx"
     assert main(["template", "--out", str(path), "--example"]) == ExitCode.OK
-    set_cells(path, {"B20": "2030-01-01", "B21": "2030-06-30"})
+    set_cells(path, {cell("window_start"): "2030-01-01", cell("window_end"): "2030-06-30"})
     assert main(["refresh", "--workbook", str(path)]) == ExitCode.PRICES
