@@ -7,7 +7,7 @@ import functions_framework
 import pytest
 
 from btm_ppa.entrypoints import runtime
-from tests.conftest import set_cells
+from tests.conftest import cell, set_cells
 
 
 @pytest.fixture
@@ -33,11 +33,11 @@ def test_refresh_returns_rows_and_logs_json(client, capsys):
 
 
 def test_bad_input_is_422_with_the_cell(client, example_xlsx):
-    set_cells(example_xlsx, {"B45": "£1,2x"})
+    set_cells(example_xlsx, {cell("ppa_price_gbp_per_mwh"): "£1,2x"})
     response = client.post("/", json={"workbook": "bess.xlsx"})
     assert response.status_code == 422
     body = response.get_json()
-    assert body["error"]["cell"] == "B45" and body["status_written"] is True
+    assert body["error"]["cell"] == cell("ppa_price_gbp_per_mwh") and body["status_written"] is True
 
 
 @pytest.mark.parametrize(
