@@ -129,6 +129,26 @@ def cell_values(path: Path, tab: str = "BESS", cell_range: str = "A1:H62") -> di
     return {c.coordinate: c.value for row in sheet[cell_range] for c in row if c.value is not None}
 
 
+def refresh_refused(path: Path, warehouse, edits: dict, address: str,
+                    *fragments: str) -> tuple[object, set[str]]:
+    """Write ``edits``, refresh, and check the refresh was refused by ``address``: the
+    status row says ERROR, names the cell and holds every fragment. Returns the outcome and
+    the cells of A1:H62 that changed, for the caller to bound."""
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+
+    set_cells(path, edits)
+    before = cell_values(path)
+    outcome = refresh(XlsxWorkbook(path), warehouse)
+    assert not outcome.ok
+    after = cell_values(path)
+    status = after[status_cell()]
+    assert status.startswith("ERROR: ") and address in status, status
+    for fragment in fragments:
+        assert fragment in status, status
+    return outcome, {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
 @pytest.fixture(scope="session")
 def bq_emulator():
     """The BigQuery emulator, started once per session (about two seconds)."""

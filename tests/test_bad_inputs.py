@@ -11,7 +11,16 @@ from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.core.area import mpan_check_digit
 from btm_ppa.errors import LayoutError, PriceDataError, WorkbookUnavailableError
 from btm_ppa.refresh import refresh
-from tests.conftest import RESULT_PARTS, block_cell, cell, cell_values, result_cell, set_cells, status_cell
+from tests.conftest import (
+    RESULT_PARTS,
+    block_cell,
+    cell,
+    cell_values,
+    refresh_refused,
+    result_cell,
+    set_cells,
+    status_cell,
+)
 
 
 @pytest.fixture
@@ -22,16 +31,7 @@ def refreshed(example_xlsx, warehouse) -> Path:
 
 
 def _bad(path: Path, warehouse, edits: dict, address: str, *fragments: str):
-    set_cells(path, edits)
-    before = cell_values(path)
-    outcome = refresh(XlsxWorkbook(path), warehouse)
-    assert not outcome.ok
-    after = cell_values(path)
-    status = after[status_cell()]
-    assert status.startswith("ERROR: ") and address in status, status
-    for fragment in fragments:
-        assert fragment in status, status
-    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    outcome, changed = refresh_refused(path, warehouse, edits, address, *fragments)
     assert changed <= {status_cell(part) for part in RESULT_PARTS[1:]}, changed
     return outcome
 

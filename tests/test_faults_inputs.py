@@ -17,7 +17,15 @@ from btm_ppa.errors import ExitCode, InputError, InputErrors
 from btm_ppa.refresh import refresh
 from btm_ppa.sheet import cells as cellparse
 from sheets_layout import Kind, Owner, load_bess_layout
-from tests.conftest import block_cell, cell, cell_values, ppa_cell, set_cells, status_cell
+from tests.conftest import (
+    block_cell,
+    cell,
+    cell_values,
+    ppa_cell,
+    refresh_refused,
+    set_cells,
+    status_cell,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -44,16 +52,7 @@ def refreshed(example_xlsx, warehouse) -> Path:
 def _refused(path: Path, warehouse, edits: dict, address: str, *fragments: str):
     """Refused by cell; only B62, D62 and E62 change (C62 keeps the method, or shows the
     method typed in ``edits``)."""
-    set_cells(path, edits)
-    before = cell_values(path)
-    outcome = refresh(XlsxWorkbook(path), warehouse)
-    assert not outcome.ok
-    after = cell_values(path)
-    status = after[status_cell()]
-    assert status.startswith("ERROR: ") and address in status, status
-    for fragment in fragments:
-        assert fragment in status, status
-    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    outcome, changed = refresh_refused(path, warehouse, edits, address, *fragments)
     allowed = {status_cell(), status_cell("total"), status_cell("notes")} | (
         {status_cell("stream2")} if cell("method") in edits else set()
     )
