@@ -83,55 +83,15 @@ def _transform(v0: float, lens: list[float], neg: list[float], a: float, b: floa
         nn = [*neg[:j], -b, *neg[j:]]
     else:
         return v0, array("d", lens), array("d", neg), ya, yb
-    if hc > 0.0:  # shifted left by hc: cut off what fell below 0
-        v0 -= a * hc
-        cut, k, m = hc, 0, len(nl)
-        while cut > _EPS_MWH and k < m:
-            ln = nl[k]
-            if ln <= cut + _EPS_MWH:
-                v0 -= ln * nn[k]
-                cut -= ln
-                k += 1
-            else:
-                v0 -= cut * nn[k]
-                nl[k] = ln - cut
-                cut = 0.0
-        if k:
-            del nl[:k], nn[:k]
-    if hx > 0.0:  # cut off what rose above capacity
-        cut = hx
-        while cut > _EPS_MWH and nl:
-            ln = nl[-1]
-            if ln <= cut + _EPS_MWH:
-                cut -= ln
-                nl.pop()
-                nn.pop()
-            else:
-                nl[-1] = ln - cut
-                cut = 0.0
+    v0 = _cut_back(v0 - a * hc, nl, nn, hc, hx)
     # Kept for the forward pass: packed doubles take a quarter of a list's memory.
     return v0, array("d", nl), array("d", nn), ya, yb
 
 
-
-
-
-
-
-def _transform_in_place(piece: list, a: float, b: float, hc: float, hx: float
-                        ) -> tuple[float, float]:
-    """``_transform`` of a piece nothing else refers to, in place (a good period: a >= b,
-    both lengths > 0). Returns the thresholds (ya, yb)."""
-    lens, neg = piece[1], piece[2]
-    i = bisect_left(neg, -a)
-    j = bisect_right(neg, -b)
-    ya = sum(lens[:i])
-    yb = ya + sum(lens[i:j])
-    lens.insert(j, hx)
-    neg.insert(j, -b)
-    lens.insert(i, hc)
-    neg.insert(i, -a)
-    v0 = piece[0] - a * hc
+def _cut_back(v0: float, lens: list[float], neg: list[float], hc: float, hx: float) -> float:
+    """Cut a shifted piece back to [0, capacity], in place: the first ``hc`` MWh fell below
+    0 (their value leaves ``v0``, which is returned) and the last ``hx`` MWh rose above
+    capacity."""
     cut, k, m = hc, 0, len(lens)
     while cut > _EPS_MWH and k < m:
         ln = lens[k]
@@ -155,7 +115,23 @@ def _transform_in_place(piece: list, a: float, b: float, hc: float, hx: float
         else:
             lens[-1] = ln - cut
             cut = 0.0
-    piece[0] = v0
+    return v0
+
+
+def _transform_in_place(piece: list, a: float, b: float, hc: float, hx: float
+                        ) -> tuple[float, float]:
+    """``_transform`` of a piece nothing else refers to, in place (a good period: a >= b,
+    both lengths > 0). Returns the thresholds (ya, yb)."""
+    lens, neg = piece[1], piece[2]
+    i = bisect_left(neg, -a)
+    j = bisect_right(neg, -b)
+    ya = sum(lens[:i])
+    yb = ya + sum(lens[i:j])
+    lens.insert(j, hx)
+    neg.insert(j, -b)
+    lens.insert(i, hc)
+    neg.insert(i, -a)
+    piece[0] = _cut_back(piece[0] - a * hc, lens, neg, hc, hx)
     return ya, yb
 
 
