@@ -212,8 +212,10 @@ def _check_against_reference(p: D.DispatchProblem) -> None:
     best = reference_optimum(p, 150)
     ours = D.profit_gbp(p, result.schedule, 150)
     without = D.profit_gbp(p, D.no_battery(p), 150)
-    # The bound is a bound, whatever happens; the schedule meets it within £0.001.
-    assert result.bound_gbp + without >= best - 1e-6
+    # The bound is a bound, whatever happens; the schedule meets it within £0.001. The
+    # reference MILP is solved to HiGHS's feasibility tolerance (1e-6 MWh on its rows), so
+    # its optimum may exceed the true one by that times a price: £1e-4 covers it.
+    assert result.bound_gbp + without >= best - 1e-4
     assert result.value_gbp == pytest.approx(ours - without, abs=1e-6)
     assert result.proven, f"gap £{result.gap_gbp}"
     assert ours == pytest.approx(best, abs=2e-3)
