@@ -48,11 +48,7 @@ def parse_number(cell: str, value: CellValue, unit: str, *, required: bool,
     """A number in ``unit`` within [minimum, maximum]; plain numeric text ("150", "1.5e3")
     is accepted."""
     expected = _range_text(unit, minimum, maximum)
-    if is_uncomputed_formula(value):
-        raise formula_error(cell, value, expected)
-    if is_blank(value):
-        if required:
-            raise InputError(cell, value, expected, "is blank")
+    if _absent(cell, value, required, expected):
         return None
     if isinstance(value, bool | dt.date | dt.time | dt.timedelta):
         raise InputError(cell, value, expected, "is not a number")
@@ -128,12 +124,20 @@ def parse_date(cell: str, value: CellValue, *, required: bool,
     return day
 
 
-def _parse_date(cell: str, value: CellValue, required: bool, expected: str) -> dt.date | None:
+def _absent(cell: str, value: CellValue, required: bool, expected: str) -> bool:
+    """Whether the cell is blank (allowed unless ``required``); a formula without a saved
+    result, or a required blank, is an InputError naming the cell."""
     if is_uncomputed_formula(value):
         raise formula_error(cell, value, expected)
     if is_blank(value):
         if required:
             raise InputError(cell, value, expected, "is blank")
+        return True
+    return False
+
+
+def _parse_date(cell: str, value: CellValue, required: bool, expected: str) -> dt.date | None:
+    if _absent(cell, value, required, expected):
         return None
     if isinstance(value, dt.datetime):
         return value.date()
