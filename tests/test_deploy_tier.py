@@ -8,6 +8,7 @@ first) or, without one, from the package index; either way only the lock is inst
 a module the cloud path imports but the lock lacks fails here. About 30-50 s.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -54,7 +55,9 @@ CHILD = textwrap.dedent("""
     runtime.inject("warehouse", BigQueryWarehouse(client, "test-project.btm"))
     response = app.test_client().post("/", json={"spreadsheet_id": sheet_id})
     import importlib.util
+    from btm_ppa.core.dispatch import value_function
     print(json.dumps({
+        "kernel": value_function.DEFAULT_KERNEL,
         "status": response.status_code, "body": response.get_json(),
         "local_only": [m for m in ("openpyxl", "rich", "duckdb", "sqlglot")
                        if importlib.util.find_spec(m) is not None],
@@ -68,14 +71,15 @@ def cloud_env(tmp_path_factory):
     base = tmp_path_factory.mktemp("deploy_tier")
     stage, venv = base / "stage", base / "venv"
     subprocess.run(["bash", str(ROOT / "deploy" / "deploy.sh"), "--stage-only"],
-                   env={**os.environ, "STAGE": str(stage)}, check=True, capture_output=True)
+                   env={**os.environ, "STAGE": str(stage), "PYTHON": sys.executable},
+                   check=True, capture_output=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     wheelhouse = ROOT / "build" / "wheelhouse"
     offline = ["--no-index", "--find-links", str(wheelhouse)] if (wheelhouse / ".stamp").exists() else []
     install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
                               *offline, "--require-hashes", "--no-deps",
-                              "-r", str(stage / "requirements.txt")],
-                             capture_output=True, text=True)
+                              "-r", "requirements.txt"],
+                             cwd=stage, capture_output=True, text=True)  # as the build runs it
     assert install.returncode == 0, install.stderr[-3000:]
     return stage, venv
 
@@ -101,3 +105,20 @@ def test_the_staged_source_solves_a_year_with_only_the_locked_requirements(
         assert sheets.value("BESS", "B62") == "OK"
         assert sheets.value("Dispatch", "A366") is not None  # a year of days, one row each
     assert result["local_only"] == []
+    # The compiled programme came with the staged source (its wheel, by hash), not from here.
+    assert result["kernel"] == "compiled"
+
+
+def test_the_staged_source_carries_the_compiled_programme_as_a_manylinux_wheel(cloud_env):
+    stage, venv = cloud_env
+    assert not (stage / "dp_kernel").exists()
+    wheels = sorted((stage / "wheels").glob("btm_ppa_dp-*.whl"))
+    assert len(wheels) == 1 and "-abi3-" in wheels[0].name and "manylinux" in wheels[0].name
+    pinned = [line for line in (stage / "requirements.txt").read_text().splitlines()
+              if line.startswith("./wheels/")]
+    assert pinned == [f"./wheels/{wheels[0].name} --hash=sha256:"
+                      f"{hashlib.sha256(wheels[0].read_bytes()).hexdigest()}"]
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import btm_ppa_dp; print(btm_ppa_dp.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=stage)
+    assert str(venv) in where.stdout  # installed from the wheel, not found in the source
