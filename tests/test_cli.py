@@ -76,3 +76,25 @@ def test_exit_code_for_a_window_without_prices(tmp_path):
     assert main(["template", "--out", str(path), "--example"]) == ExitCode.OK
     set_cells(path, {cell("window_start"): "2030-01-01", cell("window_end"): "2030-06-30"})
     assert main(["refresh", "--workbook", str(path)]) == ExitCode.PRICES
+
+
+def test_vlp_register_writes_the_seed_json_and_csvs_and_loads_the_table(tmp_path, capsys,
+                                                                          warehouse):
+    import json
+
+    from btm_ppa.reference.files import data_path
+
+    sample = tmp_path / "units.json"
+    sample.write_text(data_path("elexon_bmunits_storage_sample.json").read_text())
+    out = tmp_path / "register" / "vlp_battery_units_data.json"
+    assert main(["vlp-register", "--from", str(sample), "--out", str(out)]) == ExitCode.OK
+    printed = capsys.readouterr().out
+    assert "63 storage units of 63 records" in printed and "VLP 1 (0.0 MW)" in printed
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["metadata"]["total_battery_bmus"] == 63
+    stamp = document["metadata"]["generated_date"][:19].replace("-", "").replace(":", "") \
+        .replace("T", "_")
+    csvs = sorted(p.name for p in out.parent.glob("*.csv"))
+    assert csvs == sorted(f"{kind}_{stamp}.csv" for kind in (
+        "battery_bmus_complete", "vlp_operated_batteries", "direct_operated_batteries"))
+    assert warehouse.count_rows("vlp_battery_units") == 63

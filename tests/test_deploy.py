@@ -1,6 +1,7 @@
 """deploy/deploy.sh: the dry run's commands, a second run that updates instead of
 creating, each function's environment, and the locked cloud requirements."""
 
+import hashlib
 import json
 import os
 import re
@@ -113,8 +114,14 @@ def test_a_second_run_updates_what_the_first_created(tmp_path, exists):
     else:
         assert sum("iam service-accounts create" in c for c in creates) == 7
         assert any("tasks queues create" in c for c in creates)
-    assert (tmp_path / "stage" / "requirements.txt").read_text() == (
-        ROOT / "deploy" / "requirements-cloud.txt").read_text()
+    # The staged requirements are the lock plus the compiled programme's wheel, by hash.
+    staged = (tmp_path / "stage" / "requirements.txt").read_text()
+    lock = (ROOT / "deploy" / "requirements-cloud.txt").read_text()
+    assert staged.startswith(lock)
+    [wheel] = [line for line in staged[len(lock):].splitlines()
+               if line and not line.startswith("#")]
+    path, _, digest = wheel.partition(" --hash=sha256:")
+    assert hashlib.sha256((tmp_path / "stage" / path).read_bytes()).hexdigest() == digest
     assert "cloudfunctions.net/refresh" in (addon / "Config.js").read_text()
     assert json.loads((addon / "appsscript.json").read_text())["urlFetchWhitelist"] == [
         "https://europe-west2-acme-energy.cloudfunctions.net/"]

@@ -3,6 +3,8 @@ tables and lookup (seed 002 without the 403s)."""
 
 import datetime as dt
 import json
+import statistics
+from collections import Counter
 
 import jsonschema
 import openpyxl
@@ -17,8 +19,16 @@ from btm_ppa.errors import InputError, WarehouseError
 from btm_ppa.reference.files import data_path, read_gsp_groups
 from btm_ppa.reference.tables import REFERENCE_TABLES, lookup, read_all_reference_tables
 from btm_ppa.refresh import validate
-from btm_ppa.register.bm_units import RegisterError, build_register, parse_bm_units
-from btm_ppa.register.export import make_register, register_frame, write_register_tab
+from btm_ppa.register.bm_units import RegisterError, parse_bm_units
+from btm_ppa.register.document import SEED_UNIT_FIELDS, UNIT_FIELDS, build_register
+from btm_ppa.register.export import (
+    WAREHOUSE_COLUMNS,
+    csv_frames,
+    make_register,
+    register_frame,
+    write_register_files,
+    write_register_tab,
+)
 from btm_ppa.sheet.area import resolve_area
 from tests.conftest import set_cells
 from tests.loopback import LoopbackServer
@@ -33,36 +43,80 @@ def register():
     return build_register(parse_bm_units(SAMPLE), "sample", NOW)
 
 
+def _secondary_parties() -> set[str]:
+    return {r["leadPartyId"] for r in SAMPLE
+            if r["bmUnitType"] == "V" or r["elexonBmUnit"].startswith("V__")}
+
+
 def test_every_storage_unit_of_the_sample_is_found_with_evidence(register):
-    assert register["summary_statistics"]["total_units"] == len(SAMPLE) == 63
-    assert all(u["storage_evidence"] for u in register["units"])
-    glassenbury = next(u for u in register["units"] if u["elexon_bm_unit"] == "2__JCPPR002")
+    assert register["metadata"]["total_battery_bmus"] == len(SAMPLE) == 63
+    assert [u["elexonBmUnit"] for u in register["battery_units"]] == [
+        r["elexonBmUnit"] for r in SAMPLE]
+    assert all(u["storage_evidence"] for u in register["battery_units"])
+    glassenbury = next(u for u in register["battery_units"] if u["elexonBmUnit"] == "2__JCPPR002")
     assert not any("name" in e for e in glassenbury["storage_evidence"])  # no keyword in its name
 
 
 def test_vlp_status_follows_the_secondary_unit_evidence(register):
-    secondary_parties = {r["leadPartyId"] for r in SAMPLE
-                         if r["bmUnitType"] == "V" or r["elexonBmUnit"].startswith("V__")}
-    for unit in register["units"]:
-        assert unit["is_vlp"] == (unit["lead_party_id"] in secondary_parties)
-    vlp = [u["elexon_bm_unit"] for u in register["units"] if u["is_vlp"]]
+    for unit in register["battery_units"]:
+        assert unit["is_vlp"] == (unit["leadPartyId"] in _secondary_parties())
+    vlp = [u["elexonBmUnit"] for u in register["battery_units"] if u["is_vlp"]]
     assert vlp == ["V__MCEND001"]
+    meta = register["metadata"]
+    assert (meta["total_vlp_operated"], meta["total_direct_operated"]) == (1, 62)
+    assert meta["vlp_percentage"] == round(100 / 63, 1)
 
 
 def test_disagreements_with_the_seed_rule_are_listed(register):
     disagreements = register["summary_statistics"]["seed_rule_disagreements"]
-    tesla = [d for d in disagreements if d["lead_party_name"] == "Tesla Motors Limited"]
-    assert tesla and all(d["seed_rule_says_vlp"] and not d["evidence_says_vlp"] for d in tesla)
-    assert len(disagreements) == sum(u["seed_rule_disagrees"] for u in register["units"])
+    tesla = [d for d in disagreements if d["leadPartyName"] == "Tesla Motors Limited"]
+    assert len(tesla) == 15
+    assert all(d["seed_rule_says_vlp"] and not d["evidence_says_vlp"] for d in tesla)
+    assert len(disagreements) == sum(u["seed_rule_disagrees"] for u in register["battery_units"])
+
+
+def test_the_seed_flags_keep_honest_meanings(register):
+    per_party = Counter(r["leadPartyId"] for r in SAMPLE)
+    for unit in register["battery_units"]:
+        # several BM units describe a portfolio; the seed's rule reads it as VLP evidence
+        assert unit["multiple_assets"] == (per_party[unit["leadPartyId"]] > 1)
+        assert unit["is_vlp_by_seed_rule"] == unit["multiple_assets"]
+        assert unit["is_aggregator_code"] == unit["elexonBmUnit"].startswith(("V__", "2__"))
+        assert (unit["aggregator_code_evidence"] is None) == (not unit["is_aggregator_code"])
+    codes = {u["elexonBmUnit"]: u["aggregator_code_evidence"] for u in register["battery_units"]}
+    assert "secondary BM unit" in codes["V__MCEND001"]
+    assert "supplier BM unit" in codes["2__JCPPR002"] and "GSP group _J" in codes["2__JCPPR002"]
+    flexitricity = [u for u in register["battery_units"] if u["leadPartyId"] == "FLEXTRCY"]
+    assert all(u["is_vlp_by_name"] and not u["is_vlp"] for u in flexitricity)  # weak only
 
 
 def test_register_json_validates_against_the_schema(register):
-    jsonschema.validate(json.loads(json.dumps(register, default=str)), SCHEMA)
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+    validator.validate(json.loads(json.dumps(register)))
     stats = register["summary_statistics"]
-    assert stats["by_vlp_status"]["vlp"]["units"] + stats["by_vlp_status"]["direct"]["units"] == 63
-    assert stats["total_export_capacity_mw"] == pytest.approx(
+    by_status = stats["by_vlp_status"]
+    assert by_status["vlp_operated"]["count"] + by_status["direct_operated"]["count"] == 63
+    assert stats["total_capacity_mw"] == pytest.approx(
         sum(float(r["generationCapacity"]) for r in SAMPLE))
-    assert all(isinstance(u["generation_capacity_mw"], float) for u in register["units"])
+    assert stats["median_capacity_mw"] == pytest.approx(
+        statistics.median(float(r["generationCapacity"]) for r in SAMPLE))
+    assert sum(g["count"] for g in stats["by_gsp_group"].values()) == 63
+    assert all(isinstance(u["generationCapacity"], float) for u in register["battery_units"])
+    assert set(register["metadata"]["data_fields"]) == set(register["battery_units"][0])
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["battery_units"][0].pop("is_vlp"),
+    lambda d: d["battery_units"][0].update(generationCapacity="34.0"),
+    lambda d: d["battery_units"][0].update(unexpected=1),
+    lambda d: d["metadata"].pop("total_battery_bmus"),
+    lambda d: d["summary_statistics"]["top_vlp_operators"][0].update(units=1),
+])
+def test_the_schema_refuses_another_shape(register, change):
+    document = json.loads(json.dumps(register))
+    change(document)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, SCHEMA)
 
 
 def test_a_data_envelope_is_accepted_too():
@@ -88,23 +142,66 @@ def test_payload_must_be_an_array_or_data_envelope(payload):
         parse_bm_units(payload)
 
 
-def test_register_loads_to_both_warehouses_and_a_tab(register, tmp_path, bq_emulator,
-                                                     example_xlsx):
+def _facts(unit: dict) -> list:
+    """A unit's fields in the warehouse's column order, evidence lists joined."""
+    return [("; ".join(unit[k]) if isinstance(unit[k], list) else unit[k])
+            for k in WAREHOUSE_COLUMNS]
+
+
+def test_warehouse_columns_cover_every_unit_field_once():
+    assert list(WAREHOUSE_COLUMNS) == list(UNIT_FIELDS)
+    assert len(set(WAREHOUSE_COLUMNS.values())) == len(UNIT_FIELDS)
+
+
+def test_register_loads_to_both_warehouses_and_a_tab_with_the_same_facts(
+        register, tmp_path, bq_emulator, example_xlsx):
+    import duckdb
+
     from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
 
+    columns = [*WAREHOUSE_COLUMNS.values(), "generated_at"]
+    expected = [_facts(u) for u in register["battery_units"]]
     frame = register_frame(register)
     embedded = DuckDbWarehouse(tmp_path / "w.duckdb")
     embedded.replace_tables({"vlp_battery_units": frame})
-    assert embedded.count_rows("vlp_battery_units") == 63
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        cursor = con.execute("SELECT * EXCLUDE (generated_at) FROM vlp_battery_units")
+        stored = [list(row) for row in cursor.fetchall()]
+        stored_columns = [d[0] for d in cursor.description]
+        stamps = con.execute("SELECT DISTINCT epoch(generated_at) FROM vlp_battery_units").fetchall()
+    assert stored_columns == columns[:-1] and stored == expected
+    assert stamps == [(NOW.timestamp(),)]
     bq = BigQueryWarehouse(bq_emulator.client(), "test-project.register")
     bq.create_tables()
     bq.replace_tables({"vlp_battery_units": frame})
     bq.replace_tables({"vlp_battery_units": frame})  # replaced, not appended
     assert bq.count_rows("vlp_battery_units") == 63
+    table = bq_emulator.client().get_table("test-project.register.vlp_battery_units")
+    assert [f.name for f in table.schema] == columns
     write_register_tab(XlsxWorkbook(example_xlsx), register)
     tab = openpyxl.load_workbook(example_xlsx)["VLP Batteries"]
-    assert tab.max_row == 64 and tab["A1"].value == "elexon_bm_unit"
-    assert all(isinstance(tab[f"F{r}"].value, int | float) for r in range(2, 65))  # numbers
+    rows = [list(r) for r in tab.iter_rows(values_only=True)]
+    assert rows[0] == columns and len(rows) == 64
+    assert [r[:-1] for r in rows[1:]] == expected  # numbers as numbers, flags as flags
+    assert {r[-1] for r in rows[1:]} == {NOW.isoformat()}
+
+
+def test_the_seed_csv_files_split_the_units_by_vlp_status(register, tmp_path):
+    written = write_register_files(register, tmp_path / "vlp_battery_units_data.json")
+    assert [p.name for p in written] == [
+        "vlp_battery_units_data.json", "battery_bmus_complete_20261121_000000.csv",
+        "vlp_operated_batteries_20261121_000000.csv",
+        "direct_operated_batteries_20261121_000000.csv"]
+    assert json.loads(written[0].read_text(encoding="utf-8")) == register
+    every, vlp, direct = (pd.read_csv(p) for p in written[1:])
+    assert list(every.columns) == list(UNIT_FIELDS)
+    assert list(every.columns[:len(SEED_UNIT_FIELDS)]) == list(SEED_UNIT_FIELDS)
+    assert list(every["elexonBmUnit"]) == [u["elexonBmUnit"] for u in register["battery_units"]]
+    assert list(vlp["elexonBmUnit"]) == ["V__MCEND001"] and bool(vlp["is_vlp"].all())
+    assert len(direct) == 62 and not direct["is_vlp"].any()
+    assert every["generationCapacity"].sum() == pytest.approx(
+        register["summary_statistics"]["total_capacity_mw"])
+    assert set(csv_frames(register)) == {p.name for p in written[1:]}
 
 
 def test_reference_tables_load_with_the_source_row_counts(tmp_path, bq_emulator):
@@ -178,11 +275,14 @@ def test_vlp_register_function_fetches_from_elexon(tmp_path, monkeypatch):
         runtime.inject("elexon", None)
         runtime.inject("warehouse", None)
     assert response.status_code == 200
-    assert response.get_json()["summary_statistics"]["total_units"] == 63
+    assert response.get_json()["total_battery_bmus"] == 63
+    assert response.get_json()["summary_statistics"]["by_vlp_status"]["vlp_operated"]["count"] == 1
     assert store.count_rows("vlp_battery_units") == 63
 
 
 def test_make_register_from_a_file(tmp_path):
     path = tmp_path / "units.json"
     path.write_text(json.dumps({"data": SAMPLE[:5]}))
-    assert make_register(str(path))["metadata"]["records_read"] == 5
+    made = make_register(str(path))
+    assert made["metadata"]["records_read"] == 5
+    assert made["metadata"]["data_source"] == "file units.json (Elexon /reference/bmunits/all shape)"

@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     reg = sub.add_parser("vlp-register", help="the GB battery BM unit register with VLP status")
     reg.add_argument("--from", dest="source", required=True, metavar="FILE|elexon",
                      help="a JSON file in the /reference/bmunits/all shape, or 'elexon'")
-    reg.add_argument("--out", type=Path, default=None, help="write the register JSON here")
+    reg.add_argument("--out", type=Path, default=None,
+                     help="write the register JSON here (seed 000 names it "
+                          "vlp_battery_units_data.json) and the seed's three CSVs beside it")
     reg.add_argument("--workbook", type=Path, default=None,
                      help="write a 'VLP Batteries' tab into this .xlsx")
     _store_arguments(reg)
@@ -113,27 +115,27 @@ def _register(args: argparse.Namespace, console: Console) -> ExitCode:
         REGISTER_TABLE,
         make_register,
         register_frame,
+        write_register_files,
         write_register_tab,
     )
 
     elexon = ElexonClient(base_url=os.environ.get("BTM_PPA_ELEXON_URL", ELEXON_BASE_URL))
     register = make_register(args.source, client=elexon)
-    stats = register["summary_statistics"]
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(register, indent=2, default=str), encoding="utf-8")
-        console.print(f"wrote {args.out}")
+        for path in write_register_files(register, args.out):
+            console.print(f"wrote {path}")
     if args.workbook:
         write_register_tab(XlsxWorkbook(args.workbook), register)
         console.print(f"wrote the 'VLP Batteries' tab of {args.workbook}")
     store = _store(args)
     store.replace_tables({REGISTER_TABLE: register_frame(register)})
-    vlp = stats["by_vlp_status"]
+    meta, stats = register["metadata"], register["summary_statistics"]
+    vlp, direct = (stats["by_vlp_status"][k] for k in ("vlp_operated", "direct_operated"))
     console.print(
-        f"{stats['total_units']} storage units of {register['metadata']['records_read']} records, "
-        f"{stats['total_export_capacity_mw']:,.1f} MW: VLP {vlp['vlp']['units']} "
-        f"({vlp['vlp']['export_capacity_mw']:,.1f} MW), direct {vlp['direct']['units']} "
-        f"({vlp['direct']['export_capacity_mw']:,.1f} MW); the seed's rule disagrees on "
+        f"{meta['total_battery_bmus']} storage units of {meta['records_read']} records, "
+        f"{stats['total_capacity_mw']:,.1f} MW: VLP {vlp['count']} "
+        f"({vlp['total_capacity_mw']:,.1f} MW), direct {direct['count']} "
+        f"({direct['total_capacity_mw']:,.1f} MW); the seed's rule disagrees on "
         f"{len(stats['seed_rule_disagreements'])}; loaded to {store.description}")
     return ExitCode.OK
 

@@ -354,9 +354,10 @@ def _vlp_register(request: flask.Request, body: dict[str, Any]) -> Response:
     runtime.warehouse().replace_tables(
         {REGISTER_TABLE: register_frame(register)})
     stats = register["summary_statistics"]
-    json_log("INFO", "VLP register rebuilt", units=stats["total_units"])
+    json_log("INFO", "VLP register rebuilt", units=register["metadata"]["total_battery_bmus"])
     return {"ok": True, "summary_statistics": stats,
-            "generated_at": register["metadata"]["generated_at"]}, 200
+            "total_battery_bmus": register["metadata"]["total_battery_bmus"],
+            "generated_date": register["metadata"]["generated_date"]}, 200
 
 
 handle_refresh = guarded("refresh", _refresh)

@@ -1,5 +1,5 @@
-"""A register of GB battery (storage) BM units with VLP status, from Elexon BM unit
-reference data (``/reference/bmunits/all``), each classification with its evidence.
+"""GB battery (storage) BM units from Elexon BM unit reference data
+(``/reference/bmunits/all``), and the evidence each classification rests on.
 
 - Storage: fuel type is ``OTHER`` or empty for batteries, never "BATTERY", so the
   evidence is the name (battery, BESS, storage), import and export capacities of similar
@@ -9,15 +9,16 @@ reference data (``/reference/bmunits/all``), each classification with its eviden
   VLP-operated. Name keywords are recorded as weak evidence only. The seed's rule ("a
   lead party with several BM units is a VLP") is kept as a comparison column, and where it
   disagrees the register lists it.
+- Aggregation in the id: ``V__`` (a secondary BM unit) and ``2__`` (a supplier BM unit)
+  are made of metering systems a party groups together, possibly several sites.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from btm_ppa.errors import RegisterError
@@ -128,114 +129,21 @@ def vlp_parties(units: Iterable[BmUnit]) -> dict[str, list[str]]:
     return dict(parties)
 
 
-def build_register(units: list[BmUnit], source: str,
-                   now: dt.datetime | None = None) -> dict[str, Any]:
-    """The register document: metadata, summary statistics and the storage units."""
-    now = now or dt.datetime.now(dt.UTC)
-    vlps = vlp_parties(units)
-    units_per_party = Counter(u.lead_party_id for u in units)
-    rows = []
-    for unit in units:
-        evidence = storage_evidence(unit)
-        if not evidence:
-            continue
-        vlp_evidence = []
-        if unit.is_secondary:
-            vlp_evidence.append(f"{unit.elexon_bm_unit} is a secondary (V) BM unit")
-        if unit.lead_party_id in vlps and not unit.is_secondary:
-            vlp_evidence.append(f"lead party {unit.lead_party_id} registers secondary unit(s) "
-                                f"{', '.join(vlps[unit.lead_party_id])}")
-        weak = bool(_VLP_NAME.search(unit.lead_party_name))
-        is_vlp = unit.is_secondary or unit.lead_party_id in vlps
-        by_seed_rule = units_per_party[unit.lead_party_id] > 1
-        rows.append({
-            **{k: v for k, v in asdict(unit).items()},
-            "is_storage": True,
-            "storage_evidence": evidence,
-            "is_vlp": is_vlp,
-            "vlp_evidence": vlp_evidence or ["no secondary (V) unit registered by the lead party"],
-            "is_vlp_by_name": weak,
-            "is_vlp_by_seed_rule": by_seed_rule,
-            "seed_rule_disagrees": by_seed_rule != is_vlp,
-        })
-    return {
-        "metadata": {
-            "title": "GB battery storage BM units: VLP register",
-            "description": "Storage BM units identified from Elexon BM unit reference data, each "
-                           "classified as VLP-operated or direct with its evidence.",
-            "generated_at": now.isoformat(timespec="seconds"),
-            "source": source,
-            "attribution": "Contains BMRS data © Elexon Limited",
-            "records_read": len(units),
-            "field_definitions": FIELD_DEFINITIONS,
-        },
-        "summary_statistics": summary(rows),
-        "units": rows,
-    }
+def is_vlp_by_name(unit: BmUnit) -> bool:
+    """Weak evidence only: the lead party's name suggests an aggregator."""
+    return bool(_VLP_NAME.search(unit.lead_party_name))
 
 
-FIELD_DEFINITIONS = {
-    "national_grid_bm_unit": "National Grid BM unit id (e.g. ARBRB-1)",
-    "elexon_bm_unit": "Elexon BM unit id (e.g. E_ARBRB-1; V__ for secondary units)",
-    "lead_party_name": "registrant of the BM unit",
-    "lead_party_id": "lead party id",
-    "bm_unit_type": "E embedded, T transmission, V secondary (VLP), S supplier, ...",
-    "fuel_type": "Elexon fuel type (OTHER or empty for batteries)",
-    "generation_capacity_mw": "export capacity [MW]",
-    "demand_capacity_mw": "import capacity [MW], negative",
-    "gsp_group_id": "GSP group _A.._P (null for transmission-connected units)",
-    "storage_evidence": "why the unit is taken as storage",
-    "is_vlp": "operated by a Virtual Lead Party: secondary unit, or lead party registers one",
-    "vlp_evidence": "the evidence behind is_vlp",
-    "is_vlp_by_name": "weak: lead party name suggests an aggregator",
-    "is_vlp_by_seed_rule": "the seed's rule: lead party has several BM units (comparison only)",
-    "seed_rule_disagrees": "is_vlp_by_seed_rule differs from is_vlp",
-}
-
-
-def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    def capacity(selected: list[dict[str, Any]]) -> float:
-        return round(sum(r["generation_capacity_mw"] for r in selected), 3)
-
-    vlp = [r for r in rows if r["is_vlp"]]
-    direct = [r for r in rows if not r["is_vlp"]]
-    operators: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        operators[r["lead_party_name"]].append(r)
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[r["gsp_group_name"] or "transmission (no GSP group)"].append(r)
-    return {
-        "total_units": len(rows),
-        "total_export_capacity_mw": capacity(rows),
-        "by_vlp_status": {
-            "vlp": {"units": len(vlp), "export_capacity_mw": capacity(vlp)},
-            "direct": {"units": len(direct), "export_capacity_mw": capacity(direct)},
-        },
-        "top_operators_by_capacity": [
-            {"lead_party_name": name, "units": len(rs), "export_capacity_mw": capacity(rs),
-             "is_vlp": any(r["is_vlp"] for r in rs)}
-            for name, rs in sorted(operators.items(), key=lambda kv: -capacity(kv[1]))[:10]
-        ],
-        "by_gsp_group": {name: {"units": len(rs), "export_capacity_mw": capacity(rs)}
-                         for name, rs in sorted(groups.items())},
-        "seed_rule_disagreements": [
-            {"elexon_bm_unit": r["elexon_bm_unit"], "lead_party_name": r["lead_party_name"],
-             "seed_rule_says_vlp": r["is_vlp_by_seed_rule"], "evidence_says_vlp": r["is_vlp"]}
-            for r in rows if r["seed_rule_disagrees"]
-        ],
-    }
-
-
-SHEET_COLUMNS = ["elexon_bm_unit", "national_grid_bm_unit", "bm_unit_name", "lead_party_name",
-                 "bm_unit_type", "generation_capacity_mw", "demand_capacity_mw", "gsp_group_name",
-                 "is_vlp", "vlp_evidence", "is_vlp_by_seed_rule", "storage_evidence"]
-
-
-def sheet_rows(register: dict[str, Any]) -> list[list[Any]]:
-    """The ``VLP Batteries`` tab: a header and a row per unit (numbers as numbers)."""
-    rows: list[list[Any]] = [SHEET_COLUMNS]
-    for unit in register["units"]:
-        rows.append([("; ".join(unit[c]) if isinstance(unit[c], list) else unit[c])
-                     for c in SHEET_COLUMNS])
-    return rows
+def aggregator_code_evidence(unit: BmUnit) -> str | None:
+    """What in the Elexon id says the unit is an aggregation of metering systems (None:
+    nothing). ``V__``: a secondary BM unit, formed by a Virtual Lead Party; ``2__`` + GSP
+    group letter: a supplier BM unit, formed from the supplier's metering systems in that
+    group, so it may take in several sites."""
+    code = unit.elexon_bm_unit
+    if code.startswith("V__"):
+        return (f"{code}: prefix V__, a secondary BM unit that a Virtual Lead Party forms from "
+                "metering systems")
+    if code.startswith("2__") and len(code) > 3:
+        return (f"{code}: prefix 2__, a supplier BM unit formed from the supplier's metering "
+                f"systems in GSP group _{code[3]}")
+    return None
