@@ -14,9 +14,12 @@
    is run again at those prices: its bound either meets the LP's value (optimal: the
    certificate) or it picks other modes, and the LP is re-solved with them, a few rounds
    at most.
-4. Where a duality gap remains (the limit and the one-mode rule together can leave one),
-   HiGHS branches on the exact MILP (hull rows plus a binary per period where doing both
-   pays) from the best schedule, for at most ``milp_seconds``; its bound counts too.
+4. Where a duality gap remains (the limit and the one-mode rule together can leave one)
+   on a short problem (at most ``MILP_MAX_PERIODS`` settlement periods), HiGHS
+   branches on the exact MILP (hull rows plus a binary per period where doing both pays)
+   from the best schedule, for at most ``milp_seconds``; its bound counts too. On a
+   site-year the branch is skipped: measured on ten site-years with a gap, 2 s of
+   branching never improved the schedule or the bound (60 s improved them by 0.03 %).
 The best feasible schedule and the lowest bound are returned; their difference is the
 gap (at most £0.001 when proven).
 """
@@ -44,6 +47,8 @@ from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
 
 #: Bound and value closer than this prove the schedule optimal. [£]
 PROFIT_TOLERANCE_GBP = 1e-3
+#: Longest problem the final branch-and-bound is tried on (about six weeks). [periods]
+MILP_MAX_PERIODS = 2_000
 
 DeadlineExceeded = value_function.DeadlineExceeded
 
@@ -158,7 +163,8 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
             best, best_value = fixed, value
         if bound - best_value <= PROFIT_TOLERANCE_GBP:
             break
-    if bound - best_value > PROFIT_TOLERANCE_GBP and milp_seconds > 0:
+    if (bound - best_value > PROFIT_TOLERANCE_GBP and milp_seconds > 0
+            and n <= MILP_MAX_PERIODS):
         # A duality gap the prices cannot close: branch, for a bounded time.
         seconds = milp_seconds if deadline is None else min(milp_seconds,
                                                             deadline - time.monotonic())
