@@ -33,6 +33,7 @@ from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.core import dispatch as D
 from btm_ppa.core import periods
 from btm_ppa.core.demand import spread_annual_demand
+from btm_ppa.core.dispatch import value_function
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.reference import files as reference
@@ -136,7 +137,12 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0,
                         help="seconds one optimisation may take (the refresh default)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "DISTRIBUTION.md")
+    parser.add_argument("--kernel", choices=["compiled", "python"],
+                        default=value_function.DEFAULT_KERNEL,
+                        help="the dynamic programme's implementation (btm-ppa-dp or the "
+                             "Python and numpy reference)")
     args = parser.parse_args()
+    value_function.DEFAULT_KERNEL = args.kernel
 
     warehouse = DuckDbWarehouse(Path(tempfile.mkdtemp()) / "bench.duckdb")
     year = Year(warehouse)
@@ -151,7 +157,7 @@ def main() -> None:
         lines.append(text)
 
     say(f"{len(sites)} site-years, seed {args.seed} (`benchmarks/distribution.py`); "
-        f"each optimisation given {args.budget:g} s.")
+        f"each optimisation given {args.budget:g} s; the dynamic programme {args.kernel}.")
     say()
     rows = []
     for site in sites:
