@@ -44,19 +44,22 @@ typedef struct {
     idx n, cap;
 } Fn;
 
-static int fn_reserve(Fn *f, idx n) {
-    if (n <= f->cap) return 0;
-    idx c = f->cap ? f->cap : 64;
+/* Grow two parallel arrays of *cap doubles to hold at least n (contents kept). */
+static int grow_pair(double **p, double **q, idx *cap, idx n) {
+    if (n <= *cap) return 0;
+    idx c = *cap ? *cap : 64;
     while (c < n) c *= 2;
-    double *x = realloc(f->x, (size_t)c * sizeof(double));
-    if (!x) return -1;
-    f->x = x;
-    double *v = realloc(f->v, (size_t)c * sizeof(double));
-    if (!v) return -1;
-    f->v = v;
-    f->cap = c;
+    double *a = realloc(*p, (size_t)c * sizeof(double));
+    if (!a) return -1;
+    *p = a;
+    double *b = realloc(*q, (size_t)c * sizeof(double));
+    if (!b) return -1;
+    *q = b;
+    *cap = c;
     return 0;
 }
+
+static int fn_reserve(Fn *f, idx n) { return grow_pair(&f->x, &f->v, &f->cap, n); }
 
 static void fn_free(Fn *f) {
     free(f->x);
@@ -100,16 +103,7 @@ static int piece_insert(Piece *p, idx at, double len, double neg) {
             memmove(p->neg, p->neg + p->head, (size_t)p->n * sizeof(double));
             p->head = 0;
         }
-        if (p->n + 1 > p->cap) {
-            idx c = p->cap ? 2 * p->cap : 64;
-            double *l = realloc(p->len, (size_t)c * sizeof(double));
-            if (!l) return -1;
-            p->len = l;
-            double *g = realloc(p->neg, (size_t)c * sizeof(double));
-            if (!g) return -1;
-            p->neg = g;
-            p->cap = c;
-        }
+        if (grow_pair(&p->len, &p->neg, &p->cap, p->n + 1)) return -1;
     }
     double *l = p->len + p->head, *g = p->neg + p->head;
     memmove(l + at + 1, l + at, (size_t)(p->n - at) * sizeof(double));
@@ -212,18 +206,8 @@ static int fn_to_piece(const Fn *f, Piece *p) {
         if (k > 0 && neg - last < 0.0) return 0;
         last = neg;
     }
-    if (p->cap < m) {
-        idx c = p->cap ? p->cap : 64;
-        while (c < m) c *= 2;
-        double *l = realloc(p->len, (size_t)c * sizeof(double));
-        if (!l) return -1;
-        p->len = l;
-        double *g = realloc(p->neg, (size_t)c * sizeof(double));
-        if (!g) return -1;
-        p->neg = g;
-        p->cap = c;
-    }
-    p->head = 0;
+    p->head = 0; /* the old contents are not needed: grow from the start */
+    if (grow_pair(&p->len, &p->neg, &p->cap, m)) return -1;
     p->n = m;
     p->v0 = f->v[0];
     for (idx k = 0; k < m; k++) {
