@@ -53,7 +53,7 @@ def circulations(draw):
 @settings(max_examples=200, deadline=None)
 @given(case=circulations(), block=st.sampled_from([1, 5, 1000]))
 def test_circulation_is_feasible_optimal_and_certified_by_its_potentials(case, block):
-    tail, head, capacity, cost, parent, parent_arc = case
+    tail, head, capacity, cost, parent, _ = case
     nodes = len(parent)
     status, _, flow, potential = circulate(*case, block=block)
     assert status == 0
