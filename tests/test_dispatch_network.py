@@ -12,10 +12,11 @@ from scipy.optimize import linprog
 
 from btm_ppa.core import dispatch as D
 from btm_ppa.core.dispatch import network as N
+from btm_ppa.core.dispatch import optimal as O
 from btm_ppa.core.dispatch import value_function as V
 from btm_ppa.core.dispatch.lp import FixedModeLp
 from btm_ppa.core.dispatch.optimal import _net, simultaneity_pays
-from tests.test_dispatch import instances, problem
+from tests.test_dispatch import _check_against_reference, instances, multi_day_instances, problem
 
 pytestmark = pytest.mark.unit
 
@@ -234,3 +235,13 @@ def test_a_past_deadline_raises_and_a_short_budget_is_an_error(monkeypatch):
     monkeypatch.setattr(N, "PIVOTS_PER_ARC", 0)
     with pytest.raises(RuntimeError, match="pivots"):
         net.solve(deadline=time.monotonic() + 600)
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=st.one_of(instances(), multi_day_instances()))
+def test_optimal_dispatch_on_the_network_still_matches_an_independent_milp(p):
+    saved, O.USE_NETWORK_SIMPLEX = O.USE_NETWORK_SIMPLEX, True
+    try:
+        _check_against_reference(p)
+    finally:
+        O.USE_NETWORK_SIMPLEX = saved
