@@ -36,7 +36,6 @@ import numpy.typing as npt
 from btm_ppa.core.dispatch import network, value_function
 from btm_ppa.core.dispatch.greedy import greedy_schedule
 from btm_ppa.core.dispatch.lp import FixedModeLp, exclusive_milp
-from btm_ppa.core.dispatch.network import FixedModeNetwork
 from btm_ppa.core.dispatch.model import (
     ENERGY_TOLERANCE_MWH,
     DispatchProblem,
@@ -44,6 +43,7 @@ from btm_ppa.core.dispatch.model import (
     Schedule,
     feasibility_problems,
 )
+from btm_ppa.core.dispatch.network import FixedModeNetwork
 from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
 
 #: Bound and value closer than this prove the schedule optimal. [£]
