@@ -48,6 +48,15 @@ def quiet_highs() -> highspy.Highs:
     return highs
 
 
+def _raise_if_interrupted(status: highspy.HighsModelStatus) -> None:
+    """Ctrl-C during a solve: HiGHS stops and says so; it goes on as KeyboardInterrupt,
+    as it would have anywhere else."""
+    if status in (highspy.HighsModelStatus.kInterrupt,
+                  getattr(highspy.HighsModelStatus, "kHighsInterrupt",
+                          highspy.HighsModelStatus.kInterrupt)):
+        raise KeyboardInterrupt
+
+
 class FixedModeLp:
     """Columns: charge (T), discharge (T), stored energy (T). Rows: stored-energy balance
     (T), daily discharge (one per settlement day), and in the ``hull`` periods the convex
@@ -121,6 +130,7 @@ class FixedModeLp:
             self.highs.setOptionValue("time_limit", left)
         self.highs.solve()
         status = self.highs.getModelStatus()
+        _raise_if_interrupted(status)
         if status == highspy.HighsModelStatus.kTimeLimit:
             raise DeadlineExceeded
         if status != highspy.HighsModelStatus.kOptimal:
@@ -170,6 +180,7 @@ def exclusive_milp(problem: DispatchProblem, pays: npt.NDArray[np.bool_], start:
         (start.charge_mwh[where] > 0).astype(np.float64)]))
     highs.setSolution(incumbent)
     highs.solve()
+    _raise_if_interrupted(highs.getModelStatus())
     info = highs.getInfo()
     if info.primal_solution_status != 2:  # kSolutionStatusFeasible
         return None
