@@ -628,10 +628,15 @@ out:
     return result;
 }
 
+PyObject *ns_circulation(PyObject *self, PyObject *args); /* network_simplex.c */
+
 static PyMethodDef methods[] = {
     {"solve", dp_solve, METH_VARARGS,
      "solve(a, b, hc, hx, capacity, deadline, change_out, mode_out) -> (value, pieces_max) "
      "or None past the deadline"},
+    {"circulation", ns_circulation, METH_VARARGS,
+     "circulation(tail, head, capacity, cost, parent, parent_arc, block, max_pivots, flow_out, "
+     "potential_out) -> (status, pivots): the network simplex (see network_simplex.c)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,7 +3,8 @@
 ``model`` holds the problem, the schedule and the checks; ``greedy`` the seeds'
 battery-first rule; ``optimal`` the exact profit-maximising schedule with its certificate
 (``value_function``: the dynamic programme over stored energy; ``lp``: the LP with modes
-fixed, for the daily cycle limit).
+fixed, for the daily cycle limit, in HiGHS; ``network``: the same LP as a circulation, by
+the compiled network simplex).
 """
 
 from btm_ppa.core.dispatch.greedy import greedy_schedule

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from btm_ppa.core.dispatch import value_function
+from btm_ppa.core.dispatch import network, value_function
 from btm_ppa.core.dispatch.greedy import greedy_schedule
 from btm_ppa.core.dispatch.lp import FixedModeLp, exclusive_milp
 from btm_ppa.core.dispatch.model import (
@@ -43,12 +43,16 @@ from btm_ppa.core.dispatch.model import (
     Schedule,
     feasibility_problems,
 )
+from btm_ppa.core.dispatch.network import FixedModeNetwork
 from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
 
 #: Bound and value closer than this prove the schedule optimal. [£]
 PROFIT_TOLERANCE_GBP = 1e-3
 #: Longest problem the final branch-and-bound is tried on (about six weeks). [periods]
 MILP_MAX_PERIODS = 2_000
+#: Solve step 3's fixed-mode LPs with the compiled network simplex (``network``) where it
+#: is installed, instead of HiGHS (the relaxation bound and the MILP stay on HiGHS).
+USE_NETWORK_SIMPLEX = False
 
 DeadlineExceeded = value_function.DeadlineExceeded
 
@@ -128,7 +132,9 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     if _keeps_limit(problem, schedule):  # nu = 0 is optimal: the programme alone is exact
         return OptimalResult(schedule, battery_value_gbp(problem, schedule), bound, 1)
     pays = simultaneity_pays(problem)
-    lp = FixedModeLp(problem, hull=pays)
+    lp: FixedModeLp | FixedModeNetwork = (
+        FixedModeNetwork(problem, hull=pays) if USE_NETWORK_SIMPLEX and network.AVAILABLE
+        else FixedModeLp(problem, hull=pays))
     best, best_value = rule, battery_value_gbp(problem, rule)
     prices = None
     rounds = 1
@@ -198,7 +204,7 @@ def _relaxation_bound(problem: DispatchProblem, deadline: float | None) -> float
     return value
 
 
-def _fixed_mode_optimum(lp: FixedModeLp, pays: npt.NDArray[np.bool_],
+def _fixed_mode_optimum(lp: FixedModeLp | FixedModeNetwork, pays: npt.NDArray[np.bool_],
                         charge_open: npt.NDArray[np.bool_], discharge_open: npt.NDArray[np.bool_],
                         start: Schedule, deadline: float | None) -> tuple[Schedule, FloatArray]:
     """The LP optimum with the given modes open; wherever it still mixes both (only
