@@ -52,7 +52,10 @@ PROFIT_TOLERANCE_GBP = 1e-3
 MILP_MAX_PERIODS = 2_000
 #: Solve step 3's fixed-mode LPs with the compiled network simplex (``network``) where it
 #: is installed, instead of HiGHS (the relaxation bound and the MILP stay on HiGHS).
-USE_NETWORK_SIMPLEX = False
+#: Measured on 32 site-years where the cycle limit binds: 6.9 s in all against 33.2 s,
+#: the same 15 proven; where the LP is degenerate the two pick different optimal vertices,
+#: so later rounds differ (total gap £9,065 against £8,830, smaller on some sites).
+USE_NETWORK_SIMPLEX = True
 
 DeadlineExceeded = value_function.DeadlineExceeded
 
