@@ -12,8 +12,10 @@
    both elsewhere, where the LP never gains by doing both) gives the best schedule for
    those modes with the limit exact, and the limit's prices nu (its duals). The programme
    is run again at those prices: its bound either meets the LP's value (optimal: the
-   certificate) or it picks other modes, and the LP is re-solved with them, a few rounds
-   at most.
+   certificate) or it picks other modes, and the LP is re-solved with them: at most
+   ``max_rounds`` programme runs, and no more once a round closes none of the gap. The
+   LP with modes fixed is a minimum-cost circulation: the compiled network simplex
+   (``network``) solves it, HiGHS (``lp``) where that is not installed.
 4. Where a duality gap remains (the limit and the one-mode rule together can leave one)
    on a short problem (at most ``MILP_MAX_PERIODS`` settlement periods), HiGHS
    branches on the exact MILP (hull rows plus a binary per period where doing both pays)
@@ -141,6 +143,7 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     best, best_value = rule, battery_value_gbp(problem, rule)
     prices = None
     rounds = 1
+    last_gap = math.inf
     tried: set[bytes] = set()
     while True:
         if prices is not None:
@@ -154,8 +157,12 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
                 value = battery_value_gbp(problem, schedule)
                 if value > best_value:
                     best, best_value = schedule, value
-            if bound - best_value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
+            gap = bound - best_value
+            if gap <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
                 break
+            if gap >= last_gap:
+                break  # the last round closed none of the gap: later ones rarely do
+            last_gap = gap
         charge_open, discharge_open = _open_modes(plan, pays)
         key = charge_open.tobytes() + discharge_open.tobytes()
         if key in tried:
