@@ -50,6 +50,11 @@ from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
 
 #: Bound and value closer than this prove the schedule optimal. [£]
 PROFIT_TOLERANCE_GBP = 1e-3
+#: Solves of one round's fixed-mode problem that may charge and discharge at once before
+#: every such period is fixed together. Measured on 32 binding site-years: 3 took 4.95 s
+#: in all with a total gap of £9,296; fixing one period at a time, 7.2 s and £9,065;
+#: fixing all after 1 solve, 3.0 s but £13,477 and two fewer proven.
+MIXED_SOLVES = 3
 #: Longest problem the final branch-and-bound is tried on (about six weeks). [periods]
 MILP_MAX_PERIODS = 2_000
 #: Solve step 3's fixed-mode LPs with the compiled network simplex (``network``) where it
@@ -143,7 +148,6 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     best, best_value = rule, battery_value_gbp(problem, rule)
     prices = None
     rounds = 1
-    last_gap = math.inf
     tried: set[bytes] = set()
     while True:
         if prices is not None:
@@ -157,12 +161,8 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
                 value = battery_value_gbp(problem, schedule)
                 if value > best_value:
                     best, best_value = schedule, value
-            gap = bound - best_value
-            if gap <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
+            if bound - best_value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
                 break
-            if gap >= last_gap:
-                break  # the last round closed none of the gap: later ones rarely do
-            last_gap = gap
         charge_open, discharge_open = _open_modes(plan, pays)
         key = charge_open.tobytes() + discharge_open.tobytes()
         if key in tried:
@@ -218,18 +218,31 @@ def _fixed_mode_optimum(lp: FixedModeLp | FixedModeNetwork, pays: npt.NDArray[np
                         charge_open: npt.NDArray[np.bool_], discharge_open: npt.NDArray[np.bool_],
                         start: Schedule, deadline: float | None) -> tuple[Schedule, FloatArray]:
     """The LP optimum with the given modes open; wherever it still mixes both (only
-    possible where both were left open, inside the hull), the larger share's mode is fixed
-    and the LP solved again, until it mixes nowhere."""
+    possible where both were left open), the larger share's mode is fixed and the LP solved
+    again, until it mixes nowhere. After ``MIXED_SOLVES`` solves that mixed, every period
+    where doing both pays and both are still open is fixed at once to the mode it used
+    (idle ones to neither), so the next solve is the last."""
     charge_open, discharge_open = charge_open.copy(), discharge_open.copy()
+    mixed_solves = 0
     while True:
         lp.set_open_modes(charge_open, discharge_open)
         schedule, prices, _ = lp.solve(start=start, deadline=deadline)
         mixed = _both(schedule, pays)
         if not mixed.size:
             return schedule, prices
-        charging = (schedule.charge_mwh[mixed] / lp.charge_cap[mixed]
-                    >= schedule.discharge_mwh[mixed] / lp.discharge_cap[mixed])
-        charge_open[mixed], discharge_open[mixed] = charging, ~charging
+        mixed_solves += 1
+        if mixed_solves >= MIXED_SOLVES:
+            mixed = np.flatnonzero(charge_open & discharge_open & pays)
+        charge_share = _share(schedule.charge_mwh[mixed], lp.charge_cap[mixed])
+        discharge_share = _share(schedule.discharge_mwh[mixed], lp.discharge_cap[mixed])
+        charging = (charge_share >= discharge_share) & (schedule.charge_mwh[mixed] > 0)
+        charge_open[mixed] = charging
+        discharge_open[mixed] = ~charging & (schedule.discharge_mwh[mixed] > 0)
+
+
+def _share(energy: FloatArray, cap: FloatArray) -> FloatArray:
+    """Energy as a share of its cap (0 where the cap is 0)."""
+    return np.divide(energy, cap, out=np.zeros_like(energy), where=cap > 0)
 
 
 def optimal_schedule(problem: DispatchProblem, *, deadline: float | None = None) -> Schedule:
