@@ -33,7 +33,7 @@ from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.core import dispatch as D
 from btm_ppa.core import periods
 from btm_ppa.core.demand import spread_annual_demand
-from btm_ppa.core.dispatch import value_function
+from btm_ppa.core.dispatch import optimal, value_function
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.reference import files as reference
@@ -139,10 +139,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "DISTRIBUTION.md")
     parser.add_argument("--kernel", choices=["compiled", "python"],
                         default=value_function.DEFAULT_KERNEL,
-                        help="the dynamic programme's implementation (btm-ppa-dp or the "
-                             "Python and numpy reference)")
+                        help="compiled: btm-ppa-dp's programme and network simplex; python: "
+                             "neither (the programme's Python and numpy reference, HiGHS)")
     args = parser.parse_args()
     value_function.DEFAULT_KERNEL = args.kernel
+    optimal.USE_NETWORK_SIMPLEX = args.kernel == "compiled"
 
     warehouse = DuckDbWarehouse(Path(tempfile.mkdtemp()) / "bench.duckdb")
     year = Year(warehouse)
@@ -157,7 +158,8 @@ def main() -> None:
         lines.append(text)
 
     say(f"{len(sites)} site-years, seed {args.seed} (`benchmarks/distribution.py`); "
-        f"each optimisation given {args.budget:g} s; the dynamic programme {args.kernel}.")
+        f"each optimisation given {args.budget:g} s; compiled parts: "
+        f"{'used' if args.kernel == 'compiled' else 'not used'}.")
     say()
     rows = []
     for site in sites:
