@@ -55,7 +55,7 @@ $(BENCH_VENV)/.installed-stamp:
 
 bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RESULTS.md, DISTRIBUTION.md
 	$(BIN)/python benchmarks/run.py
-	$(BIN)/python benchmarks/distribution.py
+	$(BIN)/python benchmarks/distribution.py --five-year-sites 30
 	$(BIN)/python benchmarks/import_time.py
 
 clean:
