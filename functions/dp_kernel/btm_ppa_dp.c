@@ -585,46 +585,35 @@ static PyObject *dp_solve(PyObject *self, PyObject *args) {
     double cap, deadline;
     if (!PyArg_ParseTuple(args, "OOOOddOO", &oa, &ob, &ohc, &ohx, &cap, &deadline, &och, &omo))
         return NULL;
-    Py_buffer va, vb, vhc, vhx, vch, vmo;
+    /* a, b, hc, hx (read), change_out, mode_out (written) */
+    PyObject *objs[6] = {oa, ob, ohc, ohx, och, omo};
+    static const char *names[6] = {"a", "b", "hc", "hx", "change_out", "mode_out"};
+    static const idx itemsize[6] = {8, 8, 8, 8, 8, 1};
+    Py_buffer v[6];
     int got = 0;
     PyObject *result = NULL;
-    if (get_buffer(oa, &va, 8, 0, "a")) goto out;
-    got = 1;
-    if (get_buffer(ob, &vb, 8, 0, "b")) goto out;
-    got = 2;
-    if (get_buffer(ohc, &vhc, 8, 0, "hc")) goto out;
-    got = 3;
-    if (get_buffer(ohx, &vhx, 8, 0, "hx")) goto out;
-    got = 4;
-    if (get_buffer(och, &vch, 8, 1, "change_out")) goto out;
-    got = 5;
-    if (get_buffer(omo, &vmo, 1, 1, "mode_out")) goto out;
-    got = 6;
-    idx n = va.shape[0];
-    if (vb.shape[0] != n || vhc.shape[0] != n || vhx.shape[0] != n || vch.shape[0] != n ||
-        vmo.shape[0] != n) {
-        PyErr_SetString(PyExc_ValueError, "every buffer must have one entry per period");
-        goto out;
-    }
+    for (; got < 6; got++)
+        if (get_buffer(objs[got], &v[got], itemsize[got], got >= 4, names[got])) goto out;
+    idx n = v[0].shape[0];
+    for (int k = 1; k < 6; k++)
+        if (v[k].shape[0] != n) {
+            PyErr_SetString(PyExc_ValueError, "every buffer must have one entry per period");
+            goto out;
+        }
     if (!(cap > 0.0) || !isfinite(cap)) {
         PyErr_SetString(PyExc_ValueError, "capacity must be a positive finite number of MWh");
         goto out;
     }
     double value = 0.0;
     int most = 1;
-    int status = run(n, va.buf, vb.buf, vhc.buf, vhx.buf, cap, deadline, vch.buf, vmo.buf,
-                     &value, &most);
+    int status = run(n, v[0].buf, v[1].buf, v[2].buf, v[3].buf, cap, deadline, v[4].buf,
+                     v[5].buf, &value, &most);
     if (status == RUN_OK) result = Py_BuildValue("(di)", value, most);
     else if (status == RUN_DEADLINE) result = Py_BuildValue("");
     else if (status == RUN_NOMEM) PyErr_NoMemory();
     /* RUN_SIGNAL: the exception PyErr_CheckSignals set propagates */
 out:
-    if (got >= 6) PyBuffer_Release(&vmo);
-    if (got >= 5) PyBuffer_Release(&vch);
-    if (got >= 4) PyBuffer_Release(&vhx);
-    if (got >= 3) PyBuffer_Release(&vhc);
-    if (got >= 2) PyBuffer_Release(&vb);
-    if (got >= 1) PyBuffer_Release(&va);
+    while (got > 0) PyBuffer_Release(&v[--got]);
     return result;
 }
 
