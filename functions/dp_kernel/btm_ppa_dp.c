@@ -37,6 +37,10 @@ enum { CHARGE_MODE = 1, DISCHARGE_MODE = -1, BOTH_MODES = 0 };
 
 typedef Py_ssize_t idx;
 
+/* min and max of numbers that are never NaN here (fmin and fmax are library calls). */
+static inline double dmin(double a, double b) { return a < b ? a : b; }
+static inline double dmax(double a, double b) { return a > b ? a : b; }
+
 /* ---------------------------------------------------------------- growable arrays */
 
 typedef struct {
@@ -222,7 +226,7 @@ static int fn_to_piece(const Fn *f, Piece *p) {
 typedef struct {
     Fn tmp, charge, rev, revmax, discharge, both;
     idx *peaks, *dq, peaks_cap;
-    double *grid;
+    double *grid, *at_s, *at_end; /* window_max's grid, F at it and at the window's end */
     idx grid_cap;
 } Work;
 
@@ -236,6 +240,8 @@ static void work_free(Work *w) {
     free(w->peaks);
     free(w->dq);
     free(w->grid);
+    free(w->at_s);
+    free(w->at_end);
 }
 
 /* M(s) = max of F(y) over y in [s, min(s + h, cap)], s in [0, cap] (cap = xs[m-1]): on
@@ -253,8 +259,12 @@ static int window_max(const double *xs, const double *fs, idx m, double h, Fn *o
     double cap = xs[m - 1];
     if (w->grid_cap < 2 * m) {
         free(w->grid);
+        free(w->at_s);
+        free(w->at_end);
         w->grid = malloc((size_t)(2 * m) * sizeof(double));
-        if (!w->grid) return -1;
+        w->at_s = malloc((size_t)(2 * m) * sizeof(double));
+        w->at_end = malloc((size_t)(2 * m) * sizeof(double));
+        if (!w->grid || !w->at_s || !w->at_end) return -1;
         w->grid_cap = 2 * m;
     }
     if (w->peaks_cap < m) {
@@ -265,21 +275,31 @@ static int window_max(const double *xs, const double *fs, idx m, double h, Fn *o
         if (!w->peaks || !w->dq) return -1;
         w->peaks_cap = m;
     }
-    /* The grid: xs merged with the shifted breakpoints xs - h that are > 0. */
-    idx gn = 0, p = 0, q = 0;
+    /* The grid: xs merged with the shifted breakpoints xs - h that are > 0, with F at each
+     * grid point s and at the window's end min(s + h, cap): one of the two is a value of
+     * F at its own breakpoint, the other is interpolated (s and s + h both ascend). */
+    idx gn = 0, p = 0, q = 0, js = 0, je = 0;
     while (q < m && xs[q] - h <= 0.0) q++;
     while (p < m || q < m) {
-        if (q >= m || (p < m && xs[p] <= xs[q] - h)) w->grid[gn++] = xs[p++];
-        else w->grid[gn++] = xs[q++] - h;
+        if (q >= m || (p < m && xs[p] <= xs[q] - h)) {
+            w->grid[gn] = xs[p];
+            w->at_s[gn] = fs[p];
+            w->at_end[gn] = interp_at(xs, fs, m, dmin(xs[p] + h, cap), &je);
+            p++;
+        } else {
+            w->grid[gn] = xs[q] - h;
+            w->at_s[gn] = interp_at(xs, fs, m, xs[q] - h, &js);
+            w->at_end[gn] = fs[q];
+            q++;
+        }
+        gn++;
     }
     idx np_ = 0;
     for (idx i = 1; i + 1 < m; i++)
         if (fs[i] >= fs[i - 1] && fs[i] >= fs[i + 1]) w->peaks[np_++] = i;
     idx dq_head = 0, dq_tail = 0, next_peak = 0;
-    idx ja0 = 0, jb0 = 0;
     double *grid = w->grid;
-    double a0 = interp_at(xs, fs, m, grid[0], &ja0);
-    double b0 = interp_at(xs, fs, m, fmin(grid[0] + h, cap), &jb0);
+    double a0 = w->at_s[0], b0 = w->at_end[0];
     double a1 = a0, b1 = b0, c = 0.0;
     for (idx k = 0; k + 1 < gn; k++) {
         double g0 = grid[k], g1 = grid[k + 1];
@@ -290,18 +310,17 @@ static int window_max(const double *xs, const double *fs, idx m, double h, Fn *o
             w->dq[dq_tail++] = pk;
         }
         while (dq_tail > dq_head && xs[w->dq[dq_head]] <= mid) dq_head++;
-        a1 = interp_at(xs, fs, m, g1, &ja0);
-        b1 = interp_at(xs, fs, m, fmin(g1 + h, cap), &jb0);
-        if (dq_tail > dq_head) {
-            c = fs[w->dq[dq_head]];
-        } else { /* no breakpoint inside: a line under the other two, which never wins */
-            c = fmin(fmin(a0, b0), fmin(a1, b1)) - 1.0;
-        }
+        a1 = w->at_s[k + 1];
+        b1 = w->at_end[k + 1];
+        /* Without a breakpoint inside, only F(s) and F(s + h) compete (the third line is
+         * put under both, where it never wins or crosses them). */
+        int lines = dq_tail > dq_head ? 3 : 2;
+        c = lines == 3 ? fs[w->dq[dq_head]] : dmin(dmin(a0, b0), dmin(a1, b1)) - 1.0;
         double st[3] = {a0, b0, c}, en[3] = {a1, b1, c};
         double f[4] = {0.0, 0.0, 0.0, 0.0};
         int nf = 1;
         static const int pa[3] = {0, 0, 1}, pb[3] = {1, 2, 2};
-        for (int r = 0; r < 3; r++) {
+        for (int r = 0; r < (lines == 3 ? 3 : 1); r++) {
             double d0 = st[pa[r]] - st[pb[r]], d1 = en[pa[r]] - en[pb[r]];
             if (d0 * d1 < 0.0) f[nf++] = d0 / (d0 - d1);
         }
@@ -313,7 +332,7 @@ static int window_max(const double *xs, const double *fs, idx m, double h, Fn *o
             }
         for (int r = 0; r < nf; r++) {
             double best = -INFINITY;
-            for (int u = 0; u < 3; u++) {
+            for (int u = 0; u < lines; u++) {
                 double val = st[u] + f[r] * (en[u] - st[u]);
                 if (val > best) best = val;
             }
@@ -322,8 +341,8 @@ static int window_max(const double *xs, const double *fs, idx m, double h, Fn *o
         a0 = a1;
         b0 = b1;
     }
-    double last = fmax(fmax(a1, b1), c);
-    if (gn < 2) last = fmax(a0, b0);
+    double last = dmax(dmax(a1, b1), c);
+    if (gn < 2) last = dmax(a0, b0);
     return fn_push(out, cap, last);
 }
 
@@ -334,11 +353,16 @@ static int upper(const Fn *f1, const Fn *f2, Fn *out) {
     double gx_prev = 0.0, d_prev = 0.0, p_prev = 0.0;
     int first = 1;
     while (i1 < f1->n || i2 < f2->n) {
-        double g;
-        if (i2 >= f2->n || (i1 < f1->n && f1->x[i1] <= f2->x[i2])) g = f1->x[i1++];
-        else g = f2->x[i2++];
-        double p = interp_at(f1->x, f1->v, f1->n, g, &j1);
-        double q = interp_at(f2->x, f2->v, f2->n, g, &j2);
+        double g, p, q; /* each function's own breakpoints need no interpolation */
+        if (i2 >= f2->n || (i1 < f1->n && f1->x[i1] <= f2->x[i2])) {
+            g = f1->x[i1];
+            p = f1->v[i1++];
+            q = interp_at(f2->x, f2->v, f2->n, g, &j2);
+        } else {
+            g = f2->x[i2];
+            q = f2->v[i2++];
+            p = interp_at(f1->x, f1->v, f1->n, g, &j1);
+        }
         double d = p - q;
         if (!first && d_prev * d < 0.0) {
             double t = d_prev / (d_prev - d);
@@ -534,13 +558,13 @@ static int run(idx n, const double *a, const double *b, const double *hc, const 
         if (!st->general) {
             kind = st->kind;
             if (kind == BOTH_MODES) {
-                if (s < st->ya) y = fmin(st->ya, s + hc[t]);
-                else if (s > st->yb) y = fmax(st->yb, s - hx[t]);
+                if (s < st->ya) y = dmin(st->ya, s + hc[t]);
+                else if (s > st->yb) y = dmax(st->yb, s - hx[t]);
                 else y = s;
             } else if (kind == CHARGE_MODE) {
-                y = fmin(fmax(s, st->ya), s + hc[t]);
+                y = dmin(dmax(s, st->ya), s + hc[t]);
             } else {
-                y = fmax(fmin(s, st->yb), s - hx[t]);
+                y = dmax(dmin(s, st->yb), s - hx[t]);
             }
         } else {
             y = best_move(arena.x + st->off, arena.v + st->off, st->cnt, s, a[t], b[t], hc[t],
