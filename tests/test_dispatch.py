@@ -153,6 +153,23 @@ def test_a_search_cut_short_keeps_a_priced_bound_above_the_optimum():
         assert cut.bound_gbp >= exact.value_gbp - 1e-6
 
 
+def test_a_programme_past_its_memory_budget_answers_with_the_rule_and_a_bound(monkeypatch):
+    # Doing both pays in every period here, so every value function is kept: with a budget
+    # of a few breakpoints the programme stops, and the answer is the rule's schedule with
+    # the relaxation's bound, as for a deadline.
+    from btm_ppa.core.dispatch import value_function
+
+    p = problem(np.tile([10.0, 200.0, 30.0, 150.0], 300),
+                band=np.tile([GREEN, RED, GREEN, RED], 300), vlp=60.0, efficiency=0.9,
+                days=np.repeat(np.arange(25), 48), cycles=1.5)
+    exact = D.optimal_dispatch(p)
+    monkeypatch.setattr(value_function, "MAX_STORED_POINTS", 10)
+    cut = D.optimal_dispatch(p)
+    assert cut.rounds == 0 and D.feasibility_problems(p, cut.schedule) == []
+    assert cut.value_gbp == pytest.approx(D.battery_value_gbp(p, D.greedy_schedule(p)))
+    assert np.isfinite(cut.bound_gbp) and cut.bound_gbp >= exact.value_gbp - 1e-6
+
+
 def test_highs_never_prints(capfd):
     # A binding cycle limit takes the LP path, which constructs HiGHS.
     p = problem([10, 200, 10, 200], band=[GREEN, RED, GREEN, RED], cycles=1.5, demand=[2] * 4)

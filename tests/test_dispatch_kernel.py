@@ -105,3 +105,18 @@ def test_buffers_of_the_wrong_length_or_type_are_refused():
 def test_an_unknown_kernel_is_refused():
     with pytest.raises(ValueError, match="kernel"):
         V.solve(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), 1.0, kernel="fortran")
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "python"])
+def test_value_functions_past_their_memory_budget_stop_the_programme(monkeypatch, kernel):
+    # Cheap periods where doing both pays keep every value function non-concave: each one
+    # is kept for the forward pass, and the budget counts their breakpoints.
+    n = 400
+    a, b = np.full(n, 50.0), np.full(n, 80.0)
+    hc, hx = np.full(n, 0.5), np.full(n, 0.3)
+    plan = V.solve(a, b, hc, hx, 2.0, kernel=kernel)
+    assert plan.pieces_max == 2
+    monkeypatch.setattr(V, "MAX_STORED_POINTS", 50)
+    with pytest.raises(V.ProgrammeTooLarge, match="more than 50 breakpoints"):
+        V.solve(a, b, hc, hx, 2.0, kernel=kernel)
+    assert issubclass(V.ProgrammeTooLarge, V.DeadlineExceeded)  # handled as a spent budget

@@ -13,6 +13,8 @@
  *   deadline      a time.monotonic() value (CLOCK_MONOTONIC), or a negative number for none;
  *   change_out    writable float64 buffer of n: the stored-energy change per period;
  *   mode_out      writable int8 buffer of n: 1 charge only, -1 discharge only, 0 both open.
+ *   max_points    optional: the most breakpoints the value functions kept for the forward
+ *                 pass may hold in all (16 bytes each); MemoryError beyond.
  * Returns (value, pieces_max), or None when the deadline passed. Ctrl-C raises
  * KeyboardInterrupt within a few hundred periods.
  *
@@ -488,7 +490,7 @@ static double monotonic_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-enum { RUN_OK = 0, RUN_NOMEM = -1, RUN_DEADLINE = -2, RUN_SIGNAL = -3 };
+enum { RUN_OK = 0, RUN_NOMEM = -1, RUN_DEADLINE = -2, RUN_SIGNAL = -3, RUN_TOO_LARGE = -4 };
 
 static int check(double deadline) {
     if (deadline >= 0.0 && monotonic_now() > deadline) return RUN_DEADLINE;
@@ -497,8 +499,8 @@ static int check(double deadline) {
 }
 
 static int run(idx n, const double *a, const double *b, const double *hc, const double *hx,
-               double cap, double deadline, double *change, int8_t *mode, double *value,
-               int *most) {
+               double cap, double deadline, idx max_points, double *change, int8_t *mode,
+               double *value, int *most) {
     int status = RUN_NOMEM;
     Stored *stored = calloc((size_t)(n > 0 ? n : 1), sizeof(Stored));
     Piece own = {0};
@@ -530,7 +532,11 @@ static int run(idx n, const double *a, const double *b, const double *hc, const 
             if (piece_to_fn(&own, &func)) goto done;
             concave = 0;
         }
-        /* W_t, kept for the forward pass */
+        /* W_t, kept for the forward pass: at most max_points breakpoints in all */
+        if (arena.n + func.n > max_points) {
+            status = RUN_TOO_LARGE;
+            goto done;
+        }
         if (fn_reserve(&arena, arena.n + func.n)) goto done;
         memcpy(arena.x + arena.n, func.x, (size_t)func.n * sizeof(double));
         memcpy(arena.v + arena.n, func.v, (size_t)func.n * sizeof(double));
@@ -607,7 +613,9 @@ static PyObject *dp_solve(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *oa, *ob, *ohc, *ohx, *och, *omo;
     double cap, deadline;
-    if (!PyArg_ParseTuple(args, "OOOOddOO", &oa, &ob, &ohc, &ohx, &cap, &deadline, &och, &omo))
+    idx max_points = PY_SSIZE_T_MAX;
+    if (!PyArg_ParseTuple(args, "OOOOddOO|n", &oa, &ob, &ohc, &ohx, &cap, &deadline, &och, &omo,
+                          &max_points))
         return NULL;
     /* a, b, hc, hx (read), change_out, mode_out (written) */
     PyObject *objs[6] = {oa, ob, ohc, ohx, och, omo};
@@ -630,11 +638,14 @@ static PyObject *dp_solve(PyObject *self, PyObject *args) {
     }
     double value = 0.0;
     int most = 1;
-    int status = run(n, v[0].buf, v[1].buf, v[2].buf, v[3].buf, cap, deadline, v[4].buf,
-                     v[5].buf, &value, &most);
+    int status = run(n, v[0].buf, v[1].buf, v[2].buf, v[3].buf, cap, deadline, max_points,
+                     v[4].buf, v[5].buf, &value, &most);
     if (status == RUN_OK) result = Py_BuildValue("(di)", value, most);
     else if (status == RUN_DEADLINE) result = Py_BuildValue("");
     else if (status == RUN_NOMEM) PyErr_NoMemory();
+    else if (status == RUN_TOO_LARGE)
+        PyErr_Format(PyExc_MemoryError,
+                     "the value functions need more than %zd breakpoints in all", max_points);
     /* RUN_SIGNAL: the exception PyErr_CheckSignals set propagates */
 out:
     while (got > 0) PyBuffer_Release(&v[--got]);
@@ -645,8 +656,8 @@ PyObject *ns_circulation(PyObject *self, PyObject *args); /* network_simplex.c *
 
 static PyMethodDef methods[] = {
     {"solve", dp_solve, METH_VARARGS,
-     "solve(a, b, hc, hx, capacity, deadline, change_out, mode_out) -> (value, pieces_max) "
-     "or None past the deadline"},
+     "solve(a, b, hc, hx, capacity, deadline, change_out, mode_out[, max_points]) -> "
+     "(value, pieces_max), or None past the deadline; MemoryError past max_points"},
     {"circulation", ns_circulation, METH_VARARGS,
      "circulation(tail, head, capacity, cost, parent, parent_arc, block, max_pivots, flow_out, "
      "potential_out) -> (status, pivots): the network simplex (see network_simplex.c)"},

@@ -62,6 +62,19 @@ class DeadlineExceeded(Exception):
     """The optimisation did not finish before its deadline (a ``time.monotonic()`` value)."""
 
 
+class ProgrammeTooLarge(DeadlineExceeded):
+    """The value functions kept for the forward pass would hold more than
+    ``MAX_STORED_POINTS`` breakpoints: a budget ran out, as with a deadline. (Only absurd
+    shapes get there: a battery thousands of times larger than its site's use, charged in
+    every period, where each period adds breakpoints.)"""
+
+
+#: Most breakpoints the non-concave value functions may keep in all (16 bytes each:
+#: 128 MB). A site-year of the benchmark's distribution keeps under half a million, five
+#: years under two and a half million.
+MAX_STORED_POINTS = 8_000_000
+
+
 @dataclass(frozen=True)
 class Plan:
     """A schedule as stored-energy changes, its value, and the rule used per period."""
@@ -196,9 +209,13 @@ def _solve_compiled(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
         return Plan(np.zeros(n), np.zeros(n, dtype=np.int8), 0.0, 1)
     change = np.zeros(n)
     mode = np.zeros(n, dtype=np.int8)
-    out = _compiled.solve(*(np.ascontiguousarray(v, dtype=np.float64) for v in (a, b, hc, hx)),
-                          float(capacity_mwh), -1.0 if deadline is None else deadline,
-                          change, mode)
+    try:
+        out = _compiled.solve(
+            *(np.ascontiguousarray(v, dtype=np.float64) for v in (a, b, hc, hx)),
+            float(capacity_mwh), -1.0 if deadline is None else deadline, change, mode,
+            MAX_STORED_POINTS)
+    except MemoryError as exc:  # past MAX_STORED_POINTS, or out of memory before it
+        raise ProgrammeTooLarge(str(exc)) from None
     if out is None:
         raise DeadlineExceeded
     value, most = out
@@ -219,6 +236,7 @@ def _solve_python(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
     own: list | None = [0.0, [cap], [0.0]]
     func: tuple | None = None
     stored: list = [None] * n
+    kept = 0  # breakpoints in the stored functions
     most = 1
     for t in range(n - 1, -1, -1):
         if deadline is not None and t % _CHECK_EVERY == 0 and time.monotonic() > deadline:
@@ -240,6 +258,10 @@ def _solve_python(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
             own = None
         assert func is not None
         stored[t] = func  # W_t: the forward pass maximises over it directly
+        kept += len(func[0])
+        if kept > MAX_STORED_POINTS:
+            raise ProgrammeTooLarge(f"the value functions need more than {MAX_STORED_POINTS} "
+                                    "breakpoints in all")
         func = envelope.step(func[0], func[1], at, bt, hct, hxt)
         most = max(most, 2)
         own = _as_piece(*func)
