@@ -209,6 +209,14 @@ def test_an_unwritable_warehouse_folder_is_a_clear_message(shared_dir, example_x
 
 
 # ------------------------------------------------------------ permissions, as nobody ----
+def _read_only_warehouse(shared_dir, warehouse):
+    """A read-only copy of the session's warehouse where the unprivileged user can read it."""
+    wh = shared_dir / "w.duckdb"
+    shutil.copy(warehouse.path, wh)
+    wh.chmod(0o444)
+    return wh
+
+
 def test_a_read_only_folder_holding_a_writable_workbook_still_refreshes(
         shared_dir, example_xlsx, warehouse):
     folder = shared_dir / "share"
@@ -216,9 +224,7 @@ def test_a_read_only_folder_holding_a_writable_workbook_still_refreshes(
     workbook = folder / "deal.xlsx"
     shutil.copy(example_xlsx, workbook)
     workbook.chmod(0o666)
-    wh = shared_dir / "w.duckdb"
-    shutil.copy(warehouse.path, wh)
-    wh.chmod(0o444)
+    wh = _read_only_warehouse(shared_dir, warehouse)
     folder.chmod(0o555)
     code, out, err = run_unprivileged(["refresh", "--workbook", str(workbook)], shared_dir,
                                       env={"BTM_PPA_WAREHOUSE": str(wh)})
@@ -231,9 +237,7 @@ def test_a_read_only_workbook_is_refused_without_a_trace(shared_dir, example_xls
     workbook = shared_dir / "deal.xlsx"
     shutil.copy(example_xlsx, workbook)
     workbook.chmod(0o444)
-    wh = shared_dir / "w.duckdb"
-    shutil.copy(warehouse.path, wh)
-    wh.chmod(0o444)
+    wh = _read_only_warehouse(shared_dir, warehouse)
     before = workbook.read_bytes()
     code, out, err = run_unprivileged(["refresh", "--workbook", str(workbook)], shared_dir,
                                       env={"BTM_PPA_WAREHOUSE": str(wh)})

@@ -343,9 +343,7 @@ static int window_max(const double *xs, const double *fs, idx m, double h, Fn *o
         a0 = a1;
         b0 = b1;
     }
-    double last = dmax(dmax(a1, b1), c);
-    if (gn < 2) last = dmax(a0, b0);
-    return fn_push(out, cap, last);
+    return fn_push(out, cap, dmax(dmax(a1, b1), c)); /* gn >= m >= 2: the loop ran */
 }
 
 /* max of two functions on the same [0, cap], with the points where they cross. */

@@ -126,11 +126,12 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     limit = b.daily_discharge_limit_mwh
     stored_cap = eff * problem.charge_cap_mwh
     discharge_cap = problem.discharge_cap_mwh
+    cost_per_stored = cost / eff  # the same every round; only the day prices change
+    discharge_value = cost + problem.vlp_gbp_per_mwh
 
     def programme(prices: FloatArray) -> tuple[value_function.Plan, Schedule, float]:
-        plan = value_function.solve(cost / eff, cost + problem.vlp_gbp_per_mwh
-                                    - prices[problem.day_index], stored_cap, discharge_cap,
-                                    b.capacity_mwh, search_deadline)
+        plan = value_function.solve(cost_per_stored, discharge_value - prices[problem.day_index],
+                                    stored_cap, discharge_cap, b.capacity_mwh, search_deadline)
         return plan, _schedule(problem, plan.stored_change_mwh), \
             plan.value_gbp + limit * float(prices.sum())
 
