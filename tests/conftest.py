@@ -183,5 +183,5 @@ def bq_prices(bq_emulator, warehouse):
     path = data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv")
     frame = read_price_csv(Path(str(path)), dt.date(2023, 1, 1), dt.date(2023, 12, 31),
                            dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    store.replace_days(frame)
+    store.replace_periods(frame)
     return store

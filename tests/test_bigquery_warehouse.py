@@ -45,14 +45,14 @@ def test_reingesting_a_date_replaces_it(bq_prices):
                           dt.date(2023, 6, 1), dt.date(2023, 6, 1),
                           dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
     rows["system_buy_price_gbp_per_mwh"] += 1.0
-    bq_prices.replace_days(rows)
-    bq_prices.replace_days(rows)  # twice: still one row per period
+    bq_prices.replace_periods(rows)
+    bq_prices.replace_periods(rows)  # twice: still one row per period
     again = bq_prices.query("system_prices_window", day)
     assert len(again) == len(frame) == 48
     assert again["system_buy_price_gbp_per_mwh"].sum() == pytest.approx(
         frame["system_buy_price_gbp_per_mwh"].sum() + 48)
     rows["system_buy_price_gbp_per_mwh"] -= 1.0
-    bq_prices.replace_days(rows)
+    bq_prices.replace_periods(rows)
 
 
 def test_missing_table_is_a_clear_error(bq_emulator):
@@ -88,7 +88,7 @@ def test_staging_tables_expire(bq_prices, monkeypatch):
     monkeypatch.setattr(client, "create_table",
                         lambda table, **kw: created.append(table) or real_create(table, **kw))
     started = dt.datetime.now(dt.UTC)
-    bq_prices.replace_days(rows)
+    bq_prices.replace_periods(rows)
     (table,) = created
     assert table.table_id.startswith("system_prices_staging_")
     assert table.to_api_repr()["expirationTime"]  # sent to BigQuery

@@ -80,7 +80,7 @@ def test_reingesting_never_duplicates(elexon, store):
 
 def test_parse_refuses_periods_the_day_cannot_have():
     day = dt.date(2018, 3, 25)  # 46 periods
-    with pytest.raises(ElexonError, match="SP47"):
+    with pytest.raises(ElexonError, match="settlementPeriod 47: expected a whole number from 1 to 46"):
         parse_system_prices(day, {"data": [item("2018-03-25", 47, "2018-03-25T22:00:00Z", 1.0)]},
                             NOW)
     with pytest.raises(ElexonError, match="expected"):
@@ -196,14 +196,14 @@ def test_bigquery_keeps_a_day_the_new_data_lacks(bq_prices):
     rows = read_price_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"),
                           dt.date(2023, 7, 1), dt.date(2023, 7, 1), NOW)
     rows["system_buy_price_gbp_per_mwh"] = 1.0
-    bq_prices.replace_days(rows)  # holds 1 July only
+    bq_prices.replace_periods(rows)  # holds 1 July only
     after = bq_prices.query("system_prices_window", days)
     assert len(after) == len(before) == 96
     by_day = after.groupby(after["settlement_date"].astype(str))["system_buy_price_gbp_per_mwh"]
     assert by_day.sum()["2023-07-01"] == 48.0
     second = before[before["settlement_date"].astype(str) == "2023-07-02"]
     assert by_day.sum()["2023-07-02"] == pytest.approx(second["system_buy_price_gbp_per_mwh"].sum())
-    bq_prices.replace_days(read_price_csv(
+    bq_prices.replace_periods(read_price_csv(
         data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"),
         dt.date(2023, 7, 1), dt.date(2023, 7, 1), NOW))
 

@@ -39,12 +39,13 @@ def test_the_ddl_the_bigquery_schema_file_and_the_adapter_agree():
 
 
 @pytest.mark.unit
-def test_the_merge_names_every_column_and_deletes_only_staged_days():
+def test_the_merge_names_every_column_and_deletes_nothing():
+    """Periods are upserted; nothing held is deleted (a partial day keeps the rest)."""
     merge = read_sql("merge_system_prices")
     tree = sqlglot.parse_one(merge, read="bigquery")
     inserted = [c.name for c in tree.find(sqlglot.exp.Insert).this.expressions]
     assert inserted == list(schema.COLUMNS)
-    assert "IN (\n  SELECT DISTINCT settlement_date FROM system_prices_staging)" in merge
+    assert "DELETE" not in merge and "NOT MATCHED BY SOURCE" not in merge
     assert "@first_date" not in merge and "BETWEEN" not in merge
 
 
@@ -84,7 +85,7 @@ def test_the_embedded_warehouse_holds_exactly_the_schema(warehouse):
 def test_every_adapter_implements_the_whole_port(adapter):
     port = {name: inspect.signature(member) for name, member in vars(PriceWarehouse).items()
             if callable(member) and not name.startswith("_")}
-    assert set(port) == {"query", "create_tables", "replace_days", "replace_tables",
+    assert set(port) == {"query", "create_tables", "replace_periods", "replace_tables",
                          "count_rows", "spreadsheet_registry"}
     for name, signature in port.items():
         ours = inspect.signature(getattr(adapter, name))

@@ -124,6 +124,14 @@ class RegisterError(BtmError):
     kind = "register"
 
 
+class InputFileError(BtmError):
+    """A file given on the command line cannot be used (missing, unreadable, or rows that
+    are wrong: the message names the file, the line, the value seen and what was
+    expected)."""
+
+    kind = "input_file"
+
+
 class ReferenceDataError(BtmError):
     """A DNO reference lookup cannot be answered (unknown tariff, area or date)."""
 
@@ -175,6 +183,7 @@ OUTCOMES: dict[type[BaseException], ErrorOutcome] = {
     # A register file given on the command line is input; over HTTP it came from Elexon.
     RegisterError: ErrorOutcome(ExitCode.INPUT, 502, "ERROR"),
     ReferenceDataError: ErrorOutcome(ExitCode.INPUT, 422, "ERROR"),
+    InputFileError: ErrorOutcome(ExitCode.INPUT, 422, "ERROR"),
     RequestError: ErrorOutcome(ExitCode.USAGE, 400, "ERROR"),
     ServiceUnavailableError: ErrorOutcome(ExitCode.INTERNAL, 503, "ERROR"),
     InternalError: ErrorOutcome(ExitCode.INTERNAL, 500, "ERROR"),

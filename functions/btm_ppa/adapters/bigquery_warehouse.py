@@ -113,9 +113,10 @@ class BigQueryWarehouse:
         rows = self.run(read_sql(sql_name), params, what=sql_name)
         return rows.to_dataframe(create_bqstorage_client=False)
 
-    def replace_days(self, frame: pd.DataFrame) -> int:
-        """Replace every settlement date in ``frame`` with its rows, atomically: a load into
-        a staging table, then one MERGE statement (all of it lands or none of it)."""
+    def replace_periods(self, frame: pd.DataFrame) -> int:
+        """Replace every settlement period in ``frame`` with its row, atomically: a load
+        into a staging table, then one MERGE statement (all of it lands or none of it);
+        periods ``frame`` lacks are left as held."""
         if frame.empty:
             return 0
         frame = schema.conform(frame)

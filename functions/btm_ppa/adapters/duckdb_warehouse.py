@@ -179,9 +179,9 @@ class DuckDbWarehouse:
             ensure_built(self.path)
         self.description = "embedded DuckDB warehouse"
 
-    def replace_days(self, frame: pd.DataFrame) -> int:
-        """Replace every settlement date in ``frame`` with its rows, in one transaction;
-        dates ``frame`` lacks are left as held."""
+    def replace_periods(self, frame: pd.DataFrame) -> int:
+        """Replace every settlement period in ``frame`` with its row, in one transaction;
+        periods ``frame`` lacks (of its dates too) are left as held."""
         if frame.empty:
             return 0
         frame = schema.conform(frame)
@@ -189,8 +189,8 @@ class DuckDbWarehouse:
             with duckdb.connect(str(self.path)) as con:
                 con.execute("BEGIN TRANSACTION")
                 con.register("incoming", frame)
-                con.execute("DELETE FROM system_prices WHERE settlement_date IN "
-                            "(SELECT DISTINCT settlement_date FROM incoming)")
+                con.execute("DELETE FROM system_prices WHERE (settlement_date, settlement_period)"
+                            " IN (SELECT settlement_date, settlement_period FROM incoming)")
                 con.execute(f"INSERT INTO system_prices ({', '.join(schema.COLUMNS)}) "
                             f"SELECT {', '.join(schema.COLUMNS)} FROM incoming")
                 con.execute("COMMIT")

@@ -21,7 +21,7 @@ from btm_ppa.core import periods
 from btm_ppa.core.vocab import BANDS, DuosBand
 
 SLOTS_PER_DAY = 48
-_RANGE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+_RANGE = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")
 
 #: Integer codes of the bands in arrays (index into ``BANDS``).
 BAND_CODE = {band: code for code, band in enumerate(BANDS)}

@@ -36,7 +36,7 @@ DEFAULT_CERTS_TTL_S = 300.0
 #: request fetch.
 MIN_REFETCH_S = 60.0
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
-_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"max-age\s*=\s*([0-9]+)", re.IGNORECASE)
 
 
 class AuthError(BtmError):

@@ -83,8 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     look.add_argument("--date", type=_date, default=None, help="day (default: today)")
 
     demo = sub.add_parser("demo", help="template + worked example + refresh, printed")
-    demo.add_argument("--out", type=Path, default=DEMO_PATH,
-                      help=f"where to write the demo workbook (default: {DEMO_PATH})")
+    demo.add_argument("--out", type=Path, default=None,
+                      help=f"where to write the demo workbook (default: {DEMO_PATH}, the "
+                      "demo's own file, replaced on every run); an existing file is replaced "
+                      "only with --force")
+    demo.add_argument("--force", action="store_true", help="replace an existing --out file")
     demo.add_argument("--warehouse", type=Path, default=None)
     return parser
 
@@ -268,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Wide enough for the results table when piped or captured (CI logs, files).
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-    err = Console(stderr=True, highlight=False)
+    # One line per message (no hard wraps), so that logs and scripts can grep it.
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return _run(args, console)
     except BtmError as exc:  # anything not already written to a status row
@@ -299,9 +303,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "ingest-prices":
         return _ingest(args, console)
     if args.command == "demo":
-        _template(args.out, True, True, console, announce=False)
-        console.print(f"wrote the seed-004 worked example to {args.out}; refreshing it")
-        return _refresh(args.out, None, args.warehouse, console)
+        out = args.out or DEMO_PATH  # the default is the demo's own file: always replaced
+        _template(out, True, args.force or args.out is None, console, announce=False)
+        console.print(f"wrote the seed-004 worked example to {out}; refreshing it")
+        return _refresh(out, None, args.warehouse, console)
     return ExitCode.USAGE
 
 

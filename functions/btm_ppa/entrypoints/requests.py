@@ -20,7 +20,7 @@ MAX_DEPTH = 8
 
 _TAB_NAME = {"type": "string", "minLength": 1, "maxLength": 100,
              "pattern": r"^[^\[\]*?:/\\'\x00-\x1f]*\S[^\[\]*?:/\\'\x00-\x1f]*$"}
-_DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_DATE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}  # ASCII digits
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "refresh": {

@@ -2,9 +2,11 @@
 -> the ``system_prices`` table.
 
 ``read_*`` read files, ``parse_*`` turn Elexon payloads into rows (tested offline); the
-HTTP client is ``adapters/elexon.py``, handed in by the entry points. Stores replace whole
-settlement dates, and only the dates the new data holds, so re-ingesting a date replaces
-it and never duplicates it, and a day Elexon answered empty is kept as it was.
+HTTP client is ``adapters/elexon.py``, handed in by the entry points. Every row is checked
+(``prices.rows``: a date, a period the day has, finite plausible prices, each period
+once) before anything is written. Stores replace period by period, and only the periods
+the new data holds, so re-ingesting a date replaces it and never duplicates it, and a
+partial day (10 of 48 periods) or a day Elexon answered empty keeps the periods held.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from btm_ppa.core import periods
-from btm_ppa.errors import ElexonError, PriceDataError
-from btm_ppa.prices import schema
+from btm_ppa.errors import ElexonError, InputFileError, RequestError
+from btm_ppa.prices import rows, schema
 from btm_ppa.prices.warehouse import PriceWarehouse
 
 ELEXON_SOURCE = "Elexon Insights system-prices + market-index"
@@ -43,29 +45,32 @@ def _items(what: str, day: dt.date, payload: Any) -> list[Any]:
 def parse_system_prices(day: dt.date, payload: Any, ingested_at: dt.datetime,
                         market_index: dict[int, float | None] | None = None) -> pd.DataFrame:
     """Rows of one settlement date from a system-prices response ({"data": [...]}), with
-    the market index price of each period where ``market_index`` has one."""
-    expected = periods.periods_in_day(day)
-    rows = []
-    seen = set()
-    for item in _items("system prices", day, payload):
-        try:
-            sp = int(item["settlementPeriod"])
-            item_day = dt.date.fromisoformat(item["settlementDate"])
-            float(item["systemBuyPrice"])
-            pd.Timestamp(item["startTime"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ElexonError(f"system prices for {day}: malformed item {item!r}") from exc
-        if item_day != day or not 1 <= sp <= expected:
-            raise ElexonError(f"system prices for {day}: settlement period {item_day} SP{sp} "
-                              f"is not one of the day's {expected}")
-        if sp in seen:
-            raise ElexonError(f"system prices for {day}: SP{sp} appears twice")
-        seen.add(sp)
-        row = {field: item.get(field) for field in schema.ELEXON_FIELD_MAP}
-        row["marketIndexPrice"] = (market_index or {}).get(sp)
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=list(schema.ELEXON_FIELD_MAP))
-    return schema.from_elexon(frame, ELEXON_SOURCE, ingested_at)
+    the market index price of each period where ``market_index`` has one. Every item is
+    checked (``prices.rows``) before any is returned."""
+    items = _items("system prices", day, payload)
+    malformed = [n for n, item in enumerate(items, start=1) if not isinstance(item, dict)]
+    if malformed:
+        raise ElexonError(f"Elexon's system prices for {day}: item {malformed[0]} is "
+                          f"{_short(items[malformed[0] - 1])}: expected an object with "
+                          "settlementDate, settlementPeriod, startTime and prices")
+    fields = list(schema.ELEXON_FIELD_MAP)
+    raw = pd.DataFrame([{f: item.get(f) for f in fields} for item in items], columns=fields,
+                       index=pd.RangeIndex(1, len(items) + 1))
+    origin = f"Elexon's system prices for {day}"
+    checked = rows.checked_rows(raw, origin, lambda n: f"item {n}", ElexonError)
+    other = checked[checked["settlementDate"] != day]
+    if not other.empty:
+        n = other.index[0]
+        raise ElexonError(f"{origin}: item {n} is for {other.loc[n, 'settlementDate']}: "
+                          f"expected only {day}; nothing was loaded")
+    checked["marketIndexPrice"] = [(market_index or {}).get(sp)
+                                   for sp in checked["settlementPeriod"]]
+    return schema.from_elexon(checked, ELEXON_SOURCE, ingested_at)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def parse_market_index(day: dt.date, payload: Any) -> dict[int, float | None]:
@@ -94,17 +99,30 @@ def parse_market_index(day: dt.date, payload: Any) -> dict[int, float | None]:
 def read_price_csv(path: Path, start: dt.date, end: dt.date,
                    ingested_at: dt.datetime) -> pd.DataFrame:
     """Rows of ``start``..``end`` from a CSV in the Elexon shape (settlementDate,
-    settlementPeriod, startTime, systemSellPrice, systemBuyPrice[, marketIndexPrice])."""
+    settlementPeriod, startTime, systemSellPrice, systemBuyPrice[, marketIndexPrice]).
+    Every row of the range (and every row whose date cannot be read) is checked
+    (``prices.rows``) before any is returned; problems name the file's line."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"--from-csv {path} is a folder: expected a CSV file")
     try:
-        raw = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise PriceDataError(f"cannot read {path}: {exc}") from exc
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise InputFileError(f"--from-csv {path}: no such file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120]
+        raise InputFileError(f"--from-csv {path} cannot be read as CSV: {detail}") from None
     missing = [f for f in schema.REQUIRED_ELEXON_FIELDS if f not in raw]
     if missing:
-        raise PriceDataError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
-    dates = pd.to_datetime(raw["settlementDate"]).dt.date
-    raw = raw[(dates >= start) & (dates <= end)]
-    return schema.from_elexon(raw, f"CSV {Path(path).name}", ingested_at)
+        raise InputFileError(
+            f"--from-csv {path} lacks the column(s) {', '.join(sorted(missing))}: expected "
+            f"a header with {', '.join(schema.REQUIRED_ELEXON_FIELDS)}")
+    raw.index = raw.index + 2  # the file's line numbers (line 1 is the header)
+    text = raw["settlementDate"].str.strip().str[:10]
+    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").dt.date
+    keep = dates.isna() | ((dates >= start) & (dates <= end))
+    checked = rows.checked_rows(raw[keep], path.name, lambda n: f"line {n}", InputFileError)
+    return schema.from_elexon(checked, f"CSV {path.name}", ingested_at)
 
 
 @dataclass(frozen=True)
@@ -119,7 +137,7 @@ class IngestReport:
     def summary(self) -> str:
         text = f"ingested {self.rows:,} settlement periods for {self.days} day(s) {self.start} to {self.end}"
         if self.short_days:
-            text += f"; incomplete (kept as held where empty): {', '.join(self.short_days)}"
+            text += f"; incomplete in the new data (the periods it lacks are kept as held): {', '.join(self.short_days)}"
         if self.missing_mid:
             text += f"; {self.missing_mid:,} period(s) without a market index price"
         return text
@@ -130,7 +148,8 @@ def ingest_prices(store: PriceWarehouse, start: dt.date, end: dt.date, *,
                   now: dt.datetime | None = None) -> IngestReport:
     """Fetch (or read) start..end and replace the dates the new data holds, all at once."""
     if end < start:
-        raise PriceDataError(f"--end {end} is before --start {start}")
+        raise RequestError(f"--end {end} is before --start {start}: expected the first "
+                           "settlement date, then the last")
     now = now or dt.datetime.now(dt.UTC)
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     if csv_path is not None:
@@ -144,6 +163,6 @@ def ingest_prices(store: PriceWarehouse, start: dt.date, end: dt.date, *,
     counts = frame.groupby("settlement_date").size().to_dict() if not frame.empty else {}
     short = [f"{d}: {counts.get(d, 0)} of {periods.periods_in_day(d)}" for d in days
              if counts.get(d, 0) < periods.periods_in_day(d)]
-    rows = store.replace_days(frame)
+    rows = store.replace_periods(frame)
     missing_mid = int(frame["market_index_price_gbp_per_mwh"].isna().sum())
     return IngestReport(start, end, rows, len(counts), short, missing_mid)

@@ -132,23 +132,22 @@ def create_sql() -> str:
 
 
 def merge_sql() -> str:
-    """``merge_system_prices.sql``: replace the days the staged rows hold, in one
-    statement. A day the staged rows do not hold is left alone, so an empty answer from
-    Elexon for one day never erases that day."""
+    """``merge_system_prices.sql``: upsert the staged rows by period, in one statement.
+    Periods the staged rows do not hold are left as they were, so a partial day (10 of
+    48 periods) or an empty answer from Elexon never erases held periods."""
     values = [c for c in COLUMNS if c not in KEY]
     update = ",\n".join(f"  {c} = staged.{c}" for c in values)
     columns = ", ".join(COLUMNS)
     staged = ", ".join(f"staged.{c}" for c in COLUMNS)
     return ("-- Generated from btm_ppa/prices/schema.py (python -m btm_ppa.prices.schema): do "
-            "not edit.\n-- Replace every settlement date the staged rows hold, and only those"
-            ": re-running a\n-- date replaces it and never duplicates it.\n"
+            "not edit.\n-- Replace every settlement period the staged rows hold, and only "
+            "those: re-running a\n-- date replaces it and never duplicates it; periods not "
+            "staged are kept as held.\n"
             f"MERGE {TABLE} AS target\nUSING {TABLE}_staging AS staged\n"
             "ON target.settlement_date = staged.settlement_date\n"
             "  AND target.settlement_period = staged.settlement_period\n"
             f"WHEN MATCHED THEN UPDATE SET\n{update}\n"
-            f"WHEN NOT MATCHED BY TARGET THEN INSERT ({columns})\n  VALUES ({staged})\n"
-            "WHEN NOT MATCHED BY SOURCE AND target.settlement_date IN (\n"
-            f"  SELECT DISTINCT settlement_date FROM {TABLE}_staging) THEN DELETE\n")
+            f"WHEN NOT MATCHED BY TARGET THEN INSERT ({columns})\n  VALUES ({staged})\n")
 
 
 def generated_files(root: Path) -> dict[Path, str]:

@@ -46,9 +46,10 @@ class PriceWarehouse(Protocol):
         """Create the dataset and ``system_prices`` if missing."""
         ...
 
-    def replace_days(self, frame: pd.DataFrame) -> int:
-        """Replace every settlement date present in ``frame`` (``prices.schema`` columns)
-        with its rows, atomically; dates ``frame`` lacks are left alone. Rows written."""
+    def replace_periods(self, frame: pd.DataFrame) -> int:
+        """Replace every settlement period present in ``frame`` (``prices.schema`` columns)
+        with its row, atomically; periods ``frame`` lacks, of its dates too, are left as
+        held (a partial day never erases the rest). Rows written."""
         ...
 
     def replace_tables(self, tables: dict[str, pd.DataFrame]) -> dict[str, int]:

@@ -13,7 +13,7 @@ def parse_mpan_core(cell: str, raw: object) -> str:
     text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)
     digits = text.replace(" ", "")
     expected = "a 13-digit MPAN core (distributor id 10-23 first)"
-    if len(digits) != 13 or not digits.isdigit():
+    if len(digits) != 13 or not (digits.isascii() and digits.isdigit()):  # not '²' or '١'
         raise InputError(cell, raw, expected, "is not an MPAN core")
     if mpan_check_digit(digits[:12]) != int(digits[12]):
         raise InputError(

@@ -11,7 +11,7 @@ import re
 from btm_ppa.errors import InputError
 from btm_ppa.sheet.workbook import CellValue
 
-_PLAIN_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+_PLAIN_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$", re.ASCII)  # ASCII digits only
 #: Day 0 of spreadsheet serial dates (Google Sheets, and Excel after 1 March 1900).
 SERIAL_EPOCH = dt.date(1899, 12, 30)
 

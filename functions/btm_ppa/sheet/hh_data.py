@@ -29,6 +29,26 @@ def _cell(tab: str, column: str, row: int) -> str:
     return f"'{tab}'!{column}{row}"
 
 
+def _check_plausible(cell: str, raw: CellValue, demand: float, unit: str) -> None:
+    """One site's half hour: at most ``MAX_PLAUSIBLE_PERIOD_MWH`` (a 100 MW site), like the
+    typed inputs' bounds; in MWh, values up to 1000x that are kWh under the wrong header."""
+    limit_kwh = MAX_PLAUSIBLE_PERIOD_MWH * 1000
+    if unit == "kWh" and demand > limit_kwh:
+        raise InputError(cell, raw, f"at most {limit_kwh:,.0f} kWh in a half hour (a 100 MW "
+                         "site); check the value and the unit in C1",
+                         "is not a plausible half-hourly demand")
+    if unit == "MWh" and demand > MAX_PLAUSIBLE_PERIOD_MWH:
+        if demand <= limit_kwh:
+            raise InputError(
+                cell, raw, f"MWh per half hour as the header says (at most "
+                f"{MAX_PLAUSIBLE_PERIOD_MWH:g} MWh, a 100 MW site); values 1000x too big are "
+                "kWh: fix the header to Demand (kWh)",
+                "looks like kWh typed where the header says MWh")
+        raise InputError(cell, raw, f"at most {MAX_PLAUSIBLE_PERIOD_MWH:g} MWh in a half hour "
+                         "(a 100 MW site); check the value and the unit in C1",
+                         "is not a plausible half-hourly demand")
+
+
 def parse_hh_demand(tab: str, rows: list[list[CellValue]], frame: pd.DataFrame,
                     window_cells: str) -> npt.NDArray[np.float64]:
     """Demand of each period of ``frame`` (a window's periods), in MWh."""
@@ -55,6 +75,7 @@ def parse_hh_demand(tab: str, rows: list[list[CellValue]], frame: pd.DataFrame,
         demand = cells.parse_number(_cell(tab, "C", number), row[2], unit, required=True,
                                     minimum=0)
         assert day is not None and sp is not None and demand is not None
+        _check_plausible(_cell(tab, "C", number), row[2], demand, unit)
         if not sp.is_integer() or sp > periods.periods_in_day(day):
             raise InputError(_cell(tab, "B", number), row[1],
                              f"a whole settlement period from 1 to {periods.periods_in_day(day)} "
@@ -79,13 +100,6 @@ def parse_hh_demand(tab: str, rows: list[list[CellValue]], frame: pd.DataFrame,
             f"demand for every settlement period of the price window {window_cells} "
             f"({start} to {end})", "does not cover the price window")
     demand_raw = np.array([values[k] for k in keys])
-    if unit == "MWh" and demand_raw.max() > MAX_PLAUSIBLE_PERIOD_MWH:
-        worst = keys[int(demand_raw.argmax())]
-        raise InputError(
-            _cell(tab, "C", seen[worst]), float(demand_raw.max()),
-            f"MWh per half hour as the header says (at most {MAX_PLAUSIBLE_PERIOD_MWH:g} MWh, "
-            "a 100 MW site); values 1000x too big are kWh: fix the header to Demand (kWh)",
-            "looks like kWh typed where the header says MWh")
     demand_mwh = kwh_to_mwh(demand_raw) if unit == "kWh" else demand_raw
     if not demand_mwh.any():
         raise InputError(f"'{tab}'!C:C", 0, "some demand in the window (MWh > 0)",

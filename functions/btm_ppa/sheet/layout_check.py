@@ -87,6 +87,21 @@ def check_layout(layout: BessLayout, snapshot: TabSnapshot) -> None:
         if older_tab_lacks(layout, snapshot, spec):
             continue
         check_label(snapshot, spec.label_cell, spec.label, spec.cell)
+    check_results_block(layout, snapshot)
+
+
+#: Labels of result rows the refresh rewrites (row 54 names the price basis in B24).
+_LABEL_STEM = {"energy_cost_gbp": "Energy cost"}
+
+
+def check_results_block(layout: BessLayout, snapshot: TabSnapshot) -> None:
+    """The results block (rows 50-62) is written whole: every row's label must be at its
+    place (the header "Results" is an anchor), so that a row the analyst inserted or
+    deleted inside it is refused by cell and never overwritten."""
+    column = layout.result_columns[0]
+    for spec in layout.result_rows:
+        check_label(snapshot, f"{column}{spec.row}", _LABEL_STEM.get(spec.key, spec.label),
+                    f"results row {spec.row}")
 
 
 def older_tab_lacks(layout: BessLayout, snapshot: TabSnapshot, spec: CellSpec) -> bool:

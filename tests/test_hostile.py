@@ -1,0 +1,244 @@
+"""The project's own hostile-case suite (issue 26's classes), so that the next round of
+hostile testing starts from these: ingest files and Elexon answers, HH Data, the results
+block, files and folders, signals, timeouts, the nightly fan-out and HTTP headers.
+
+Each case states the promise it checks: nothing lost, no wrong number, no traceback, a
+message that says what, where, the value seen, what was expected and what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+from btm_ppa.entrypoints.cli import main
+from btm_ppa.errors import ElexonError
+from btm_ppa.prices.ingest import ingest_prices, parse_system_prices
+from tests.elexon_standin import item
+
+NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
+DAY = dt.date(2023, 6, 1)  # held whole (48 periods) in the shipped prices
+
+
+@pytest.fixture
+def store_path(tmp_path: Path, warehouse: DuckDbWarehouse) -> Path:
+    """A private copy of the session's warehouse, free to be written."""
+    return Path(shutil.copy(warehouse.path, tmp_path / "w.duckdb"))
+
+
+def _held(path: Path, day: dt.date = DAY) -> pd.DataFrame:
+    held = DuckDbWarehouse(path).query("system_prices_window",
+                                       {"window_start": day, "window_end": day})
+    return held.sort_values("settlement_period").reset_index(drop=True)
+
+
+def _csv(tmp_path: Path, rows: list[tuple[object, ...]], name: str = "prices.csv") -> Path:
+    path = tmp_path / name
+    lines = ["settlementDate,settlementPeriod,startTime,systemSellPrice,systemBuyPrice"]
+    lines += [",".join("" if v is None else str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _start(day: dt.date, sp: int) -> str:
+    start = pd.Timestamp(dt.datetime.combine(day, dt.time()), tz="Europe/London")
+    return (start.tz_convert("UTC") + pd.Timedelta(minutes=30 * (sp - 1))).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ingest_csv(path: Path, store: Path, day: dt.date = DAY, first: dt.date | None = None) -> int:
+    return main(["ingest-prices", "--start", str(first or day), "--end", str(day),
+                 "--from-csv", str(path), "--warehouse", str(store)])
+
+
+# --- 1. a partial day never replaces the periods held ----------------------------------
+
+def test_a_partial_csv_day_replaces_only_its_periods(tmp_path, store_path, capsys):
+    before = _held(store_path)
+    rows = [(DAY, sp, _start(DAY, sp), 7.0, 7.0) for sp in range(1, 11)]
+    assert _ingest_csv(_csv(tmp_path, rows), store_path) == 0
+    after = _held(store_path)
+    assert len(after) == 48
+    assert (after["system_buy_price_gbp_per_mwh"][:10] == 7.0).all()
+    assert after["system_buy_price_gbp_per_mwh"][10:].tolist() == before[
+        "system_buy_price_gbp_per_mwh"][10:].tolist()
+    assert "2023-06-01: 10 of 48" in capsys.readouterr().out
+
+
+def test_a_partial_elexon_day_replaces_only_its_periods(store_path):
+    before = _held(store_path)
+
+    class TenPeriods:
+        def get_system_prices(self, d):
+            return {"data": [item(str(d), sp, _start(d, sp), 9.0) for sp in range(1, 11)]}
+
+        def get_market_index(self, d):
+            return {"data": []}
+
+    report = ingest_prices(DuckDbWarehouse(store_path), DAY, DAY, client=TenPeriods(),
+                           now=NOW)  # type: ignore[arg-type]
+    after = _held(store_path)
+    assert report.rows == 10 and len(after) == 48
+    assert after["system_buy_price_gbp_per_mwh"][10:].tolist() == before[
+        "system_buy_price_gbp_per_mwh"][10:].tolist()
+    assert "the periods it lacks are kept as held" in report.summary()
+
+
+# --- 6. every row checked before anything is written -----------------------------------
+
+def _good(sp: int) -> tuple[object, ...]:
+    return (DAY, sp, _start(DAY, sp), 50.0, 50.0)
+
+
+BAD_ROWS = {
+    "infinite price": ((DAY, 5, _start(DAY, 5), 1.0, "inf"), "line 6", "systemBuyPrice 'inf'"),
+    "1e308": ((DAY, 5, _start(DAY, 5), 1.0, "1e308"), "line 6", "systemBuyPrice '1e308'"),
+    "1e999 as text": ((DAY, 5, _start(DAY, 5), "1e999", 1.0), "line 6",
+                      "systemSellPrice '1e999'"),
+    "not a number": ((DAY, 5, _start(DAY, 5), 1.0, "abc"), "line 6", "systemBuyPrice 'abc'"),
+    "blank buy price": ((DAY, 5, _start(DAY, 5), 1.0, None), "line 6",
+                        "systemBuyPrice is blank"),
+    "period 0": ((DAY, 0, _start(DAY, 1), 1.0, 1.0), "line 6", "settlementPeriod '0'"),
+    "period 77": ((DAY, 77, _start(DAY, 1), 1.0, 1.0), "line 6", "settlementPeriod '77'"),
+    "period 47 on a 46-period day": ((dt.date(2023, 3, 26), 47, "2023-03-26T23:00:00Z", 1, 1),
+                                     "line 6", "from 1 to 46"),
+    "period 2.5": ((DAY, 2.5, _start(DAY, 2), 1.0, 1.0), "line 6", "settlementPeriod '2.5'"),
+    "duplicate period": (_good(3), "line 6", "SP3 appears again"),
+    "bad date": (("2023-02-30", 5, _start(DAY, 5), 1.0, 1.0), "line 6",
+                 "settlementDate '2023-02-30'"),
+    "bad start time": ((DAY, 5, "noon", 1.0, 1.0), "line 6", "startTime 'noon'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ROWS), ids=list(BAD_ROWS))
+def test_a_bad_csv_row_is_refused_by_line_and_nothing_is_loaded(case, tmp_path, store_path,
+                                                                 capsys):
+    bad_row, where, fragment = BAD_ROWS[case]
+    rows = [_good(sp) for sp in range(1, 5)] + [bad_row] + [_good(sp) for sp in range(6, 9)]
+    before = _held(store_path)
+    assert _ingest_csv(_csv(tmp_path, rows), store_path, first=dt.date(2023, 3, 26)) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert "prices.csv" in err and where in err and fragment in err, err
+    assert "expected" in err and "nothing was loaded" in err
+    assert "Traceback" not in err
+    pd.testing.assert_frame_equal(_held(store_path), before)
+
+
+@pytest.mark.parametrize("price", [float("inf"), 1e308, "1e999", float("nan"), -2e4, None])
+def test_an_elexon_answer_with_an_impossible_price_is_refused(price, store_path):
+    payload = {"data": [item(str(DAY), sp, _start(DAY, sp), 5.0) for sp in range(1, 49)]}
+    payload["data"][7]["systemBuyPrice"] = price
+    with pytest.raises(ElexonError, match=r"item 8: systemBuyPrice .*expected a"):
+        parse_system_prices(DAY, payload, NOW)
+
+
+def test_an_elexon_answer_for_another_day_is_refused():
+    payload = {"data": [item("2023-06-02", 1, _start(dt.date(2023, 6, 2), 1), 5.0)]}
+    with pytest.raises(ElexonError, match="item 1 is for 2023-06-02: expected only 2023-06-01"):
+        parse_system_prices(DAY, payload, NOW)
+
+
+@pytest.mark.parametrize(("args", "code", "fragment"), [
+    (["--start", "2023-06-02", "--end", "2023-06-01"], 2, "--end 2023-06-01 is before"),
+    (["--start", "2023-06-01", "--end", "2023-06-01", "--from-csv", "{tmp}/none.csv"], 3,
+     "no such file"),
+    (["--start", "2023-06-01", "--end", "2023-06-01", "--from-csv", "{tmp}"], 3,
+     "is a folder"),
+])
+def test_ingest_arguments_are_refused_with_a_message(args, code, fragment, tmp_path,
+                                                     store_path, capsys):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    assert main(["ingest-prices", *args, "--warehouse", str(store_path)]) == code
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err, err
+
+
+# --- 5. HH Data: plausible half hours only, by cell ------------------------------------
+
+@pytest.mark.parametrize(("header", "value", "says"), [
+    ("Demand (kWh)", 1e8, "at most 50,000 kWh in a half hour"),
+    ("Demand (kWh)", 1e15, "at most 50,000 kWh in a half hour"),
+    ("Demand (kWh)", 1e200, "at most 50,000 kWh in a half hour"),
+    ("Demand (kWh)", "1e200", "at most 50,000 kWh in a half hour"),
+    ("Demand (kWh)", 50_001, "at most 50,000 kWh in a half hour"),
+    ("Demand (MWh)", 400.0, "looks like kWh typed where the header says MWh"),
+    ("Demand (MWh)", 1e200, "at most 50 MWh in a half hour"),
+    ("Demand (kWh)", float("inf"), "is not a finite number"),
+])
+def test_hh_data_values_beyond_one_site_are_refused_by_cell(header, value, says):
+    from btm_ppa.core import periods
+    from btm_ppa.errors import InputError
+    from btm_ppa.sheet.hh_data import parse_hh_demand
+
+    frame = periods.settlement_periods(DAY, DAY)
+    rows: list[list[object]] = [["Date", "Settlement period", header]]
+    rows += [[DAY, sp, 1.0] for sp in range(1, 49)]
+    rows[6][2] = value  # row 7 of the tab
+    with pytest.raises(InputError) as caught:
+        parse_hh_demand("HH Data", rows, frame, "B20:B21")
+    assert caught.value.cell == "'HH Data'!C7"
+    assert says in caught.value.message
+
+
+# --- 9. digits are ASCII digits ---------------------------------------------------------
+
+@pytest.mark.parametrize("mpan", ["²" * 13, "١٢٣٤٥٦٧٨٩٠١٢٣", "１２００００００００００１"])
+def test_mpan_of_non_ascii_digits_is_refused_by_cell(mpan, example_xlsx, warehouse):
+    from tests.conftest import cell, refresh_refused
+
+    refresh_refused(example_xlsx, warehouse, {cell("mpan_core"): mpan}, cell("mpan_core"),
+                    "is not an MPAN core", "13-digit")
+
+
+@pytest.mark.parametrize("mpan", ["²" * 13, "١٢٣٤٥٦٧٨٩٠١٢٣"])
+def test_lookup_of_a_non_ascii_mpan_is_a_message(mpan, capsys):
+    assert main(["lookup", "--mpan", mpan]) == 3
+    err = capsys.readouterr().err
+    assert "--mpan" in err and "is not an MPAN core" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["1²", "١٢", "١.٥"])
+def test_numbers_of_non_ascii_digits_are_text(value):
+    from btm_ppa.errors import InputError
+    from btm_ppa.sheet.cells import parse_number
+
+    with pytest.raises(InputError, match="is text, not a number"):
+        parse_number("B13", value, "MW", required=True)
+
+
+# --- 3. the results block is written whole only where it is intact ---------------------
+
+@pytest.mark.parametrize(("row", "content"), [(56, "my own note"), (51, None), (62, 12.5)])
+def test_a_row_inserted_inside_the_results_block_is_never_overwritten(row, content,
+                                                                      example_xlsx, warehouse):
+    import openpyxl
+
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+
+    book = openpyxl.load_workbook(example_xlsx)
+    book["BESS"].insert_rows(row)
+    book["BESS"][f"A{row}"] = content
+    book["BESS"][f"C{row}"] = "keep me"
+    book.save(example_xlsx)
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok and outcome.error is not None
+    assert f"A{row}" in outcome.status and "inserted" in outcome.status, outcome.status
+    sheet = openpyxl.load_workbook(example_xlsx)["BESS"]
+    assert sheet[f"A{row}"].value == content and sheet[f"C{row}"].value == "keep me"
+    assert sheet["B63"].value.startswith("ERROR")  # the status row, moved down one
+
+
+# --- 4. demo --out never overwrites without --force -------------------------------------
+
+def test_demo_refuses_to_overwrite_an_existing_workbook(tmp_path, capsys):
+    out = tmp_path / "mine.xlsx"
+    out.write_bytes(b"precious")
+    assert main(["demo", "--out", str(out)]) == 2
+    assert out.read_bytes() == b"precious"
+    assert "pass --force to replace it" in capsys.readouterr().err
