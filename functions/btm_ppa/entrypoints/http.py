@@ -240,7 +240,7 @@ def _run_refresh(request: flask.Request, body: dict[str, Any], tab: str,
         json_log("INFO", "inputs changed during the refresh; running again",
                  workbook=workbook.description)
     caller = request.environ.get("btm_ppa.caller")
-    attempt = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0") or 0) + 1
+    attempt = _attempt(request.headers.get(RETRY_COUNT_HEADER))
     json_log("INFO" if outcome.ok else "WARNING", "refresh finished", status=outcome.status,
              workbook=workbook.description, method=outcome.method)
     runtime.run_log().record(RefreshRun(
@@ -251,6 +251,24 @@ def _run_refresh(request: flask.Request, body: dict[str, Any], tab: str,
     if caller is not None and caller.lower() == runtime.tasks_caller() and status != 200:
         status = 503 if _retryable(outcome.error) else 200
     return outcome_json(outcome, layout), status
+
+
+RETRY_COUNT_HEADER = "X-CloudTasks-TaskRetryCount"
+
+
+def _attempt(header: str | None) -> int:
+    """The run's attempt (1 for a first try) from Cloud Tasks' retry count. The sheet is
+    already written when this is read, so a header that is not a whole number (``abc``,
+    ``1.5``) is logged and the run recorded as a first attempt, never a 500 (which would
+    make Cloud Tasks retry a finished refresh)."""
+    text = (header or "").strip()
+    if not text:
+        return 1
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return int(text) + 1
+    json_log("WARNING", f"{RETRY_COUNT_HEADER} {text[:40]!r} is not a whole number of "
+             "retries; the run is recorded as attempt 1")
+    return 1
 
 
 def _retryable(error: BaseException | None) -> bool:
@@ -314,17 +332,25 @@ def _scheduled(request: flask.Request, body: dict[str, Any]) -> Response:
     queue = runtime.task_queue()
     if queue is not None:
         night = dt.datetime.now(dt.UTC).date().isoformat()
-        names = [queue.enqueue({"spreadsheet_id": sid, "sheet": validate_tab_name(tab),
-                                "trigger": "nightly"},
-                               name=task_id("nightly", night, sid, tab or ""))
-                 for sid, tab in sheets]
-        queued = sum(1 for n in names if n)
+        queued, skipped = 0, []
+        for sid, tab in sheets:  # one bad registry entry must not stop the others
+            try:
+                name = queue.enqueue({"spreadsheet_id": sid, "sheet": validate_tab_name(tab),
+                                      "trigger": "nightly"},
+                                     name=task_id("nightly", night, sid, tab or ""))
+                queued += 1 if name else 0
+            except BtmError as exc:
+                skipped.append({"spreadsheet_id": sid, "sheet": tab, "error": exc.message})
+        already = len(sheets) - queued - len(skipped)
         summary = (f"{report.summary()}; queued {queued} of {len(sheets)} spreadsheet(s)"
-                   + (f" ({len(sheets) - queued} already queued tonight)" if queued < len(sheets)
-                      else ""))
-        json_log("INFO", summary)
-        return {"ok": True, "summary": summary, "ingest_rows": report.rows,
-                "queued": queued}, 200
+                   + (f" ({already} already queued tonight)" if already else "")
+                   + (f"; skipped {len(skipped)} registry entr{'y' if len(skipped) == 1 else 'ies'}"
+                      " that cannot be refreshed: " + "; ".join(
+                          f"{e['spreadsheet_id']} tab {e['sheet']!r}: {e['error']}"
+                          for e in skipped) + " (fix them in the registry)" if skipped else ""))
+        json_log("WARNING" if skipped else "INFO", summary, skipped=skipped)
+        return {"ok": not skipped, "summary": summary, "ingest_rows": report.rows,
+                "queued": queued, "skipped": skipped}, 200
     results = []
     for spreadsheet_id, tab in sheets:
         try:

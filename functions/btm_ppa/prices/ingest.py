@@ -137,7 +137,8 @@ class IngestReport:
     def summary(self) -> str:
         text = f"ingested {self.rows:,} settlement periods for {self.days} day(s) {self.start} to {self.end}"
         if self.short_days:
-            text += f"; incomplete in the new data (the periods it lacks are kept as held): {', '.join(self.short_days)}"
+            text += ("; incomplete in the new data (the periods it lacks are kept as held): "
+                     + ", ".join(self.short_days))
         if self.missing_mid:
             text += f"; {self.missing_mid:,} period(s) without a market index price"
         return text

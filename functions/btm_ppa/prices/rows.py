@@ -8,6 +8,7 @@ before the warehouse is touched, and never stored to misprice a later refresh.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,6 +52,14 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _fixed(text: str, _index: object, _value: object) -> str:
+    return text
+
+
+def _number_problem(field: str, expected: str, _index: object, value: object) -> str:
+    return f"{field} {_shown(value)}: {expected}"
+
+
 def checked_rows(raw: pd.DataFrame, origin: str, row_name: Callable[[object], str],
                  error: Callable[[str], BtmError]) -> pd.DataFrame:
     """``raw`` (Elexon field names, any types) with its dates, periods, start times and
@@ -91,13 +100,12 @@ def checked_rows(raw: pd.DataFrame, origin: str, row_name: Callable[[object], st
         bound = _bound(column)
         unit = f" {bound.unit}" if bound else ""
         if spec.required:
-            bad(blank, lambda _i, v, f=field: f"{f} is blank: expected a price", values)
+            bad(blank, functools.partial(_fixed, f"{field} is blank: expected a price"), values)
         limit = bound.limit if bound else np.inf
         wrong = ~blank & (numbers.isna() | ~np.isfinite(numbers.fillna(0.0))
                           | (numbers.abs() > limit))
-        bad(wrong, lambda _i, v, f=field, lim=limit, u=unit: (
-            f"{f} {_shown(v)}: expected a finite number from {-lim:,.0f} to {lim:,.0f}{u}"),
-            values)
+        expected = f"expected a finite number from {-limit:,.0f} to {limit:,.0f}{unit}"
+        bad(wrong, functools.partial(_number_problem, field, expected), values)
         out[field] = numbers
     keys = pd.DataFrame({"d": day, "p": sp})
     duplicate = keys.duplicated(keep="first") & dates.notna() & ~wrong_sp
