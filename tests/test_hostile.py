@@ -242,3 +242,321 @@ def test_demo_refuses_to_overwrite_an_existing_workbook(tmp_path, capsys):
     assert main(["demo", "--out", str(out)]) == 2
     assert out.read_bytes() == b"precious"
     assert "pass --force to replace it" in capsys.readouterr().err
+
+
+# --- 12. the nightly fan-out carries on past a bad registry entry ----------------------
+
+def test_nightly_fan_out_queues_every_valid_sheet_past_a_bad_entry(store_path, monkeypatch):
+    import functions_framework
+
+    from btm_ppa.adapters.elexon import ElexonClient
+    from btm_ppa.adapters.retry import RetryPolicy
+    from btm_ppa.entrypoints import runtime
+    from tests.elexon_standin import ElexonStandIn
+
+    class Queue:
+        def __init__(self) -> None:
+            self.tasks: list[dict] = []
+
+        def enqueue(self, payload, name=None):
+            self.tasks.append(payload)
+            return f"task-{len(self.tasks)}"
+
+    queue = Queue()
+    ids = ["a" * 30, "b" * 30, "c" * 30, "d" * 30]
+    monkeypatch.setenv("BTM_PPA_AUTH", "off")
+    monkeypatch.setenv("BTM_PPA_SPREADSHEETS",
+                       f"{ids[0]}:BESS,{ids[1]}:Model/2024,{ids[2]},{ids[3]}:Deal B")
+    runtime.inject("warehouse", DuckDbWarehouse(store_path))
+    runtime.inject("tasks", queue)
+    try:
+        with ElexonStandIn() as elexon:
+            runtime.inject("elexon", ElexonClient(base_url=elexon.base_url,
+                                                  policy=RetryPolicy(base_delay_s=0.01)))
+            app = functions_framework.create_app(target="scheduled_refresh",
+                                                 source="functions/main.py")
+            response = app.test_client().post("/", json={"start": "2030-01-01",
+                                                         "end": "2030-01-01"})
+    finally:
+        for name in ("warehouse", "tasks", "elexon"):
+            runtime.inject(name, None)
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert [t["spreadsheet_id"] for t in queue.tasks] == [ids[0], ids[2], ids[3]]
+    assert body["queued"] == 3 and not body["ok"]
+    assert body["skipped"][0]["sheet"] == "Model/2024"
+    assert "queued 3 of 4" in body["summary"] and "Model/2024" in body["summary"]
+
+
+# --- 13. a non-numeric Cloud Tasks retry count ------------------------------------------
+
+@pytest.mark.parametrize("count", ["abc", "1.5", "-1", "²", "9" * 40, ""])
+def test_a_non_numeric_retry_count_never_fails_a_finished_refresh(count, example_xlsx,
+                                                                   warehouse, monkeypatch):
+    import functions_framework
+
+    from btm_ppa.entrypoints import runtime
+    from tests.conftest import cell_values, status_cell
+
+    monkeypatch.setenv("BTM_PPA_WORKBOOK_ROOT", str(example_xlsx.parent))
+    monkeypatch.setenv("BTM_PPA_AUTH", "off")
+    runtime.inject("warehouse", warehouse)
+    try:
+        app = functions_framework.create_app(target="refresh", source="functions/main.py")
+        response = app.test_client().post("/", json={"workbook": "bess.xlsx"},
+                                          headers={"X-CloudTasks-TaskRetryCount": count})
+    finally:
+        runtime.inject("warehouse", None)
+    assert response.status_code == 200, response.get_json()
+    assert cell_values(example_xlsx)[status_cell()] == "OK"
+
+
+# --- 9. a crash: one line, the trace saved -----------------------------------------------
+
+def test_a_crash_inside_a_refresh_is_one_line_and_a_saved_trace(example_xlsx, warehouse,
+                                                                  monkeypatch, capsys):
+    import btm_ppa.refresh as refresh_module
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(refresh_module, "value_sheet_method", broken)
+    code = main(["refresh", "--workbook", str(example_xlsx), "--warehouse",
+                 str(warehouse.path)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in captured.err + captured.out
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "ZeroDivisionError" in lines[0], captured.err
+    saved = Path(lines[0].rsplit("the trace is saved in ", 1)[1].rstrip(")"))
+    assert "Traceback" in saved.read_text() and "a bug" in saved.read_text()
+    saved.unlink()
+    assert "ERROR: internal error (ZeroDivisionError)" in captured.out
+
+
+def test_an_infinite_price_in_the_warehouse_is_a_message_not_a_crash(example_xlsx,
+                                                                       store_path):
+    import duckdb
+
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+    from tests.conftest import cell, set_cells
+
+    set_cells(example_xlsx, {cell("window_start"): dt.datetime(2023, 6, 1),
+                             cell("window_end"): dt.datetime(2023, 6, 30)})
+    with duckdb.connect(str(store_path)) as con:
+        con.execute("UPDATE system_prices SET system_buy_price_gbp_per_mwh = 'inf'::DOUBLE "
+                    "WHERE settlement_date = DATE '2023-06-05' AND settlement_period = 7")
+    outcome = refresh(XlsxWorkbook(example_xlsx), DuckDbWarehouse(store_path))
+    assert not outcome.ok
+    assert "2023-06-05 SP7" in outcome.status and "ingest-prices" in outcome.status, (
+        outcome.status)
+
+
+# --- 10. Ctrl-C: at start-up, inside a DuckDB query ------------------------------------
+
+# As the console script runs: its module (standard library only) is imported, and its
+# main() installs the handler before anything heavy; GO marks that moment.
+START_UP_CHILD = """
+import sys
+from btm_ppa import interrupts
+from btm_ppa.entrypoints import console
+interrupts.install()
+print("GO", flush=True)
+sys.exit(console.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.2])
+def test_ctrl_c_during_start_up_is_an_interruption(delay_s, example_xlsx, warehouse):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    before = example_xlsx.read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-c", START_UP_CHILD, "refresh", "--workbook", str(example_xlsx),
+         "--warehouse", str(warehouse.path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "GO"
+        time.sleep(delay_s)  # inside the imports of pandas, numpy, DuckDB and rich
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and "ImportError" not in err
+    assert example_xlsx.read_bytes() == before
+
+
+@pytest.fixture
+def pressed_ctrl_c():
+    from btm_ppa import interrupts
+
+    yield interrupts._requested.set
+    interrupts.clear()
+
+
+@pytest.mark.parametrize("raised", [RuntimeError("Query interrupted"), "InterruptException"])
+def test_an_interrupted_duckdb_query_is_an_interruption_not_a_bug(
+        raised, pressed_ctrl_c, example_xlsx, warehouse, monkeypatch, capsys):
+    import duckdb
+
+    from tests.conftest import cell_values, status_cell
+
+    error: Exception = duckdb.InterruptException("INTERRUPT Error: Interrupted!") if raised == (
+        "InterruptException") else raised
+    real_connect = duckdb.connect
+
+    class Interrupting:
+        def __init__(self, con):
+            self.con = con
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.con.close()
+
+        def execute(self, sql, params=None):
+            if "system_buy_price_gbp_per_mwh" in sql and "BETWEEN" in sql.upper():
+                pressed_ctrl_c()  # what interrupts' handler does when Ctrl-C arrives
+                raise error
+            return self.con.execute(sql, params or [])
+
+    monkeypatch.setattr(duckdb, "connect",
+                        lambda *a, **k: Interrupting(real_connect(*a, **k)))
+    before = cell_values(example_xlsx)
+    code = main(["refresh", "--workbook", str(example_xlsx), "--warehouse",
+                 str(warehouse.path)])
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert "interrupted" in err and "internal error" not in err
+    assert cell_values(example_xlsx) == before  # row 62 not overwritten with "internal error"
+    assert status_cell() not in before
+
+
+# --- 23.12 / 11 / 7. results never blanked: kept and marked stale -----------------------
+
+def _refreshed(example_xlsx, warehouse):
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok, outcome.status
+    return outcome
+
+
+def _figures(path: Path) -> dict[str, tuple[object, str]]:
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(path)["BESS"]
+    return {f"{c}{r}": (sheet[f"{c}{r}"].value, sheet[f"{c}{r}"].number_format)
+            for r in range(51, 62) for c in "BCD"
+            if isinstance(sheet[f"{c}{r}"].value, int | float)}
+
+
+@pytest.mark.parametrize(("edits", "says"), [
+    ({"B13": -5}, "ERROR: B13"),  # an input error
+    ({"B20": dt.datetime(2030, 1, 1), "B21": dt.datetime(2030, 1, 31)}, "ERROR: B20"),  # prices
+])
+def test_on_an_error_the_previous_results_stay_marked_stale(edits, says, example_xlsx,
+                                                            warehouse):
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+    from tests.conftest import cell_values, set_cells
+
+    _refreshed(example_xlsx, warehouse)
+    before = _figures(example_xlsx)
+    refreshed_at = cell_values(example_xlsx)["D62"]
+    set_cells(example_xlsx, edits)
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok and outcome.status.startswith(says), outcome.status
+    after = _figures(example_xlsx)
+    assert len(after) == len(before) > 20  # never blanked
+    for address, (value, number_format) in after.items():
+        assert value == before[address][0]
+        assert number_format.startswith('[Color16]"(stale) "'), (address, number_format)
+    note = cell_values(example_xlsx)["E62"]
+    assert note.startswith("stale: rows 51-61 hold the results of the last successful refresh")
+    assert refreshed_at.strftime("%Y-%m-%d %H:%M") in note
+    # A second failure keeps saying whose results they are; a success restores the style.
+    refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert cell_values(example_xlsx)["E62"] == note
+    set_cells(example_xlsx, {"B13": 50} if "B13" in edits else {"B20": None, "B21": None})
+    _refreshed(example_xlsx, warehouse)
+    assert not any(f.startswith("[Color16]") for _, f in _figures(example_xlsx).values())
+    assert not str(cell_values(example_xlsx).get("E62", "")).startswith("stale:")
+
+
+def test_a_timeout_is_its_own_outcome_and_marks_the_results_stale(example_xlsx, warehouse,
+                                                                  monkeypatch, capsys):
+    from btm_ppa.refresh import BUDGET_ENV
+    from tests.conftest import cell, cell_values, set_cells
+
+    _refreshed(example_xlsx, warehouse)
+    set_cells(example_xlsx, {cell("method"): "optimal", cell("window_start"): "2023-01-01",
+                             cell("window_end"): "2023-03-31"})
+    monkeypatch.setenv(BUDGET_ENV, "0.000001")
+    code = main(["refresh", "--workbook", str(example_xlsx), "--warehouse",
+                 str(warehouse.path)])
+    assert code == 6, capsys.readouterr()
+    values = cell_values(example_xlsx)
+    assert values["B62"].startswith("ERROR: the refresh did not finish within")
+    assert values["E62"].startswith("stale: rows 51-61")
+    assert all(f.startswith("[Color16]") for _, f in _figures(example_xlsx).values())
+
+
+def test_a_timeout_answers_http_504(example_xlsx, warehouse, monkeypatch):
+    import functions_framework
+
+    from btm_ppa.entrypoints import runtime
+    from btm_ppa.refresh import BUDGET_ENV
+    from tests.conftest import cell, set_cells
+
+    set_cells(example_xlsx, {cell("method"): "optimal", cell("window_start"): "2023-01-01",
+                             cell("window_end"): "2023-03-31"})
+    monkeypatch.setenv(BUDGET_ENV, "0.000001")
+    monkeypatch.setenv("BTM_PPA_WORKBOOK_ROOT", str(example_xlsx.parent))
+    monkeypatch.setenv("BTM_PPA_AUTH", "off")
+    runtime.inject("warehouse", warehouse)
+    try:
+        app = functions_framework.create_app(target="refresh", source="functions/main.py")
+        response = app.test_client().post("/", json={"workbook": "bess.xlsx"})
+    finally:
+        runtime.inject("warehouse", None)
+    assert response.status_code == 504
+    assert response.get_json()["error"]["kind"] == "timeout"
+
+
+def test_an_edit_after_the_last_check_marks_the_written_figures_stale(example_xlsx,
+                                                                      warehouse):
+    """Sheets has no transaction: B45 typed while the results are being written. The
+    figures computed from the old B45 are marked stale, naming B45, never left under OK."""
+    from btm_ppa.adapters.sheets_workbook import SheetsWorkbook
+    from btm_ppa.refresh import refresh
+    from tests.conftest import cell
+    from tests.sheets_standin import SheetsStandIn
+    from tests.test_sheets_workbook import SA, SHEET_ID, loopback_client
+
+    price = cell("ppa_price_gbp_per_mwh")
+    with SheetsStandIn(SHEET_ID, example_xlsx) as standin:
+        book = SheetsWorkbook(SHEET_ID, loopback_client(standin), SA)
+        original_write = book.write
+
+        def write_while_the_analyst_types(tab, writes, tables=None):
+            standin.set_value("BESS", price, 777)
+            return original_write(tab, writes, tables)
+
+        book.write = write_while_the_analyst_types  # type: ignore[method-assign]
+        outcome = refresh(book, warehouse)
+        assert not outcome.ok and book.inputs_changed
+        status = standin.value("BESS", "B62")
+        assert status.startswith(f"STALE: {price} changed while the refresh ran"), status
+        assert standin.value("BESS", "E62").startswith("stale:")
+        book.write = original_write  # type: ignore[method-assign]
+        again = refresh(SheetsWorkbook(SHEET_ID, loopback_client(standin), SA), warehouse)
+        assert again.ok and standin.value("BESS", "B62") == "OK"

@@ -198,7 +198,9 @@ def test_an_edit_during_a_refresh_is_not_lost(standin, warehouse):
     book._batch_get = read_then_analyst_edits
     outcome = refresh(book, warehouse)
     assert not outcome.ok and "changed while" in outcome.status and book.inputs_changed
-    assert standin.count("batchUpdate") == 0  # old results never land on new inputs
+    # Old results never stand under OK on new inputs: they are marked stale, by cell.
+    assert standin.value("BESS", status_cell()).startswith(
+        f"STALE: {cell('ppa_price_gbp_per_mwh')} changed while the refresh ran")
     again = refresh(_book(standin), warehouse)  # the caller runs again (see http.py)
     assert again.ok and standin.value("BESS", cell("ppa_price_gbp_per_mwh")) == 151.25
 

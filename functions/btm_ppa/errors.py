@@ -20,6 +20,8 @@ class ExitCode(IntEnum):
     INPUT = 3  # a cell of the tab is wrong or the layout does not match; see row 62
     WORKBOOK = 4  # the workbook is missing, locked or cannot be written
     PRICES = 5  # no usable prices for the window, or the warehouse or Elexon failed
+    TIMEOUT = 6  # the refresh did not finish within its time budget; results marked stale
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): nothing was half-written
 
 
 class BtmError(Exception):
@@ -99,6 +101,14 @@ class WorkbookUnavailableError(BtmError):
     kind = "workbook"
 
 
+class InputsChangedError(WorkbookUnavailableError):
+    """The tab's inputs changed while it was being refreshed: either nothing was written
+    (found before the write), or the figures written are marked stale (found after it).
+    Run the refresh again on the new inputs."""
+
+    kind = "inputs_changed"
+
+
 class WarehouseError(BtmError):
     """The price warehouse could not answer (missing table, SQL error, unreachable), or
     its path holds something that is not a warehouse."""
@@ -113,7 +123,8 @@ class ElexonError(BtmError):
 
 
 class RefreshTimeoutError(BtmError):
-    """A refresh did not finish within its time budget; nothing was written."""
+    """A refresh did not finish within its time budget: its own outcome (exit 6, HTTP
+    504); the previous results stay, marked stale, and the status row says why."""
 
     kind = "timeout"
 
@@ -187,8 +198,8 @@ OUTCOMES: dict[type[BaseException], ErrorOutcome] = {
     RequestError: ErrorOutcome(ExitCode.USAGE, 400, "ERROR"),
     ServiceUnavailableError: ErrorOutcome(ExitCode.INTERNAL, 503, "ERROR"),
     InternalError: ErrorOutcome(ExitCode.INTERNAL, 500, "ERROR"),
-    # Over budget: nothing was written; the caller may try again.
-    RefreshTimeoutError: ErrorOutcome(ExitCode.INTERNAL, 500, "ERROR"),
+    # Over budget: its own outcome; the status row says so and rows 51-61 are marked stale.
+    RefreshTimeoutError: ErrorOutcome(ExitCode.TIMEOUT, 504, "ERROR"),
 }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from btm_ppa import interrupts
 from btm_ppa.core import dispatch, periods
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
@@ -27,6 +28,7 @@ from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import (
     BtmError,
     InputError,
+    InputsChangedError,
     InternalError,
     LayoutError,
     RefreshTimeoutError,
@@ -37,6 +39,7 @@ from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
+    STALE_NOTE,
     PricesUsed,
     block_writes,
     dispatch_table,
@@ -45,6 +48,8 @@ from btm_ppa.sheet.outputs import (
     ppa_writes,
     result_writes,
     simulated_before,
+    spec_rows,
+    stale_marking,
     status_writes,
     system_buy_writes,
 )
@@ -109,9 +114,10 @@ def refresh(
 ) -> RefreshOutcome:
     """Refresh one BESS tab. Never raises BtmError: problems come back in the outcome.
 
-    WorkbookUnavailableError, a missing tab and running out of the time budget
-    (``budget_s`` seconds, by default ``refresh_budget_s()``; RefreshTimeoutError) are
-    reported without writing anything; every other problem is written to the status row.
+    WorkbookUnavailableError and a missing tab are reported without writing anything;
+    every other problem, running out of the time budget (``budget_s`` seconds, by default
+    ``refresh_budget_s()``; RefreshTimeoutError) too, is written to the status row, and
+    the previous results in rows 51-61 are kept and marked stale (``stale_marking``).
     """
     budget = refresh_budget_s() if budget_s is None else budget_s
     deadline = time.monotonic() + budget
@@ -127,11 +133,13 @@ def refresh(
         method = inputs.method
         outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget,
                            simulated_before=simulated_before(layout, snapshot))
-    except RefreshTimeoutError as exc:  # nothing written: the budget is already spent
-        return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
-    except BtmError as exc:
+    except BtmError as exc:  # the timeout too: its status row, the results marked stale
+        if interrupts.requested():  # DuckDB's interrupted query, say: Ctrl-C, not an error
+            raise KeyboardInterrupt from exc
         return _report_error(workbook, tab, layout, snapshot, exc, method, now)
     except Exception as exc:  # a bug: the status row must not keep saying OK
+        if interrupts.requested():  # a library's own error for a Ctrl-C inside it
+            raise KeyboardInterrupt from exc
         log.exception("refresh crashed")
         return _report_error(workbook, tab, layout, snapshot, InternalError(
             f"internal error ({type(exc).__name__}) while computing; the figures were left "
@@ -140,7 +148,40 @@ def refresh(
         workbook.write(tab, outcome.writes, outcome.tables)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
-    return outcome
+    return _stale_if_edited(workbook, tab, layout, snapshot, outcome, now)
+
+
+def _stale_if_edited(workbook: Workbook, tab: str, layout: BessLayout, snapshot: TabSnapshot,
+                     outcome: RefreshOutcome, now: dt.datetime) -> RefreshOutcome:
+    """A workbook without transactions (Google Sheets) can take an edit between the
+    pre-write check and the write. Read again after writing: if an input changed, the
+    figures just written came from the old inputs, so they are marked stale (row 62 says
+    which cells changed) rather than left under OK; the caller runs the refresh again."""
+    check = getattr(workbook, "changed_since_read", None)
+    if check is None:
+        return outcome
+    changed = check({w.address for w in outcome.writes})
+    if not changed:
+        return outcome
+    cells = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    error = InputsChangedError(
+        f"{cells} changed while the refresh ran; rows {spec_rows(layout)} were computed from "
+        "the inputs before that change and are marked stale: refresh again")
+    written = {**snapshot.cells, **{w.address: w.value for w in outcome.writes}}
+    figures, _ = stale_marking(layout, TabSnapshot(snapshot.tab_names, written), now)
+    status = f"STALE: {error.message}"
+    note = (f"{STALE_NOTE} rows {spec_rows(layout)} hold results computed from the inputs as "
+            f"they were before {cells} changed; refresh again")
+    writes = status_writes(layout, status, outcome.method, now, note) + figures
+    stale = RefreshOutcome(ok=False, status=status, method=outcome.method, error=error,
+                           warnings=outcome.warnings)
+    try:
+        workbook.write(tab, writes)
+    except BtmError as exc:
+        log.warning("could not mark the results stale: %s", exc.message)
+        return stale
+    stale.writes, stale.status_written = writes, True
+    return stale
 
 
 def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | RefreshOutcome:
@@ -293,8 +334,9 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         if inputs.method is Method.OPTIMAL:
             raise RefreshTimeoutError(
                 f"the refresh did not finish within its {budget_s:g} s budget while finding the "
-                f"optimal schedule of {problem.periods:,} settlement periods; nothing was "
-                f"written (shorten the window B20:B21, or raise {BUDGET_ENV})") from None
+                f"optimal schedule of {problem.periods:,} settlement periods, so the results "
+                f"were not updated (shorten the window B20:B21, or raise {BUDGET_ENV})"
+                ) from None
     log.info("dispatch of %d periods in %.3f s (%s)", problem.periods,
              time.perf_counter() - started,
              "no optimum within the budget" if best is None else
@@ -383,7 +425,13 @@ def _report_error(workbook: Workbook, tab: str, layout: BessLayout, snapshot: Ta
                    else f" (status shown in row {row}, {column_shift} column(s) right, where the "
                    "status row now is)")
         outcome.status = status
-    writes = status_writes(layout, status, method, now, row=row, column_shift=column_shift)
+    note = ""
+    figures: list[CellWrite] = []
+    if (row, column_shift) == (layout.result_row("status").row, 0):  # the block is in place
+        figures, note = stale_marking(layout, snapshot, now,
+                                      style=not isinstance(exc, LayoutError))
+    writes = status_writes(layout, status, method, now, note, row=row,
+                           column_shift=column_shift) + figures
     try:
         workbook.write(tab, writes)
     except BtmError as write_exc:

@@ -230,5 +230,11 @@ class DuckDbWarehouse:
         try:
             with duckdb.connect(str(self.path), read_only=True) as con:
                 return con.execute(sql, params or {}).df()
+        except duckdb.InterruptException as exc:  # Ctrl-C inside the query
+            raise KeyboardInterrupt from exc
+        except RuntimeError as exc:
+            if "interrupted" in str(exc).lower():  # pandas' fetch: RuntimeError('Query interrupted')
+                raise KeyboardInterrupt from exc
+            raise
         except duckdb.Error as exc:
             raise WarehouseError(f"embedded warehouse query {sql_name} failed: {exc}") from exc

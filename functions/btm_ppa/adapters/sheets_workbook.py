@@ -11,9 +11,10 @@ and one values batchUpdate per refresh.
   exists; the Apps Script add-on creates it, with its chart, on first use. Google rejects
   a write beyond a tab's grid (a new tab is 1,000 x 26) and fails the whole batch, so a
   table that does not fit grows the grid first (``appendDimension``).
-- No lost edit: before writing, the ranges read are read again and compared (every cell
-  but those about to be written); if an input changed meanwhile nothing is written and
-  ``InputsChangedError`` tells the caller to run again on the new inputs.
+- No figures under OK from old inputs: after writing, the ranges read are read again and
+  compared (every cell but those written); if an input changed meanwhile, the refresh
+  marks the figures it wrote stale, names the cells, and the caller runs again
+  (``changed_since_read``). Inputs are never written, so no edit is ever lost.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from gspread.exceptions import APIError
 from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
-from btm_ppa.errors import LayoutError, WorkbookUnavailableError
+from btm_ppa.errors import InputsChangedError, LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.cells import SERIAL_EPOCH
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 
@@ -40,12 +41,6 @@ DEFAULT_TIMEOUT_S = 30.0
 _SPREADSHEET_ID = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 #: Rows of a replaced table tab blanked beyond the new content: the tab's grid, up to this.
 TABLE_CLEAR_ROWS = 5_000
-
-
-class InputsChangedError(WorkbookUnavailableError):
-    """The tab's inputs changed between the read and the write: nothing was written."""
-
-    kind = "inputs_changed"
 
 
 def valid_spreadsheet_id(value: object) -> str:
@@ -161,18 +156,25 @@ class SheetsWorkbook:
                                                  "majorDimension": "ROWS"}))
         return [vr.get("values", []) for vr in body.get("valueRanges", [])]
 
-    def _check_unchanged(self, written: set[str]) -> None:
-        """Read the same ranges again; raise InputsChangedError if any cell not about to be
-        written differs from the first read."""
+    def changed_since_read(self, written: set[str]) -> list[str]:
+        """After a write: the cells (A1) and optional tabs that differ from the first read,
+        leaving out the cells written. Sheets has no transaction, so an edit can land at
+        any moment between the read and the write; read once more after writing (rather
+        than before: that left the moment between that check and the write open), and the
+        refresh marks its figures stale, naming the cells, when this finds one."""
         if not self._read_ranges:
-            return
+            return []
         again = self._batch_get(self._read_ranges)
-        if _cells(again[:1], self._read_origin, written) != _cells(
-                self._read_values[:1], self._read_origin, written) or again[1:] != self._read_values[1:]:
+        before = _cells(self._read_values[:1], self._read_origin, written)
+        after = _cells(again[:1], self._read_origin, written)
+        changed = sorted((a for a in before.keys() | after.keys() if before.get(a) != after.get(a)),
+                         key=lambda a: (a1_to_rowcol(a)[0], a1_to_rowcol(a)[1]))
+        changed += [r.split("!")[0].strip("'") for r, old, new in
+                    zip(self._read_ranges[1:], self._read_values[1:], again[1:], strict=False)
+                    if old != new]
+        if changed:
             self.inputs_changed = True
-            raise InputsChangedError(
-                f"the inputs of {self.description} changed while it was being refreshed; "
-                "nothing was written")
+        return changed
 
     def read(self, tab: str, cell_range: str, optional_tabs: Sequence[str] = ()) -> TabSnapshot:
         tabs = self._tab_names()
@@ -212,7 +214,6 @@ class SheetsWorkbook:
             data.append({"range": f"{_quote(name)}!A1", "values": rows})
         if not data:
             return
-        self._check_unchanged({w.address for w in writes})
         if grow:  # a write beyond the grid would fail the whole batch
             self._call("growing a tab", lambda: self.client.http_client.batch_update(
                 self.spreadsheet_id, {"requests": grow}))

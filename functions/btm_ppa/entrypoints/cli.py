@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
+from btm_ppa import interrupts
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
@@ -266,8 +267,37 @@ def _crash_report(exc: BaseException) -> str:
         return "(the trace could not be saved)"
 
 
+class _OneLine(logging.Formatter):
+    """Log records as one line each; a record carrying an exception saves its trace to a
+    crash file and names it, so no traceback reaches the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{record.levelname} {record.name}: {record.getMessage()}"
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            text += f" ({type(error).__name__}; the trace is saved in {_crash_report(error)})"
+        return text
+
+
+def _one_line_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLine())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if isinstance(old, logging.StreamHandler) and getattr(old, "_btm_ppa", False):
+            root.removeHandler(old)
+    handler._btm_ppa = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
+INTERRUPTED = ExitCode.INTERRUPTED  # 130: 128 + SIGINT, as shells report it
+INTERRUPTED_TEXT = ("interrupted: nothing was half-written (a workbook being saved is left "
+                    "whole, old or new; a price load is all or nothing)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _one_line_logging()
     args = _parser().parse_args(argv)
     # Wide enough for the results table when piped or captured (CI logs, files).
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -275,13 +305,19 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return _run(args, console)
+    except KeyboardInterrupt:
+        err.print(INTERRUPTED_TEXT, markup=False)
+        return INTERRUPTED
     except BtmError as exc:  # anything not already written to a status row
+        if interrupts.requested():  # e.g. DuckDB's "Query interrupted" as a warehouse error
+            err.print(INTERRUPTED_TEXT, markup=False)
+            return INTERRUPTED
         err.print(f"ERROR: {exc.message}", markup=False)
         return exit_code_for(exc)
-    except KeyboardInterrupt:
-        err.print("interrupted: a workbook being saved is left whole (old or new)")
-        return 130
     except Exception as exc:  # the last guard: one line here, the trace in a file
+        if interrupts.requested():  # a library's own error for the Ctrl-C inside it
+            err.print(INTERRUPTED_TEXT, markup=False)
+            return INTERRUPTED
         where = _crash_report(exc)
         logging.getLogger(__name__).debug("crash", exc_info=exc)
         err.print(f"ERROR: internal error ({type(exc).__name__}); this is a bug in btm-ppa, "

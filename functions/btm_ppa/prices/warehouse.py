@@ -176,6 +176,7 @@ def window_prices(
             f"{window.end} ({cells}) has no market index price (MID); the warehouse holds "
             f"{span}: expected {PriceBasis.SYSTEM_BUY.value!r} (or blank), or a window with "
             "MID", cell=basis_cell)
+    _refuse_impossible_prices(frame, columns, warehouse.description)
     gaps = frame[frame[basis.column].isna()]
     missing = list(zip(gaps["settlement_date"], gaps["settlement_period"].astype(int),
                        strict=True))
@@ -190,6 +191,26 @@ def window_prices(
             f"prices (more than {MAX_MISSING_SHARE:.0%}); the warehouse holds prices from "
             f"{first} to {last}: expected a window inside that range", cell=start_cell)
     return result
+
+
+def _refuse_impossible_prices(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    """A stored price that is not finite or beyond any real one (an old load of a broken
+    feed) would crash or misprice the refresh: refuse, naming the periods and the fix."""
+    from btm_ppa.prices.rows import MAX_PLAUSIBLE_PRICE_GBP_PER_MWH as limit
+
+    for column in columns:
+        values = frame[column]
+        bad = values.notna() & ~(values.abs() <= limit)
+        if bad.any():
+            rows = frame[bad]
+            first = rows.iloc[0]
+            days = sorted(set(rows["settlement_date"]))
+            raise PriceDataError(
+                f"the warehouse ({where}) holds {int(bad.sum())} impossible {column} value(s) "
+                f"in the window, first {first['settlement_date']} SP"
+                f"{int(first['settlement_period'])}: {first[column]!r}; expected finite prices "
+                f"from {-limit:,.0f} to {limit:,.0f} £/MWh: load those days again with "
+                f"`btm-ppa ingest-prices --start {days[0]} --end {days[-1]}`", cell=None)
 
 
 def _held_range(warehouse: PriceWarehouse, first_column: str,
