@@ -217,8 +217,10 @@ def _read_only_warehouse(shared_dir, warehouse):
     return wh
 
 
-def test_a_read_only_folder_holding_a_writable_workbook_still_refreshes(
+def test_a_read_only_folder_holding_a_writable_workbook_is_refused_and_left_whole(
         shared_dir, example_xlsx, warehouse):
+    """Copying a finished file over the workbook in place (the only way to save it there)
+    is left corrupt by a Ctrl-C or kill -9 mid-copy: refused, with what to do."""
     folder = shared_dir / "share"
     folder.mkdir()
     workbook = folder / "deal.xlsx"
@@ -226,10 +228,14 @@ def test_a_read_only_folder_holding_a_writable_workbook_still_refreshes(
     workbook.chmod(0o666)
     wh = _read_only_warehouse(shared_dir, warehouse)
     folder.chmod(0o555)
+    before = workbook.read_bytes()
     code, out, err = run_unprivileged(["refresh", "--workbook", str(workbook)], shared_dir,
                                       env={"BTM_PPA_WAREHOUSE": str(wh)})
-    assert code == ExitCode.OK, out + err
-    assert openpyxl.load_workbook(workbook)["BESS"][status_cell()].value == "OK"
+    assert code == ExitCode.WORKBOOK, out + err
+    assert "in a folder that cannot be written" in flat(out + err), out + err
+    assert "copy the workbook to a folder you can write" in flat(out + err)
+    assert "Traceback" not in out + err
+    assert workbook.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["deal.xlsx"]
 
 

@@ -32,7 +32,7 @@ from gspread.exceptions import APIError
 from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
-from btm_ppa.errors import InputsChangedError, LayoutError, WorkbookUnavailableError
+from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.cells import SERIAL_EPOCH
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 

@@ -13,8 +13,9 @@ Writes are all-or-nothing and one at a time:
   file (symlinks are written through, never replaced), given the original's mode,
   fsynced and renamed over the original, so a crash leaves the old file whole; stale
   temporary files of ours are removed on the next write;
-- a folder that cannot be written (a read-only share holding a writable workbook) gets
-  the finished file copied in place under the lock instead;
+- a folder that cannot be written (a read-only share holding a writable workbook) is
+  refused with a message before anything is written: copying a finished file over the
+  workbook in place would leave it corrupt if Ctrl-C or kill -9 came mid-copy;
 - openpyxl drops the saved results of formulas; for the written tab they are put back
   (formulas the backend did not overwrite keep the result the spreadsheet program last
   computed), so a formula typed in an input cell stays readable after any number of
@@ -28,7 +29,6 @@ import datetime as dt
 import hashlib
 import os
 import re
-import shutil
 import stat
 import tempfile
 import zipfile
@@ -139,6 +139,13 @@ class XlsxWorkbook:
             raise WorkbookUnavailableError(
                 f"workbook {self.path} cannot be {'written' if for_writing else 'read'} "
                 "(permission denied)")
+        if for_writing and not os.access(target.parent, os.W_OK | os.X_OK):
+            raise WorkbookUnavailableError(
+                f"workbook {name} is in a folder that cannot be written ({target.parent}): "
+                "a refresh saves a new copy beside the workbook and renames it over the old "
+                "one, so that no interruption can leave it half-written; nothing was written. "
+                "Make the folder writable, or copy the workbook to a folder you can write "
+                "and refresh that copy")
         return target
 
     def _open(self, target: Path, data_only: bool, read_only: bool = False) -> openpyxl.Workbook:
@@ -252,24 +259,16 @@ class XlsxWorkbook:
               cached: Mapping[str, CellValue]) -> None:
         info = os.stat(target)
         tmp = target.parent / temp_name(target)
-        in_place = False
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        except OSError:  # a folder we cannot write in: finish the file elsewhere
-            fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".xlsx")
-            os.close(fd)
-            tmp, in_place = Path(name), True
+        except OSError as exc:  # never copied in place: a signal mid-copy corrupts it
+            raise WorkbookUnavailableError(
+                f"workbook {self.path.name} could not be saved: its folder {target.parent} "
+                f"refused a new file ({exc.strerror or exc}); nothing was written") from None
         try:
             book.save(str(tmp))
             if cached:
                 _put_back_results(tmp, tab, cached)
-            if in_place:
-                with open(tmp, "rb") as src, open(target, "r+b") as out:
-                    shutil.copyfileobj(src, out)
-                    out.truncate()
-                    out.flush()
-                    os.fsync(out.fileno())
-                return
             os.chmod(tmp, stat.S_IMODE(info.st_mode))
             if os.geteuid() == 0:
                 with contextlib.suppress(OSError):
