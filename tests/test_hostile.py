@@ -560,3 +560,123 @@ def test_an_edit_after_the_last_check_marks_the_written_figures_stale(example_xl
         book.write = original_write  # type: ignore[method-assign]
         again = refresh(SheetsWorkbook(SHEET_ID, loopback_client(standin), SA), warehouse)
         assert again.ok and standin.value("BESS", "B62") == "OK"
+
+
+# --- bad messages: what, where, the value seen, what was expected, what to do ----------
+
+def test_a_damaged_warehouse_is_named_damaged_not_in_use(example_xlsx, store_path, capsys):
+    data = bytearray(store_path.read_bytes())
+    for offset in range(12_288, len(data), 4_096):  # every block's header: a damaged file
+        data[offset:offset + 64] = b"\xff" * 64
+    store_path.write_bytes(bytes(data))
+    code = main(["refresh", "--workbook", str(example_xlsx), "--warehouse", str(store_path)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 5, err
+    assert "in use by another process" not in err and "Traceback" not in err
+    assert "damaged" in err and "delete it" in err, err
+
+
+def test_a_warehouse_missing_its_prices_table_is_named_damaged(example_xlsx, store_path):
+    import duckdb
+
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+
+    with duckdb.connect(str(store_path)) as con:
+        con.execute("DROP TABLE system_prices")
+    outcome = refresh(XlsxWorkbook(example_xlsx), DuckDbWarehouse(store_path))
+    assert not outcome.ok
+    assert "is damaged" in outcome.status and "delete it to have it rebuilt" in outcome.status
+    assert "Catalog Error" not in outcome.status.split("(")[0]
+
+
+@pytest.mark.parametrize("in_the_way", ["file", "unwritable"])
+def test_an_unusable_lock_folder_is_a_message(in_the_way, example_xlsx, warehouse, tmp_path,
+                                              monkeypatch, capsys):
+    import os
+    import tempfile
+
+    if in_the_way == "unwritable" and os.geteuid() == 0:
+        pytest.skip("root writes into any folder; the file case covers the message")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    locks = tmp / "btm-ppa-locks"
+    if in_the_way == "file":
+        locks.write_text("in the way")
+    else:
+        tmp.chmod(0o500)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    before = example_xlsx.read_bytes()
+    code = main(["refresh", "--workbook", str(example_xlsx), "--warehouse",
+                 str(warehouse.path)])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 4, out
+    assert "lock folder" in out and "TMPDIR" in out and "internal error" not in out
+    assert example_xlsx.read_bytes() == before
+
+
+@pytest.mark.parametrize(("argv", "code", "says"), [
+    (["refresh", "--workbook", "{wb}", "--export-schedule", "{tmp}/missing/s.csv"], 2,
+     "the folder {tmp}/missing does not exist; create it first"),
+    (["refresh", "--workbook", "{wb}", "--export-schedule", "{tmp}"], 2, "expected a file"),
+    (["refresh", "--workbook", "{wb}", "--tab", ""], 2, "--tab '': expected a tab name"),
+    (["refresh", "--workbook", "{wb}", "--tab", "  "], 2, "expected a tab name"),
+    (["vlp-register", "--from", "{tmp}/none.json", "--out", "{tmp}"], 2,
+     "expected a file name ending in .json"),
+    (["vlp-register", "--from", "{tmp}/none.json", "--out", "{tmp}/no/such/r.json"], 2,
+     "does not exist; create it first"),
+])
+def test_command_line_paths_and_names_are_refused_before_anything_is_written(
+        argv, code, says, example_xlsx, tmp_path, warehouse, capsys):
+    fill = {"{wb}": str(example_xlsx), "{tmp}": str(tmp_path)}
+
+    def filled(text: str) -> str:
+        for key, value in fill.items():
+            text = text.replace(key, value)
+        return text
+
+    before = example_xlsx.read_bytes()
+    assert main([filled(a) for a in argv] + ["--warehouse", str(warehouse.path)]) == code
+    err = " ".join(capsys.readouterr().err.split())
+    assert filled(says) in err and "Traceback" not in err, err
+    assert example_xlsx.read_bytes() == before
+    assert not (tmp_path / "missing").exists()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("btm-ppa ")
+
+
+def test_a_symlink_loop_in_the_workbook_root_is_a_400(example_xlsx, warehouse, monkeypatch):
+    import functions_framework
+
+    from btm_ppa.entrypoints import runtime
+
+    loop = example_xlsx.parent / "loop.xlsx"
+    loop.symlink_to(loop)
+    monkeypatch.setenv("BTM_PPA_WORKBOOK_ROOT", str(example_xlsx.parent))
+    monkeypatch.setenv("BTM_PPA_AUTH", "off")
+    runtime.inject("warehouse", warehouse)
+    try:
+        app = functions_framework.create_app(target="refresh", source="functions/main.py")
+        response = app.test_client().post("/", json={"workbook": "loop.xlsx"})
+    finally:
+        runtime.inject("warehouse", None)
+    assert response.status_code == 400, response.get_json()
+    assert "internal" not in response.get_json()["error"]["kind"]
+
+
+def test_tokeninfo_failing_is_503_not_401():
+    from btm_ppa.adapters.drive_access import AccessDenied, DriveAccess
+    from tests.drive_standin import DriveStandIn
+
+    with DriveStandIn() as google:
+        google.faults.extend([500] * 10)
+        access = DriveAccess(["client"], drive_url=f"{google.url}/drive/v3/files",
+                             tokeninfo_url=f"{google.url}/tokeninfo")
+        with pytest.raises(AccessDenied) as denied:
+            access.check("x" * 30, "some-token", "analyst@example.com")
+    assert denied.value.status == 503 and "try again" in denied.value.message

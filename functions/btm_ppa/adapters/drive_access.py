@@ -47,6 +47,9 @@ class DriveAccess:
             raise AccessDenied("send the user's OAuth access token (X-User-Access-Token) so "
                             "the backend can check access to the spreadsheet", 401)
         info = self._get(self.tokeninfo_url, params={"access_token": access_token})
+        if info.status_code >= 500 or info.status_code == 429:  # Google's trouble, not theirs
+            raise AccessDenied(f"Google's tokeninfo could not check the user's access token "
+                               f"(HTTP {info.status_code}); try again", 503)
         if info.status_code != 200:
             raise AccessDenied("the user's access token is invalid or expired", 401)
         claims = info.json()

@@ -124,15 +124,21 @@ def _held_fingerprint(path: Path) -> str | None:
                     "warehouse (no btm_ppa_meta table); it was left as it is: give another path")
             held = con.execute("SELECT fingerprint FROM btm_ppa_meta").fetchone()
     except duckdb.Error as exc:
-        if "lock" in str(exc).lower():
+        if _locked_by_another(exc):  # not any text with "lock" in it: "in block" is damage
             raise WarehouseError(f"the warehouse {path} is in use by another process: try "
                                  "again when it has finished") from None
         if path != default_path():
             raise WarehouseError(
-                f"the warehouse {path} cannot be read ({str(exc).splitlines()[0][:120]}); it was "
-                "left as it is: delete it to have it rebuilt, or give another path") from None
+                f"the warehouse file {path} is damaged ({str(exc).splitlines()[0][:120]}); it "
+                "was left as it is: delete it to have it rebuilt, or point --warehouse (or "
+                "BTM_PPA_WAREHOUSE) elsewhere") from None
         return None  # our own cache, from an older DuckDB or schema: rebuilt
     return str(held[0]) if held else None
+
+
+def _locked_by_another(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "could not set lock" in text or "conflicting lock" in text
 
 
 def ensure_built(path: Path) -> None:
@@ -168,6 +174,10 @@ def ensure_built(path: Path) -> None:
         for leftover in (tmp_name, tmp_name + ".wal"):
             if os.path.exists(leftover):
                 os.unlink(leftover)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
 
 
 class DuckDbWarehouse:
@@ -236,5 +246,16 @@ class DuckDbWarehouse:
             if "interrupted" in str(exc).lower():  # pandas' fetch: RuntimeError('Query interrupted')
                 raise KeyboardInterrupt from exc
             raise
+        except duckdb.CatalogException as exc:  # a table of ours is missing
+            raise WarehouseError(
+                f"the warehouse file {self.path} is damaged ({_first_line(exc)}): delete it to "
+                "have it rebuilt, or point --warehouse (or BTM_PPA_WAREHOUSE) elsewhere"
+                ) from exc
         except duckdb.Error as exc:
-            raise WarehouseError(f"embedded warehouse query {sql_name} failed: {exc}") from exc
+            if _locked_by_another(exc):
+                raise WarehouseError(f"the warehouse {self.path} is in use by another process: "
+                                     "try again when it has finished") from exc
+            raise WarehouseError(
+                f"the warehouse file {self.path} could not be read ({_first_line(exc)}): if it "
+                "is damaged, delete it to have it rebuilt, or point --warehouse (or "
+                "BTM_PPA_WAREHOUSE) elsewhere") from exc

@@ -69,7 +69,19 @@ def _lock_path(target: Path) -> Path:
     """One lock file per real workbook path, in a shared temporary folder (the workbook's
     own folder may be read-only)."""
     folder = Path(tempfile.gettempdir()) / "btm-ppa-locks"
-    folder.mkdir(exist_ok=True)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:  # FileExistsError too: a file of that name is in the way
+        what = "a file, not a folder" if folder.exists() and not folder.is_dir() else (
+            exc.strerror or str(exc))
+        raise WorkbookUnavailableError(
+            f"the lock folder {folder} cannot be used ({what}), so the workbook was not "
+            "written: remove what is in the way, or set TMPDIR to a folder you can write"
+            ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WorkbookUnavailableError(
+            f"the lock folder {folder} cannot be written (permission denied), so the workbook "
+            "was not written: set TMPDIR to a folder you can write")
     with contextlib.suppress(OSError):
         folder.chmod(0o1777)  # every user's refreshes share it, like /tmp
     digest = hashlib.sha256(str(target).encode("utf-8", "surrogateescape")).hexdigest()[:32]
@@ -194,14 +206,22 @@ class XlsxWorkbook:
 
     @contextlib.contextmanager
     def _locked(self, target: Path) -> Iterator[None]:
+        lock = filelock.FileLock(_lock_path(target), timeout=LOCK_TIMEOUT_S, mode=0o666)
         try:
-            lock = filelock.FileLock(_lock_path(target), timeout=LOCK_TIMEOUT_S, mode=0o666)
-            with lock:
-                yield
+            lock.acquire()
         except filelock.Timeout:
             raise WorkbookUnavailableError(
                 f"workbook {self.path.name} is being written by another refresh (waited "
                 f"{LOCK_TIMEOUT_S:g} s): try again when it has finished") from None
+        except OSError as exc:  # another user's lock file, not shared with us
+            raise WorkbookUnavailableError(
+                f"the lock file of {self.path.name} ({lock.lock_file}) cannot be opened "
+                f"({exc.strerror or exc}), so the workbook was not written: set TMPDIR to a "
+                "folder you can write") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None) -> None:

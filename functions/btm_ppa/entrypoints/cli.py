@@ -35,7 +35,11 @@ DEMO_PATH = Path("build/bess-demo.xlsx")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="btm-ppa", description="Value behind-the-meter battery PPA deals in a BESS tab.")
+        prog="btm-ppa", description="Value behind-the-meter battery PPA deals in a BESS tab.",
+        epilog="Exit codes: 0 OK, 1 internal error (a bug), 2 usage, 3 input (a cell, a "
+        "file or a value given), 4 workbook unavailable, 5 prices, 6 timeout, 130 "
+        "interrupted (Ctrl-C).")
+    parser.add_argument("--version", action="version", version=f"btm-ppa {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tpl = sub.add_parser("template", help="write a new BESS workbook from the layout")
@@ -93,6 +97,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("btm-ppa")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        from btm_ppa import __version__
+
+        return __version__
+
+
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--warehouse", type=Path, default=None,
@@ -123,6 +138,8 @@ def _register(args: argparse.Namespace, console: Console) -> ExitCode:
         write_register_tab,
     )
 
+    if args.out:
+        _check_output_path("--out", args.out, (".json",))
     elexon = ElexonClient(base_url=os.environ.get("BTM_PPA_ELEXON_URL", ELEXON_BASE_URL))
     register = make_register(args.source, client=elexon)
     if args.out:
@@ -191,26 +208,39 @@ def _ingest(args: argparse.Namespace, console: Console) -> ExitCode:
     return ExitCode.OK
 
 
+def _check_output_path(flag: str, path: Path, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output path that cannot be written, before anything is fetched or
+    written: wrong kind of file, a folder, a folder that does not exist (never created
+    silently), or one that cannot be written."""
+    if path.suffix.lower() not in suffixes:
+        raise RequestError(f"{flag} {path}: expected a file name ending in "
+                           f"{' or '.join(suffixes)}")
+    if path.is_dir():
+        raise RequestError(f"{flag} {path} is a folder: expected a file path")
+    parent = path.parent
+    if not parent.exists():
+        raise RequestError(f"{flag} {path}: the folder {parent} does not exist; create it "
+                           "first (nothing was written)")
+    if not parent.is_dir():
+        raise RequestError(f"{flag} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RequestError(f"{flag} {path}: the folder {parent} cannot be written "
+                           "(permission denied)")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RequestError(f"{flag} {path}: the file cannot be written (permission denied)")
+
+
 def _check_export_path(export: Path) -> None:
     """Refuse an export path that cannot be written, before the workbook is touched."""
-    if export.suffix.lower() not in (".csv", ".parquet"):
-        raise RequestError(f"--export-schedule {export}: expected a .csv or .parquet file")
-    if export.is_dir():
-        raise RequestError(f"--export-schedule {export} is a folder: expected a file path")
-    for parent in export.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise RequestError(f"--export-schedule {export}: {parent} is a file, not a "
-                                   "folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise RequestError(f"--export-schedule {export}: the folder {parent} cannot be "
-                                   "written (permission denied)")
-            break
+    _check_output_path("--export-schedule", export, (".csv", ".parquet"))
 
 
 def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
              console: Console, export: Path | None = None) -> ExitCode:
     layout = load_bess_layout()
+    if tab is not None and not tab.strip():
+        raise RequestError(f"--tab {tab!r}: expected a tab name (or leave --tab out for "
+                           f"{layout.tab_name!r})")
     if export is not None:
         _check_export_path(export)
     warehouse = DuckDbWarehouse(warehouse_path)
@@ -222,7 +252,6 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
                           "(set B22 to greedy or optimal)")
             return ExitCode.INPUT
         try:
-            export.parent.mkdir(parents=True, exist_ok=True)
             if export.suffix.lower() == ".parquet":
                 outcome.schedule.to_parquet(export, index=False)
             else:

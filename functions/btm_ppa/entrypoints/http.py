@@ -140,8 +140,13 @@ def local_workbook_path(value: object) -> Path:
                          'send "spreadsheet_id"')
     if not isinstance(value, str) or not value.strip():
         raise BadRequest('"workbook" must be the path of an .xlsx file')
-    root = Path(root_env).resolve()
-    path = (root / value).resolve()
+    try:
+        root = Path(root_env).resolve()
+        path = (root / value).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+        raise BadRequest(f'"workbook" {value!r} cannot be resolved inside the workbook root '
+                         f"({exc.__class__.__name__}: {str(exc)[:80]}): expected the path "
+                         "of an .xlsx file, not a link loop") from None
     if not path.is_relative_to(root):
         raise BadRequest(f'"workbook" must be inside the workbook root {root}')
     if path.suffix.lower() != ".xlsx":
