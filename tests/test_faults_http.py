@@ -20,9 +20,11 @@ from btm_ppa.errors import (
     ExitCode,
     InputError,
     InputErrors,
+    InputFileError,
     LayoutError,
     PriceDataError,
     ReferenceDataError,
+    RefreshTimeoutError,
     RegisterError,
     RequestError,
     ServiceUnavailableError,
@@ -241,6 +243,8 @@ def test_the_function_answers_503_when_certificates_cannot_be_fetched(
     (RegisterError("bad record"), ExitCode.INPUT, 502),
     (ReferenceDataError("no tariff"), ExitCode.INPUT, 422),
     (RequestError("bad field"), ExitCode.USAGE, 400),
+    (InputFileError("line 7"), ExitCode.INPUT, 422),
+    (RefreshTimeoutError("over budget"), ExitCode.TIMEOUT, 504),
     (ServiceUnavailableError("later"), ExitCode.INTERNAL, 503),
     (AuthError("who?", 401), ExitCode.INTERNAL, 401),
     (BtmError("?"), ExitCode.INTERNAL, 500),
@@ -261,8 +265,13 @@ def test_the_table_resolves_along_the_class_hierarchy():
 def test_the_readme_lists_the_table_as_it_is():
     from pathlib import Path
 
-    readme = " ".join(Path("README.md").read_text().split())
-    for phrase in ("3 a cell is wrong", "4 workbook missing, locked or unwritable",
-                   "5 no usable prices", "400 malformed request", "409 the workbook",
-                   "422 the tab's content is wrong", "503"):
+    text = Path("README.md").read_text()
+    rows = {int(line.split("|")[1]) for line in text.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip().isdigit()}
+    assert {int(code) for code in ExitCode} <= rows  # one row per exit code
+    readme = " ".join(text.split())
+    for phrase in ("| 3 | input: a cell is wrong", "| 4 | workbook missing, locked, unwritable",
+                   "| 5 | prices: none usable", "| 6 | timeout", "| 130 | interrupted",
+                   "400 malformed request", "409 the workbook",
+                   "422 the tab's content is wrong", "503", "504 the refresh did not finish"):
         assert phrase in readme, phrase
