@@ -680,3 +680,62 @@ def test_tokeninfo_failing_is_503_not_401():
         with pytest.raises(AccessDenied) as denied:
             access.check("x" * 30, "some-token", "analyst@example.com")
     assert denied.value.status == 503 and "try again" in denied.value.message
+
+
+# --- 8. an optimal answer worse than leaving the battery idle is not OK -----------------
+
+def _losing_battery(example_xlsx, method: str) -> None:
+    from tests.conftest import cell, set_cells
+
+    # At 60 % round trip and no VLP payment the battery-first rule loses money in January.
+    set_cells(example_xlsx, {cell("method"): method, cell("round_trip_efficiency_pct"): 60,
+                             cell("vlp_payment_gbp_per_mwh"): 0,
+                             cell("window_start"): "2023-01-01", cell("window_end"): "2023-01-31"})
+
+
+def test_an_optimal_fallback_worse_than_idle_says_so_in_row_62(example_xlsx, warehouse,
+                                                              monkeypatch):
+    """The memory-budget (or deadline) fallback answers with the rule's schedule and the
+    relaxation's bound; where that schedule loses money, row 62 must not say OK."""
+    import btm_ppa.refresh as refresh_module
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.core import dispatch
+    from tests.conftest import cell_values
+
+    real = dispatch.optimal_dispatch
+
+    def fallback(problem, deadline=None):
+        found = real(problem)
+        rule = dispatch.greedy_schedule(problem)
+        return dispatch.OptimalResult(rule, dispatch.battery_value_gbp(problem, rule),
+                                      found.bound_gbp, 0)
+
+    monkeypatch.setattr(refresh_module.dispatch, "optimal_dispatch", fallback)
+    _losing_battery(example_xlsx, "optimal")
+    outcome = refresh_module.refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok  # the figures are written ...
+    status = cell_values(example_xlsx)["B62"]
+    assert status.startswith("WARNING: the optimal search did not finish"), status
+    assert "less than leaving the battery idle" in status  # ... and row 62 says what they are
+
+
+def test_a_greedy_rule_losing_money_is_a_warning_beside_ok(example_xlsx, warehouse):
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+    from tests.conftest import cell_values
+
+    _losing_battery(example_xlsx, "greedy")
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    values = cell_values(example_xlsx)
+    assert outcome.ok and values["B62"] == "OK"
+    assert "less than leaving the battery idle" in values["E62"]
+
+
+def test_the_real_optimum_never_loses_against_idle(example_xlsx, warehouse):
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+    from tests.conftest import cell_values
+
+    _losing_battery(example_xlsx, "optimal")
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok and cell_values(example_xlsx)["B62"] == "OK", outcome.status

@@ -376,15 +376,37 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
                         f"price and were interpolated ({prices.missing_summary()})")
     if sim.breach:
         warnings.append(sim.breach)
+    status = _worse_than_idle(problem, inputs.method, chosen, best, warnings)
     writes = block_writes(layout, simulated.non_bess, simulated.bess)
     writes += system_buy_writes(layout, simulated.valuation)
     writes += ppa_writes(layout, table)
-    writes += result_writes(layout, table, used, inputs.method, now, warnings)
+    writes += result_writes(layout, table, used, inputs.method, now, warnings, status)
     rows = schedule_frame(frame, problem, chosen, price, ppa)
     return RefreshOutcome(
-        ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
+        ok=True, status=status, method=inputs.method, table=table, prices=used, writes=writes,
         warnings=warnings, schedule=rows,
         tables={DISPATCH_TAB: dispatch_table(daily_summary(rows), inputs.method)})
+
+
+def _worse_than_idle(problem: dispatch.DispatchProblem, method: Method,
+                     schedule: dispatch.Schedule, best: dispatch.OptimalResult | None,
+                     warnings: list[str]) -> str:
+    """The status of a simulated refresh. An optimum is never worse than leaving the battery
+    idle (idle is feasible), so an ``optimal`` answer that is (a search cut short by its
+    deadline or memory budget, answering with the rule's schedule) says so in row 62, not
+    OK; under ``greedy`` the rule losing money is a warning beside OK."""
+    loss = -dispatch.battery_value_gbp(problem, schedule)
+    if loss <= dispatch.PROFIT_TOLERANCE_GBP:
+        return "OK"
+    if method is Method.GREEDY:
+        warnings.append(f"the battery-first rule's schedule earns £{loss:,.2f} less than "
+                        "leaving the battery idle (try the optimal method)")
+        return "OK"
+    gap = f" (within £{best.gap_gbp:,.2f} of the bound)" if best is not None else ""
+    return (f"WARNING: the optimal search did not finish{gap}; the schedule it answered "
+            f"with earns £{loss:,.2f} less than leaving the battery idle, so these figures "
+            "are not an optimum: shorten the window B20:B21, or check the battery's inputs "
+            "(column F) against the site")
 
 
 def _compare(optimal: ResultTable, greedy: ResultTable) -> str:

@@ -64,7 +64,8 @@ def print_outcome(outcome: RefreshOutcome, layout: BessLayout, console: Console,
         for number, label, text in notes:
             console.print(f"[bold]{label}[/bold] (row {number}, {names[-1]}): {text}",
                           highlight=False)
-    style = "green" if outcome.ok else "red"
+    style = ("yellow" if outcome.status.startswith("WARNING") else "green") if outcome.ok \
+        else "red"
     console.print(f"[{style}]{outcome.status}[/{style}]", highlight=False)
     if not outcome.ok and not outcome.status_written and outcome.error is not None:
         console.print("(nothing was written to the workbook)")

@@ -89,8 +89,10 @@ def _system_buy_line(avg: str, vol: str, cost: str, line: SystemBuyLine) -> list
 
 
 def result_writes(layout: BessLayout, table: ResultTable, prices: PricesUsed,
-                  method: Method, now: dt.datetime, warnings: list[str]) -> list[CellWrite]:
-    """Rows 50-62, whole: header, figures, prices used, status."""
+                  method: Method, now: dt.datetime, warnings: list[str],
+                  status: str = "OK") -> list[CellWrite]:
+    """Rows 50-62, whole: header, figures, prices used, status (``OK``, or ``WARNING: ...``
+    when the figures stand but must not be read as what they claim to be)."""
     cols = layout.result_columns  # A label, B stream 1, C stream 2, D total, E unit/notes
     writes = [CellWrite(f"{c}{layout.result_header_row}", h)
               for c, h in zip(cols, layout.result_headers, strict=True)]
@@ -105,7 +107,7 @@ def result_writes(layout: BessLayout, table: ResultTable, prices: PricesUsed,
                        for c, v in zip(cols[1:4], values, strict=True)]
             writes.append(CellWrite(f"{cols[4]}{r}", prices.note()))
         elif spec.key == "status":
-            writes += status_writes(layout, "OK", method, now, "; ".join(warnings))
+            writes += status_writes(layout, status, method, now, "; ".join(warnings))
         else:
             label = spec.label
             if spec.key == "energy_cost_gbp" and prices.window.basis is not PriceBasis.SYSTEM_BUY:
