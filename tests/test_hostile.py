@@ -623,12 +623,13 @@ def test_an_unusable_lock_folder_is_a_message(in_the_way, example_xlsx, warehous
     (["refresh", "--workbook", "{wb}", "--tab", "  "], 2, "expected a tab name"),
     (["vlp-register", "--from", "{tmp}/none.json", "--out", "{tmp}"], 2,
      "expected a file name ending in .json"),
-    (["vlp-register", "--from", "{tmp}/none.json", "--out", "{tmp}/no/such/r.json"], 2,
-     "does not exist; create it first"),
+    (["vlp-register", "--from", "{tmp}/none.json", "--out", "{tmp}/file.txt/r.json"], 2,
+     "file.txt is a file, not a folder"),
 ])
 def test_command_line_paths_and_names_are_refused_before_anything_is_written(
         argv, code, says, example_xlsx, tmp_path, warehouse, capsys):
     fill = {"{wb}": str(example_xlsx), "{tmp}": str(tmp_path)}
+    (tmp_path / "file.txt").write_text("a file where a folder is expected")
 
     def filled(text: str) -> str:
         for key, value in fill.items():

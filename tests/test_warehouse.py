@@ -78,7 +78,8 @@ def test_warehouse_is_rebuilt_when_the_shipped_data_changes(tmp_path):
 def test_query_errors_surface_as_warehouse_errors(tmp_path):
     path = tmp_path / "empty.duckdb"
     duckdb.connect(str(path)).close()
-    with pytest.raises(WarehouseError, match="price_date_range failed"):
+    with pytest.raises(WarehouseError, match=r"empty.duckdb is damaged \(Catalog Error.*system_prices"
+                       r".*delete it to have it rebuilt"):
         DuckDbWarehouse(path, build=False).query("price_date_range")
 
 

@@ -24,13 +24,10 @@ from btm_ppa.core.prices import PriceBasis, band_average_prices
 from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
 from btm_ppa.core.simulation import daily_summary, schedule_frame, value_schedule
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
-from btm_ppa.core.vocab import BANDS, DuosBand, Method
+from btm_ppa.core.vocab import BANDS, Method
 from btm_ppa.errors import (
     BtmError,
-    InputError,
-    InputsChangedError,
     InternalError,
-    LayoutError,
     RefreshTimeoutError,
     sheet_status_for,
 )
@@ -39,24 +36,23 @@ from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
-    STALE_NOTE,
     PricesUsed,
     block_writes,
     dispatch_table,
-    find_status_cell,
     no_schedule_table,
     ppa_writes,
     result_writes,
     simulated_before,
-    spec_rows,
-    stale_marking,
-    status_writes,
     system_buy_writes,
 )
+from btm_ppa.sheet.stale import error_writes, stale_after_edit
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
 from btm_ppa.simulate import (
     SiteCharges,
+    check_bands_priced,
+    compare_methods,
     peak_import_note,
+    schedule_status,
     simulation,
     site_charges,
     validation_notes,
@@ -153,28 +149,16 @@ def refresh(
 
 def _stale_if_edited(workbook: Workbook, tab: str, layout: BessLayout, snapshot: TabSnapshot,
                      outcome: RefreshOutcome, now: dt.datetime) -> RefreshOutcome:
-    """A workbook without transactions (Google Sheets) can take an edit between the
-    pre-write check and the write. Read again after writing: if an input changed, the
-    figures just written came from the old inputs, so they are marked stale (row 62 says
-    which cells changed) rather than left under OK; the caller runs the refresh again."""
+    """Sheets has no transaction: an edit that landed while the results were written marks
+    them stale, by cell (``sheet/stale.py``), and the caller runs the refresh again."""
     check = getattr(workbook, "changed_since_read", None)
-    if check is None:
-        return outcome
-    changed = check({w.address for w in outcome.writes})
+    changed = check({w.address for w in outcome.writes}) if check is not None else []
     if not changed:
         return outcome
-    cells = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-    error = InputsChangedError(
-        f"{cells} changed while the refresh ran; rows {spec_rows(layout)} were computed from "
-        "the inputs before that change and are marked stale: refresh again")
-    written = {**snapshot.cells, **{w.address: w.value for w in outcome.writes}}
-    figures, _ = stale_marking(layout, TabSnapshot(snapshot.tab_names, written), now)
-    status = f"STALE: {error.message}"
-    note = (f"{STALE_NOTE} rows {spec_rows(layout)} hold results computed from the inputs as "
-            f"they were before {cells} changed; refresh again")
-    writes = status_writes(layout, status, outcome.method, now, note) + figures
-    stale = RefreshOutcome(ok=False, status=status, method=outcome.method, error=error,
-                           warnings=outcome.warnings)
+    writes, error = stale_after_edit(layout, snapshot, outcome.writes, changed,
+                                     outcome.method, now)
+    stale = RefreshOutcome(ok=False, status=f"STALE: {error.message}", method=outcome.method,
+                           error=error, warnings=outcome.warnings)
     try:
         workbook.write(tab, writes)
     except BtmError as exc:
@@ -274,7 +258,7 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
         return _compute_simulated(layout, inputs, warehouse, prices, snapshot_tables, now,
                                   charges, notes, deadline, budget_s)
     assert inputs.non_bess is not None and inputs.bess is not None  # read_inputs under SHEET
-    _check_bands_priced(layout, inputs, band_prices.period_count, f"{start_cell}:{end_cell}")
+    check_bands_priced(layout, inputs, band_prices.period_count, f"{start_cell}:{end_cell}")
     valuation = value_sheet_method(
         SheetMethodInputs(
             non_bess=inputs.non_bess, bess=inputs.bess,
@@ -356,7 +340,7 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         comparison = (f"optimal not compared: not found within the {budget_s:g} s budget "
                       f"({BUDGET_ENV})")
     else:
-        comparison = _compare(results[Method.OPTIMAL], results[Method.GREEDY])
+        comparison = compare_methods(results[Method.OPTIMAL], results[Method.GREEDY])
         if not best.proven:
             comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
     present = prices.present
@@ -376,7 +360,7 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
                         f"price and were interpolated ({prices.missing_summary()})")
     if sim.breach:
         warnings.append(sim.breach)
-    status = _worse_than_idle(problem, inputs.method, chosen, best, warnings)
+    status = schedule_status(problem, inputs.method, chosen, best, warnings)
     writes = block_writes(layout, simulated.non_bess, simulated.bess)
     writes += system_buy_writes(layout, simulated.valuation)
     writes += ppa_writes(layout, table)
@@ -388,72 +372,15 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         tables={DISPATCH_TAB: dispatch_table(daily_summary(rows), inputs.method)})
 
 
-def _worse_than_idle(problem: dispatch.DispatchProblem, method: Method,
-                     schedule: dispatch.Schedule, best: dispatch.OptimalResult | None,
-                     warnings: list[str]) -> str:
-    """The status of a simulated refresh. An optimum is never worse than leaving the battery
-    idle (idle is feasible), so an ``optimal`` answer that is (a search cut short by its
-    deadline or memory budget, answering with the rule's schedule) says so in row 62, not
-    OK; under ``greedy`` the rule losing money is a warning beside OK."""
-    loss = -dispatch.battery_value_gbp(problem, schedule)
-    if loss <= dispatch.PROFIT_TOLERANCE_GBP:
-        return "OK"
-    if method is Method.GREEDY:
-        warnings.append(f"the battery-first rule's schedule earns £{loss:,.2f} less than "
-                        "leaving the battery idle (try the optimal method)")
-        return "OK"
-    gap = f" (within £{best.gap_gbp:,.2f} of the bound)" if best is not None else ""
-    return (f"WARNING: the optimal search did not finish{gap}; the schedule it answered "
-            f"with earns £{loss:,.2f} less than leaving the battery idle, so these figures "
-            "are not an optimum: shorten the window B20:B21, or check the battery's inputs "
-            "(column F) against the site")
-
-
-def _compare(optimal: ResultTable, greedy: ResultTable) -> str:
-    """"optimal +£12,400.00 (+5.4%) vs the battery-first rule"."""
-    gain = optimal.total.profit_gbp - greedy.total.profit_gbp
-    base = abs(greedy.total.profit_gbp)
-    share = f" ({gain / base:+.1%})" if base else ""
-    sign = "+" if gain >= 0 else "-"
-    return f"optimal {sign}£{abs(gain):,.2f}{share} vs the battery-first rule (greedy)"
-
-
-def _check_bands_priced(layout: BessLayout, inputs: RefreshInputs,
-                        counts: Mapping[DuosBand, int], window_cells: str) -> None:
-    for block, spec in ((inputs.non_bess, layout.non_bess), (inputs.bess, layout.bess)):
-        assert block is not None
-        for band in BANDS:
-            volume = block.duos[band].volume_mwh
-            if volume > 0 and counts[band] == 0:
-                cell = spec.volume_cell(layout.block_row(f"{band}_duos")).cell
-                raise InputError(
-                    cell, volume,
-                    f"0 MWh, or a window ({window_cells}) that holds {band} periods",
-                    f"has {band} volume but the window has no {band} period to price it")
-
-
 def _report_error(workbook: Workbook, tab: str, layout: BessLayout, snapshot: TabSnapshot,
                   exc: BtmError, method: Method | None, now: dt.datetime) -> RefreshOutcome:
-    status = sheet_status_for(exc)
-    outcome = RefreshOutcome(ok=False, status=status, method=method, error=exc)
-    found = find_status_cell(layout, snapshot)
-    if found is None:
+    outcome = RefreshOutcome(ok=False, status=sheet_status_for(exc), method=method, error=exc)
+    planned = error_writes(layout, snapshot, exc, method, now)
+    if planned is None:
         log.warning("status row not found (or not a BESS tab); error not written to the "
                     "sheet: %s", exc.message)
         return outcome
-    row, column_shift = found
-    if isinstance(exc, LayoutError) and (row, column_shift) != (layout.result_row("status").row, 0):
-        status += (f" (status shown in row {row}, where the status row now is)" if not column_shift
-                   else f" (status shown in row {row}, {column_shift} column(s) right, where the "
-                   "status row now is)")
-        outcome.status = status
-    note = ""
-    figures: list[CellWrite] = []
-    if (row, column_shift) == (layout.result_row("status").row, 0):  # the block is in place
-        figures, note = stale_marking(layout, snapshot, now,
-                                      style=not isinstance(exc, LayoutError))
-    writes = status_writes(layout, status, method, now, note, row=row,
-                           column_shift=column_shift) + figures
+    outcome.status, writes = planned
     try:
         workbook.write(tab, writes)
     except BtmError as write_exc:

@@ -139,10 +139,12 @@ def _register(args: argparse.Namespace, console: Console) -> ExitCode:
     )
 
     if args.out:
-        _check_output_path("--out", args.out, (".json",))
+        _check_output_path("--out", args.out, (".json",), new_folder=True)
     elexon = ElexonClient(base_url=os.environ.get("BTM_PPA_ELEXON_URL", ELEXON_BASE_URL))
     register = make_register(args.source, client=elexon)
     if args.out:
+        if not args.out.parent.exists():
+            console.print(f"created the folder {args.out.parent} for the register's files")
         for path in write_register_files(register, args.out):
             console.print(f"wrote {path}")
     if args.workbook:
@@ -208,16 +210,21 @@ def _ingest(args: argparse.Namespace, console: Console) -> ExitCode:
     return ExitCode.OK
 
 
-def _check_output_path(flag: str, path: Path, suffixes: tuple[str, ...]) -> None:
+def _check_output_path(flag: str, path: Path, suffixes: tuple[str, ...],
+                       new_folder: bool = False) -> None:
     """Refuse an output path that cannot be written, before anything is fetched or
     written: wrong kind of file, a folder, a folder that does not exist (never created
-    silently), or one that cannot be written."""
+    silently: with ``new_folder`` the caller creates it and says so), or one that cannot
+    be written."""
     if path.suffix.lower() not in suffixes:
         raise RequestError(f"{flag} {path}: expected a file name ending in "
                            f"{' or '.join(suffixes)}")
     if path.is_dir():
         raise RequestError(f"{flag} {path} is a folder: expected a file path")
     parent = path.parent
+    if new_folder:
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent  # the folder that will hold the new ones
     if not parent.exists():
         raise RequestError(f"{flag} {path}: the folder {parent} does not exist; create it "
                            "first (nothing was written)")

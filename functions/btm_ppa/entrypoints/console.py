@@ -17,18 +17,24 @@ INTERRUPTED = ExitCode.INTERRUPTED  # 130: 128 + SIGINT, as shells report it
 
 
 def main(argv: list[str] | None = None) -> int:
-    interrupts.install()
     try:
+        interrupts.install()
         try:
             from btm_ppa.entrypoints import cli
         except BaseException as exc:
             if not interrupts.interruption(exc):
                 raise
-            sys.stderr.write("interrupted while starting: nothing was read or written\n")
-            return INTERRUPTED
+            return _interrupted()
         return cli.main(argv)
+    except KeyboardInterrupt:  # between the handler's installation and the CLI's own guard
+        return _interrupted()
     finally:
         interrupts.ignore_from_now()
+
+
+def _interrupted() -> int:
+    sys.stderr.write("interrupted while starting: nothing was read or written\n")
+    return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -56,13 +56,22 @@ class BmUnit:
         return self.bm_unit_type == "V" or self.elexon_bm_unit.startswith("V__")
 
 
+#: The largest magnitude of a BM unit's capacity taken as real (the largest GB units are
+#: about 2 GW); 1e308 or inf is a broken record that would turn the totals into inf. [MW]
+MAX_PLAUSIBLE_CAPACITY_MW = 10_000.0
+
+
 def _capacity(index: int, field: str, value: Any) -> float:
+    expected = (f"expected a finite number of MW from {-MAX_PLAUSIBLE_CAPACITY_MW:,.0f} to "
+                f"{MAX_PLAUSIBLE_CAPACITY_MW:,.0f}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise RegisterError(f"record {index} ({field}): {value!r} is not a number of MW") from None
-    if number != number:
-        raise RegisterError(f"record {index} ({field}): {value!r} is not a number of MW")
+    except (TypeError, ValueError, OverflowError):
+        raise RegisterError(f"record {index} ({field}): {value!r} is not a number of MW; "
+                            f"{expected}") from None
+    if not abs(number) <= MAX_PLAUSIBLE_CAPACITY_MW:  # NaN too
+        raise RegisterError(f"record {index} ({field}): {value!r} is not a plausible "
+                            f"capacity; {expected}")
     return number
 
 

@@ -7,7 +7,6 @@ Everything is written as numbers with number formats; text only where the cell i
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,7 +16,6 @@ from btm_ppa.core.results import ResultTable, pennies
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.prices.warehouse import WindowPrices
-from btm_ppa.sheet.cells import SERIAL_EPOCH
 from btm_ppa.sheet.layout_check import is_bess_tab
 from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 from sheets_layout import BessLayout, column_index, column_letters, normalise_label, split_a1
@@ -135,66 +133,6 @@ def status_writes(layout: BessLayout, status: str, method: Method | None, now: d
                             TIME_FORMAT))
     writes.append(CellWrite(f"{e}{r}", note))
     return writes
-
-
-#: The stale style: grey (palette colour 16, #808080, in Excel, LibreOffice and Sheets) and
-#: "(stale)" before the figure, which stays a number for formulas that use it.
-STALE_COLOUR = "[Color16]"
-STALE_NOTE = "stale:"
-_COLOUR_CODE = re.compile(r"^(\[(?:[A-Za-z]+|Color[0-9]{1,2})\])+", re.ASCII)
-
-
-def stale_format(number_format: str) -> str:
-    """``number_format`` in the stale style, section by section (its own colour dropped)."""
-    return ";".join(f'{STALE_COLOUR}"(stale) "{_COLOUR_CODE.sub("", section)}'
-                    for section in number_format.split(";"))
-
-
-def stale_marking(layout: BessLayout, snapshot: TabSnapshot, now: dt.datetime,
-                  style: bool = True) -> tuple[list[CellWrite], str]:
-    """Rows 51-61 kept as they are but marked stale: their figures rewritten unchanged in
-    the stale style (``style``), and the note for row 62 saying whose results they are.
-    Never blanked: the analyst still sees the last results, and that they are stale.
-    A tab with no figures yet gets neither."""
-    figures: list[CellWrite] = []
-    for spec in layout.result_rows:
-        if spec.key == "status":
-            continue
-        for column in layout.result_columns[1:4]:
-            address = f"{column}{spec.row}"
-            value = snapshot.get(address)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                figures.append(CellWrite(address, value, stale_format(spec.number_format)))
-    if not figures:
-        return [], ""
-    status = layout.result_row("status").row
-    b, c, d, e = (f"{col}{status}" for col in layout.result_columns[1:])
-    previous_note = str(snapshot.get(e) or "")
-    if previous_note.startswith(STALE_NOTE):  # still the results of that earlier refresh
-        note = previous_note
-    else:
-        when = _time_text(snapshot.get(d)) if str(snapshot.get(b) or "").startswith("OK") else ""
-        method = str(snapshot.get(c) or "").strip()
-        note = (f"{STALE_NOTE} rows {spec_rows(layout)} hold the results of the last "
-                f"successful refresh{f' ({when}' if when else ''}"
-                f"{f', method {method})' if when and method else (')' if when else '')}, "
-                "not of the inputs now in the tab; they show \"(stale)\" in grey until a "
-                "refresh succeeds")
-    return (figures if style else []), note
-
-
-def spec_rows(layout: BessLayout) -> str:
-    rows = [r.row for r in layout.result_rows if r.key != "status"]
-    return f"{min(rows)}-{max(rows)}"
-
-
-def _time_text(value: CellValue) -> str:
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2_958_466:
-        moment = dt.datetime.combine(SERIAL_EPOCH, dt.time()) + dt.timedelta(days=float(value))
-        return moment.strftime("%Y-%m-%d %H:%M UTC")
-    return str(value) if value not in (None, "") else ""
 
 
 def _shift_column(column: str, shift: int) -> str:
