@@ -253,8 +253,8 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     if prices.missing:
         warnings.append(
             f"{len(prices.missing)} settlement period(s) in the window have no "
-            f"{prices.basis.value} price ({prices.missing_summary()}); band averages use the "
-            f"{len(present):,} priced")
+            f"{prices.basis.value} price and were filled by linear interpolation "
+            f"({prices.missing_summary()})")
     writes = system_buy_writes(layout, valuation)
     if simulated_before:  # rows 46-48 hold greedy/optimal figures: replace them
         writes += ppa_writes(layout, table)
@@ -324,12 +324,13 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         stream1_average_gbp_per_mwh=simulated.valuation.non_bess_system_buy.average_gbp_per_mwh,
         stream2_average_gbp_per_mwh=simulated.valuation.bess_system_buy.average_gbp_per_mwh,
         band_stand_ins=dict(sim.band_stand_ins), warehouse=warehouse.description,
-        comparison=f"{comparison}; {sim.demand_source}", filled_missing=True,
+        comparison=f"{comparison}; {sim.demand_source}",
         notes=(*notes, peak))
     warnings = []
     if prices.missing:
         warnings.append(f"{len(prices.missing)} settlement period(s) had no {prices.basis.value} "
-                        f"price and were interpolated ({prices.missing_summary()})")
+                        f"price and were filled by linear interpolation "
+                        f"({prices.missing_summary()})")
     if sim.breach:
         warnings.append(sim.breach)
     writes = block_writes(layout, simulated.non_bess, simulated.bess)

@@ -21,7 +21,7 @@ from btm_ppa.core.results import (
 )
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.prices.warehouse import WindowPrices
+from btm_ppa.prices.warehouse import MAX_FILLED_GAP_PERIODS, WindowPrices
 from btm_ppa.sheet.layout_check import is_bess_tab
 from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 from sheets_layout import BessLayout, column_index, column_letters, normalise_label, split_a1
@@ -43,7 +43,6 @@ class PricesUsed:
     band_stand_ins: dict[str, str]
     warehouse: str
     comparison: str = ""  # greedy/optimal: how the two methods compare
-    filled_missing: bool = False  # greedy/optimal interpolate missing prices
     notes: tuple[str, ...] = ()  # price basis, fixed charges, import limit
 
     def note(self) -> str:
@@ -55,8 +54,8 @@ class PricesUsed:
             f"{present:,} of {w.expected_count:,} SPs priced",
         ]
         if w.missing:
-            how = "interpolated" if self.filled_missing else "left out of the averages"
-            parts.append(f"{len(w.missing)} missing ({how}): {w.missing_summary()}")
+            parts.append(f"{len(w.missing)} missing (filled linearly, gaps of up to "
+                         f"{MAX_FILLED_GAP_PERIODS} SPs): {w.missing_summary()}")
         if self.comparison:
             parts.insert(0, self.comparison)
         bands = ", ".join(
