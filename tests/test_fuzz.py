@@ -132,7 +132,10 @@ def _check_outcome(before: Mapping[str, CellValue], after: Mapping[str, CellValu
             assert same(after.get(cell), before.get(cell)), cell
     status = after.get(f"B{LAYOUT.result_row('status').row}")
     if outcome.ok:
-        assert status == "OK"
+        # A search cut short at the corners may answer with a schedule worse than leaving the
+        # battery idle; row 62 then says so (issue 26, item 8) instead of OK.
+        assert status == "OK" or status.startswith("WARNING: the optimal search did not "
+                                                   "finish"), status
         return
     assert isinstance(outcome.error, BtmError)
     for row in RESULT_ROWS:

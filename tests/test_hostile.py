@@ -315,10 +315,16 @@ def test_a_non_numeric_retry_count_never_fails_a_finished_refresh(count, example
 
 def test_a_crash_inside_a_refresh_is_one_line_and_a_saved_trace(example_xlsx, warehouse,
                                                                   monkeypatch, capsys):
+    import logging
+
     import btm_ppa.refresh as refresh_module
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
+
+    # A server started by another test in this process may have disabled existing loggers
+    # (dictConfig); the CLI's own process never has it.
+    monkeypatch.setattr(logging.getLogger(refresh_module.__name__), "disabled", False)
 
     monkeypatch.setattr(refresh_module, "value_sheet_method", broken)
     code = main(["refresh", "--workbook", str(example_xlsx), "--warehouse",
@@ -740,3 +746,20 @@ def test_the_real_optimum_never_loses_against_idle(example_xlsx, warehouse):
     _losing_battery(example_xlsx, "optimal")
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
     assert outcome.ok and cell_values(example_xlsx)["B62"] == "OK", outcome.status
+
+
+# --- register input: capacities beyond any unit ------------------------------------------
+
+@pytest.mark.parametrize("capacity", [1e308, "1e999", float("inf"), -5e4, float("nan")])
+def test_an_implausible_bm_unit_capacity_is_refused_by_record(capacity):
+    import json
+
+    from btm_ppa.errors import RegisterError
+    from btm_ppa.register.bm_units import parse_bm_units
+    from tests.test_register import SAMPLE
+
+    records = json.loads(json.dumps(SAMPLE))
+    records[5]["generationCapacity"] = capacity
+    with pytest.raises(RegisterError, match="record 5 \\(generationCapacity\\)") as info:
+        parse_bm_units(records)
+    assert "finite number of MW from -10,000 to 10,000" in info.value.message

@@ -11,8 +11,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.core.simulation import rounded_schedule
 from btm_ppa.core.vocab import Method
+from btm_ppa.entrypoints.console import crash_report, one_line_logging
 from btm_ppa.entrypoints.report import ExitCode, exit_code_for, print_outcome
 from btm_ppa.errors import BtmError, InputError, RequestError, WorkbookUnavailableError
 from btm_ppa.prices.ingest import ingest_prices
@@ -318,48 +317,13 @@ def _template(out: Path, example: bool, force: bool, console: Console,
     return ExitCode.OK
 
 
-def _crash_report(exc: BaseException) -> str:
-    """Write the trace of an unexpected error to a file; return its path (or a note)."""
-    try:
-        fd, name = tempfile.mkstemp(prefix="btm-ppa-crash-", suffix=".log")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("".join(traceback.format_exception(exc)))
-        return name
-    except OSError:
-        return "(the trace could not be saved)"
-
-
-class _OneLine(logging.Formatter):
-    """Log records as one line each; a record carrying an exception saves its trace to a
-    crash file and names it, so no traceback reaches the terminal."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = f"{record.levelname} {record.name}: {record.getMessage()}"
-        error = record.exc_info[1] if record.exc_info else None
-        if error is not None:
-            text += f" ({type(error).__name__}; the trace is saved in {_crash_report(error)})"
-        return text
-
-
-def _one_line_logging() -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(_OneLine())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        if isinstance(old, logging.StreamHandler) and getattr(old, "_btm_ppa", False):
-            root.removeHandler(old)
-    handler._btm_ppa = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-
-
 INTERRUPTED = ExitCode.INTERRUPTED  # 130: 128 + SIGINT, as shells report it
 INTERRUPTED_TEXT = ("interrupted: nothing was half-written (a workbook being saved is left "
                     "whole, old or new; a price load is all or nothing)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    _one_line_logging()
+    one_line_logging()
     args = _parser().parse_args(argv)
     # Wide enough for the results table when piped or captured (CI logs, files).
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -380,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         if interrupts.requested():  # a library's own error for the Ctrl-C inside it
             err.print(INTERRUPTED_TEXT, markup=False)
             return INTERRUPTED
-        where = _crash_report(exc)
+        where = crash_report(exc)
         logging.getLogger(__name__).debug("crash", exc_info=exc)
         err.print(f"ERROR: internal error ({type(exc).__name__}); this is a bug in btm-ppa, "
                   f"please report it with the trace in {where}", markup=False)
