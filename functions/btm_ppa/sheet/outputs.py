@@ -12,7 +12,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from btm_ppa.core.prices import BandPrices, PriceBasis
-from btm_ppa.core.results import ResultTable, pennies
+from btm_ppa.core.results import (
+    ResultTable,
+    pennies_adding_up,
+    written_gbp,
+    written_gbp_per_mwh,
+    written_mwh,
+)
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.prices.warehouse import MAX_FILLED_GAP_PERIODS, WindowPrices
@@ -78,10 +84,11 @@ def system_buy_writes(layout: BessLayout, valuation: Valuation) -> list[CellWrit
 
 
 def _system_buy_line(avg: str, vol: str, cost: str, line: SystemBuyLine) -> list[CellWrite]:
+    average = line.average_gbp_per_mwh
     return [
-        CellWrite(avg, line.average_gbp_per_mwh, PRICE_FORMAT),
-        CellWrite(vol, line.volume_mwh, VOLUME_FORMAT),
-        CellWrite(cost, float(pennies(line.cost_gbp)), MONEY_FORMAT),
+        CellWrite(avg, None if average is None else written_gbp_per_mwh(average), PRICE_FORMAT),
+        CellWrite(vol, written_mwh(line.volume_mwh), VOLUME_FORMAT),
+        CellWrite(cost, written_gbp(line.cost_gbp), MONEY_FORMAT),
     ]
 
 
@@ -98,7 +105,8 @@ def result_writes(layout: BessLayout, table: ResultTable, prices: PricesUsed,
             values = (prices.stream1_average_gbp_per_mwh, prices.stream2_average_gbp_per_mwh,
                       prices.band_prices.window_average_gbp_per_mwh)
             writes.append(CellWrite(f"{cols[0]}{r}", spec.label))
-            writes += [CellWrite(f"{c}{r}", v, spec.number_format)
+            writes += [CellWrite(f"{c}{r}", None if v is None else written_gbp_per_mwh(v),
+                                 spec.number_format)
                        for c, v in zip(cols[1:4], values, strict=True)]
             writes.append(CellWrite(f"{cols[4]}{r}", prices.note()))
         elif spec.key == "status":
@@ -182,8 +190,10 @@ def block_writes(layout: BessLayout, non_bess: CostBlock, bess: CostBlock) -> li
     for spec_block, block in ((layout.non_bess, non_bess), (layout.bess, bess)):
         for row in layout.block_rows:
             line = block.duos[DuosBand(row.band)] if row.band else getattr(block, row.key)
-            writes.append(CellWrite(spec_block.volume_cell(row).cell, line.volume_mwh, VOLUME_FORMAT))
-            writes.append(CellWrite(spec_block.cost_cell(row).cell, line.cost_gbp, MONEY_FORMAT))
+            writes.append(CellWrite(spec_block.volume_cell(row).cell, written_mwh(line.volume_mwh),
+                                    VOLUME_FORMAT))
+            writes.append(CellWrite(spec_block.cost_cell(row).cell, written_gbp(line.cost_gbp),
+                                    MONEY_FORMAT))
     return writes
 
 
@@ -193,7 +203,8 @@ def ppa_writes(layout: BessLayout, table: ResultTable) -> list[CellWrite]:
     writes = []
     for row, result in ((p["stream1_row"], table.stream1), (p["stream2_row"], table.stream2),
                         (p["total_row"], table.total)):
-        writes.append(CellWrite(f"{p['volume_column']}{row}", result.volume_mwh, VOLUME_FORMAT))
+        writes.append(CellWrite(f"{p['volume_column']}{row}", written_mwh(result.volume_mwh),
+                                VOLUME_FORMAT))
         writes.append(CellWrite(f"{p['revenue_column']}{row}", float(result.ppa_revenue_gbp),
                                 MONEY_FORMAT))
     return writes
@@ -207,9 +218,9 @@ def dispatch_table(daily: pd.DataFrame, method: Method) -> TableWrite:
     """The Dispatch tab: one row per settlement day, with a chart of charge, discharge and
     profit."""
     rows: list[list[CellValue]] = [list(DISPATCH_HEADER)]
-    for day, rec in daily.iterrows():
-        rows.append([day, *(float(v) for v in rec.to_numpy()[:-1]),
-                     float(pennies(float(rec["profit_gbp"])))])
+    profit = pennies_adding_up(daily["profit_gbp"].to_numpy())  # the days add up
+    for (day, rec), day_profit in zip(daily.iterrows(), profit, strict=True):
+        rows.append([day, *(written_mwh(v) for v in rec.to_numpy()[:-1]), float(day_profit)])
     formats = {0: "yyyy-mm-dd", **{i: VOLUME_FORMAT for i in range(1, 6)}, 6: MONEY_FORMAT}
     chart = ChartSpec(title=f"Daily charge and discharge ({method.value} schedule)",
                       x_column=0, series_columns=(1, 2), y_title="MWh")
