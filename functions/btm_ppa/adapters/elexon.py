@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,9 @@ class ElexonClient:
     session: requests.Session = field(default_factory=requests.Session)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = ELEXON_TIMEOUT_S
+    #: Told each retry before its pause, in words (default: a logged warning).
+    notify: Callable[[str], None] = field(default=lambda text: log.warning("%s", text),
+                                          repr=False)
 
     def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
         url = f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
@@ -68,9 +72,8 @@ class ElexonClient:
             return isinstance(exc, requests.Timeout | requests.ConnectionError)
 
         def on_retry(attempt: int, pause_s: float, exc: BaseException) -> None:
-            log.warning("Elexon API %s: %s; retrying in %.1f s (attempt %d of %d)", url,
-                        _reason(exc, self.timeout_s), pause_s, attempt + 1,
-                        self.policy.max_attempts)
+            self.notify(f"Elexon API {url}: {_reason(exc, self.timeout_s)}; retrying in "
+                        f"{pause_s:.1f} s (attempt {attempt + 1} of {self.policy.max_attempts})")
 
         try:
             return self.policy.run(call, retryable, on_retry)
