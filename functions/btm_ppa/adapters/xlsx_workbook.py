@@ -38,12 +38,12 @@ from xml.sax.saxutils import escape
 
 import filelock
 import openpyxl
-from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.datetime import to_excel
 
+from btm_ppa.adapters.xlsx_charts import xlsx_chart
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
-from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
+from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 
 #: Prefix of our temporary files beside a workbook (recognisable, hidden on Unix).
 TEMP_PREFIX = ".~btm-ppa-"
@@ -369,33 +369,6 @@ def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
             cell.number_format = number_format
         sheet.column_dimensions[letter].width = 16
     if table.chart and len(table.rows) > 1:
-        sheet.add_chart(_chart(sheet, table.chart, len(table.rows)),
+        sheet.add_chart(xlsx_chart(sheet, table.chart, len(table.rows)),
                         f"{get_column_letter(len(table.rows[0]) + 2)}2")
 
-
-def _chart(sheet, spec: ChartSpec, last: int) -> LineChart | BarChart:
-    """A line chart (or side-by-side bars) of the spec's columns, rows 2..last, with the
-    secondary columns as lines on a right-hand axis."""
-    def series(chart: LineChart | BarChart, columns: tuple[int, ...]) -> None:
-        for column in columns:
-            chart.add_data(Reference(sheet, min_col=column + 1, min_row=1, max_row=last),
-                           titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=spec.x_column + 1, min_row=2, max_row=last))
-
-    chart: LineChart | BarChart = BarChart() if spec.kind == "COLUMN" else LineChart()
-    if isinstance(chart, BarChart):  # bars up and down from 0: the months' names below
-        chart.type, chart.grouping, chart.x_axis.tickLblPos = "col", "clustered", "low"
-    chart.title, chart.y_axis.title = spec.title, spec.y_title
-    chart.height, chart.width = 12, 30
-    series(chart, spec.series_columns)
-    if spec.label_every:
-        chart.x_axis.tickLblSkip = chart.x_axis.tickMarkSkip = spec.label_every
-    if spec.x_format:
-        chart.x_axis.number_format = spec.x_format
-    if spec.secondary_columns:
-        right = LineChart()
-        series(right, spec.secondary_columns)
-        right.y_axis.axId, right.y_axis.title = 200, spec.secondary_title
-        right.y_axis.crosses = "max"
-        chart += right
-    return chart
