@@ -51,6 +51,7 @@ from btm_ppa.simulate import (
     check_bands_priced,
     compare_methods,
     peak_import_note,
+    schedule_status,
     simulation,
     site_charges,
     validation_notes,
@@ -358,12 +359,13 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     tabs, week_note = schedule_tabs(layout, rows, inputs.method, inputs.chart_week, ppa,
                                     problem.vlp_gbp_per_mwh)
     warnings += [week_note] if week_note else []
+    status = schedule_status(problem, inputs.method, chosen, best, warnings)
     writes = block_writes(layout, simulated.non_bess, simulated.bess)
     writes += system_buy_writes(layout, simulated.valuation)
     writes += ppa_writes(layout, table)
-    writes += result_writes(layout, table, used, inputs.method, now, warnings)
+    writes += result_writes(layout, table, used, inputs.method, now, warnings, status)
     return RefreshOutcome(
-        ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
+        ok=True, status=status, method=inputs.method, table=table, prices=used, writes=writes,
         warnings=warnings, schedule=rows, tables=tabs)
 
 
