@@ -38,7 +38,7 @@ from xml.sax.saxutils import escape
 
 import filelock
 import openpyxl
-from openpyxl.chart import LineChart, Reference
+from openpyxl.chart import AreaChart, BarChart, LineChart, Reference, ScatterChart
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.datetime import to_excel
 
@@ -207,13 +207,16 @@ class XlsxWorkbook:
                 with contextlib.suppress(OSError):
                     stale.unlink()
             book = self._open(target, data_only=False)
-            if writes and tab not in book.sheetnames:
+            if any(w.tab is None for w in writes) and tab not in book.sheetnames:
                 raise LayoutError(f"workbook {self.path.name} has no {tab!r} tab", cell=None)
             for name, table in (tables or {}).items():
                 if name in book.sheetnames or not table.only_if_exists:
                     _replace_tab(book, name, table)
             for write in writes:
-                cell = book[tab][write.address]
+                if (write.tab or tab) not in book.sheetnames:
+                    raise LayoutError(f"workbook {self.path.name} has no {write.tab!r} tab",
+                                      cell=None)
+                cell = book[write.tab or tab][write.address]
                 value = write.value
                 if isinstance(value, dt.datetime) and value.tzinfo is not None:
                     value = value.astimezone(dt.UTC).replace(tzinfo=None)  # xlsx has no zones
@@ -222,7 +225,8 @@ class XlsxWorkbook:
                     cell.number_format = write.number_format
             cached = {}
             if tab in book.sheetnames:
-                cached = self._formula_results(target, book, tab, {w.address for w in writes})
+                cached = self._formula_results(target, book, tab, {
+                    w.address for w in writes if w.tab in (None, tab)})
             self._save(book, target, tab, cached)
 
     def _formula_results(self, target: Path, book: openpyxl.Workbook, tab: str,
@@ -355,6 +359,10 @@ def _put_back_results(path: Path, tab: str, cached: Mapping[str, CellValue]) -> 
             out.writestr(info, patched.encode("utf-8") if info.filename == member else data)
 
 
+_CHARTS = {"LINE": LineChart, "COLUMN": BarChart, "BAR": BarChart, "AREA": AreaChart,
+           "SCATTER": ScatterChart}
+
+
 def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
     """Recreate a tab (in the same place) holding ``table``, with its chart."""
     index = book.sheetnames.index(name) if name in book.sheetnames else len(book.sheetnames)
@@ -368,9 +376,12 @@ def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
         for cell in sheet[letter][1:]:
             cell.number_format = number_format
         sheet.column_dimensions[letter].width = 16
-    if table.chart and len(table.rows) > 1:
-        spec = table.chart
-        chart = LineChart()
+    if len(table.rows) < 2:
+        return
+    for number, spec in enumerate(table.charts):
+        chart = _CHARTS.get(spec.kind, LineChart)()
+        if spec.kind == "BAR":
+            chart.type = "bar"
         chart.title, chart.y_axis.title = spec.title, spec.y_title
         chart.height, chart.width = 9, 24
         last = len(table.rows)
@@ -378,4 +389,4 @@ def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
             chart.add_data(Reference(sheet, min_col=column + 1, min_row=1, max_row=last),
                            titles_from_data=True)
         chart.set_categories(Reference(sheet, min_col=spec.x_column + 1, min_row=2, max_row=last))
-        sheet.add_chart(chart, f"{get_column_letter(len(table.rows[0]) + 2)}2")
+        sheet.add_chart(chart, f"{get_column_letter(len(table.rows[0]) + 2)}{2 + 20 * number}")
