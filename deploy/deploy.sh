@@ -43,7 +43,9 @@ ADDON_DIR="${ADDON_DIR:-$ROOT/build/addon}"
 # run; a dry run shows the placeholder unless PROJECT_NUMBER is set.
 if [[ -z ${PROJECT_NUMBER:-} ]]; then
   if [[ $MODE == run ]]; then
-    PROJECT_NUMBER="$(gcloud projects describe "$PROJECT" --format='value(projectNumber)')"
+    PROJECT_NUMBER="$(gcloud projects describe "$PROJECT" --format='value(projectNumber)')" \
+      || { echo "deploy.sh: cannot read project $PROJECT's number (gcloud auth login? a" \
+                "typo in PROJECT?)" >&2; exit 1; }
   else
     PROJECT_NUMBER=PROJECT_NUMBER
   fi

@@ -10,7 +10,7 @@ import functions_framework
 import pytest
 
 from btm_ppa.entrypoints import runtime
-from tests.conftest import cell, result_cell, status_cell
+from tests.conftest import FUNCTION_SOURCE, cell, result_cell, status_cell
 from tests.elexon_standin import ElexonStandIn
 from tests.front_door import FrontDoor
 from tests.google_tokens import TokenIssuer
@@ -59,7 +59,8 @@ _ISSUER = {}
 
 def _laptop(target):
     """The function as the functions framework serves it on a laptop: no front door."""
-    return functions_framework.create_app(target=target, source="functions/main.py").test_client()
+    source = str(FUNCTION_SOURCE / "main.py")
+    return functions_framework.create_app(target=target, source=source).test_client()
 
 
 def _app(target):
@@ -68,7 +69,7 @@ def _app(target):
 
     os.environ["BTM_PPA_FRONT_DOOR"] = "cloud-run"
     os.environ["K_SERVICE"] = target.replace("_", "-")
-    app = functions_framework.create_app(target=target, source="functions/main.py")
+    app = functions_framework.create_app(target=target, source=str(FUNCTION_SOURCE / "main.py"))
     app.wsgi_app = FrontDoor(app.wsgi_app, url=AUDIENCE, certs=_ISSUER["it"].public_certs,
                              invokers=INVOKERS, custom_audiences=["apps-script-client-id"])
     return app.test_client()

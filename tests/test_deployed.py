@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 
 from btm_ppa.entrypoints import runtime
 from tests.cloud_tasks_standin import CloudTasksStandIn
+from tests.conftest import FUNCTION_SOURCE
 from tests.drive_standin import DriveStandIn
 from tests.elexon_standin import ElexonStandIn
 from tests.front_door import FrontDoor
@@ -97,7 +98,7 @@ class Deployment:
             runtime.inject(name, None)
         runtime.inject("warehouse", self.warehouse)
         app = functions_framework.create_app(target=function,
-                                             source=str(ROOT / "functions" / "main.py"))
+                                             source=str(FUNCTION_SOURCE / "main.py"))
         # Every request, from a test or from the Cloud Tasks stand-in, comes in this way.
         door = FrontDoor(app.wsgi_app, url=service["URL"], certs=self.issuer.public_certs,
                          invokers=service["INVOKERS"].split(","),
