@@ -337,12 +337,16 @@ def _basic_chart(spec: ChartSpec, sheet_id: int, rows: int) -> dict[str, Any]:
             "startColumnIndex": index, "endColumnIndex": index + 1}]}}
 
     value_axis = "BOTTOM_AXIS" if spec.kind == "BAR" else "LEFT_AXIS"
+    axes = [{"position": value_axis, "title": spec.y_title}]
+    series = [{"series": column(c), "targetAxis": value_axis} for c in spec.series_columns]
+    if spec.secondary_columns:  # lines on a right-hand axis (a price beside MWh)
+        axes.append({"position": "RIGHT_AXIS", "title": spec.secondary_title})
+        series += [{"series": column(c), "targetAxis": "RIGHT_AXIS", "type": "LINE"}
+                   for c in spec.secondary_columns]
+    kind = "COMBO" if spec.secondary_columns and spec.kind != "LINE" else spec.kind
     return {"title": spec.title, "basicChart": {
-        "chartType": spec.kind, "legendPosition": "BOTTOM_LEGEND", "headerCount": 1,
-        "axis": [{"position": value_axis, "title": spec.y_title}],
-        "domains": [{"domain": column(spec.x_column)}],
-        "series": [{"series": column(c), "targetAxis": value_axis}
-                   for c in spec.series_columns]}}
+        "chartType": kind, "legendPosition": "BOTTOM_LEGEND", "headerCount": 1,
+        "axis": axes, "domains": [{"domain": column(spec.x_column)}], "series": series}}
 
 
 def _cell_fields(with_format: bool) -> str:

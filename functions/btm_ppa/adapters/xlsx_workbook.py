@@ -38,10 +38,10 @@ from xml.sax.saxutils import escape
 
 import filelock
 import openpyxl
-from openpyxl.chart import AreaChart, BarChart, LineChart, Reference, ScatterChart
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.datetime import to_excel
 
+from btm_ppa.adapters.xlsx_charts import xlsx_chart
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 
@@ -359,10 +359,6 @@ def _put_back_results(path: Path, tab: str, cached: Mapping[str, CellValue]) -> 
             out.writestr(info, patched.encode("utf-8") if info.filename == member else data)
 
 
-_CHARTS = {"LINE": LineChart, "COLUMN": BarChart, "BAR": BarChart, "AREA": AreaChart,
-           "SCATTER": ScatterChart}
-
-
 def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
     """Recreate a tab (in the same place) holding ``table``, with its chart."""
     index = book.sheetnames.index(name) if name in book.sheetnames else len(book.sheetnames)
@@ -379,14 +375,6 @@ def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
     if len(table.rows) < 2:
         return
     for number, spec in enumerate(table.charts):
-        chart = _CHARTS.get(spec.kind, LineChart)()
-        if spec.kind == "BAR":
-            chart.type = "bar"
-        chart.title, chart.y_axis.title = spec.title, spec.y_title
-        chart.height, chart.width = 9, 24
-        last = len(table.rows)
-        for column in spec.series_columns:
-            chart.add_data(Reference(sheet, min_col=column + 1, min_row=1, max_row=last),
-                           titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=spec.x_column + 1, min_row=2, max_row=last))
-        sheet.add_chart(chart, f"{get_column_letter(len(table.rows[0]) + 2)}{2 + 20 * number}")
+        sheet.add_chart(xlsx_chart(sheet, spec, len(table.rows)),
+                        f"{get_column_letter(len(table.rows[0]) + 2)}{2 + 25 * number}")
+

@@ -47,14 +47,17 @@ class CellWrite:
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """A chart over a table's columns (0-based column indexes; row 1 is the header).
-    ``kind``: LINE, COLUMN, BAR, AREA or SCATTER (Sheets' basic chart types)."""
+    """A chart over a table's columns (0-based column indexes; row 1 is the header)."""
 
     title: str
     x_column: int
     series_columns: tuple[int, ...]
     y_title: str
-    kind: str = "LINE"
+    kind: str = "LINE"  # LINE, or COLUMN (bars side by side); on Sheets also BAR, AREA
+    secondary_columns: tuple[int, ...] = ()  # lines on a right-hand axis (a price beside MWh)
+    secondary_title: str = ""
+    label_every: int = 0  # label every n-th category on the x axis (0: as the program likes)
+    x_format: str = ""  # number format of the x axis labels
 
 
 @dataclass(frozen=True)
