@@ -220,6 +220,12 @@ if ! exists "${BQ[@]}" show "$PROJECT:$DATASET.system_prices"; then
     --description="GB system prices per settlement period" \
     "$PROJECT:$DATASET.system_prices" "$HERE/bigquery/system_prices.json"
 fi
+if ! exists "${BQ[@]}" show "$PROJECT:$DATASET.day_ahead_prices"; then
+  run "${BQ[@]}" mk --table --time_partitioning_field=settlement_date \
+    --time_partitioning_type=MONTH --clustering_fields=settlement_date \
+    --description="GB day-ahead auction prices per settlement period" \
+    "$PROJECT:$DATASET.day_ahead_prices" "$HERE/bigquery/day_ahead_prices.json"
+fi
 for table in spreadsheet_registry refresh_runs; do
   if exists "${BQ[@]}" show "$PROJECT:$DATASET.$table"; then
     run "${BQ[@]}" update "$PROJECT:$DATASET.$table" "$HERE/bigquery/$table.json"
