@@ -33,7 +33,7 @@ from btm_ppa.entrypoints.auth import (
     AuthError,
     verify_caller,
 )
-from btm_ppa.entrypoints.requests import parse_body
+from btm_ppa.entrypoints.requests import RETRY_COUNT_HEADER, parse_body, retry_attempt
 from btm_ppa.errors import (
     BtmError,
     RequestError,
@@ -263,7 +263,9 @@ def _run_refresh(request: flask.Request, body: dict[str, Any], tab: str,
         json_log("INFO", "inputs changed during the refresh; running again",
                  workbook=workbook.description)
     caller = request.environ.get("btm_ppa.caller")
-    attempt = _attempt(request.headers.get(RETRY_COUNT_HEADER))
+    attempt, doubt = retry_attempt(request.headers.get(RETRY_COUNT_HEADER))
+    if doubt:
+        json_log("WARNING", doubt)
     json_log("INFO" if outcome.ok else "WARNING", "refresh finished", status=outcome.status,
              workbook=workbook.description, method=outcome.method)
     runtime.run_log().record(RefreshRun(
@@ -274,24 +276,6 @@ def _run_refresh(request: flask.Request, body: dict[str, Any], tab: str,
     if caller is not None and caller.lower() == runtime.tasks_caller() and status != 200:
         status = 503 if _retryable(outcome.error) else 200
     return outcome_json(outcome, layout), status
-
-
-RETRY_COUNT_HEADER = "X-CloudTasks-TaskRetryCount"
-
-
-def _attempt(header: str | None) -> int:
-    """The run's attempt (1 for a first try) from Cloud Tasks' retry count. The sheet is
-    already written when this is read, so a header that is not a whole number (``abc``,
-    ``1.5``) is logged and the run recorded as a first attempt, never a 500 (which would
-    make Cloud Tasks retry a finished refresh)."""
-    text = (header or "").strip()
-    if not text:
-        return 1
-    if text.isascii() and text.isdigit() and len(text) <= 9:
-        return int(text) + 1
-    json_log("WARNING", f"{RETRY_COUNT_HEADER} {text[:40]!r} is not a whole number of "
-             "retries; the run is recorded as attempt 1")
-    return 1
 
 
 def _retryable(error: BaseException | None) -> bool:

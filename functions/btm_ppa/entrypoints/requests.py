@@ -161,3 +161,20 @@ def validate_body(body: dict[str, Any], function: str) -> None:
     if function == "refresh":
         raise RequestError('send exactly one of "spreadsheet_id" and "workbook"')
     raise RequestError(f"the body does not fit {function}: {error.message}")
+
+
+RETRY_COUNT_HEADER = "X-CloudTasks-TaskRetryCount"
+
+
+def retry_attempt(header: str | None) -> tuple[int, str | None]:
+    """The run's attempt (1 for a first try) from Cloud Tasks' retry count, and a warning
+    to log when the header is not a whole number (``abc``, ``1.5``): the sheet is already
+    written when this is read, so such a run is recorded as a first attempt, never a 500
+    (which would make Cloud Tasks retry a finished refresh)."""
+    text = (header or "").strip()
+    if not text:
+        return 1, None
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return int(text) + 1, None
+    return 1, (f"{RETRY_COUNT_HEADER} {text[:40]!r} is not a whole number of retries; the "
+               "run is recorded as attempt 1")
