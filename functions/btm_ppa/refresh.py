@@ -24,6 +24,7 @@ from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
 from btm_ppa.core.simulation import daily_summary, schedule_frame, value_schedule
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
+from btm_ppa.deal import DealOutcome, run_deal
 from btm_ppa.errors import (
     BtmError,
     InputError,
@@ -35,6 +36,8 @@ from btm_ppa.errors import (
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
+from btm_ppa.sheet.deal_inputs import read_deal_inputs
+from btm_ppa.sheet.deal_outputs import deal_writes
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
     PricesUsed,
@@ -48,7 +51,15 @@ from btm_ppa.sheet.outputs import (
     status_writes,
     system_buy_writes,
 )
-from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
+from btm_ppa.sheet.workbook import (
+    CellValue,
+    CellWrite,
+    ColorScale,
+    RangeChart,
+    TableWrite,
+    TabSnapshot,
+    Workbook,
+)
 from btm_ppa.simulate import (
     SiteCharges,
     peak_import_note,
@@ -56,13 +67,31 @@ from btm_ppa.simulate import (
     site_charges,
     validation_notes,
 )
-from sheets_layout import BessLayout, load_bess_layout
+from sheets_layout import BessLayout, load_bess_layout, load_deal_layout
 
 log = logging.getLogger(__name__)
 
 #: Environment variable: seconds a refresh may take before it gives up, writing nothing.
 BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
 DEFAULT_BUDGET_S = 20.0
+#: Environment variable: seconds a refresh may take when the workbook has a Deal tab
+#: (eight price years over the term, and the sizing sweep).
+DEAL_BUDGET_ENV = "BTM_PPA_DEAL_BUDGET_S"
+DEFAULT_DEAL_BUDGET_S = 300.0
+
+
+def deal_budget_s() -> float:
+    """The budget of a refresh with a Deal tab: ``$BTM_PPA_DEAL_BUDGET_S``, 300 s by default."""
+    raw = os.environ.get(DEAL_BUDGET_ENV, "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_DEAL_BUDGET_S
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        log.warning("%s=%r is not a number of seconds above 0; using %g s", DEAL_BUDGET_ENV, raw,
+                    DEFAULT_DEAL_BUDGET_S)
+        return DEFAULT_DEAL_BUDGET_S
+    return seconds
 
 
 def refresh_budget_s() -> float:
@@ -96,6 +125,8 @@ class RefreshOutcome:
     warnings: list[str] = field(default_factory=list)
     tables: dict[str, TableWrite] = field(default_factory=dict)  # whole tabs (Dispatch)
     schedule: pd.DataFrame | None = None  # greedy/optimal: the per-period schedule
+    charts: list[RangeChart | ColorScale] = field(default_factory=list)  # the Deal tab's
+    deal: DealOutcome | None = None
 
 
 def refresh(
@@ -113,20 +144,26 @@ def refresh(
     (``budget_s`` seconds, by default ``refresh_budget_s()``; RefreshTimeoutError) are
     reported without writing anything; every other problem is written to the status row.
     """
+    started = time.monotonic()
     budget = refresh_budget_s() if budget_s is None else budget_s
-    deadline = time.monotonic() + budget
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
     snapshot = _read(workbook, tab, layout)
     if isinstance(snapshot, RefreshOutcome):
         return snapshot
+    deal_tab = load_deal_layout().tab_name
+    if deal_tab in snapshot.tables and budget_s is None:
+        budget = max(budget, deal_budget_s())
+    deadline = started + budget
     method = read_method(layout, snapshot)  # for the status row, even when inputs are wrong
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         method = inputs.method
         outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget,
                            simulated_before=simulated_before(layout, snapshot))
+        if deal_tab in snapshot.tables:
+            _add_deal(outcome, layout, inputs, warehouse, snapshot, now, deadline)
     except RefreshTimeoutError as exc:  # nothing written: the budget is already spent
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     except BtmError as exc:
@@ -137,17 +174,32 @@ def refresh(
             f"internal error ({type(exc).__name__}) while computing; the figures were left "
             "as they were; please report it"), method, now)
     try:
-        workbook.write(tab, outcome.writes, outcome.tables)
+        workbook.write(tab, outcome.writes, outcome.tables, outcome.charts)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     return outcome
+
+
+def _add_deal(outcome: RefreshOutcome, layout: BessLayout, inputs: RefreshInputs,
+              warehouse: PriceWarehouse, snapshot: TabSnapshot, now: dt.datetime,
+              deadline: float) -> None:
+    """The Deal tab's figures and charts, into the refresh's one write."""
+    deal_layout = load_deal_layout()
+    values = read_deal_inputs(deal_layout, snapshot.tables[deal_layout.tab_name])
+    found = run_deal(layout, deal_layout, inputs, values, warehouse, deadline=deadline)
+    writes, charts = deal_writes(deal_layout, found, now,
+                                 layout.input("ppa_price_gbp_per_mwh").cell)
+    outcome.writes += writes
+    outcome.charts += charts
+    outcome.deal = found
 
 
 def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | RefreshOutcome:
     """The one read of a refresh, or the outcome saying why the workbook could not be read
     (nothing is written then: there is nowhere safe to write)."""
     try:
-        return workbook.read(tab, layout.read_range, optional_tabs=(layout.hh_data_tab,))
+        return workbook.read(tab, layout.read_range,
+                             optional_tabs=(layout.hh_data_tab, load_deal_layout().tab_name))
     except BtmError as exc:
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", error=exc)
 

@@ -33,7 +33,14 @@ from gspread.utils import a1_to_rowcol, rowcol_to_a1
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.cells import SERIAL_EPOCH
-from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
+from btm_ppa.sheet.workbook import (
+    CellValue,
+    CellWrite,
+    ColorScale,
+    RangeChart,
+    TableWrite,
+    TabSnapshot,
+)
 
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 DEFAULT_TIMEOUT_S = 30.0
@@ -191,8 +198,9 @@ class SheetsWorkbook:
         return TabSnapshot(tabs, cells, tables)
 
     def write(self, tab: str, writes: Sequence[CellWrite],
-              tables: Mapping[str, TableWrite] | None = None) -> None:
-        data = [{"range": f"{_quote(tab)}!{w.address}", "values": [[_to_sheet(w.value)]]}
+              tables: Mapping[str, TableWrite] | None = None,
+              charts: Sequence[RangeChart | ColorScale] = ()) -> None:
+        data = [{"range": f"{_quote(w.tab or tab)}!{w.address}", "values": [[_to_sheet(w.value)]]}
                 for w in writes]
         if tables and self._tabs is None:  # written without a read first (the register)
             self._tabs = self._tab_names()
@@ -212,7 +220,7 @@ class SheetsWorkbook:
             data.append({"range": f"{_quote(name)}!A1", "values": rows})
         if not data:
             return
-        self._check_unchanged({w.address for w in writes})
+        self._check_unchanged({w.address for w in writes if w.tab in (None, tab)})
         if grow:  # a write beyond the grid would fail the whole batch
             self._call("growing a tab", lambda: self.client.http_client.batch_update(
                 self.spreadsheet_id, {"requests": grow}))

@@ -38,12 +38,19 @@ from xml.sax.saxutils import escape
 
 import filelock
 import openpyxl
-from openpyxl.chart import LineChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.datetime import to_excel
 
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
-from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
+from btm_ppa.sheet.workbook import (
+    CellValue,
+    CellWrite,
+    ColorScale,
+    RangeChart,
+    TableWrite,
+    TabSnapshot,
+)
 
 #: Prefix of our temporary files beside a workbook (recognisable, hidden on Unix).
 TEMP_PREFIX = ".~btm-ppa-"
@@ -197,7 +204,8 @@ class XlsxWorkbook:
                 f"{LOCK_TIMEOUT_S:g} s): try again when it has finished") from None
 
     def write(self, tab: str, writes: Sequence[CellWrite],
-              tables: Mapping[str, TableWrite] | None = None) -> None:
+              tables: Mapping[str, TableWrite] | None = None,
+              charts: Sequence[RangeChart | ColorScale] = ()) -> None:
         target = self._check_available(for_writing=True)
         with self._locked(target):
             # Again under the lock: the file may have been opened elsewhere meanwhile. The
@@ -207,13 +215,16 @@ class XlsxWorkbook:
                 with contextlib.suppress(OSError):
                     stale.unlink()
             book = self._open(target, data_only=False)
-            if writes and tab not in book.sheetnames:
-                raise LayoutError(f"workbook {self.path.name} has no {tab!r} tab", cell=None)
+            for name in {w.tab or tab for w in writes} | {c.tab for c in charts}:
+                if name not in book.sheetnames:
+                    raise LayoutError(f"workbook {self.path.name} has no {name!r} tab",
+                                      cell=None)
             for name, table in (tables or {}).items():
                 if name in book.sheetnames or not table.only_if_exists:
                     _replace_tab(book, name, table)
+            _replace_charts(book, charts)
             for write in writes:
-                cell = book[tab][write.address]
+                cell = book[write.tab or tab][write.address]
                 value = write.value
                 if isinstance(value, dt.datetime) and value.tzinfo is not None:
                     value = value.astimezone(dt.UTC).replace(tzinfo=None)  # xlsx has no zones
@@ -222,7 +233,8 @@ class XlsxWorkbook:
                     cell.number_format = write.number_format
             cached = {}
             if tab in book.sheetnames:
-                cached = self._formula_results(target, book, tab, {w.address for w in writes})
+                cached = self._formula_results(target, book, tab,
+                                               {w.address for w in writes if w.tab in (None, tab)})
             self._save(book, target, tab, cached)
 
     def _formula_results(self, target: Path, book: openpyxl.Workbook, tab: str,
@@ -379,3 +391,39 @@ def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
                            titles_from_data=True)
         chart.set_categories(Reference(sheet, min_col=spec.x_column + 1, min_row=2, max_row=last))
         sheet.add_chart(chart, f"{get_column_letter(len(table.rows[0]) + 2)}2")
+
+
+def _replace_charts(book: openpyxl.Workbook, charts: Sequence[RangeChart | ColorScale]) -> None:
+    """The charts and colour scales of each named tab, replacing what it had."""
+    from openpyxl.formatting.formatting import ConditionalFormattingList
+    from openpyxl.formatting.rule import ColorScaleRule
+
+    for name in {c.tab for c in charts}:
+        book[name]._charts = []
+        book[name].conditional_formatting = ConditionalFormattingList()
+    for spec in charts:
+        sheet = book[spec.tab]
+        if isinstance(spec, ColorScale):
+            sheet.conditional_formatting.add(spec.cell_range, ColorScaleRule(
+                start_type="min", start_color="F8696B", mid_type="percentile", mid_value=50,
+                mid_color="FFEB84", end_type="max", end_color="63BE7B"))
+            continue
+        chart = BarChart() if spec.kind == "bar" else LineChart()
+        chart.title, chart.y_axis.title, chart.x_axis.title = spec.title, spec.y_title, spec.x_title
+        chart.height, chart.width = 9, 18
+        for column in spec.columns:
+            chart.add_data(Reference(sheet, min_col=column, min_row=spec.header_row,
+                                     max_row=spec.last_row), titles_from_data=True)
+        categories = Reference(sheet, min_col=spec.category_column, min_row=spec.first_row,
+                               max_row=spec.last_row)
+        chart.set_categories(categories)
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        if spec.line_columns:
+            lines = LineChart()
+            for column in spec.line_columns:
+                lines.add_data(Reference(sheet, min_col=column, min_row=spec.header_row,
+                                         max_row=spec.last_row), titles_from_data=True)
+            lines.set_categories(categories)
+            chart += lines
+        sheet.add_chart(chart, spec.anchor)
