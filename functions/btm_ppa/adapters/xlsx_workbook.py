@@ -410,20 +410,35 @@ def _replace_charts(book: openpyxl.Workbook, charts: Sequence[RangeChart | Color
             continue
         chart = BarChart() if spec.kind == "bar" else LineChart()
         chart.title, chart.y_axis.title, chart.x_axis.title = spec.title, spec.y_title, spec.x_title
-        chart.height, chart.width = 9, 18
-        for column in spec.columns:
-            chart.add_data(Reference(sheet, min_col=column, min_row=spec.header_row,
-                                     max_row=spec.last_row), titles_from_data=True)
+        chart.height, chart.width = 10, 20
         categories = Reference(sheet, min_col=spec.category_column, min_row=spec.first_row,
                                max_row=spec.last_row)
+        for column in spec.columns:
+            chart.series.append(_series(sheet, spec, column))
         chart.set_categories(categories)
         chart.x_axis.delete = False
         chart.y_axis.delete = False
+        chart.x_axis.tickLblPos = "low"  # year labels below the chart, not on the 0 line
+        chart.y_axis.numFmt = "£#,##0"
+        chart.legend.position = "b"
         if spec.line_columns:
             lines = LineChart()
             for column in spec.line_columns:
-                lines.add_data(Reference(sheet, min_col=column, min_row=spec.header_row,
-                                         max_row=spec.last_row), titles_from_data=True)
+                lines.series.append(_series(sheet, spec, column))
             lines.set_categories(categories)
             chart += lines
         sheet.add_chart(chart, spec.anchor)
+
+
+def _series(sheet, spec: RangeChart, column: int):
+    """Rows ``first_row``-``last_row`` of a column, named by its ``header_row`` cell."""
+    from openpyxl.chart import Series
+    from openpyxl.chart.data_source import StrRef
+    from openpyxl.chart.series import SeriesLabel
+
+    values = Reference(sheet, min_col=column, min_row=spec.first_row, max_row=spec.last_row)
+    series = Series(values)
+    series.tx = SeriesLabel(strRef=StrRef(
+        f"'{sheet.title}'!${get_column_letter(column)}${spec.header_row}"))
+    series.smooth = False
+    return series

@@ -126,14 +126,15 @@ def deal_writes(layout: DealLayout, outcome: DealOutcome, now: dt.datetime,
     chart_col = res["chart_column"]
     band_first = len(names) + 2
     charts.append(RangeChart(
-        tab=layout.tab_name, title="Net cash flow by year: P50 bars, P10-P90 band (£)",
+        tab=layout.tab_name, title="Net cash flow of each operating year (£): P50 bars, the "
+        "P90-P10 band as lines (year 0, the capex, left out)",
         anchor=f"{chart_col}{int(res['summary_header_row'])}", kind="bar",
-        header_row=by_header, first_row=by_header + 1, last_row=by_header + 1 + term,
+        header_row=by_header, first_row=by_header + 2, last_row=by_header + 1 + term,
         category_column=1, columns=(band_first + 1,), line_columns=(band_first, band_first + 2),
         y_title="£", x_title="year"))
     charts.append(RangeChart(
         tab=layout.tab_name, title=f"Cumulative cash flow, price year {shown.name} (£): payback "
-        "where it crosses 0", anchor=f"{chart_col}{cf_title}", kind="line", header_row=cf_header,
+        "where it crosses 0", anchor=f"{chart_col}{int(res['summary_header_row']) + 24}", kind="line", header_row=cf_header,
         first_row=cf_header + 1, last_row=last_cf, category_column=1,
         columns=(CASH_FLOW_HEADERS.index("Cumulative (£)") + 1,
                  CASH_FLOW_HEADERS.index("Discounted cumulative (£)") + 1),
