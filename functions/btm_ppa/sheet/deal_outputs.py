@@ -134,7 +134,8 @@ def deal_writes(layout: DealLayout, outcome: DealOutcome, now: dt.datetime,
         y_title="£", x_title="year"))
     charts.append(RangeChart(
         tab=layout.tab_name, title=f"Cumulative cash flow, price year {shown.name} (£): payback "
-        "where it crosses 0", anchor=f"{chart_col}{int(res['summary_header_row']) + 24}", kind="line", header_row=cf_header,
+        "where it crosses 0", anchor=f"{chart_col}{int(res['summary_header_row']) + 24}",
+        kind="line", header_row=cf_header,
         first_row=cf_header + 1, last_row=last_cf, category_column=1,
         columns=(CASH_FLOW_HEADERS.index("Cumulative (£)") + 1,
                  CASH_FLOW_HEADERS.index("Discounted cumulative (£)") + 1),
