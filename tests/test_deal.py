@@ -316,3 +316,27 @@ def test_deal_inputs_name_the_cell_and_default_when_blank():
     rows[6][0] = "Something else"
     with pytest.raises(LayoutError, match="Deal!A7"):
         read_deal_inputs(layout, rows)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_google_sheet_gets_the_deal_tab_in_the_one_write(tmp_path, warehouse):
+    from btm_ppa.adapters.sheets_workbook import SheetsWorkbook
+    from btm_ppa.refresh import refresh
+    from sheets_layout import load_deal_layout
+    from tests.sheets_standin import SheetsStandIn
+    from tests.test_sheets_workbook import SA, SHEET_ID, loopback_client
+
+    res = load_deal_layout().results
+    path = _deal_workbook(tmp_path, {"B6": 3, "B32": 0})
+    with SheetsStandIn(SHEET_ID, path) as standin:
+        outcome = refresh(SheetsWorkbook(SHEET_ID, loopback_client(standin, timeout_s=60), SA),
+                          warehouse, budget_s=600)
+        assert outcome.ok, outcome.status
+        assert standin.count("batchUpdate") == 1  # BESS rows 50-62 and the Deal tab together
+        assert standin.value("BESS", "B62") == "OK"
+        assert standin.value("Deal", f"B{res['status_row']}") == "OK"
+        npv = standin.value("Deal", f"C{int(res['summary_header_row']) + 1}")
+        assert isinstance(npv, float)
+        assert npv == pytest.approx(outcome.deal.result.npv["p50"])
+        assert standin.value("Deal", "B6") == 3  # inputs never written
