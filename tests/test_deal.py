@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 
 from btm_ppa.core import deal as core
+from btm_ppa.core import deal_year
 from btm_ppa.core.deal import (
     DealTerms,
     Degradation,
@@ -193,10 +194,10 @@ def test_interpolated_figures_stay_close_to_a_dispatch_at_that_capacity():
         demand_mwh=np.full(n, 0.6), import_cost_gbp_per_mwh=rates.import_cost_gbp_per_mwh(price, band),
         band_code=band, day_index=np.arange(n) // 48, vlp_gbp_per_mwh=15.0,
         battery=dispatch.Battery(1.0, 1.0, 2.0, 1.0, 0.85))
-    points = core.capacity_points(problem, dispatch.optimal_schedule, price, rates, 100.0)
+    points = deal_year.capacity_points(problem, dispatch.optimal_schedule, price, rates, 100.0)
     b = problem.battery
-    at = core.sized(problem, b.discharge_power_mw, b.capacity_mwh * 0.9)
-    exact = core.year_figures(at, dispatch.optimal_schedule(at), price, rates, 100.0)
+    at = deal_year.sized(problem, b.discharge_power_mw, b.capacity_mwh * 0.9)
+    exact = deal_year.year_figures(at, dispatch.optimal_schedule(at), price, rates, 100.0)
     guess = core.interpolate(points, 0.9)
     assert guess.discharge_mwh == pytest.approx(exact.discharge_mwh, rel=0.02)
     net = lambda f: 15 * f.discharge_mwh - f.energy_cost_gbp - f.network_cost_gbp - f.levies_cost_gbp  # noqa: E731

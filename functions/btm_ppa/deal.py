@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from btm_ppa.core import deal as core
+from btm_ppa.core import deal_year as dy
 from btm_ppa.core import dispatch
 from btm_ppa.core.deal import DealResult, DealTerms, Degradation, EndOfLife, Indexation, Indexed
 from btm_ppa.core.simulation import ChargeRates
@@ -32,11 +33,13 @@ from sheets_layout import BessLayout, DealLayout
 
 log = logging.getLogger(__name__)
 
+
+
 #: Methods the Deal tab can run, by name; the ceiling is run beside any other.
 CEILING_METHOD = "optimal"
 
 
-def dispatcher_for(method: str) -> core.Dispatcher:
+def dispatcher_for(method: str) -> dy.Dispatcher:
     """The schedule maker of a method name (module-level, so a process pool can take it)."""
     if method == "optimal":
         return _optimal
@@ -101,8 +104,9 @@ def scenario_years(bess: BessLayout, inputs: RefreshInputs, warehouse: wh.PriceW
         try:
             prices = wh.window_prices(warehouse, window, start_cell, end_cell,
                                       inputs.site.price_basis, bess.input("price_basis").cell)
-        except PriceDataError as exc:
-            notes.append(f"{year} left out: {exc.message}")
+        except PriceDataError:
+            notes.append(f"{year} left out: the warehouse holds fewer than "
+                         f"{1 - wh.MAX_MISSING_SHARE:.0%} of its settlement periods' prices")
             continue
         charges = site_charges(bess, inputs, window)
         sim = simulation(bess, inputs, prices, {}, charges.import_limit_mwh)
@@ -120,13 +124,13 @@ def valuation_points(degradation: Degradation) -> tuple[float, ...]:
 
 def figures_at(scenarios: Sequence[ScenarioYear], method: str, power_kw: float,
                energy_kwh: float, capacities: Sequence[float]
-               ) -> dict[str, dict[float, core.YearFigures]]:
+               ) -> dict[str, dict[float, dy.YearFigures]]:
     """Every scenario's figures at each usable capacity for a battery of this size."""
     dispatcher = dispatcher_for(method)
     out = {}
     for s in scenarios:
-        problem = core.sized(s.problem, power_kw / 1000.0, energy_kwh / 1000.0)
-        out[s.name] = core.capacity_points(problem, dispatcher, s.price_gbp_per_mwh, s.rates,
+        problem = dy.sized(s.problem, power_kw / 1000.0, energy_kwh / 1000.0)
+        out[s.name] = dy.capacity_points(problem, dispatcher, s.price_gbp_per_mwh, s.rates,
                                            s.fixed_charges_gbp, capacities)
     return out
 
@@ -202,6 +206,19 @@ def grid_axis(centre: float, low: float | None, high: float | None, steps: int,
     return tuple(float(round(v, 3)) for v in np.linspace(lo, hi, steps))
 
 
+_WORKER: dict[str, object] = {}
+
+
+def _worker_init(scenarios: Sequence[ScenarioYear], method: str, terms: DealTerms,
+                 capacities: tuple[float, ...]) -> None:
+    _WORKER.update(scenarios=scenarios, method=method, terms=terms, capacities=capacities)
+
+
+def _size_in_worker(power_kw: float, duration_h: float) -> float:
+    return _size_npv((_WORKER["scenarios"], _WORKER["method"], _WORKER["terms"],  # type: ignore[arg-type]
+                      power_kw, duration_h, _WORKER["capacities"]))
+
+
 def _size_npv(args: tuple[Sequence[ScenarioYear], str, DealTerms, float, float,
                           tuple[float, ...]]) -> float:
     scenarios, method, terms, power_kw, duration_h, capacities = args
@@ -222,8 +239,9 @@ def sizing(scenarios: Sequence[ScenarioYear], method: str, terms: DealTerms,
     if workers <= 1:
         values = [_size_npv(j) for j in jobs]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_size_npv, j) for j in jobs]
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                                 initargs=(scenarios, method, terms, capacities)) as pool:
+            futures = [pool.submit(_size_in_worker, p, d) for p, d in sizes]
             values = []
             for f in futures:
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from btm_ppa.budgets import BUDGET_ENV, DEFAULT_BUDGET_S, deal_budget_s, refresh_budget_s
 from btm_ppa.core import dispatch, periods
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
@@ -24,7 +24,7 @@ from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
 from btm_ppa.core.simulation import daily_summary, schedule_frame, value_schedule
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.deal import DealOutcome, run_deal
+from btm_ppa.deal import DealOutcome
 from btm_ppa.errors import (
     BtmError,
     InputError,
@@ -36,8 +36,7 @@ from btm_ppa.errors import (
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
-from btm_ppa.sheet.deal_inputs import read_deal_inputs
-from btm_ppa.sheet.deal_outputs import deal_writes
+from btm_ppa.sheet.deal_outputs import deal_tab_writes
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
     PricesUsed,
@@ -51,15 +50,7 @@ from btm_ppa.sheet.outputs import (
     status_writes,
     system_buy_writes,
 )
-from btm_ppa.sheet.workbook import (
-    CellValue,
-    CellWrite,
-    ColorScale,
-    RangeChart,
-    TableWrite,
-    TabSnapshot,
-    Workbook,
-)
+from btm_ppa.sheet.workbook import AnyChart, CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
 from btm_ppa.simulate import (
     SiteCharges,
     peak_import_note,
@@ -71,43 +62,6 @@ from sheets_layout import BessLayout, load_bess_layout, load_deal_layout
 
 log = logging.getLogger(__name__)
 
-#: Environment variable: seconds a refresh may take before it gives up, writing nothing.
-BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
-DEFAULT_BUDGET_S = 20.0
-#: Environment variable: seconds a refresh may take when the workbook has a Deal tab
-#: (eight price years over the term, and the sizing sweep).
-DEAL_BUDGET_ENV = "BTM_PPA_DEAL_BUDGET_S"
-DEFAULT_DEAL_BUDGET_S = 300.0
-
-
-def deal_budget_s() -> float:
-    """The budget of a refresh with a Deal tab: ``$BTM_PPA_DEAL_BUDGET_S``, 300 s by default."""
-    raw = os.environ.get(DEAL_BUDGET_ENV, "").strip()
-    try:
-        seconds = float(raw) if raw else DEFAULT_DEAL_BUDGET_S
-    except ValueError:
-        seconds = math.nan
-    if not seconds > 0 or math.isinf(seconds):
-        log.warning("%s=%r is not a number of seconds above 0; using %g s", DEAL_BUDGET_ENV, raw,
-                    DEFAULT_DEAL_BUDGET_S)
-        return DEFAULT_DEAL_BUDGET_S
-    return seconds
-
-
-def refresh_budget_s() -> float:
-    """The refresh time budget: ``$BTM_PPA_REFRESH_BUDGET_S`` seconds, 20 by default."""
-    raw = os.environ.get(BUDGET_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BUDGET_S
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not seconds > 0 or math.isinf(seconds):
-        log.warning("%s=%r is not a number of seconds above 0; using %g s", BUDGET_ENV, raw,
-                    DEFAULT_BUDGET_S)
-        return DEFAULT_BUDGET_S
-    return seconds
 
 
 @dataclass
@@ -125,7 +79,7 @@ class RefreshOutcome:
     warnings: list[str] = field(default_factory=list)
     tables: dict[str, TableWrite] = field(default_factory=dict)  # whole tabs (Dispatch)
     schedule: pd.DataFrame | None = None  # greedy/optimal: the per-period schedule
-    charts: list[RangeChart | ColorScale] = field(default_factory=list)  # the Deal tab's
+    charts: list[AnyChart] = field(default_factory=list)  # the Deal tab's
     deal: DealOutcome | None = None
 
 
@@ -162,8 +116,11 @@ def refresh(
         method = inputs.method
         outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget,
                            simulated_before=simulated_before(layout, snapshot))
-        if deal_tab in snapshot.tables:
-            _add_deal(outcome, layout, inputs, warehouse, snapshot, now, deadline)
+        if deal_tab in snapshot.tables:  # the Deal tab's figures and charts, in the one write
+            outcome.deal, writes, charts = deal_tab_writes(layout, inputs, warehouse,
+                                                           snapshot.tables, now, deadline)
+            outcome.writes += writes
+            outcome.charts += charts
     except RefreshTimeoutError as exc:  # nothing written: the budget is already spent
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     except BtmError as exc:
@@ -174,24 +131,13 @@ def refresh(
             f"internal error ({type(exc).__name__}) while computing; the figures were left "
             "as they were; please report it"), method, now)
     try:
-        workbook.write(tab, outcome.writes, outcome.tables, outcome.charts)
+        if outcome.charts:
+            workbook.write(tab, outcome.writes, outcome.tables, outcome.charts)
+        else:
+            workbook.write(tab, outcome.writes, outcome.tables)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     return outcome
-
-
-def _add_deal(outcome: RefreshOutcome, layout: BessLayout, inputs: RefreshInputs,
-              warehouse: PriceWarehouse, snapshot: TabSnapshot, now: dt.datetime,
-              deadline: float) -> None:
-    """The Deal tab's figures and charts, into the refresh's one write."""
-    deal_layout = load_deal_layout()
-    values = read_deal_inputs(deal_layout, snapshot.tables[deal_layout.tab_name])
-    found = run_deal(layout, deal_layout, inputs, values, warehouse, deadline=deadline)
-    writes, charts = deal_writes(deal_layout, found, now,
-                                 layout.input("ppa_price_gbp_per_mwh").cell)
-    outcome.writes += writes
-    outcome.charts += charts
-    outcome.deal = found
 
 
 def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | RefreshOutcome:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from btm_ppa.core.deal import LINES, DealResult, ScenarioResult
-from btm_ppa.deal import DealOutcome
-from btm_ppa.sheet.workbook import CellValue, CellWrite, ColorScale, RangeChart
-from sheets_layout import DealLayout, column_index, column_letters
+from btm_ppa.deal import DealOutcome, run_deal
+from btm_ppa.prices.warehouse import PriceWarehouse
+from btm_ppa.sheet.deal_inputs import read_deal_inputs
+from btm_ppa.sheet.inputs import RefreshInputs
+from btm_ppa.sheet.workbook import AnyChart, CellValue, CellWrite, ColorScale, RangeChart
+from sheets_layout import BessLayout, DealLayout, column_index, column_letters, load_deal_layout
 
 MONEY = "£#,##0.00;[Red]-£#,##0.00"
 MONEY0 = "£#,##0;[Red]-£#,##0"
@@ -79,6 +82,18 @@ def _percentile_of(values: Sequence[float | None], q: float) -> float | None:
     with np.errstate(invalid="ignore"):
         found = float(np.percentile(v, q))
     return found if math.isfinite(found) else None
+
+
+def deal_tab_writes(bess: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
+                    tables: Mapping[str, list[list[CellValue]]], now: dt.datetime,
+                    deadline: float | None) -> tuple[DealOutcome, list[CellWrite], list[AnyChart]]:
+    """Read the Deal tab (from the refresh's one read), value the deal, and lay out its
+    cells and charts for the refresh's one write."""
+    layout = load_deal_layout()
+    values = read_deal_inputs(layout, tables[layout.tab_name])
+    found = run_deal(bess, layout, inputs, values, warehouse, deadline=deadline)
+    writes, charts = deal_writes(layout, found, now, bess.input("ppa_price_gbp_per_mwh").cell)
+    return found, writes, charts
 
 
 def deal_writes(layout: DealLayout, outcome: DealOutcome, now: dt.datetime,

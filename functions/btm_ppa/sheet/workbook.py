@@ -79,6 +79,10 @@ class ColorScale:
     cell_range: str
 
 
+#: Either kind of chart the port writes.
+AnyChart = RangeChart | ColorScale
+
+
 @dataclass(frozen=True)
 class TableWrite:
     """A whole tab written afresh: its rows (header first), column formats, a chart."""
