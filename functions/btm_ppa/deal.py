@@ -22,6 +22,7 @@ from btm_ppa.core import deal as core
 from btm_ppa.core import deal_year as dy
 from btm_ppa.core import dispatch
 from btm_ppa.core.deal import DealResult, DealTerms, Degradation, EndOfLife, Indexation, Indexed
+from btm_ppa.core.prices import PriceBasis
 from btm_ppa.core.simulation import ChargeRates
 from btm_ppa.errors import InputError, PriceDataError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
@@ -69,22 +70,21 @@ class PriceYears:
     partial: tuple[str, ...]  # "2016 (from 2016-06-01)"
 
 
-def held_years(warehouse: wh.PriceWarehouse) -> PriceYears:
-    """Calendar years the warehouse holds whole, and those it holds in part."""
-    held = warehouse.query("price_date_range")
-    first, last = held["first_date"].iloc[0], held["last_date"].iloc[0]
-    if first is None or (isinstance(first, float) and np.isnan(first)):
+def held_years(warehouse: wh.PriceWarehouse,
+               basis: PriceBasis = PriceBasis.SYSTEM_BUY) -> PriceYears:
+    """Calendar years the warehouse holds whole on the basis, and those it holds in part."""
+    ranges = wh.held_ranges(warehouse, basis)
+    if not ranges:
         return PriceYears((), ())
-    import pandas as pd
-
-    first_d, last_d = pd.Timestamp(first).date(), pd.Timestamp(last).date()
     full, partial = [], []
-    for year in range(first_d.year, last_d.year + 1):
-        start, end = max(first_d, dt.date(year, 1, 1)), min(last_d, dt.date(year, 12, 31))
-        if start == dt.date(year, 1, 1) and end == dt.date(year, 12, 31):
+    for year in range(ranges[0][0].year, ranges[-1][1].year + 1):
+        first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+        if any(a <= first and last <= b for a, b in ranges):
             full.append(year)
-        else:
-            partial.append(f"{year} ({start} to {end})")
+            continue
+        held = [(max(a, first), min(b, last)) for a, b in ranges if a <= last and b >= first]
+        if held:
+            partial.append(f"{year} ({', '.join(f'{a} to {b}' for a, b in held)})")
     return PriceYears(tuple(full), tuple(partial))
 
 
@@ -104,9 +104,8 @@ def scenario_years(bess: BessLayout, inputs: RefreshInputs, warehouse: wh.PriceW
         try:
             prices = wh.window_prices(warehouse, window, start_cell, end_cell,
                                       inputs.site.price_basis, bess.input("price_basis").cell)
-        except PriceDataError:
-            notes.append(f"{year} left out: the warehouse holds fewer than "
-                         f"{1 - wh.MAX_MISSING_SHARE:.0%} of its settlement periods' prices")
+        except PriceDataError as exc:
+            notes.append(f"{year} left out: {exc.message}")
             continue
         charges = site_charges(bess, inputs, window)
         sim = simulation(bess, inputs, prices, {}, charges.import_limit_mwh)
@@ -279,7 +278,7 @@ def run_deal(bess: BessLayout, deal_layout: DealLayout, inputs: RefreshInputs,
         raise InputError(first, b.import_power_kw, f"the battery in {first}:{last} (kW, kW, h, "
                          "cycles/day): the Deal tab dispatches it over every price year",
                          "is blank")
-    years = held_years(warehouse)
+    years = held_years(warehouse, inputs.site.price_basis)
     scenarios, notes = scenario_years(bess, inputs, warehouse, years.full)
     if not scenarios:
         raise PriceDataError(
