@@ -81,8 +81,12 @@ def deal_summary(deal: Any) -> str:
              f" / £{r.npv['p90']:,.0f}; IRR P50 {r.irr['p50']:.2%}; site saving NPV P50 "
              f"£{r.site_npv['p50']:,.0f}"]
     floor, ceiling = band.developer_floor_gbp_per_mwh, band.site_ceiling_gbp_per_mwh
-    lines.append("PPA price band: " + (f"£{floor:,.2f} to £{ceiling:,.2f}/MWh" if band.exists
-                 else f"none (developer floor {floor}, site ceiling {ceiling})"))
+    if band.exists:
+        lines.append(f"PPA price band: £{floor:,.2f} to £{ceiling:,.2f}/MWh")
+    else:
+        need = "never reaches its hurdle" if floor is None else f"needs £{floor:,.2f}/MWh"
+        site = "never saves" if ceiling is None else f"saves up to £{ceiling:,.2f}/MWh"
+        lines.append(f"PPA price band: none (the developer {need}; the site {site})")
     if deal.sizing is not None:
         power, duration = deal.sizing.best
         lines.append(f"Best size of {len(deal.sizing.npv_p50_gbp)}: {power:,.0f} kW x "
