@@ -136,6 +136,7 @@ def test_a_past_deadline_stops_the_optimiser_with_the_rules_schedule_and_no_cert
     result = D.optimal_dispatch(p, deadline=time.monotonic() - 1.0)
     assert D.feasibility_problems(p, result.schedule) == []
     assert result.value_gbp == pytest.approx(D.battery_value_gbp(p, D.greedy_schedule(p)))
+    assert result.source == D.RULE and result.cut_short == D.DEADLINE
     assert result.bound_gbp == np.inf and not result.proven
 
 
@@ -153,10 +154,11 @@ def test_a_search_cut_short_keeps_a_priced_bound_above_the_optimum():
         assert cut.bound_gbp >= exact.value_gbp - 1e-6
 
 
-def test_a_programme_past_its_memory_budget_answers_with_the_rule_and_a_bound(monkeypatch):
+def test_a_programme_past_its_memory_budget_answers_with_a_bound_and_the_best_schedule(
+        monkeypatch):
     # Doing both pays in every period here, so every value function is kept: with a budget
-    # of a few breakpoints the programme stops, and the answer is the rule's schedule with
-    # the relaxation's bound, as for a deadline.
+    # of a few breakpoints the programme stops, and the answer is the best of the rule's
+    # schedule and the relaxation's repaired, with the relaxation's bound.
     from btm_ppa.core.dispatch import value_function
 
     p = problem(np.tile([10.0, 200.0, 30.0, 150.0], 300),
@@ -166,7 +168,9 @@ def test_a_programme_past_its_memory_budget_answers_with_the_rule_and_a_bound(mo
     monkeypatch.setattr(value_function, "MAX_STORED_POINTS", 10)
     cut = D.optimal_dispatch(p)
     assert cut.rounds == 0 and D.feasibility_problems(p, cut.schedule) == []
-    assert cut.value_gbp == pytest.approx(D.battery_value_gbp(p, D.greedy_schedule(p)))
+    assert cut.cut_short == D.MEMORY_BUDGET and cut.source in (D.RULE, D.RELAXATION)
+    assert cut.value_gbp >= D.battery_value_gbp(p, D.greedy_schedule(p)) - 1e-9
+    assert cut.value_gbp <= exact.value_gbp + 1e-6
     assert np.isfinite(cut.bound_gbp) and cut.bound_gbp >= exact.value_gbp - 1e-6
 
 

@@ -317,6 +317,9 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         comparison = _compare(results[Method.OPTIMAL], results[Method.GREEDY])
         if not best.proven:
             comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
+        if best.cut_short:
+            comparison += (f"; the optimal search was cut short by its {best.cut_short}: "
+                           f"the schedule is {_SOURCES[best.source]}")
     present = prices.present
     band_prices = band_average_prices(present[prices.price_column].to_numpy(),
                                       problem.band_code[frame[prices.price_column].notna()])
@@ -343,6 +346,16 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
         warnings=warnings, schedule=rows,
         tables={DISPATCH_TAB: dispatch_table(daily_summary(rows), inputs.method)})
+
+
+#: Row 61's words for where an optimal schedule came from (``OptimalResult.source``).
+_SOURCES = {
+    dispatch.SEARCH: "the best the search found",
+    dispatch.RULE: "the battery-first rule's (better than no battery and the relaxation's)",
+    dispatch.IDLE: "no battery use at all (better than the rule's and the relaxation's)",
+    dispatch.RELAXATION: "the relaxation's, repaired to one mode per period (better than the "
+                         "rule's and no battery use)",
+}
 
 
 def _compare(optimal: ResultTable, greedy: ResultTable) -> str:

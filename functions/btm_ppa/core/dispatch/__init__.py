@@ -18,7 +18,13 @@ from btm_ppa.core.dispatch.model import (
     profit_gbp,
 )
 from btm_ppa.core.dispatch.optimal import (
+    DEADLINE,
+    IDLE,
+    MEMORY_BUDGET,
     PROFIT_TOLERANCE_GBP,
+    RELAXATION,
+    RULE,
+    SEARCH,
     DeadlineExceeded,
     OptimalResult,
     battery_value_gbp,
@@ -28,8 +34,14 @@ from btm_ppa.core.dispatch.optimal import (
 )
 
 __all__ = [
+    "DEADLINE",
     "ENERGY_TOLERANCE_MWH",
+    "IDLE",
+    "MEMORY_BUDGET",
     "PROFIT_TOLERANCE_GBP",
+    "RELAXATION",
+    "RULE",
+    "SEARCH",
     "Battery",
     "DeadlineExceeded",
     "DispatchProblem",

@@ -24,6 +24,14 @@
    branching never improved the schedule or the bound (60 s improved them by 0.03 %).
 The best feasible schedule and the lowest bound are returned; their difference is the
 gap (at most £0.001 when proven).
+
+Never worse than doing nothing. The rule's schedule (``greedy``) and no battery use at all
+(idle) are candidates from the start. If the search is cut short before its first
+programme run ends (the deadline, or the programme's memory budget), the relaxation LP is
+solved for a bound, and its schedule repaired to one mode per period (simultaneous charge
+and discharge netted out, then the fixed-mode LP re-solved with the modes it uses) is a
+third candidate. Whatever path answers, the best of the candidates is returned, and
+``OptimalResult.source`` says which it is.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from btm_ppa.core.dispatch.model import (
     FloatArray,
     Schedule,
     feasibility_problems,
+    no_battery,
 )
 from btm_ppa.core.dispatch.network import FixedModeNetwork
 from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
@@ -70,6 +79,16 @@ USE_NETWORK_SIMPLEX = True
 
 DeadlineExceeded = value_function.DeadlineExceeded
 
+#: Where an answer's schedule came from (``OptimalResult.source``).
+SEARCH = "search"  # the programme, its price rounds or the branch-and-bound
+RULE = "rule"  # the battery-first rule (greedy)
+IDLE = "idle"  # no battery use at all: worth exactly £0
+RELAXATION = "relaxation"  # the relaxation LP's schedule, repaired to one mode per period
+
+#: Why a search stopped before its end (``OptimalResult.cut_short``).
+DEADLINE = "deadline"
+MEMORY_BUDGET = "memory budget"
+
 
 @dataclass(frozen=True)
 class OptimalResult:
@@ -84,6 +103,8 @@ class OptimalResult:
     value_gbp: float
     bound_gbp: float
     rounds: int  # dynamic programmes run
+    source: str = SEARCH  # SEARCH, RULE, IDLE or RELAXATION: where the schedule came from
+    cut_short: str = ""  # DEADLINE or MEMORY_BUDGET when the search stopped early
 
     @property
     def gap_gbp(self) -> float:
@@ -135,22 +156,22 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         return plan, _schedule(problem, plan.stored_change_mwh), \
             plan.value_gbp + limit * float(prices.sum())
 
-    # The rule's schedule is always feasible: the answer is never worse than it, and never
-    # missing. Near the deadline the search stops early enough to price a bound for it.
-    rule = greedy_schedule(problem)
+    # The rule's schedule and no battery use are always feasible: the answer is never worse
+    # than either, and never missing. Near the deadline the search stops early enough to
+    # price a bound for what it has.
+    best = _Best(problem)
     search_deadline = None if deadline is None else deadline - _bound_reserve_s(deadline)
     try:
         plan, schedule, bound = programme(np.zeros(int(problem.day_index[-1]) + 1))
-    except DeadlineExceeded:
-        return OptimalResult(rule, battery_value_gbp(problem, rule),
-                             _relaxation_bound(problem, deadline), 0)
+    except DeadlineExceeded as exc:  # the memory budget (ProgrammeTooLarge) included
+        return _without_search(problem, best, deadline, _why(exc))
     if _keeps_limit(problem, schedule):  # nu = 0 is optimal: the programme alone is exact
-        return OptimalResult(schedule, battery_value_gbp(problem, schedule), bound, 1)
+        best.offer(schedule, SEARCH)
+        return best.result(bound, 1)
     pays = simultaneity_pays(problem)
     lp: FixedModeLp | FixedModeNetwork = (
         FixedModeNetwork(problem, hull=pays) if USE_NETWORK_SIMPLEX and network.AVAILABLE
         else FixedModeLp(problem, hull=pays))
-    best, best_value = rule, battery_value_gbp(problem, rule)
     prices = None
     rounds = 1
     tried: set[bytes] = set()
@@ -158,15 +179,14 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         if prices is not None:
             try:
                 plan, schedule, candidate = programme(prices)
-            except DeadlineExceeded:
+            except DeadlineExceeded as exc:
+                best.cut_short = _why(exc)
                 break  # out of time with a feasible schedule: return it with its gap
             rounds += 1
             bound = min(bound, candidate)
             if _keeps_limit(problem, schedule):
-                value = battery_value_gbp(problem, schedule)
-                if value > best_value:
-                    best, best_value = schedule, value
-            if bound - best_value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
+                best.offer(schedule, SEARCH)
+            if bound - best.value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
                 break
         charge_open, discharge_open = _open_modes(plan, pays)
         key = charge_open.tobytes() + discharge_open.tobytes()
@@ -177,46 +197,84 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
             fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
                                                 schedule, search_deadline)
         except DeadlineExceeded:
+            best.cut_short = DEADLINE
             break  # out of time with a feasible schedule: return it with its gap
-        fixed = _net(problem, fixed)
-        value = battery_value_gbp(problem, fixed)
-        if value > best_value:
-            best, best_value = fixed, value
-        if bound - best_value <= PROFIT_TOLERANCE_GBP:
+        best.offer(_net(problem, fixed), SEARCH)
+        if bound - best.value <= PROFIT_TOLERANCE_GBP:
             break
-    if (bound - best_value > PROFIT_TOLERANCE_GBP and milp_seconds > 0
+    if (bound - best.value > PROFIT_TOLERANCE_GBP and milp_seconds > 0
             and n <= MILP_MAX_PERIODS):
         # A duality gap the prices cannot close: branch, for a bounded time.
         seconds = milp_seconds if deadline is None else min(milp_seconds,
                                                             deadline - time.monotonic())
-        found = exclusive_milp(problem, pays, best, seconds) if seconds > 0.2 else None
+        found = exclusive_milp(problem, pays, best.schedule, seconds) if seconds > 0.2 else None
         if found is not None:
-            schedule, value, milp_bound = found
-            schedule = _net(problem, schedule)
-            value = battery_value_gbp(problem, schedule)
-            if value > best_value and not feasibility_problems(problem, schedule):
-                best, best_value = schedule, value
+            schedule, _, milp_bound = found
+            best.offer(_net(problem, schedule), SEARCH, trusted=False)
             bound = min(bound, milp_bound)
-    return OptimalResult(best, best_value, max(bound, best_value), rounds)
+    return best.result(bound, rounds)
+
+
+class _Best:
+    """The best feasible schedule offered so far, and where it came from: the rule's and
+    no battery use (worth £0) to begin with."""
+
+    def __init__(self, problem: DispatchProblem) -> None:
+        self.problem = problem
+        self.schedule, self.value, self.source = no_battery(problem), 0.0, IDLE
+        self.cut_short = ""
+        self.offer(greedy_schedule(problem), RULE)
+
+    def offer(self, schedule: Schedule, source: str, trusted: bool = True) -> None:
+        """Keep ``schedule`` if it is worth more than the best so far (and, unless
+        ``trusted`` to be feasible by construction, breaks no constraint)."""
+        value = battery_value_gbp(self.problem, schedule)
+        if value > self.value and (trusted or not feasibility_problems(self.problem, schedule)):
+            self.schedule, self.value, self.source = schedule, value, source
+
+    def result(self, bound_gbp: float, rounds: int) -> OptimalResult:
+        return OptimalResult(self.schedule, self.value, max(bound_gbp, self.value), rounds,
+                             self.source, self.cut_short)
+
+
+def _why(exc: DeadlineExceeded) -> str:
+    return MEMORY_BUDGET if isinstance(exc, value_function.ProgrammeTooLarge) else DEADLINE
+
+
+def _without_search(problem: DispatchProblem, best: _Best, deadline: float | None,
+                    cut_short: str) -> OptimalResult:
+    """The answer when the first programme run did not finish: the relaxation LP's bound,
+    and the best of the rule's schedule, no battery use and the relaxation's schedule
+    repaired to one mode per period (its simultaneous charge and discharge netted out;
+    then, if time allows, the LP re-solved with the modes that leaves open). The bound is
+    infinite when even the relaxation does not finish by ``deadline``."""
+    best.cut_short = cut_short
+    pays = simultaneity_pays(problem)
+    try:
+        relaxed, _, bound = FixedModeLp(problem, hull=pays).solve(deadline=deadline)
+    except DeadlineExceeded:
+        return best.result(math.inf, 0)
+    repaired = _net(problem, relaxed)
+    best.offer(repaired, RELAXATION, trusted=False)
+    charging = repaired.charge_mwh > ENERGY_TOLERANCE_MWH
+    discharging = repaired.discharge_mwh > ENERGY_TOLERANCE_MWH
+    idle = ~charging & ~discharging
+    lp: FixedModeLp | FixedModeNetwork = (
+        FixedModeNetwork(problem) if USE_NETWORK_SIMPLEX and network.AVAILABLE
+        else FixedModeLp(problem, hull=pays))
+    try:
+        fixed, _ = _fixed_mode_optimum(lp, pays, ~pays | charging | idle,
+                                       ~pays | discharging | idle, repaired, deadline)
+    except DeadlineExceeded:
+        return best.result(bound, 0)
+    best.offer(_net(problem, fixed), RELAXATION, trusted=False)
+    return best.result(bound, 0)
 
 
 def _bound_reserve_s(deadline: float) -> float:
     """Seconds kept before ``deadline`` to price a bound if the search is cut short: a
     tenth of what is left, at most two."""
     return min(2.0, 0.1 * max(0.0, deadline - time.monotonic()))
-
-
-def _relaxation_bound(problem: DispatchProblem, deadline: float | None) -> float:
-    """An upper bound on every feasible schedule's battery value: the LP without the
-    one-mode rule (convex-hull rows where doing both pays), solved by HiGHS. Infinite
-    when even that does not finish by ``deadline``."""
-    pays = simultaneity_pays(problem)
-    lp = FixedModeLp(problem, hull=pays)
-    try:
-        _, _, value = lp.solve(deadline=deadline)
-    except DeadlineExceeded:
-        return math.inf
-    return value
 
 
 def _fixed_mode_optimum(lp: FixedModeLp | FixedModeNetwork, pays: npt.NDArray[np.bool_],
