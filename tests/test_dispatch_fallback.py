@@ -1,7 +1,7 @@
-"""Never worse than doing nothing: whichever path answers (the search to its end, the
-programme's memory budget, the deadline, the Python form of the programme), the optimal
-schedule is the best feasible one among the search's, the rule's, no battery use and the
-relaxation's repaired to one mode per period, and its bound still holds. HiGHS models are
+"""Never worse than doing nothing: whichever path answers (the search to its end, the hull
+programme past the exact one's budget, the deadline, the Python form of the programme), the
+optimal schedule is the best feasible one among the search's, the rule's, no battery use
+and the relaxation's repaired to one mode per period, and its bound still holds. HiGHS models are
 freed as soon as they are dropped (no reference cycle), so many hard solves in one process
 do not grow its memory."""
 
@@ -40,6 +40,13 @@ def site(warehouse, *, power_mw: float, hours: float, demand_mwh_per_year: float
         D.Battery(power_mw, power_mw, power_mw * hours, cycles, efficiency))
 
 
+def exact_optimum(p: D.DispatchProblem) -> D.OptimalResult:
+    """The exact programme's answer, with its budget at the memory budget's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimal, "EXACT_POINTS", value_function.MAX_STORED_POINTS)
+        return D.optimal_dispatch(p)
+
+
 def check_never_worse(p: D.DispatchProblem, answer: D.OptimalResult,
                       exact: D.OptimalResult) -> None:
     rule = D.battery_value_gbp(p, D.greedy_schedule(p))
@@ -59,25 +66,63 @@ ISSUE_SITES = {
 }
 
 
+def _programme_out_of_time(*args, **kwargs):
+    raise value_function.DeadlineExceeded  # as if the deadline passed inside the programme
+
+
 @pytest.mark.parametrize("kernel", ["compiled", "python"])
 @pytest.mark.parametrize("shape", list(ISSUE_SITES))
-def test_past_the_memory_budget_the_answer_is_the_best_of_rule_idle_and_relaxation(
+def test_a_programme_out_of_time_answers_with_the_best_of_rule_idle_and_relaxation(
         warehouse, monkeypatch, kernel, shape):
     if kernel == "compiled" and value_function.DEFAULT_KERNEL != "compiled":
         pytest.skip("btm-ppa-dp is not installed")
     p = site(warehouse, power_mw=13.3, hours=5.74, demand_mwh_per_year=152.0,
              **ISSUE_SITES[shape])
-    exact = D.optimal_dispatch(p)
+    exact = exact_optimum(p)
     assert exact.proven
-    monkeypatch.setattr(value_function, "DEFAULT_KERNEL", kernel)
-    monkeypatch.setattr(value_function, "MAX_STORED_POINTS", 10)
     monkeypatch.setattr(optimal, "USE_NETWORK_SIMPLEX", kernel == "compiled")
+    monkeypatch.setattr(value_function, "solve", _programme_out_of_time)
     cut = D.optimal_dispatch(p)
-    assert cut.cut_short == D.MEMORY_BUDGET and cut.rounds == 0
+    assert cut.cut_short == D.DEADLINE and cut.rounds == 0
     check_never_worse(p, cut, exact)
     # The relaxation's schedule, repaired, is worth the optimum here (to a thousandth).
     assert cut.source == D.RELAXATION
     assert cut.value_gbp >= exact.value_gbp - 1e-3 * abs(exact.value_gbp)
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "python"])
+@pytest.mark.parametrize("shape", list(ISSUE_SITES))
+def test_past_the_exact_programmes_budget_the_hull_programme_answers_within_a_small_gap(
+        warehouse, monkeypatch, kernel, shape):
+    # Small demand under a large battery: every period moves a sliver of the capacity and
+    # doing both pays in most, so the exact value function gains breakpoints every period.
+    # Past its budget the search solves the hull relaxation (concave, fast) and rounds it
+    # to one mode per period: the gap it states is a small share of the battery's value.
+    if kernel == "compiled" and value_function.DEFAULT_KERNEL != "compiled":
+        pytest.skip("btm-ppa-dp is not installed")
+    p = site(warehouse, power_mw=13.3, hours=5.74, demand_mwh_per_year=152.0,
+             **ISSUE_SITES[shape])
+    exact = exact_optimum(p)
+    monkeypatch.setattr(value_function, "DEFAULT_KERNEL", kernel)
+    monkeypatch.setattr(optimal, "USE_NETWORK_SIMPLEX", kernel == "compiled")
+    monkeypatch.setattr(optimal, "EXACT_POINTS", 10)
+    hull = D.optimal_dispatch(p)
+    assert not hull.cut_short and hull.rounds >= 1
+    check_never_worse(p, hull, exact)
+    assert hull.gap_gbp <= 5e-4 * max(hull.bound_gbp, 0.0) + D.PROFIT_TOLERANCE_GBP
+
+
+def test_the_hull_programme_is_the_relaxation_lp(warehouse, monkeypatch):
+    # With the cycle limit free, the hull programme's value is the relaxation LP's optimum
+    # (hull rows where doing both pays), which HiGHS solves independently.
+    from btm_ppa.core.dispatch.lp import FixedModeLp
+
+    p = site(warehouse, power_mw=1.3, hours=6.0, demand_mwh_per_year=500.0, vlp=43.0,
+             efficiency=0.82, cycles=4.0, end=dt.date(2023, 1, 20))
+    _, _, relaxed = FixedModeLp(p, hull=D.simultaneity_pays(p)).solve()
+    monkeypatch.setattr(optimal, "EXACT_POINTS", 10)
+    hull = D.optimal_dispatch(p, milp_seconds=0)  # no branch-and-bound to tighten it
+    assert hull.bound_gbp == pytest.approx(relaxed, rel=1e-9, abs=1e-6)
 
 
 def test_the_rule_losing_money_is_never_the_answer(warehouse):
@@ -88,17 +133,17 @@ def test_the_rule_losing_money_is_never_the_answer(warehouse):
     cut = D.optimal_dispatch(p, deadline=time.monotonic() - 1.0)
     assert cut.source == D.IDLE and cut.value_gbp == 0.0 and cut.bound_gbp == np.inf
     assert cut.cut_short == D.DEADLINE
-    exact = D.optimal_dispatch(p)
+    exact = exact_optimum(p)
     check_never_worse(p, exact, exact)
     assert exact.source == D.SEARCH
 
 
 def test_a_search_cut_short_between_rounds_is_never_worse_than_idle(warehouse, monkeypatch):
     # A binding cycle limit takes the price rounds; the second programme run is stopped by
-    # the memory budget, so the answer is whatever the first round found, or better.
+    # the deadline, so the answer is whatever the first round found, or better.
     p = site(warehouse, power_mw=2.0, hours=2.0, demand_mwh_per_year=20_000.0, cycles=1.0,
              vlp=40.0, efficiency=0.9, gsp_group="_C")
-    exact = D.optimal_dispatch(p)
+    exact = exact_optimum(p)
     assert exact.rounds > 1
     runs = {"n": 0}
     solve = value_function.solve
@@ -106,12 +151,12 @@ def test_a_search_cut_short_between_rounds_is_never_worse_than_idle(warehouse, m
     def second_run_too_large(*args, **kwargs):
         runs["n"] += 1
         if runs["n"] > 1:
-            raise value_function.ProgrammeTooLarge("budget")
+            raise value_function.DeadlineExceeded
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(value_function, "solve", second_run_too_large)
     cut = D.optimal_dispatch(p)
-    assert cut.cut_short == D.MEMORY_BUDGET and cut.rounds == 1
+    assert cut.cut_short == D.DEADLINE and cut.rounds == 1
     check_never_worse(p, cut, exact)
 
 
@@ -128,7 +173,7 @@ def test_hard_solves_in_one_process_do_not_grow_its_memory(warehouse, monkeypatc
     # each model stayed alive in a reference cycle.
     p = site(warehouse, power_mw=13.3, hours=5.74, demand_mwh_per_year=152.0,
              end=dt.date(2023, 1, 20), **ISSUE_SITES["rule makes some"])
-    monkeypatch.setattr(value_function, "MAX_STORED_POINTS", 10)  # straight to the relaxation
+    monkeypatch.setattr(value_function, "solve", _programme_out_of_time)  # to the relaxation
     for _ in range(3):
         D.optimal_dispatch(p)
     gc.collect()

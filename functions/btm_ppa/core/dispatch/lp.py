@@ -58,6 +58,9 @@ def interruptible_solve(highs: highspy.Highs) -> None:
     try:
         highs.solve()
     finally:
+        if highs.is_solver_running():  # Ctrl-C between the solver thread's start and join
+            highs.cancelSolve()
+            highs.wait()
         highs.HandleKeyboardInterrupt = False
 
 

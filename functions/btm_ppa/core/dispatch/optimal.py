@@ -5,6 +5,12 @@
    of the limit; nu = 0 first). For any nu >= 0 its value plus sum(nu_d x daily limit) is
    an upper bound on every feasible schedule's value (weak duality), and its schedule
    charges or discharges, never both, in every period.
+   Past ``EXACT_POINTS`` breakpoints kept, the search turns to the hull programme: each
+   period's gain replaced by its concave envelope where doing both pays (the relaxation
+   LP's hull rows), so the programme stays concave, keeps nothing and takes milliseconds.
+   Its value (plus the limit's prices) still bounds every schedule; its plan is rounded
+   to one mode per period (``_rounded_modes``) and the amounts set by the programme with
+   those modes fixed (or, where the limit binds, the fixed-mode LP), the gap stated.
 2. If that schedule keeps every day's cycle limit with nu = 0, bound and value coincide:
    it is optimal.
 3. Otherwise the cycle limit binds. The LP with each period's open mode fixed as the
@@ -68,6 +74,14 @@ MAX_ROUNDS = 4
 #: in all with a total gap of £9,296; fixing one period at a time, 7.2 s and £9,065;
 #: fixing all after 1 solve, 3.0 s but £13,477 and two fewer proven.
 MIXED_SOLVES = 3
+#: Most breakpoints the exact programme may keep for its forward pass before the search
+#: turns to the hull programme (the convex hull of each period's two modes, where doing
+#: both pays: concave, so nothing is kept and a run takes milliseconds), whose plan is
+#: rounded to one mode per period and priced by the fixed-mode LP, the gap stated.
+#: Breakpoints grow where doing both pays in most periods and each period moves little of
+#: the capacity (small demand or a tight import limit under a large battery): the exact
+#: value function then has a wiggle per period's worth of energy.
+EXACT_POINTS = 250_000
 #: Longest problem the final branch-and-bound is tried on (about six weeks). [periods]
 MILP_MAX_PERIODS = 2_000
 #: Solve step 3's fixed-mode LPs with the compiled network simplex (``network``) where it
@@ -150,11 +164,25 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     cost_per_stored = cost / eff  # the same every round; only the day prices change
     discharge_value = cost + problem.vlp_gbp_per_mwh
 
+    hull = False  # True once the exact programme has passed EXACT_POINTS
+
     def programme(prices: FloatArray) -> tuple[value_function.Plan, Schedule, float]:
-        plan = value_function.solve(cost_per_stored, discharge_value - prices[problem.day_index],
-                                    stored_cap, discharge_cap, b.capacity_mwh, search_deadline)
+        nonlocal hull
+        earns = discharge_value - prices[problem.day_index]
+        if not hull:
+            try:
+                plan = value_function.solve(cost_per_stored, earns, stored_cap, discharge_cap,
+                                            b.capacity_mwh, search_deadline,
+                                            max_points=EXACT_POINTS)
+                return plan, _schedule(problem, plan.stored_change_mwh), \
+                    plan.value_gbp + limit * float(prices.sum())
+            except value_function.ProgrammeTooLarge:
+                hull = True
+        hull_a, hull_b, burn = _hull_kernel(cost_per_stored, earns, stored_cap, discharge_cap)
+        plan = value_function.solve(hull_a, hull_b, stored_cap, discharge_cap, b.capacity_mwh,
+                                    search_deadline)
         return plan, _schedule(problem, plan.stored_change_mwh), \
-            plan.value_gbp + limit * float(prices.sum())
+            plan.value_gbp + float(burn.sum()) + limit * float(prices.sum())
 
     # The rule's schedule and no battery use are always feasible: the answer is never worse
     # than either, and never missing. Near the deadline the search stops early enough to
@@ -165,14 +193,15 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         plan, schedule, bound = programme(np.zeros(int(problem.day_index[-1]) + 1))
     except DeadlineExceeded as exc:  # the memory budget (ProgrammeTooLarge) included
         return _without_search(problem, best, deadline, _why(exc))
-    if _keeps_limit(problem, schedule):  # nu = 0 is optimal: the programme alone is exact
+    if _keeps_limit(problem, schedule):
         best.offer(schedule, SEARCH)
-        return best.result(bound, 1)
+        if not hull:  # nu = 0 is optimal: the programme alone is exact
+            return best.result(bound, 1)
     pays = simultaneity_pays(problem)
     lp: FixedModeLp | FixedModeNetwork = (
         FixedModeNetwork(problem, hull=pays) if USE_NETWORK_SIMPLEX and network.AVAILABLE
         else FixedModeLp(problem, hull=pays))
-    prices = None
+    prices: FloatArray | None = None
     rounds = 1
     tried: set[bytes] = set()
     while True:
@@ -188,20 +217,28 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
                 best.offer(schedule, SEARCH)
             if bound - best.value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
                 break
-        charge_open, discharge_open = _open_modes(plan, pays)
+        charge_open, discharge_open = (
+            _rounded_modes(plan, pays, stored_cap, discharge_cap) if hull
+            else _open_modes(plan, pays))
         key = charge_open.tobytes() + discharge_open.tobytes()
         if key in tried:
             break  # the programme chose modes already solved: no progress left
         tried.add(key)
         try:
-            fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
-                                                schedule, search_deadline)
+            fixed = None
+            if hull:  # one mode per period: the programme is concave, exact and fast
+                fixed = _fixed_mode_programme(problem, charge_open, discharge_open,
+                                              search_deadline)
+                prices = np.zeros(int(problem.day_index[-1]) + 1)
+            if fixed is None:  # the limit binds: the LP prices it
+                fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
+                                                    schedule, search_deadline)
         except DeadlineExceeded:
             best.cut_short = DEADLINE
             break  # out of time with a feasible schedule: return it with its gap
         best.offer(_net(problem, fixed), SEARCH)
-        if bound - best.value <= PROFIT_TOLERANCE_GBP:
-            break
+        if bound - best.value <= PROFIT_TOLERANCE_GBP or not np.any(prices):
+            break  # proven, or the limit is free: the next programme run would repeat this one
     if (bound - best.value > PROFIT_TOLERANCE_GBP and milp_seconds > 0
             and n <= MILP_MAX_PERIODS):
         # A duality gap the prices cannot close: branch, for a bounded time.
@@ -213,6 +250,63 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
             best.offer(_net(problem, schedule), SEARCH, trusted=False)
             bound = min(bound, milp_bound)
     return best.result(bound, rounds)
+
+
+def _hull_kernel(cost_per_stored: FloatArray, earns: FloatArray, stored_cap: FloatArray,
+                 discharge_cap: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The concave envelope of each period's gain g(u) (u: change of stored energy, -a u
+    charging up to hc, -b u discharging down to -hx): where doing both pays (b > a), the
+    line through its two ends, g(u) = burn - slope u, the relaxation LP's hull row;
+    elsewhere g itself. Returns the programme's a and b (both the slope where doing both
+    pays) and the burn (£) per period to add to its value."""
+    both = (earns > cost_per_stored) & (stored_cap > 0) & (discharge_cap > 0)
+    span = np.where(both, stored_cap + discharge_cap, 1.0)
+    slope = (cost_per_stored * stored_cap + earns * discharge_cap) / span
+    burn = np.where(both, stored_cap * discharge_cap * (earns - cost_per_stored) / span, 0.0)
+    return np.where(both, slope, cost_per_stored), np.where(both, slope, earns), burn
+
+
+def _fixed_mode_programme(problem: DispatchProblem, charge_open: npt.NDArray[np.bool_],
+                          discharge_open: npt.NDArray[np.bool_], deadline: float | None
+                          ) -> Schedule | None:
+    """The best schedule with the given modes open and the daily limit left out, by the
+    programme (concave where at most one mode is open wherever doing both pays); None if
+    it breaks the limit, which the fixed-mode LP must then price."""
+    eff = problem.battery.round_trip_efficiency_frac
+    cost = problem.import_cost_gbp_per_mwh
+    try:
+        plan = value_function.solve(
+            cost / eff, cost + problem.vlp_gbp_per_mwh,
+            np.where(charge_open, eff * problem.charge_cap_mwh, 0.0),
+            np.where(discharge_open, problem.discharge_cap_mwh, 0.0),
+            problem.battery.capacity_mwh, deadline, max_points=EXACT_POINTS)
+    except value_function.ProgrammeTooLarge:  # both modes left open somewhere it pays
+        return None
+    schedule = _schedule(problem, plan.stored_change_mwh)
+    return schedule if _keeps_limit(problem, schedule) else None
+
+
+def _rounded_modes(plan: value_function.Plan, pays: npt.NDArray[np.bool_],
+                   stored_cap: FloatArray, discharge_cap: FloatArray
+                   ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """One mode per period where doing both pays, from the hull programme's plan: there its
+    change u = lam hc - (1 - lam) hx charges a share lam of the period. The shares are
+    rounded along time (error diffusion), so that over any run of periods the number
+    charging follows the sum of lam and the stored energy stays near the plan's; the
+    fixed-mode LP then sets the amounts. Both modes stay open where doing both does not
+    pay."""
+    u = plan.stored_change_mwh
+    span = stored_cap + discharge_cap
+    lam = np.clip(np.divide(u + discharge_cap, span, out=np.zeros_like(u), where=span > 0),
+                  0.0, 1.0)
+    charge = np.zeros(len(u), dtype=bool)
+    carry = 0.0
+    for t in np.flatnonzero(pays & (stored_cap > 0) & (discharge_cap > 0)).tolist():
+        carry += lam[t]
+        if carry >= 0.5:
+            charge[t] = True
+            carry -= 1.0
+    return ~pays | charge | (discharge_cap <= 0), ~pays | ~charge
 
 
 class _Best:
