@@ -92,12 +92,13 @@ def test_a_programme_out_of_time_answers_with_the_best_of_rule_idle_and_relaxati
 
 @pytest.mark.parametrize("kernel", ["compiled", "python"])
 @pytest.mark.parametrize("shape", list(ISSUE_SITES))
-def test_past_the_exact_programmes_budget_the_hull_programme_answers_within_a_small_gap(
+def test_past_the_exact_programmes_budget_the_relaxed_programme_answers_within_a_small_gap(
         warehouse, monkeypatch, kernel, shape):
     # Small demand under a large battery: every period moves a sliver of the capacity and
     # doing both pays in most, so the exact value function gains breakpoints every period.
-    # Past its budget the search solves the hull relaxation (concave, fast) and rounds it
-    # to one mode per period: the gap it states is a small share of the battery's value.
+    # Past its budget the search goes on with the capped programme (compiled) or the hull
+    # relaxation rounded to one mode per period (Python): the gap it states is a small
+    # share of the battery's value.
     if kernel == "compiled" and value_function.DEFAULT_KERNEL != "compiled":
         pytest.skip("btm-ppa-dp is not installed")
     p = site(warehouse, power_mw=13.3, hours=5.74, demand_mwh_per_year=152.0,
@@ -120,6 +121,7 @@ def test_the_hull_programme_is_the_relaxation_lp(warehouse, monkeypatch):
     p = site(warehouse, power_mw=1.3, hours=6.0, demand_mwh_per_year=500.0, vlp=43.0,
              efficiency=0.82, cycles=4.0, end=dt.date(2023, 1, 20))
     _, _, relaxed = FixedModeLp(p, hull=D.simultaneity_pays(p)).solve()
+    monkeypatch.setattr(value_function, "DEFAULT_KERNEL", "python")  # the hull's form
     monkeypatch.setattr(optimal, "EXACT_POINTS", 10)
     hull = D.optimal_dispatch(p, milp_seconds=0)  # no branch-and-bound to tighten it
     assert hull.bound_gbp == pytest.approx(relaxed, rel=1e-9, abs=1e-6)
@@ -158,6 +160,31 @@ def test_a_search_cut_short_between_rounds_is_never_worse_than_idle(warehouse, m
     cut = D.optimal_dispatch(p)
     assert cut.cut_short == D.DEADLINE and cut.rounds == 1
     check_never_worse(p, cut, exact)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_capped_programme_bounds_the_exact_one_and_its_schedule_is_feasible(seed):
+    if value_function.DEFAULT_KERNEL != "compiled":
+        pytest.skip("btm-ppa-dp is not installed")
+    rng = np.random.default_rng(seed)
+    n = 600
+    cost = rng.uniform(-20, 300, n)
+    eff = rng.uniform(0.7, 0.95)
+    demand = rng.uniform(0.0, 0.05, n)
+    p = D.DispatchProblem(demand, cost, np.zeros(n, np.int8), np.repeat(np.arange(n // 48 + 1),
+                          48)[:n], rng.uniform(10, 60),
+                          D.Battery(0.1, 0.1, rng.uniform(0.2, 2.0), 10.0, eff))
+    a, b = cost / eff, cost + p.vlp_gbp_per_mwh
+    hc, hx = eff * p.charge_cap_mwh, p.discharge_cap_mwh
+    exact = value_function.solve(a, b, hc, hx, p.battery.capacity_mwh)
+    for cap in (4, 8, 16):
+        capped = value_function.solve(a, b, hc, hx, p.battery.capacity_mwh, max_breakpoints=cap)
+        schedule = optimal._schedule(p, capped.stored_change_mwh)
+        assert D.feasibility_problems(p, schedule) == []
+        assert capped.value_gbp >= exact.value_gbp - 1e-6  # never below: still a bound
+        assert D.battery_value_gbp(p, schedule) <= exact.value_gbp + 1e-6
+    wide = value_function.solve(a, b, hc, hx, p.battery.capacity_mwh, max_breakpoints=10**6)
+    assert wide.value_gbp == pytest.approx(exact.value_gbp, abs=1e-9)
 
 
 def _rss_mb() -> float:

@@ -60,9 +60,13 @@ from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
 
-#: Environment variable: seconds a refresh may take before it gives up, writing nothing.
+#: Environment variable: seconds a refresh may take to price and solve before it gives up,
+#: writing nothing. The budget starts once the workbook has been read.
 BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
 DEFAULT_BUDGET_S = 20.0
+#: Seconds reading the workbook (the BESS tab and its HH Data) may take, apart from the
+#: budget above: past it the refresh gives up as past its budget, writing nothing.
+READ_BUDGET_S = 20.0
 
 
 def refresh_budget_s() -> float:
@@ -114,10 +118,10 @@ def refresh(
     reported without writing anything; every other problem is written to the status row.
     """
     budget = refresh_budget_s() if budget_s is None else budget_s
-    deadline = time.monotonic() + budget
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
+    reading = time.monotonic()
     snapshot = _read(workbook, tab, layout)
     if isinstance(snapshot, RefreshOutcome):
         return snapshot
@@ -125,6 +129,12 @@ def refresh(
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         method = inputs.method
+        read_s = time.monotonic() - reading
+        if read_s > READ_BUDGET_S:
+            raise RefreshTimeoutError(
+                f"reading the workbook took {read_s:.1f} s, over its {READ_BUDGET_S:g} s "
+                "budget; nothing was written (a smaller HH Data tab reads faster)")
+        deadline = time.monotonic() + budget  # the solve's budget starts once it is read
         outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget,
                            simulated_before=simulated_before(layout, snapshot))
     except RefreshTimeoutError as exc:  # nothing written: the budget is already spent

@@ -82,6 +82,11 @@ MIXED_SOLVES = 3
 #: the capacity (small demand or a tight import limit under a large battery): the exact
 #: value function then has a wiggle per period's worth of energy.
 EXACT_POINTS = 250_000
+#: Past EXACT_POINTS, the compiled programme keeps at most this many breakpoints per value
+#: function, raising the shallowest dips to their chords and the closest pairs of concave
+#: breakpoints to where their neighbours' lines meet: never below the exact function, so
+#: its value still bounds every schedule, and its schedule is one mode per period.
+CAPPED_BREAKPOINTS = 64
 #: Longest problem the final branch-and-bound is tried on (about six weeks). [periods]
 MILP_MAX_PERIODS = 2_000
 #: Solve step 3's fixed-mode LPs with the compiled network simplex (``network``) where it
@@ -164,25 +169,33 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     cost_per_stored = cost / eff  # the same every round; only the day prices change
     discharge_value = cost + problem.vlp_gbp_per_mwh
 
-    hull = False  # True once the exact programme has passed EXACT_POINTS
+    # How the programme is relaxed once the exact one has passed EXACT_POINTS: "capped"
+    # (compiled: at most CAPPED_BREAKPOINTS per value function, shallowest dips and corners
+    # raised) or "hull" (the Python form: each period's gain by its concave envelope).
+    relaxed = ""
 
     def programme(prices: FloatArray) -> tuple[value_function.Plan, Schedule, float]:
-        nonlocal hull
+        nonlocal relaxed
         earns = discharge_value - prices[problem.day_index]
-        if not hull:
+        priced = limit * float(prices.sum())
+        if not relaxed:
             try:
                 plan = value_function.solve(cost_per_stored, earns, stored_cap, discharge_cap,
                                             b.capacity_mwh, search_deadline,
                                             max_points=EXACT_POINTS)
-                return plan, _schedule(problem, plan.stored_change_mwh), \
-                    plan.value_gbp + limit * float(prices.sum())
+                return plan, _schedule(problem, plan.stored_change_mwh), plan.value_gbp + priced
             except value_function.ProgrammeTooLarge:
-                hull = True
+                relaxed = "capped" if value_function.DEFAULT_KERNEL == "compiled" else "hull"
+        if relaxed == "capped":
+            plan = value_function.solve(cost_per_stored, earns, stored_cap, discharge_cap,
+                                        b.capacity_mwh, search_deadline,
+                                        max_breakpoints=CAPPED_BREAKPOINTS)
+            return plan, _schedule(problem, plan.stored_change_mwh), plan.value_gbp + priced
         hull_a, hull_b, burn = _hull_kernel(cost_per_stored, earns, stored_cap, discharge_cap)
         plan = value_function.solve(hull_a, hull_b, stored_cap, discharge_cap, b.capacity_mwh,
                                     search_deadline)
         return plan, _schedule(problem, plan.stored_change_mwh), \
-            plan.value_gbp + float(burn.sum()) + limit * float(prices.sum())
+            plan.value_gbp + float(burn.sum()) + priced
 
     # The rule's schedule and no battery use are always feasible: the answer is never worse
     # than either, and never missing. Near the deadline the search stops early enough to
@@ -195,7 +208,7 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         return _without_search(problem, best, deadline, _why(exc))
     if _keeps_limit(problem, schedule):
         best.offer(schedule, SEARCH)
-        if not hull:  # nu = 0 is optimal: the programme alone is exact
+        if relaxed != "hull":  # nu = 0 is optimal (capped: to within the bound stated)
             return best.result(bound, 1)
     pays = simultaneity_pays(problem)
     lp: FixedModeLp | FixedModeNetwork = (
@@ -218,7 +231,7 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
             if bound - best.value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
                 break
         charge_open, discharge_open = (
-            _rounded_modes(plan, pays, stored_cap, discharge_cap) if hull
+            _rounded_modes(plan, pays, stored_cap, discharge_cap) if relaxed == "hull"
             else _open_modes(plan, pays))
         key = charge_open.tobytes() + discharge_open.tobytes()
         if key in tried:
@@ -226,7 +239,7 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         tried.add(key)
         try:
             fixed = None
-            if hull:  # one mode per period: the programme is concave, exact and fast
+            if relaxed == "hull":  # one mode per period: the programme is concave and fast
                 fixed = _fixed_mode_programme(problem, charge_open, discharge_open,
                                               search_deadline)
                 prices = np.zeros(int(problem.day_index[-1]) + 1)

@@ -184,7 +184,7 @@ def _as_piece(xs: npt.NDArray[np.float64], vs: npt.NDArray[np.float64]) -> list 
 def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
           hc: npt.NDArray[np.float64], hx: npt.NDArray[np.float64], capacity_mwh: float,
           deadline: float | None = None, kernel: str | None = None,
-          max_points: int | None = None) -> Plan:
+          max_points: int | None = None, max_breakpoints: int = 0) -> Plan:
     """The best stored-energy path from an empty battery (leftover energy worth nothing).
 
     ``a``: cost per MWh stored (£/MWh); ``b``: value per MWh discharged (£/MWh); ``hc``:
@@ -192,11 +192,14 @@ def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
     Raises DeadlineExceeded once ``time.monotonic()`` passes ``deadline``, and
     ProgrammeTooLarge past ``max_points`` breakpoints kept (at most ``MAX_STORED_POINTS``,
     the default). ``kernel``: "compiled" or "python" (default ``DEFAULT_KERNEL``).
+    ``max_breakpoints`` (compiled only; 0: exact): the most breakpoints one value function
+    keeps, past which its shallowest dips are raised to their chords: the value is then an
+    upper bound, and the schedule still feasible (its value computed apart).
     """
     kernel = kernel or DEFAULT_KERNEL
     points = MAX_STORED_POINTS if max_points is None else min(max_points, MAX_STORED_POINTS)
     if kernel == "compiled":
-        return _solve_compiled(a, b, hc, hx, capacity_mwh, deadline, points)
+        return _solve_compiled(a, b, hc, hx, capacity_mwh, deadline, points, max_breakpoints)
     if kernel != "python":
         raise ValueError(f"kernel must be 'compiled' or 'python', not {kernel!r}")
     return _solve_python(a, b, hc, hx, capacity_mwh, deadline, points)
@@ -204,7 +207,8 @@ def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
 
 def _solve_compiled(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
                     hc: npt.NDArray[np.float64], hx: npt.NDArray[np.float64],
-                    capacity_mwh: float, deadline: float | None, max_points: int) -> Plan:
+                    capacity_mwh: float, deadline: float | None, max_points: int,
+                    max_breakpoints: int = 0) -> Plan:
     if _compiled is None:
         raise RuntimeError("the compiled programme (btm-ppa-dp) is not installed")
     n = len(a)
@@ -216,7 +220,7 @@ def _solve_compiled(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
         out = _compiled.solve(
             *(np.ascontiguousarray(v, dtype=np.float64) for v in (a, b, hc, hx)),
             float(capacity_mwh), -1.0 if deadline is None else deadline, change, mode,
-            max_points)
+            max_points, max_breakpoints)
     except MemoryError as exc:  # past max_points, or out of memory before it
         raise ProgrammeTooLarge(str(exc)) from None
     if out is None:
