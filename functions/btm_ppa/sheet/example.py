@@ -55,6 +55,7 @@ EXAMPLE_INPUTS: dict[str, CellValue] = {
     "duos_fixed_gbp_per_day": None,
     "duos_capacity_p_per_kva_day": None,
     "price_basis": None,
+    "dispatch_chart_week": None,  # the window's first week
 }
 
 #: Block rows: (non-BESS volume MWh, non-BESS cost £, BESS volume MWh, BESS cost £).
