@@ -17,7 +17,7 @@ import pytest
 from btm_ppa.core import dispatch as D
 from btm_ppa.core import periods
 from btm_ppa.core.demand import spread_annual_demand
-from btm_ppa.core.dispatch import optimal, value_function
+from btm_ppa.core.dispatch import optimal, relaxed, value_function
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.reference import files as reference
@@ -179,7 +179,7 @@ def test_the_capped_programme_bounds_the_exact_one_and_its_schedule_is_feasible(
     exact = value_function.solve(a, b, hc, hx, p.battery.capacity_mwh)
     for cap in (4, 8, 16):
         capped = value_function.solve(a, b, hc, hx, p.battery.capacity_mwh, max_breakpoints=cap)
-        schedule = optimal._schedule(p, capped.stored_change_mwh)
+        schedule = relaxed.schedule_of(p, capped.stored_change_mwh)
         assert D.feasibility_problems(p, schedule) == []
         assert capped.value_gbp >= exact.value_gbp - 1e-6  # never below: still a bound
         assert D.battery_value_gbp(p, schedule) <= exact.value_gbp + 1e-6

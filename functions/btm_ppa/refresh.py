@@ -59,13 +59,11 @@ from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
 
-#: Environment variable: seconds a refresh may take to price and solve before it gives up,
-#: writing nothing. The budget starts once the workbook has been read.
+#: Environment variable: seconds a refresh may take to price and solve (from when the
+#: workbook has been read) before it gives up, writing nothing.
 BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
 DEFAULT_BUDGET_S = 20.0
-#: Seconds reading the workbook (the BESS tab and its HH Data) may take, apart from the
-#: budget above: past it the refresh gives up as past its budget, writing nothing.
-READ_BUDGET_S = 20.0
+READ_BUDGET_S = 20.0  # reading the workbook (BESS and HH Data tabs): the same, apart
 
 
 def refresh_budget_s() -> float:
@@ -128,11 +126,9 @@ def refresh(
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         method = inputs.method
-        read_s = time.monotonic() - reading
-        if read_s > READ_BUDGET_S:
-            raise RefreshTimeoutError(
-                f"reading the workbook took {read_s:.1f} s, over its {READ_BUDGET_S:g} s "
-                "budget; nothing was written (a smaller HH Data tab reads faster)")
+        if (read_s := time.monotonic() - reading) > READ_BUDGET_S:
+            raise RefreshTimeoutError(f"reading the workbook took {read_s:.1f} s, over its "
+                                      f"{READ_BUDGET_S:g} s budget; nothing was written")
         deadline = time.monotonic() + budget  # the solve's budget starts once it is read
         outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget,
                            simulated_before=simulated_before(layout, snapshot))
@@ -323,7 +319,7 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
             comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
         if best.cut_short:
             comparison += (f"; the optimal search was cut short by its {best.cut_short}: "
-                           f"the schedule is {_SOURCES[best.source]}")
+                           f"the schedule is {dispatch.SOURCE_WORDS[best.source]}")
     present = prices.present
     band_prices = band_average_prices(present[prices.price_column].to_numpy(),
                                       problem.band_code[frame[prices.price_column].notna()])
@@ -353,16 +349,6 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     return RefreshOutcome(
         ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
         warnings=warnings, schedule=rows, tables=tabs)
-
-
-#: Row 61's words for where an optimal schedule came from (``OptimalResult.source``).
-_SOURCES = {
-    dispatch.SEARCH: "the best the search found",
-    dispatch.RULE: "the battery-first rule's (better than no battery and the relaxation's)",
-    dispatch.IDLE: "no battery use at all (better than the rule's and the relaxation's)",
-    dispatch.RELAXATION: "the relaxation's, repaired to one mode per period (better than the "
-                         "rule's and no battery use)",
-}
 
 
 def _compare(optimal: ResultTable, greedy: ResultTable) -> str:

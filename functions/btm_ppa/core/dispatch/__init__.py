@@ -18,19 +18,22 @@ from btm_ppa.core.dispatch.model import (
     profit_gbp,
 )
 from btm_ppa.core.dispatch.optimal import (
-    DEADLINE,
-    IDLE,
-    MEMORY_BUDGET,
     PROFIT_TOLERANCE_GBP,
-    RELAXATION,
-    RULE,
-    SEARCH,
     DeadlineExceeded,
     OptimalResult,
     battery_value_gbp,
     optimal_dispatch,
     optimal_schedule,
     simultaneity_pays,
+)
+from btm_ppa.core.dispatch.relaxed import (
+    DEADLINE,
+    IDLE,
+    MEMORY_BUDGET,
+    RELAXATION,
+    RULE,
+    SEARCH,
+    SOURCE_WORDS,
 )
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "RELAXATION",
     "RULE",
     "SEARCH",
+    "SOURCE_WORDS",
     "Battery",
     "DeadlineExceeded",
     "DispatchProblem",

@@ -5,12 +5,10 @@
    of the limit; nu = 0 first). For any nu >= 0 its value plus sum(nu_d x daily limit) is
    an upper bound on every feasible schedule's value (weak duality), and its schedule
    charges or discharges, never both, in every period.
-   Past ``EXACT_POINTS`` breakpoints kept, the search turns to the hull programme: each
-   period's gain replaced by its concave envelope where doing both pays (the relaxation
-   LP's hull rows), so the programme stays concave, keeps nothing and takes milliseconds.
-   Its value (plus the limit's prices) still bounds every schedule; its plan is rounded
-   to one mode per period (``_rounded_modes``) and the amounts set by the programme with
-   those modes fixed (or, where the limit binds, the fixed-mode LP), the gap stated.
+   Past ``EXACT_POINTS`` breakpoints kept it runs relaxed, its value still a bound: the
+   compiled programme caps each value function at ``CAPPED_BREAKPOINTS`` (raised, never
+   lowered); the Python form takes each period's concave envelope (``relaxed``: the
+   relaxation LP's hull rows), its plan rounded to one mode per period.
 2. If that schedule keeps every day's cycle limit with nu = 0, bound and value coincide:
    it is optimal.
 3. Otherwise the cycle limit binds. The LP with each period's open mode fixed as the
@@ -31,13 +29,10 @@
 The best feasible schedule and the lowest bound are returned; their difference is the
 gap (at most £0.001 when proven).
 
-Never worse than doing nothing. The rule's schedule (``greedy``) and no battery use at all
-(idle) are candidates from the start. If the search is cut short before its first
-programme run ends (the deadline, or the programme's memory budget), the relaxation LP is
-solved for a bound, and its schedule repaired to one mode per period (simultaneous charge
-and discharge netted out, then the fixed-mode LP re-solved with the modes it uses) is a
-third candidate. Whatever path answers, the best of the candidates is returned, and
-``OptimalResult.source`` says which it is.
+Never worse than doing nothing: the rule's schedule and no battery use (idle) are
+candidates from the start; a first programme run cut short brings the relaxation LP's
+bound and its schedule repaired to one mode per period. The best is returned, and
+``OptimalResult.source`` says which.
 """
 
 from __future__ import annotations
@@ -61,6 +56,19 @@ from btm_ppa.core.dispatch.model import (
     no_battery,
 )
 from btm_ppa.core.dispatch.network import FixedModeNetwork
+from btm_ppa.core.dispatch.relaxed import (
+    DEADLINE,
+    IDLE,
+    MEMORY_BUDGET,
+    RELAXATION,
+    RULE,
+    SEARCH,
+    fixed_mode_programme,
+    hull_kernel,
+    keeps_limit,
+    rounded_modes,
+    schedule_of,
+)
 from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
 
 #: Bound and value closer than this prove the schedule optimal. [£]
@@ -74,18 +82,12 @@ MAX_ROUNDS = 4
 #: in all with a total gap of £9,296; fixing one period at a time, 7.2 s and £9,065;
 #: fixing all after 1 solve, 3.0 s but £13,477 and two fewer proven.
 MIXED_SOLVES = 3
-#: Most breakpoints the exact programme may keep for its forward pass before the search
-#: turns to the hull programme (the convex hull of each period's two modes, where doing
-#: both pays: concave, so nothing is kept and a run takes milliseconds), whose plan is
-#: rounded to one mode per period and priced by the fixed-mode LP, the gap stated.
-#: Breakpoints grow where doing both pays in most periods and each period moves little of
-#: the capacity (small demand or a tight import limit under a large battery): the exact
-#: value function then has a wiggle per period's worth of energy.
+#: Most breakpoints the exact programme may keep for its forward pass; past them it runs
+#: relaxed (see the docstring, step 1). They grow where doing both pays in most periods and
+#: each moves a sliver of the capacity: a wiggle per period's worth of energy.
 EXACT_POINTS = 250_000
-#: Past EXACT_POINTS, the compiled programme keeps at most this many breakpoints per value
-#: function, raising the shallowest dips to their chords and the closest pairs of concave
-#: breakpoints to where their neighbours' lines meet: never below the exact function, so
-#: its value still bounds every schedule, and its schedule is one mode per period.
+#: Past EXACT_POINTS, the compiled programme keeps at most this many breakpoints per
+#: value function (``cap_points``: never below the exact one, so still a bound).
 CAPPED_BREAKPOINTS = 64
 #: Longest problem the final branch-and-bound is tried on (about six weeks). [periods]
 MILP_MAX_PERIODS = 2_000
@@ -97,17 +99,6 @@ MILP_MAX_PERIODS = 2_000
 USE_NETWORK_SIMPLEX = True
 
 DeadlineExceeded = value_function.DeadlineExceeded
-
-#: Where an answer's schedule came from (``OptimalResult.source``).
-SEARCH = "search"  # the programme, its price rounds or the branch-and-bound
-RULE = "rule"  # the battery-first rule (greedy)
-IDLE = "idle"  # no battery use at all: worth exactly £0
-RELAXATION = "relaxation"  # the relaxation LP's schedule, repaired to one mode per period
-
-#: Why a search stopped before its end (``OptimalResult.cut_short``).
-DEADLINE = "deadline"
-MEMORY_BUDGET = "memory budget"
-
 
 @dataclass(frozen=True)
 class OptimalResult:
@@ -183,18 +174,18 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
                 plan = value_function.solve(cost_per_stored, earns, stored_cap, discharge_cap,
                                             b.capacity_mwh, search_deadline,
                                             max_points=EXACT_POINTS)
-                return plan, _schedule(problem, plan.stored_change_mwh), plan.value_gbp + priced
+                return plan, schedule_of(problem, plan.stored_change_mwh), plan.value_gbp + priced
             except value_function.ProgrammeTooLarge:
                 relaxed = "capped" if value_function.DEFAULT_KERNEL == "compiled" else "hull"
         if relaxed == "capped":
             plan = value_function.solve(cost_per_stored, earns, stored_cap, discharge_cap,
                                         b.capacity_mwh, search_deadline,
                                         max_breakpoints=CAPPED_BREAKPOINTS)
-            return plan, _schedule(problem, plan.stored_change_mwh), plan.value_gbp + priced
-        hull_a, hull_b, burn = _hull_kernel(cost_per_stored, earns, stored_cap, discharge_cap)
+            return plan, schedule_of(problem, plan.stored_change_mwh), plan.value_gbp + priced
+        hull_a, hull_b, burn = hull_kernel(cost_per_stored, earns, stored_cap, discharge_cap)
         plan = value_function.solve(hull_a, hull_b, stored_cap, discharge_cap, b.capacity_mwh,
                                     search_deadline)
-        return plan, _schedule(problem, plan.stored_change_mwh), \
+        return plan, schedule_of(problem, plan.stored_change_mwh), \
             plan.value_gbp + float(burn.sum()) + priced
 
     # The rule's schedule and no battery use are always feasible: the answer is never worse
@@ -206,7 +197,7 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         plan, schedule, bound = programme(np.zeros(int(problem.day_index[-1]) + 1))
     except DeadlineExceeded as exc:  # the memory budget (ProgrammeTooLarge) included
         return _without_search(problem, best, deadline, _why(exc))
-    if _keeps_limit(problem, schedule):
+    if keeps_limit(problem, schedule):
         best.offer(schedule, SEARCH)
         if relaxed != "hull":  # nu = 0 is optimal (capped: to within the bound stated)
             return best.result(bound, 1)
@@ -226,12 +217,12 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
                 break  # out of time with a feasible schedule: return it with its gap
             rounds += 1
             bound = min(bound, candidate)
-            if _keeps_limit(problem, schedule):
+            if keeps_limit(problem, schedule):
                 best.offer(schedule, SEARCH)
             if bound - best.value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
                 break
         charge_open, discharge_open = (
-            _rounded_modes(plan, pays, stored_cap, discharge_cap) if relaxed == "hull"
+            rounded_modes(plan, pays, stored_cap, discharge_cap) if relaxed == "hull"
             else _open_modes(plan, pays))
         key = charge_open.tobytes() + discharge_open.tobytes()
         if key in tried:
@@ -240,8 +231,8 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
         try:
             fixed = None
             if relaxed == "hull":  # one mode per period: the programme is concave and fast
-                fixed = _fixed_mode_programme(problem, charge_open, discharge_open,
-                                              search_deadline)
+                fixed = fixed_mode_programme(problem, charge_open, discharge_open,
+                                             search_deadline, EXACT_POINTS)
                 prices = np.zeros(int(problem.day_index[-1]) + 1)
             if fixed is None:  # the limit binds: the LP prices it
                 fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
@@ -263,63 +254,6 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
             best.offer(_net(problem, schedule), SEARCH, trusted=False)
             bound = min(bound, milp_bound)
     return best.result(bound, rounds)
-
-
-def _hull_kernel(cost_per_stored: FloatArray, earns: FloatArray, stored_cap: FloatArray,
-                 discharge_cap: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The concave envelope of each period's gain g(u) (u: change of stored energy, -a u
-    charging up to hc, -b u discharging down to -hx): where doing both pays (b > a), the
-    line through its two ends, g(u) = burn - slope u, the relaxation LP's hull row;
-    elsewhere g itself. Returns the programme's a and b (both the slope where doing both
-    pays) and the burn (£) per period to add to its value."""
-    both = (earns > cost_per_stored) & (stored_cap > 0) & (discharge_cap > 0)
-    span = np.where(both, stored_cap + discharge_cap, 1.0)
-    slope = (cost_per_stored * stored_cap + earns * discharge_cap) / span
-    burn = np.where(both, stored_cap * discharge_cap * (earns - cost_per_stored) / span, 0.0)
-    return np.where(both, slope, cost_per_stored), np.where(both, slope, earns), burn
-
-
-def _fixed_mode_programme(problem: DispatchProblem, charge_open: npt.NDArray[np.bool_],
-                          discharge_open: npt.NDArray[np.bool_], deadline: float | None
-                          ) -> Schedule | None:
-    """The best schedule with the given modes open and the daily limit left out, by the
-    programme (concave where at most one mode is open wherever doing both pays); None if
-    it breaks the limit, which the fixed-mode LP must then price."""
-    eff = problem.battery.round_trip_efficiency_frac
-    cost = problem.import_cost_gbp_per_mwh
-    try:
-        plan = value_function.solve(
-            cost / eff, cost + problem.vlp_gbp_per_mwh,
-            np.where(charge_open, eff * problem.charge_cap_mwh, 0.0),
-            np.where(discharge_open, problem.discharge_cap_mwh, 0.0),
-            problem.battery.capacity_mwh, deadline, max_points=EXACT_POINTS)
-    except value_function.ProgrammeTooLarge:  # both modes left open somewhere it pays
-        return None
-    schedule = _schedule(problem, plan.stored_change_mwh)
-    return schedule if _keeps_limit(problem, schedule) else None
-
-
-def _rounded_modes(plan: value_function.Plan, pays: npt.NDArray[np.bool_],
-                   stored_cap: FloatArray, discharge_cap: FloatArray
-                   ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """One mode per period where doing both pays, from the hull programme's plan: there its
-    change u = lam hc - (1 - lam) hx charges a share lam of the period. The shares are
-    rounded along time (error diffusion), so that over any run of periods the number
-    charging follows the sum of lam and the stored energy stays near the plan's; the
-    fixed-mode LP then sets the amounts. Both modes stay open where doing both does not
-    pay."""
-    u = plan.stored_change_mwh
-    span = stored_cap + discharge_cap
-    lam = np.clip(np.divide(u + discharge_cap, span, out=np.zeros_like(u), where=span > 0),
-                  0.0, 1.0)
-    charge = np.zeros(len(u), dtype=bool)
-    carry = 0.0
-    for t in np.flatnonzero(pays & (stored_cap > 0) & (discharge_cap > 0)).tolist():
-        carry += lam[t]
-        if carry >= 0.5:
-            charge[t] = True
-            carry -= 1.0
-    return ~pays | charge | (discharge_cap <= 0), ~pays | ~charge
 
 
 class _Best:
@@ -431,18 +365,6 @@ def _check_finite(problem: DispatchProblem) -> None:
         raise ValueError("round-trip efficiency must be in (0, 1]")
 
 
-def _schedule(problem: DispatchProblem, change: FloatArray) -> Schedule:
-    eff = problem.battery.round_trip_efficiency_frac
-    charge = np.where(change > 0, change / eff, 0.0)
-    discharge = np.where(change < 0, -change, 0.0)
-    return Schedule(charge, discharge, np.cumsum(change))
-
-
-def _keeps_limit(problem: DispatchProblem, schedule: Schedule) -> bool:
-    daily = np.bincount(problem.day_index, weights=schedule.discharge_mwh)
-    return bool((daily <= problem.battery.daily_discharge_limit_mwh + ENERGY_TOLERANCE_MWH).all())
-
-
 def _open_modes(plan: value_function.Plan, pays: npt.NDArray[np.bool_]
                 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Where doing both would pay, only the mode the programme used; both where it stayed
@@ -472,3 +394,4 @@ def _net(problem: DispatchProblem, schedule: Schedule) -> Schedule:
     ch[ch < ENERGY_TOLERANCE_MWH * 1e-3] = 0.0
     x[x < ENERGY_TOLERANCE_MWH * 1e-3] = 0.0
     return Schedule(ch, x, np.cumsum(eff * ch - x))
+
