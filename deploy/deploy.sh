@@ -144,6 +144,11 @@ if ! exists bq show "$PROJECT:$DATASET.system_prices"; then
     --description="GB system prices per settlement period" \
     "$PROJECT:$DATASET.system_prices" "$HERE/bigquery/system_prices.json"
 fi
+if ! exists bq show "$PROJECT:$DATASET.day_ahead_prices"; then
+  run bq mk --table --time_partitioning_field=settlement_date --time_partitioning_type=DAY \
+    --description="GB day-ahead auction prices per settlement period" \
+    "$PROJECT:$DATASET.day_ahead_prices" "$HERE/bigquery/day_ahead_prices.json"
+fi
 for table in spreadsheet_registry refresh_runs; do
   if exists bq show "$PROJECT:$DATASET.$table"; then
     run bq update "$PROJECT:$DATASET.$table" "$HERE/bigquery/$table.json"
