@@ -151,10 +151,11 @@ def create_sql(table: str = TABLE) -> str:
         text += "," if i < len(columns) - 1 else ""
         lines.append(f"{text.ljust(width)} -- {c.description}")
     return ("-- Generated from btm_ppa/prices/schema.py (python -m btm_ppa.prices.schema): do "
-            "not edit.\n-- Half-hourly GB prices, one row per settlement period; BigQuery "
-            "partitions by day,\n-- so re-ingesting a date rewrites one partition.\n"
+            "not edit.\n-- Half-hourly GB prices, one row per settlement period (about 48 "
+            "a day). BigQuery\n-- partitions by month (daily partitions would hold a few KB "
+            "each) and clusters on\n-- the date, so a window reads only its months' blocks.\n"
             f"CREATE TABLE IF NOT EXISTS {table} (\n" + "\n".join(lines) + "\n)\n"
-            "PARTITION BY settlement_date\n")
+            "PARTITION BY DATE_TRUNC(settlement_date, MONTH)\nCLUSTER BY settlement_date\n")
 
 
 def merge_sql(table: str = TABLE) -> str:
