@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from btm_ppa.core import dispatch, periods
+from btm_ppa.core import forecast as fc
 from btm_ppa.core.charges import (
     FixedCharges,
     demand_above_limit,
@@ -19,10 +20,12 @@ from btm_ppa.core.charges import (
     site_import_limit_mwh,
 )
 from btm_ppa.core.demand import spread_annual_demand
+from btm_ppa.core.dispatch import daily
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.simulation import ChargeRates
 from btm_ppa.core.units import kw_to_mw, mwh_per_period_to_mw
 from btm_ppa.core.vocab import Method
+from btm_ppa.errors import InputError
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.reference import files as reference
 from btm_ppa.reference.charges import HELD_BAND_YEARS, ResidualBand, find_residual_band
@@ -73,6 +76,95 @@ class Simulation:
     demand_source: str
     breach: str | None  # where demand alone exceeds the import limit
     band_stand_ins: Mapping[str, str]
+    demand_from_hh_data: bool = False
+
+
+@dataclass(frozen=True)
+class RealisticForecast:
+    """What realistic's daily plans know, and how it is described in row 61."""
+
+    costs: daily.CostForecast
+    note: str
+
+
+def realistic_forecast(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+                       kind: fc.PriceForecast, forecast_cell: str) -> RealisticForecast:
+    """realistic's forecast import costs and demand for every daily plan of the window:
+    the energy price forecast from the prices held before each decision (``core.forecast``;
+    the warehouse's prices from 29 days before the window on), the DUoS bands, rates and
+    levies as they are (known in advance), and the demand: the HH Data of the same half
+    hour a week before, or the load shape's (known)."""
+    frame, problem = prices.frame, sim.problem
+    start = prices.window.start
+    history = periods.settlement_periods(start - dt.timedelta(days=fc.LOOKBACK_DAYS),
+                                         start - dt.timedelta(days=1))
+    raw = warehouse.query("system_prices_window", {
+        "window_start": history[periods.SETTLEMENT_DATE].iloc[0],
+        "window_end": history[periods.SETTLEMENT_DATE].iloc[-1]})
+    column = prices.price_column
+    if not raw.empty:
+        raw = raw.assign(settlement_date=pd.to_datetime(raw["settlement_date"]).dt.date,
+                         settlement_period=raw["settlement_period"].astype(np.int64))
+        raw = raw.drop_duplicates(["settlement_date", "settlement_period"], keep="last")
+        history = history.merge(raw[["settlement_date", "settlement_period", column]].astype(
+            {column: "float64"}), on=["settlement_date", "settlement_period"], how="left")
+    else:
+        history = history.assign(**{column: np.nan})
+    both = pd.concat([history, frame], ignore_index=True)
+    day = pd.factorize(both[periods.SETTLEMENT_DATE])[0].astype(np.int64)
+    slot = both[periods.LOCAL_SLOT].to_numpy(dtype=np.int64)
+    weekend = both[periods.IS_WEEKEND].to_numpy(dtype=bool)
+    days = int(day[-1]) + 1
+    first = days - (int(problem.day_index[-1]) + 1)
+    grid = fc.day_grid(day, slot, both[column].to_numpy(dtype=np.float64), weekend, days)
+    ahead = None
+    if kind is fc.PriceForecast.DAY_AHEAD:
+        ahead = _day_ahead_grid(warehouse, prices, day, slot, weekend, days, first,
+                                forecast_cell)
+    same, after, stood_in = fc.forecast_grids(kind, grid, first, ahead)
+    wday, wslot = problem.day_index, slot[len(history):]
+    known = sim.rates.import_cost_gbp_per_mwh(np.zeros(problem.periods), problem.band_code)
+    demand = None
+    wweekend = weekend[len(history):]
+    if sim.demand_from_hh_data:
+        demand = fc.demand_last_week(problem.demand_mwh, wday, wslot, wweekend)
+    costs = daily.forecast_costs(known, fc.per_period(same, wday, wslot),
+                                 fc.per_period(after, wday, wslot), demand, kind.value)
+    held = int(np.isfinite(grid.values[:first]).any(axis=1).sum())
+    note = (f"realistic: a plan a day at 11:00 on D-1 over D and D+1, day D committed, "
+            f"settled at outturn prices; price forecast {kind.value} ({_DESCRIBE[kind]}; "
+            f"{held} of the {fc.LOOKBACK_DAYS} days before the window held"
+            + (f"; {stood_in} days' forecasts partly stood in for by the 28-day profile or "
+               "the bands alone" if stood_in else "") + "); demand "
+            + ("from HH Data a week before (the first week: its own)" if demand is not None
+               else "known (load shape)")
+            + f"; energy left at the horizon's end valued at {_TERMINAL}")
+    return RealisticForecast(costs, note)
+
+
+_DESCRIBE = {
+    fc.PriceForecast.PROFILE_28: "mean by half hour of the 28 days D-29..D-2, weekdays and "
+                                 "weekends apart",
+    fc.PriceForecast.PROFILE_7: "mean by half hour of the 7 days D-8..D-2",
+    fc.PriceForecast.PERSISTENCE_DAY: "the latest whole day known, D-2",
+    fc.PriceForecast.PERSISTENCE_WEEK: "the same day a week before",
+    fc.PriceForecast.DAY_AHEAD: "N2EX day-ahead price of D; of D for D+1",
+}
+_TERMINAL = "the cheapest forecast charging cost of the last day / efficiency"
+
+
+def _day_ahead_grid(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, day: np.ndarray,
+                    slot: np.ndarray, weekend: np.ndarray, days: int, first: int,
+                    forecast_cell: str) -> fc.DayGrid:
+    """The N2EX day-ahead prices of the window's days (and the one before) as a grid."""
+    reader = getattr(wh, "day_ahead_prices", None)
+    if reader is None:
+        raise InputError(forecast_cell, fc.PriceForecast.DAY_AHEAD.value,
+                         "another forecast (profile 28d, profile 7d, persistence day or week)",
+                         f"needs day-ahead prices, which the warehouse "
+                         f"({warehouse.description}) does not hold")
+    raise InputError(forecast_cell, fc.PriceForecast.DAY_AHEAD.value, "another forecast",
+                     "is not wired yet")
 
 
 def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrices,
@@ -86,7 +178,8 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
     price = (frame[prices.price_column].interpolate(limit_direction="both")
              .to_numpy(dtype=np.float64))
     bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, frame)
-    if layout.hh_data_tab in tables:
+    from_hh = layout.hh_data_tab in tables
+    if from_hh:
         demand = parse_hh_demand(layout.hh_data_tab, tables[layout.hh_data_tab], frame,
                                  window_cells)
         demand_source = f"demand from the '{layout.hh_data_tab}' tab"
@@ -115,7 +208,8 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
     breach = None
     if import_limit_mwh is not None and (found := demand_above_limit(demand, import_limit_mwh)):
         breach = found.describe(import_limit_mwh)
-    return Simulation(problem, price, rates, demand_source, breach, dict(bands.stand_ins))
+    return Simulation(problem, price, rates, demand_source, breach, dict(bands.stand_ins),
+                      from_hh)
 
 
 def peak_import_note(problem: dispatch.DispatchProblem,

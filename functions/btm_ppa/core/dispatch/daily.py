@@ -36,6 +36,7 @@ run on the sub-problem.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -48,7 +49,7 @@ from btm_ppa.core.dispatch.model import (
     FloatArray,
     Schedule,
 )
-from btm_ppa.core.dispatch.optimal import PROFIT_TOLERANCE_GBP, optimal_dispatch
+from btm_ppa.core.dispatch.optimal import PROFIT_TOLERANCE_GBP, DeadlineExceeded, optimal_dispatch
 
 
 class TerminalValue(StrEnum):
@@ -120,10 +121,11 @@ class DailyResult:
 def daily_dispatch(problem: DispatchProblem, forecast: CostForecast | None = None, *,
                    wear_gbp_per_mwh: float = 0.0,
                    terminal: TerminalValue = DEFAULT_TERMINAL,
-                   horizon_days: int = 2) -> DailyResult:
+                   horizon_days: int = 2, deadline: float | None = None) -> DailyResult:
     """Plan each settlement day of ``problem`` over ``horizon_days`` days (D, D+1) on the
     forecast (None: perfect foresight), commit day D only, carry the true state of
-    charge. The battery starts empty on the first day, as in ``optimal``."""
+    charge. The battery starts empty on the first day, as in ``optimal``. Raises
+    DeadlineExceeded once ``time.monotonic()`` passes ``deadline`` (checked every day)."""
     forecast = forecast or perfect_foresight(problem)
     n = problem.periods
     b = problem.battery
@@ -151,6 +153,8 @@ def daily_dispatch(problem: DispatchProblem, forecast: CostForecast | None = Non
     limited = unproven = 0
     gap = 0.0
     for d in range(days):
+        if deadline is not None and time.monotonic() > deadline:
+            raise DeadlineExceeded
         lo, mid = starts[d], starts[d + 1]
         hi = starts[min(d + horizon_days, days)]
         cost = np.concatenate([same[lo:mid], after[mid:hi]])
