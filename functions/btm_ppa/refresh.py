@@ -17,15 +17,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from btm_ppa.core import dispatch, periods
-from btm_ppa.core.dispatch import daily
+from btm_ppa.core import periods
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
 from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
-from btm_ppa.core.simulation import daily_summary, schedule_frame, value_schedule
+from btm_ppa.core.simulation import daily_summary, schedule_frame
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.core.wear import DEFAULT_WEAR_GBP_PER_MWH
 from btm_ppa.errors import (
     BtmError,
     InputError,
@@ -39,7 +37,6 @@ from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
-    MethodValue,
     PricesUsed,
     block_writes,
     dispatch_table,
@@ -50,17 +47,17 @@ from btm_ppa.sheet.outputs import (
     simulated_before,
     status_writes,
     system_buy_writes,
-    valuation_table,
 )
+from btm_ppa.sheet.valuation_tab import capture_note, valuation_table, wear_note
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
 from btm_ppa.simulate import (
-    RealisticForecast,
     SiteCharges,
     peak_import_note,
-    realistic_forecast,
+    plan_schedules,
     simulation,
     site_charges,
     validation_notes,
+    value_all,
 )
 from sheets_layout import BessLayout, load_bess_layout
 
@@ -274,8 +271,6 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
 
 
 DISPATCH_TAB = "Dispatch"
-#: The daily arm's name in the Valuation tab and row 61.
-DAILY_PF = "daily perfect foresight"
 
 
 def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
@@ -289,64 +284,18 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     sim = simulation(layout, inputs, prices, tables, charges.import_limit_mwh)
     problem, price = sim.problem, sim.price_gbp_per_mwh
     wear = inputs.wear_gbp_per_mwh or 0.0
-    forecast: RealisticForecast | None = None
-    if inputs.method is Method.REALISTIC:  # before any optimising: a wrong cell fails fast
-        forecast = realistic_forecast(warehouse, prices, sim, inputs.price_forecast,
-                                      layout.input("price_forecast").cell)
     started = time.perf_counter()
-    greedy = dispatch.greedy_schedule(problem)
-    best: dispatch.OptimalResult | None = None
-    # Keep a little of the budget for valuing and writing the result.
-    reserve = min(1.0, 0.1 * budget_s)
-    until = None if deadline is None else deadline - reserve
-    try:
-        best = dispatch.optimal_dispatch(daily.with_wear(problem, wear), deadline=until)
-        if not math.isfinite(best.bound_gbp):  # cut short before even a bound was priced
-            best = None
-            raise dispatch.DeadlineExceeded
-    except dispatch.DeadlineExceeded:
-        if inputs.method in (Method.OPTIMAL, Method.REALISTIC):
-            raise RefreshTimeoutError(
-                f"the refresh did not finish within its {budget_s:g} s budget while finding the "
-                f"optimal schedule of {problem.periods:,} settlement periods; nothing was "
-                f"written (shorten the window B20:B21, or raise {BUDGET_ENV})") from None
-    schedules: dict[str, dispatch.Schedule] = {}
-    if best is not None:
-        schedules[Method.OPTIMAL.value] = best.schedule
-    try:
-        schedules[DAILY_PF] = daily.daily_dispatch(problem, wear_gbp_per_mwh=wear,
-                                                   deadline=until).schedule
-        if forecast is None:
-            forecast = realistic_forecast(warehouse, prices, sim, inputs.price_forecast,
-                                          layout.input("price_forecast").cell)
-        schedules[Method.REALISTIC.value] = daily.daily_dispatch(
-            problem, forecast.costs, wear_gbp_per_mwh=wear, deadline=until).schedule
-    except dispatch.DeadlineExceeded:
-        if inputs.method is Method.REALISTIC:
-            raise RefreshTimeoutError(
-                f"the refresh did not finish within its {budget_s:g} s budget while planning "
-                f"the {int(problem.day_index[-1]) + 1:,} days of realistic's daily plans; "
-                f"nothing was written (shorten the window B20:B21, or raise {BUDGET_ENV})"
-            ) from None
-    except BtmError:
-        if inputs.method is Method.REALISTIC:
-            raise
-        forecast = None  # e.g. day-ahead prices not held: realistic left out of the tab
-    schedules[Method.GREEDY.value] = greedy
+    planned = plan_schedules(warehouse, prices, sim, inputs, layout, deadline, budget_s,
+                             BUDGET_ENV)
+    schedules, best, forecast = planned.schedules, planned.best, planned.forecast
     log.info("dispatch of %d periods in %.3f s (%s)", problem.periods,
              time.perf_counter() - started,
              "no optimum within the budget" if best is None else
              f"{best.rounds} programme runs, gap £{best.gap_gbp:.4f}")
     ppa = inputs.ppa_price_gbp_per_mwh
-    valued = {name: value_schedule(problem, schedule, price, sim.rates, ppa)
-              for name, schedule in schedules.items()}
-    results = {name: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
-                                        charges.fixed)
-               for name, v in valued.items()}
+    valued, results, worth = value_all(sim, schedules, ppa, charges.fixed, wear)
     chosen = schedules[inputs.method.value]
     simulated, table = valued[inputs.method.value], results[inputs.method.value]
-    worth = {name: daily.schedule_value(problem, s, wear_gbp_per_mwh=wear, ppa_gbp_per_mwh=ppa)
-             for name, s in schedules.items()}
     if best is None:  # a greedy refresh still answers; only the comparison is missing
         comparison = (f"optimal not compared: not found within the {budget_s:g} s budget "
                       f"({BUDGET_ENV})")
@@ -354,17 +303,14 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         comparison = _compare(results[Method.OPTIMAL.value], results[Method.GREEDY.value])
         if not best.proven:
             comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
-        comparison += "; " + _capture_note(worth, wear)
+        comparison += "; " + capture_note(worth, wear)
     present = prices.present
     band_prices = band_average_prices(present[prices.price_column].to_numpy(),
                                       problem.band_code[frame[prices.price_column].notna()])
     peak = peak_import_note(problem, {m: schedules[m.value] for m in Method
                                       if m.value in schedules})
-    wear_note = (f"battery wear £{wear:,.2f}/MWh discharged ({layout.input('wear_gbp_per_mwh').cell}) "
-                 "in the objective of optimal and the daily plans" if wear else
-                 f"battery wear not priced ({layout.input('wear_gbp_per_mwh').cell} blank)")
-    extra = [wear_note] + ([forecast.note] if forecast is not None
-                           and inputs.method is Method.REALISTIC else [])
+    extra = [wear_note(layout, wear)] + ([forecast.note] if forecast is not None
+                                         and inputs.method is Method.REALISTIC else [])
     used = PricesUsed(
         window=prices, band_prices=band_prices,
         stream1_average_gbp_per_mwh=simulated.valuation.non_bess_system_buy.average_gbp_per_mwh,
@@ -383,70 +329,12 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     writes += ppa_writes(layout, table)
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
     rows = schedule_frame(frame, problem, chosen, price, ppa)
-    valuation = _valuation(layout, inputs, results, worth, wear, forecast, best, budget_s)
+    valuation = valuation_table(layout, inputs, results, worth, forecast, best, budget_s)
     return RefreshOutcome(
         ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
         warnings=warnings, schedule=rows,
         tables={DISPATCH_TAB: dispatch_table(daily_summary(rows), inputs.method),
                 layout.valuation["tab"]: valuation})
-
-
-def _capture_note(worth: Mapping[str, daily.ScheduleValue], wear: float) -> str:
-    """"captures of optimal's value over no battery: daily perfect foresight 99.1 %, ..."."""
-    top = worth[Method.OPTIMAL.value]
-    base = top.net_value_gbp
-    if base <= 0:
-        return "capture rates not defined (optimal's value over no battery is not positive)"
-    parts = [f"{name} {worth[name].net_value_gbp / base:.1%}"
-             for name in (DAILY_PF, Method.REALISTIC.value, Method.GREEDY.value) if name in worth]
-    net = " net of wear" if wear else ""
-    return (f"share of optimal's value over no battery (£{base:,.2f}{net}): "
-            + ", ".join(parts))
-
-
-def _valuation(layout: BessLayout, inputs: RefreshInputs, results: Mapping[str, ResultTable],
-               worth: Mapping[str, daily.ScheduleValue], wear: float,
-               forecast: RealisticForecast | None, best: dispatch.OptimalResult | None,
-               budget_s: float) -> TableWrite:
-    """The Valuation tab: optimal, the daily arm, realistic and greedy side by side."""
-    top = worth.get(Method.OPTIMAL.value)
-
-    def share(value: float, base: float | None) -> float | None:
-        return value / base if base is not None and base > 0 else None
-
-    names = {Method.OPTIMAL.value: "optimal (perfect foresight, the window at once)",
-             DAILY_PF: f"{DAILY_PF} (a plan a day, true prices)",
-             Method.REALISTIC.value: f"realistic ({inputs.price_forecast.value} forecast)",
-             Method.GREEDY.value: "greedy (the battery-first rule)"}
-    rows = [MethodValue(
-        names[name] + (" <- B22" if name == inputs.method.value else ""),
-        float(results[name].total.profit_gbp), v,
-        share(v.value_gbp, top.value_gbp if top else None),
-        share(v.net_value_gbp, top.net_value_gbp if top else None))
-        for name, v in worth.items()]
-    wear_cell = layout.input("wear_gbp_per_mwh").cell
-    notes = [
-        "Value over no battery: profit less the site's profit with the same demand and no "
-        "battery, at outturn prices; capture rate: a method's value / optimal's (gross, and "
-        "net of wear).",
-        (f"Wear: £{wear:,.2f} per MWh discharged ({wear_cell}), in the objective of optimal "
-         "and of the daily plans." if wear else
-         f"Wear not priced ({wear_cell} blank). `btm-ppa wear` derives a cost per MWh "
-         f"discharged; its default is £{DEFAULT_WEAR_GBP_PER_MWH:,.2f}/MWh."),
-        "Equivalent full cycles: MWh discharged / capacity; a year: x 365.25 / days.",
-        f"{DAILY_PF}: realistic's decision structure (day D planned over D and D+1, D "
-        "committed) on the true prices; optimal - it is the cost of deciding a day at a "
-        "time, it - realistic the cost of the forecast's errors.",
-    ]
-    if forecast is not None:
-        notes.append(forecast.note)
-    else:
-        notes.append("realistic not computed (see row 61)")
-    if best is None:
-        notes.append(f"optimal not found within the {budget_s:g} s budget: no capture rates")
-    elif not best.proven:
-        notes.append(f"optimal within £{best.gap_gbp:,.2f} of the bound")
-    return valuation_table(layout, rows, notes)
 
 
 def _compare(optimal: ResultTable, greedy: ResultTable) -> str:

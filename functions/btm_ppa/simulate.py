@@ -5,6 +5,7 @@ greedy/optimal (shared by the refresh and Validate inputs)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,16 +23,18 @@ from btm_ppa.core.charges import (
 from btm_ppa.core.demand import spread_annual_demand
 from btm_ppa.core.dispatch import daily
 from btm_ppa.core.duos import assign_bands
-from btm_ppa.core.simulation import ChargeRates
+from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
+from btm_ppa.core.simulation import ChargeRates, SimulatedValuation, value_schedule
 from btm_ppa.core.units import kw_to_mw, mwh_per_period_to_mw
 from btm_ppa.core.vocab import Method
-from btm_ppa.errors import InputError
+from btm_ppa.errors import InputError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.reference import files as reference
 from btm_ppa.reference.charges import HELD_BAND_YEARS, ResidualBand, find_residual_band
 from btm_ppa.reference.charges import site_charges as published_site_charges
 from btm_ppa.sheet.hh_data import parse_hh_demand
 from btm_ppa.sheet.inputs import RefreshInputs
+from btm_ppa.sheet.valuation_tab import DAILY_PF
 from btm_ppa.sheet.workbook import CellValue
 from sheets_layout import BessLayout
 
@@ -140,6 +143,110 @@ def realistic_forecast(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, si
                else "known (load shape)")
             + f"; energy left at the horizon's end valued at {_TERMINAL}")
     return RealisticForecast(costs, note)
+
+
+@dataclass(frozen=True)
+class DailyArms:
+    """The daily plans' schedules by name (the perfect-foresight arm, realistic) and
+    realistic's forecast (None where it could not be made)."""
+
+    schedules: dict[str, dispatch.Schedule]
+    forecast: RealisticForecast | None
+
+
+def daily_arms(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+               inputs: RefreshInputs, layout: BessLayout, wear_gbp_per_mwh: float,
+               forecast: RealisticForecast | None, deadline: float | None) -> DailyArms:
+    """The daily perfect-foresight arm and realistic (``forecast``, or made here), with
+    the wear cost in every plan. Raises DeadlineExceeded past ``deadline``; a forecast
+    that cannot be made (e.g. day-ahead prices not held) raises under B22 = realistic and
+    otherwise leaves realistic out."""
+    problem = sim.problem
+    schedules = {DAILY_PF: daily.daily_dispatch(problem, wear_gbp_per_mwh=wear_gbp_per_mwh,
+                                                deadline=deadline).schedule}
+    if forecast is None:
+        try:
+            forecast = realistic_forecast(warehouse, prices, sim, inputs.price_forecast,
+                                          layout.input("price_forecast").cell)
+        except InputError:
+            if inputs.method is Method.REALISTIC:
+                raise
+            return DailyArms(schedules, None)
+    schedules[Method.REALISTIC.value] = daily.daily_dispatch(
+        problem, forecast.costs, wear_gbp_per_mwh=wear_gbp_per_mwh, deadline=deadline).schedule
+    return DailyArms(schedules, forecast)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """Every method's schedule by name (optimal missing when not found in time; the daily
+    arms when out of time, or realistic's forecast could not be made under another B22),
+    optimal's certificate and realistic's forecast."""
+
+    schedules: dict[str, dispatch.Schedule]
+    best: dispatch.OptimalResult | None
+    forecast: RealisticForecast | None
+
+
+def plan_schedules(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+                   inputs: RefreshInputs, layout: BessLayout, deadline: float | None,
+                   budget_s: float, budget_env: str) -> Planned:
+    """greedy, optimal (the wear cost in its objective), the daily perfect-foresight arm
+    and realistic. Out of time (``deadline``, less a reserve for valuing and writing),
+    B22's method raises RefreshTimeoutError and the others are left out."""
+    problem = sim.problem
+    wear = inputs.wear_gbp_per_mwh or 0.0
+    forecast: RealisticForecast | None = None
+    if inputs.method is Method.REALISTIC:  # before any optimising: a wrong cell fails fast
+        forecast = realistic_forecast(warehouse, prices, sim, inputs.price_forecast,
+                                      layout.input("price_forecast").cell)
+    greedy = dispatch.greedy_schedule(problem)
+    best: dispatch.OptimalResult | None = None
+    # Keep a little of the budget for valuing and writing the result.
+    until = None if deadline is None else deadline - min(1.0, 0.1 * budget_s)
+    retry = f"nothing was written (shorten the window B20:B21, or raise {budget_env})"
+    try:
+        best = dispatch.optimal_dispatch(daily.with_wear(problem, wear), deadline=until)
+        if not math.isfinite(best.bound_gbp):  # cut short before even a bound was priced
+            best = None
+            raise dispatch.DeadlineExceeded
+    except dispatch.DeadlineExceeded:
+        if inputs.method in (Method.OPTIMAL, Method.REALISTIC):
+            raise RefreshTimeoutError(
+                f"the refresh did not finish within its {budget_s:g} s budget while finding the "
+                f"optimal schedule of {problem.periods:,} settlement periods; {retry}"
+            ) from None
+    schedules: dict[str, dispatch.Schedule] = {}
+    if best is not None:
+        schedules[Method.OPTIMAL.value] = best.schedule
+    try:
+        arms = daily_arms(warehouse, prices, sim, inputs, layout, wear, forecast, until)
+    except dispatch.DeadlineExceeded:
+        if inputs.method is Method.REALISTIC:
+            raise RefreshTimeoutError(
+                f"the refresh did not finish within its {budget_s:g} s budget while planning "
+                f"the {int(problem.day_index[-1]) + 1:,} days of realistic's daily plans; "
+                f"{retry}") from None
+        arms = DailyArms({}, None)
+    schedules.update(arms.schedules)
+    schedules[Method.GREEDY.value] = greedy
+    return Planned(schedules, best, arms.forecast)
+
+
+def value_all(sim: Simulation, schedules: Mapping[str, dispatch.Schedule], ppa_gbp_per_mwh: float,
+              fixed: FixedCharges, wear_gbp_per_mwh: float
+              ) -> tuple[dict[str, SimulatedValuation], dict[str, ResultTable],
+                         dict[str, daily.ScheduleValue]]:
+    """Each schedule settled at the window's (outturn) prices: its blocks and streams, its
+    rows 50-60 (fixed charges included), its value over no battery, wear and cycles."""
+    valued = {name: value_schedule(sim.problem, s, sim.price_gbp_per_mwh, sim.rates,
+                                   ppa_gbp_per_mwh) for name, s in schedules.items()}
+    results = {name: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
+                                        fixed) for name, v in valued.items()}
+    worth = {name: daily.schedule_value(sim.problem, s, wear_gbp_per_mwh=wear_gbp_per_mwh,
+                                        ppa_gbp_per_mwh=ppa_gbp_per_mwh)
+             for name, s in schedules.items()}
+    return valued, results, worth
 
 
 _DESCRIBE = {

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from btm_ppa.core.dispatch.daily import ScheduleValue
 from btm_ppa.core.prices import BandPrices, PriceBasis
 from btm_ppa.core.results import ResultTable, pennies
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
@@ -237,30 +236,3 @@ def no_schedule_table(method: Method) -> TableWrite:
                              "settlement periods (set the method to greedy, optimal or realistic)"]],
                       only_if_exists=True)
 
-
-@dataclass(frozen=True)
-class MethodValue:
-    """One row of the Valuation tab."""
-
-    name: str
-    profit_gbp: float  # the result table's total profit (row 59's figure under this method)
-    value: ScheduleValue
-    capture_gross: float | None  # value over no battery / optimal's
-    capture_net: float | None
-
-
-def valuation_table(layout: BessLayout, rows: list[MethodValue], notes: list[str]
-                    ) -> TableWrite:
-    """The Valuation tab: the methods side by side, then what the figures mean."""
-    spec = layout.valuation
-    table: list[list[CellValue]] = [list(spec["headers"])]
-    for r in rows:
-        v = r.value
-        table.append([r.name, float(pennies(r.profit_gbp)), float(pennies(v.value_gbp)),
-                      float(pennies(v.wear_cost_gbp)), float(pennies(v.net_value_gbp)),
-                      v.equivalent_full_cycles, v.cycles_per_year, r.capture_gross,
-                      r.capture_net])
-    table.append([])
-    table += [[note] for note in notes]
-    formats = {i: f for i, f in enumerate(spec["formats"]) if f != "@"}
-    return TableWrite(rows=table, number_formats=formats)
