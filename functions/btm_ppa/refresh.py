@@ -143,6 +143,7 @@ def refresh(
         workbook.write(tab, outcome.writes, outcome.tables)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
+    outcome.status_written = True
     return outcome
 
 
@@ -158,9 +159,10 @@ def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | Ref
 def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout | None = None,
              now: dt.datetime | None = None,
              warehouse: PriceWarehouse | None = None) -> RefreshOutcome:
-    """Check the layout and every input cell without writing results. A problem is written
-    to the status row as a refresh would; a clean tab is left untouched. With a warehouse,
-    the notes also give the peak import greedy and optimal would plan."""
+    """Check the layout and every input cell. Nothing is written, whatever is found: a
+    problem comes back in the outcome's status (the text a refresh would put in the status
+    row). With a warehouse, the notes also give the peak import greedy and optimal would
+    plan."""
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
@@ -169,16 +171,12 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
         return snapshot
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
-    except BtmError as exc:
-        return _report_error(workbook, tab, layout, snapshot, exc,
-                             read_method(layout, snapshot), now)
-    try:
         site = validation_notes(layout, inputs, warehouse, snapshot.tables, now.date(),
                                 deadline=time.monotonic() + refresh_budget_s())
         notes = _published_rate_notes(layout, inputs, now) + site
-    except BtmError as exc:
-        return _report_error(workbook, tab, layout, snapshot, exc,
-                             read_method(layout, snapshot), now)
+    except BtmError as exc:  # reported to the caller alone: validation writes nothing
+        return RefreshOutcome(ok=False, status=sheet_status_for(exc),
+                              method=read_method(layout, snapshot), error=exc)
     checked = len(layout.inputs) + (2 * 2 * len(layout.block_rows) if inputs.non_bess else 0)
     # The add-on shows the status alone: the residual band and peak import go in it too.
     capacity_cell = layout.input("agreed_import_capacity_kva").cell
@@ -258,8 +256,8 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     if prices.missing:
         warnings.append(
             f"{len(prices.missing)} settlement period(s) in the window have no "
-            f"{prices.basis.value} price ({prices.missing_summary()}); band averages use the "
-            f"{len(present):,} priced")
+            f"{prices.basis.value} price and were filled by linear interpolation "
+            f"({prices.missing_summary()})")
     writes = system_buy_writes(layout, valuation)
     if simulated_before:  # rows 46-48 hold greedy/optimal figures: replace them
         writes += ppa_writes(layout, table)
@@ -316,12 +314,13 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         stream1_average_gbp_per_mwh=simulated.valuation.non_bess_system_buy.average_gbp_per_mwh,
         stream2_average_gbp_per_mwh=simulated.valuation.bess_system_buy.average_gbp_per_mwh,
         band_stand_ins=dict(sim.band_stand_ins), warehouse=warehouse.description,
-        comparison=f"{comparison}; {sim.demand_source}", filled_missing=True,
+        comparison=f"{comparison}; {sim.demand_source}",
         notes=(*notes, peak, *extra))
     warnings = []
     if prices.missing:
         warnings.append(f"{len(prices.missing)} settlement period(s) had no {prices.basis.value} "
-                        f"price and were interpolated ({prices.missing_summary()})")
+                        f"price and were filled by linear interpolation "
+                        f"({prices.missing_summary()})")
     if sim.breach:
         warnings.append(sim.breach)
     writes = block_writes(layout, simulated.non_bess, simulated.bess)

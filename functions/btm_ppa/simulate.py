@@ -74,7 +74,7 @@ def site_charges(layout: BessLayout, inputs: RefreshInputs, window: wh.PriceWind
 @dataclass(frozen=True)
 class Simulation:
     problem: dispatch.DispatchProblem
-    price_gbp_per_mwh: np.ndarray  # energy price on the basis, gaps interpolated
+    price_gbp_per_mwh: np.ndarray  # energy price on the basis, short gaps filled
     rates: ChargeRates
     demand_source: str
     breach: str | None  # where demand alone exceeds the import limit
@@ -280,10 +280,8 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
     """The dispatch problem of the window: demand, import cost per MWh, the battery."""
     frame = prices.frame
     window_cells = f"{layout.input('window_start').cell}:{layout.input('window_end').cell}"
-    # Missing prices (2023-10-29 SP2-3; blank MID) are interpolated from their neighbours:
-    # the site still needs serving in those periods.
-    price = (frame[prices.price_column].interpolate(limit_direction="both")
-             .to_numpy(dtype=np.float64))
+    # Short gaps are already filled by wh.window_prices (longer ones refuse the window).
+    price = frame[prices.price_column].to_numpy(dtype=np.float64)
     bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, frame)
     from_hh = layout.hh_data_tab in tables
     if from_hh:

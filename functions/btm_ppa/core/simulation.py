@@ -18,7 +18,7 @@ import pandas as pd
 
 from btm_ppa.core import periods
 from btm_ppa.core.dispatch import DispatchProblem, Schedule
-from btm_ppa.core.results import pennies
+from btm_ppa.core.results import ENERGY_DECIMALS, PRICE_DECIMALS, pennies, pennies_adding_up
 from btm_ppa.core.valuation import (
     BlockLine,
     CostBlock,
@@ -134,6 +134,23 @@ def schedule_frame(frame: pd.DataFrame, problem: DispatchProblem, schedule: Sche
     })
 
 
+def rounded_schedule(schedule_rows: pd.DataFrame) -> pd.DataFrame:
+    """The schedule as exported: energy to the watt-hour, prices per MWh to 4 decimals,
+    money to the penny, by each column's unit suffix. A money column adds up to its exact
+    total rounded to the penny, so profit_gbp sums to row 59's Total plus the fixed charges
+    (they are per day, not per period; row 61 states them), give or take the penny
+    rounding of row 59's own lines."""
+    out = schedule_rows.copy()
+    for column in out.columns:
+        if column.endswith("_gbp_per_mwh"):
+            out[column] = out[column].round(PRICE_DECIMALS) + 0.0
+        elif column.endswith("_mwh"):
+            out[column] = out[column].round(ENERGY_DECIMALS) + 0.0
+        elif column.endswith("_gbp"):
+            out[column] = pennies_adding_up(out[column].to_numpy())
+    return out
+
+
 def daily_summary(schedule_rows: pd.DataFrame) -> pd.DataFrame:
     """Charge, discharge, grid import by band and profit per settlement day."""
     rows = schedule_rows.assign(import_mwh=schedule_rows["grid_to_site_mwh"]
@@ -145,3 +162,4 @@ def daily_summary(schedule_rows: pd.DataFrame) -> pd.DataFrame:
     totals = rows.groupby("settlement_date")[["charge_mwh", "discharge_mwh", "profit_gbp"]].sum()
     return totals.join(by_band)[["charge_mwh", "discharge_mwh", "import_red_mwh",
                                  "import_amber_mwh", "import_green_mwh", "profit_gbp"]]
+
