@@ -229,6 +229,10 @@ def plan_schedules(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: S
                 f"{retry}") from None
         arms = DailyArms({}, None)
     schedules.update(arms.schedules)
+    if best is not None and DAILY_PF in schedules:  # a gap left: the daily arm may beat it
+        best, taken = daily.better_of(daily.with_wear(problem, wear), best, schedules[DAILY_PF])
+        if taken:
+            schedules[Method.OPTIMAL.value] = best.schedule
     schedules[Method.GREEDY.value] = greedy
     return Planned(schedules, best, arms.forecast)
 

@@ -48,8 +48,15 @@ from btm_ppa.core.dispatch.model import (
     DispatchProblem,
     FloatArray,
     Schedule,
+    feasibility_problems,
 )
-from btm_ppa.core.dispatch.optimal import PROFIT_TOLERANCE_GBP, DeadlineExceeded, optimal_dispatch
+from btm_ppa.core.dispatch.optimal import (
+    PROFIT_TOLERANCE_GBP,
+    DeadlineExceeded,
+    OptimalResult,
+    battery_value_gbp,
+    optimal_dispatch,
+)
 
 
 class TerminalValue(StrEnum):
@@ -312,6 +319,20 @@ def schedule_value(problem: DispatchProblem, schedule: Schedule, *,
         wear_cost_gbp=wear_gbp_per_mwh * discharged, discharge_mwh=discharged,
         capacity_mwh=problem.battery.capacity_mwh,
         days=int(problem.day_index[-1]) + 1 if problem.periods else 0)
+
+
+def better_of(problem: DispatchProblem, result: OptimalResult, candidate: Schedule
+              ) -> tuple[OptimalResult, bool]:
+    """``optimal_dispatch``'s answer, or the same with ``candidate`` as its schedule where
+    that is feasible and worth more on ``problem`` (the optimiser's view: wear included).
+    Where a gap is left the search's schedule is only the best it found; a daily arm's
+    schedule is feasible for the whole window and can beat it (never the bound). Also
+    whether the candidate was taken."""
+    value = battery_value_gbp(problem, candidate)
+    if value <= result.value_gbp + PROFIT_TOLERANCE_GBP or feasibility_problems(problem,
+                                                                                 candidate):
+        return result, False
+    return replace(result, schedule=candidate, value_gbp=value), True
 
 
 def with_wear(problem: DispatchProblem, wear_gbp_per_mwh: float) -> DispatchProblem:
