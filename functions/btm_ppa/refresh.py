@@ -21,7 +21,7 @@ from btm_ppa.core import periods
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
 from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
-from btm_ppa.core.simulation import daily_summary, schedule_frame
+from btm_ppa.core.simulation import schedule_frame
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import (
@@ -35,11 +35,11 @@ from btm_ppa.errors import (
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
+from btm_ppa.sheet.dispatch_tabs import no_schedule_tabs, schedule_tabs
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
     PricesUsed,
     block_writes,
-    dispatch_table,
     find_status_cell,
     no_schedule_table,
     ppa_writes,
@@ -264,11 +264,8 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
     return RefreshOutcome(ok=True, status="OK", method=inputs.method, table=table,
                           prices=used, writes=writes, warnings=warnings,
-                          tables={DISPATCH_TAB: no_schedule_table(inputs.method),
+                          tables={**no_schedule_tabs(inputs.method),
                                   layout.valuation["tab"]: no_schedule_table(inputs.method)})
-
-
-DISPATCH_TAB = "Dispatch"
 
 
 def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
@@ -323,17 +320,19 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
                         f"({prices.missing_summary()})")
     if sim.breach:
         warnings.append(sim.breach)
+    rows = schedule_frame(frame, problem, chosen, price, ppa)
+    tabs, week_note = schedule_tabs(layout, rows, inputs.method, inputs.chart_week, ppa,
+                                    problem.vlp_gbp_per_mwh)
+    warnings += [week_note] if week_note else []
     writes = block_writes(layout, simulated.non_bess, simulated.bess)
     writes += system_buy_writes(layout, simulated.valuation)
     writes += ppa_writes(layout, table)
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
-    rows = schedule_frame(frame, problem, chosen, price, ppa)
-    valuation = valuation_table(layout, inputs, results, worth, forecast, best, budget_s)
+    tabs[layout.valuation["tab"]] = valuation_table(layout, inputs, results, worth, forecast,
+                                                    best, budget_s)
     return RefreshOutcome(
         ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
-        warnings=warnings, schedule=rows,
-        tables={DISPATCH_TAB: dispatch_table(daily_summary(rows), inputs.method),
-                layout.valuation["tab"]: valuation})
+        warnings=warnings, schedule=rows, tables=tabs)
 
 
 def _compare(optimal: ResultTable, greedy: ResultTable) -> str:

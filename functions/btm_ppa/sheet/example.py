@@ -58,6 +58,7 @@ EXAMPLE_INPUTS: dict[str, CellValue] = {
     # Battery wear and realistic's forecast: blank (wear not priced; the 28-day profile).
     "wear_gbp_per_mwh": None,
     "price_forecast": None,
+    "dispatch_chart_week": None,  # the window's first week
 }
 
 #: Block rows: (non-BESS volume MWh, non-BESS cost £, BESS volume MWh, BESS cost £).

@@ -83,6 +83,7 @@ class RefreshInputs:
     #: F19: battery wear per MWh discharged; None when blank (not priced). [£/MWh]
     wear_gbp_per_mwh: float | None = None
     price_forecast: PriceForecast = DEFAULT_FORECAST  # B25, realistic's forecast
+    chart_week: dt.date | None = None  # the Dispatch week tab's first day (blank: window's)
 
 
 def read_method(layout: BessLayout, snapshot: TabSnapshot) -> Method | None:
@@ -234,6 +235,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         "fit_gbp_per_mwh")}
     window_start = _value(layout, snapshot, "window_start", collect)
     window_end = _value(layout, snapshot, "window_end", collect)
+    chart_week = _value(layout, snapshot, "dispatch_chart_week", collect)
     annual_demand = _value(layout, snapshot, "annual_demand_mwh", collect)
     ppa = _value(layout, snapshot, "ppa_price_gbp_per_mwh", collect)
     wear = _value(layout, snapshot, "wear_gbp_per_mwh", collect)
@@ -281,7 +283,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
         window_end=window_end, method=method, annual_demand_mwh=annual_demand,
         ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess, site=site,
-        wear_gbp_per_mwh=wear, price_forecast=forecast,
+        chart_week=chart_week, wear_gbp_per_mwh=wear, price_forecast=forecast,
     )
 
 
