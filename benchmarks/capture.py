@@ -39,6 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--years", type=int, nargs="*", default=None,
                         help="calendar years (default: every full year held)")
+    parser.add_argument("--forecasts", nargs="*", default=None,
+                        help="B25 values (default: every forecast)")
     parser.add_argument("--wear", type=float, default=None, help="F19, £/MWh discharged")
     parser.add_argument("--warehouse", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "CAPTURE.md")
@@ -65,7 +67,9 @@ def main() -> None:
              "|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     for year in years:
-        for kind in PriceForecast:
+        kinds = [k for k in PriceForecast
+                 if args.forecasts is None or k.value in args.forecasts]
+        for kind in kinds:
             path = Path(shutil.copy(master, folder / f"{year}-{kind.name}.xlsx"))
             book = openpyxl.load_workbook(path)
             ws = book[layout.tab_name]
@@ -88,7 +92,7 @@ def main() -> None:
                 if not row or row[0] is None or row[1] is None:
                     break
                 name = row[0].replace(" <- B22", "")
-                if kind is not PriceForecast.PROFILE_28 and not name.startswith("realistic"):
+                if kind is not kinds[0] and not name.startswith("realistic"):
                     continue
                 value, capture, cycles = row[2], row[7], row[6]
                 lines.append(f"| {year} | {name} | {value:,.0f} | "

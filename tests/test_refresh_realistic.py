@@ -168,3 +168,20 @@ def test_realistic_through_the_http_function(february, warehouse, monkeypatch):
     body = response.get_json()
     assert body["ok"] and body["method"] == "realistic"
     assert VALUATION in openpyxl.load_workbook(february).sheetnames
+
+
+def test_the_day_ahead_forecast_where_held_and_refused_by_cell_where_not(example_xlsx,
+                                                                          warehouse):
+    set_cells(example_xlsx, {cell("window_start"): dt.date(2019, 3, 1),
+                             cell("window_end"): dt.date(2019, 3, 31),
+                             cell("method"): "realistic", cell("price_forecast"): "day-ahead"})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok, outcome.status
+    assert "price forecast day-ahead" in outcome.prices.note()
+    table, _ = _valuation(example_xlsx)
+    assert table["realistic"]["Capture rate, gross"] <= 1 + 1e-9
+    # 2023: the warehouse holds no day-ahead prices then.
+    set_cells(example_xlsx, FEB)
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok and cell("price_forecast") in outcome.status
+    assert "day-ahead prices" in outcome.status

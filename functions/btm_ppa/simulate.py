@@ -122,8 +122,7 @@ def realistic_forecast(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, si
     grid = fc.day_grid(day, slot, both[column].to_numpy(dtype=np.float64), weekend, days)
     ahead = None
     if kind is fc.PriceForecast.DAY_AHEAD:
-        ahead = _day_ahead_grid(warehouse, prices, day, slot, weekend, days, first,
-                                forecast_cell)
+        ahead = _day_ahead_grid(warehouse, prices, days, first, forecast_cell)
     same, after, stood_in = fc.forecast_grids(kind, grid, first, ahead)
     wday, wslot = problem.day_index, slot[len(history):]
     known = sim.rates.import_cost_gbp_per_mwh(np.zeros(problem.periods), problem.band_code)
@@ -264,18 +263,25 @@ _DESCRIBE = {
 _TERMINAL = "the cheapest forecast charging cost of the last day / efficiency"
 
 
-def _day_ahead_grid(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, day: np.ndarray,
-                    slot: np.ndarray, weekend: np.ndarray, days: int, first: int,
-                    forecast_cell: str) -> fc.DayGrid:
-    """The N2EX day-ahead prices of the window's days (and the one before) as a grid."""
-    reader = getattr(wh, "day_ahead_prices", None)
-    if reader is None:
+def _day_ahead_grid(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, days: int,
+                    first: int, forecast_cell: str) -> fc.DayGrid:
+    """The N2EX day-ahead prices of the window's days and the one before, as a grid (the
+    history's numbering: the window's first day is ``first``). Refused by cell where the
+    warehouse holds none for the window."""
+    window = prices.window
+    frame = wh.day_ahead_prices(warehouse, wh.PriceWindow(
+        window.start - dt.timedelta(days=1), window.end, False))
+    values = frame[wh.DAY_AHEAD_COLUMN].to_numpy(dtype=np.float64)
+    if np.isnan(values[(frame[periods.SETTLEMENT_DATE] >= window.start).to_numpy()]).all():
         raise InputError(forecast_cell, fc.PriceForecast.DAY_AHEAD.value,
-                         "another forecast (profile 28d, profile 7d, persistence day or week)",
+                         "another forecast (profile 28d, profile 7d, persistence day or "
+                         "week), or a window with day-ahead prices",
                          f"needs day-ahead prices, which the warehouse "
-                         f"({warehouse.description}) does not hold")
-    raise InputError(forecast_cell, fc.PriceForecast.DAY_AHEAD.value, "another forecast",
-                     "is not wired yet")
+                         f"({warehouse.description}) does not hold for {window.start} to "
+                         f"{window.end}")
+    day = pd.factorize(frame[periods.SETTLEMENT_DATE])[0].astype(np.int64) + first - 1
+    return fc.day_grid(day, frame[periods.LOCAL_SLOT].to_numpy(dtype=np.int64), values,
+                       frame[periods.IS_WEEKEND].to_numpy(dtype=bool), days)
 
 
 def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrices,
