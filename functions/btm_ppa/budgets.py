@@ -1,4 +1,4 @@
-"""How long a refresh may take: the plain refresh and one with a Deal tab."""
+"""How long a refresh may take: reading, pricing and solving, and with a Deal tab."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import os
 
 log = logging.getLogger(__name__)
 
-#: Environment variable: seconds a refresh may take before it gives up, writing nothing.
+#: Environment variable: seconds a refresh may take to price and solve (from when the
+#: workbook has been read) before it gives up, writing nothing.
 BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
 DEFAULT_BUDGET_S = 20.0
+READ_BUDGET_S = 20.0  # reading the workbook (BESS and HH Data tabs): the same, apart
 
 
 def refresh_budget_s() -> float:

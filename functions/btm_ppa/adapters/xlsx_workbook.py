@@ -43,6 +43,7 @@ from openpyxl.utils.datetime import to_excel
 
 from btm_ppa.adapters.xlsx_charts import replace_charts, xlsx_chart
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
+from btm_ppa.sheet.guidance import InputGuide
 from btm_ppa.sheet.workbook import (
     CellValue,
     CellWrite,
@@ -205,7 +206,8 @@ class XlsxWorkbook:
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None,
-              charts: Sequence[RangeChart | ColorScale] = ()) -> None:
+              charts: Sequence[RangeChart | ColorScale] = (),
+              guides: Sequence[InputGuide] = ()) -> None:  # the template carries them
         target = self._check_available(for_writing=True)
         with self._locked(target):
             # Again under the lock: the file may have been opened elsewhere meanwhile. The

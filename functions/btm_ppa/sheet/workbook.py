@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from btm_ppa.sheet.guidance import InputGuide
+
 CellValue = str | int | float | bool | dt.date | dt.datetime | None
 
 
@@ -122,8 +124,11 @@ class Workbook(Protocol):
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None,
-              charts: Sequence[RangeChart | ColorScale] = ()) -> None:
+              charts: Sequence[RangeChart | ColorScale] = (),
+              guides: Sequence[InputGuide] = ()) -> None:
         """Set all ``writes`` in ``tab`` (a write naming another tab goes there) and
         replace each tab in ``tables``, all at once or none of it; ``charts`` replace the
-        charts and colour scales of the tabs they name."""
+        charts and colour scales of the tabs they name. ``guides`` (the inputs' notes and
+        data validation) are put on ``tab``'s cells in the same write where the adapter
+        carries them (Google Sheets; a local workbook has them from its template)."""
         ...
