@@ -99,7 +99,7 @@ class MemoryWorkbook:
         return TabSnapshot((tab,), inside, {})
 
     def write(self, tab: str, writes: Sequence[CellWrite],
-              tables: Mapping[str, TableWrite] | None = None) -> None:
+              tables: Mapping[str, TableWrite] | None = None, guides=()) -> None:
         assert tab == self.tab
         for write in writes:
             self.cells[write.address] = write.value

@@ -36,6 +36,7 @@ from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
 from btm_ppa.sheet.dispatch_tabs import no_schedule_tabs, schedule_tabs
+from btm_ppa.sheet.guidance import tab_guides
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
     PricesUsed,
@@ -145,8 +146,9 @@ def refresh(
         return _report_error(workbook, tab, layout, snapshot, InternalError(
             f"internal error ({type(exc).__name__}) while computing; the figures were left "
             "as they were; please report it"), method, now)
-    try:
-        workbook.write(tab, outcome.writes, outcome.tables)
+    guides = tab_guides(layout, [g.name for g in reference.read_gsp_groups()])
+    try:  # the guides only where the layout matched: on success
+        workbook.write(tab, outcome.writes, outcome.tables, guides=guides)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     outcome.status_written = True
