@@ -185,3 +185,18 @@ def test_the_day_ahead_forecast_where_held_and_refused_by_cell_where_not(example
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
     assert not outcome.ok and cell("price_forecast") in outcome.status
     assert "day-ahead prices" in outcome.status
+
+
+def test_on_google_sheets_the_valuation_tab_comes_in_the_one_write(february, warehouse):
+    from tests.sheets_standin import SheetsStandIn
+    from tests.test_sheets_workbook import SHEET_ID, _book
+
+    with SheetsStandIn(SHEET_ID, february) as standin:
+        outcome = refresh(_book(standin), warehouse)
+        assert outcome.ok, outcome.status
+        assert standin.count("batchUpdate") == 1  # rows 50-62 and every tab, one request
+        assert standin.value(VALUATION, "A1") == "Method"
+        names = [standin.value(VALUATION, f"A{r}") for r in range(2, 6)]
+        assert any(str(n).startswith("realistic") and n.endswith("<- B22") for n in names)
+        assert standin.value("BESS", result_cell("profit_gbp")) == pytest.approx(
+            float(outcome.table.total.profit_gbp))
