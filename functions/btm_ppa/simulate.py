@@ -5,6 +5,7 @@ greedy/optimal (shared by the refresh and Validate inputs)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from btm_ppa.core import dispatch, periods
+from btm_ppa.core import forecast as fc
 from btm_ppa.core.charges import (
     FixedCharges,
     demand_above_limit,
@@ -19,18 +21,20 @@ from btm_ppa.core.charges import (
     site_import_limit_mwh,
 )
 from btm_ppa.core.demand import spread_annual_demand
+from btm_ppa.core.dispatch import daily
 from btm_ppa.core.duos import assign_bands
-from btm_ppa.core.results import ResultTable
-from btm_ppa.core.simulation import ChargeRates
+from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
+from btm_ppa.core.simulation import ChargeRates, SimulatedValuation, value_schedule
 from btm_ppa.core.units import kw_to_mw, mwh_per_period_to_mw
-from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.errors import InputError
+from btm_ppa.core.vocab import Method
+from btm_ppa.errors import InputError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.reference import files as reference
 from btm_ppa.reference.charges import HELD_BAND_YEARS, ResidualBand, find_residual_band
 from btm_ppa.reference.charges import site_charges as published_site_charges
 from btm_ppa.sheet.hh_data import parse_hh_demand
 from btm_ppa.sheet.inputs import RefreshInputs
+from btm_ppa.sheet.valuation_tab import DAILY_PF
 from btm_ppa.sheet.workbook import CellValue
 from sheets_layout import BessLayout
 
@@ -75,6 +79,209 @@ class Simulation:
     demand_source: str
     breach: str | None  # where demand alone exceeds the import limit
     band_stand_ins: Mapping[str, str]
+    demand_from_hh_data: bool = False
+
+
+@dataclass(frozen=True)
+class RealisticForecast:
+    """What realistic's daily plans know, and how it is described in row 61."""
+
+    costs: daily.CostForecast
+    note: str
+
+
+def realistic_forecast(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+                       kind: fc.PriceForecast, forecast_cell: str) -> RealisticForecast:
+    """realistic's forecast import costs and demand for every daily plan of the window:
+    the energy price forecast from the prices held before each decision (``core.forecast``;
+    the warehouse's prices from 29 days before the window on), the DUoS bands, rates and
+    levies as they are (known in advance), and the demand: the HH Data of the same half
+    hour a week before, or the load shape's (known)."""
+    frame, problem = prices.frame, sim.problem
+    start = prices.window.start
+    history = periods.settlement_periods(start - dt.timedelta(days=fc.LOOKBACK_DAYS),
+                                         start - dt.timedelta(days=1))
+    raw = warehouse.query("system_prices_window", {
+        "window_start": history[periods.SETTLEMENT_DATE].iloc[0],
+        "window_end": history[periods.SETTLEMENT_DATE].iloc[-1]})
+    column = prices.price_column
+    if not raw.empty:
+        raw = raw.assign(settlement_date=pd.to_datetime(raw["settlement_date"]).dt.date,
+                         settlement_period=raw["settlement_period"].astype(np.int64))
+        raw = raw.drop_duplicates(["settlement_date", "settlement_period"], keep="last")
+        history = history.merge(raw[["settlement_date", "settlement_period", column]].astype(
+            {column: "float64"}), on=["settlement_date", "settlement_period"], how="left")
+    else:
+        history = history.assign(**{column: np.nan})
+    both = pd.concat([history, frame], ignore_index=True)
+    day = pd.factorize(both[periods.SETTLEMENT_DATE])[0].astype(np.int64)
+    slot = both[periods.LOCAL_SLOT].to_numpy(dtype=np.int64)
+    weekend = both[periods.IS_WEEKEND].to_numpy(dtype=bool)
+    days = int(day[-1]) + 1
+    first = days - (int(problem.day_index[-1]) + 1)
+    grid = fc.day_grid(day, slot, both[column].to_numpy(dtype=np.float64), weekend, days)
+    ahead = None
+    if kind is fc.PriceForecast.DAY_AHEAD:
+        ahead = _day_ahead_grid(warehouse, prices, days, first, forecast_cell)
+    same, after, stood_in = fc.forecast_grids(kind, grid, first, ahead)
+    wday, wslot = problem.day_index, slot[len(history):]
+    known = sim.rates.import_cost_gbp_per_mwh(np.zeros(problem.periods), problem.band_code)
+    demand = None
+    wweekend = weekend[len(history):]
+    if sim.demand_from_hh_data:
+        demand = fc.demand_last_week(problem.demand_mwh, wday, wslot, wweekend)
+    costs = daily.forecast_costs(known, fc.per_period(same, wday, wslot),
+                                 fc.per_period(after, wday, wslot), demand, kind.value)
+    held = int(np.isfinite(grid.values[:first]).any(axis=1).sum())
+    note = (f"realistic: a plan a day at 11:00 on D-1 over D and D+1, day D committed, "
+            f"settled at outturn prices; price forecast {kind.value} ({_DESCRIBE[kind]}; "
+            f"{held} of the {fc.LOOKBACK_DAYS} days before the window held"
+            + (f"; {stood_in} days' forecasts partly stood in for by the 28-day profile or "
+               "the bands alone" if stood_in else "") + "); demand "
+            + ("from HH Data a week before (the first week: its own)" if demand is not None
+               else "known (load shape)")
+            + f"; energy left at the horizon's end valued at {_TERMINAL}")
+    return RealisticForecast(costs, note)
+
+
+@dataclass(frozen=True)
+class DailyArms:
+    """The daily plans' schedules by name (the perfect-foresight arm, realistic) and
+    realistic's forecast (None where it could not be made)."""
+
+    schedules: dict[str, dispatch.Schedule]
+    forecast: RealisticForecast | None
+
+
+def daily_arms(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+               inputs: RefreshInputs, layout: BessLayout, wear_gbp_per_mwh: float,
+               forecast: RealisticForecast | None, deadline: float | None) -> DailyArms:
+    """The daily perfect-foresight arm and realistic (``forecast``, or made here), with
+    the wear cost in every plan. Raises DeadlineExceeded past ``deadline``; a forecast
+    that cannot be made (e.g. day-ahead prices not held) raises under B22 = realistic and
+    otherwise leaves realistic out."""
+    problem = sim.problem
+    schedules = {DAILY_PF: daily.daily_dispatch(problem, wear_gbp_per_mwh=wear_gbp_per_mwh,
+                                                deadline=deadline).schedule}
+    if forecast is None:
+        try:
+            forecast = realistic_forecast(warehouse, prices, sim, inputs.price_forecast,
+                                          layout.input("price_forecast").cell)
+        except InputError:
+            if inputs.method is Method.REALISTIC:
+                raise
+            return DailyArms(schedules, None)
+    schedules[Method.REALISTIC.value] = daily.daily_dispatch(
+        problem, forecast.costs, wear_gbp_per_mwh=wear_gbp_per_mwh, deadline=deadline).schedule
+    return DailyArms(schedules, forecast)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """Every method's schedule by name (optimal missing when not found in time; the daily
+    arms when out of time, or realistic's forecast could not be made under another B22),
+    optimal's certificate and realistic's forecast."""
+
+    schedules: dict[str, dispatch.Schedule]
+    best: dispatch.OptimalResult | None
+    forecast: RealisticForecast | None
+
+
+def plan_schedules(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+                   inputs: RefreshInputs, layout: BessLayout, deadline: float | None,
+                   budget_s: float, budget_env: str) -> Planned:
+    """greedy, optimal (the wear cost in its objective), the daily perfect-foresight arm
+    and realistic. Out of time (``deadline``, less a reserve for valuing and writing),
+    B22's method raises RefreshTimeoutError and the others are left out."""
+    problem = sim.problem
+    wear = inputs.wear_gbp_per_mwh or 0.0
+    forecast: RealisticForecast | None = None
+    if inputs.method is Method.REALISTIC:  # before any optimising: a wrong cell fails fast
+        forecast = realistic_forecast(warehouse, prices, sim, inputs.price_forecast,
+                                      layout.input("price_forecast").cell)
+    greedy = dispatch.greedy_schedule(problem)
+    best: dispatch.OptimalResult | None = None
+    # Keep a little of the budget for valuing and writing the result.
+    until = None if deadline is None else deadline - min(1.0, 0.1 * budget_s)
+    retry = f"nothing was written (shorten the window B20:B21, or raise {budget_env})"
+    try:
+        best = dispatch.optimal_dispatch(daily.with_wear(problem, wear), deadline=until)
+        if not math.isfinite(best.bound_gbp):  # cut short before even a bound was priced
+            best = None
+            raise dispatch.DeadlineExceeded
+    except dispatch.DeadlineExceeded:
+        if inputs.method in (Method.OPTIMAL, Method.REALISTIC):
+            raise RefreshTimeoutError(
+                f"the refresh did not finish within its {budget_s:g} s budget while finding the "
+                f"optimal schedule of {problem.periods:,} settlement periods; {retry}"
+            ) from None
+    schedules: dict[str, dispatch.Schedule] = {}
+    if best is not None:
+        schedules[Method.OPTIMAL.value] = best.schedule
+    try:
+        arms = daily_arms(warehouse, prices, sim, inputs, layout, wear, forecast, until)
+    except dispatch.DeadlineExceeded:
+        if inputs.method is Method.REALISTIC:
+            raise RefreshTimeoutError(
+                f"the refresh did not finish within its {budget_s:g} s budget while planning "
+                f"the {int(problem.day_index[-1]) + 1:,} days of realistic's daily plans; "
+                f"{retry}") from None
+        arms = DailyArms({}, None)
+    schedules.update(arms.schedules)
+    if best is not None and DAILY_PF in schedules:  # a gap left: the daily arm may beat it
+        best, taken = daily.better_of(daily.with_wear(problem, wear), best, schedules[DAILY_PF])
+        if taken:
+            schedules[Method.OPTIMAL.value] = best.schedule
+    schedules[Method.GREEDY.value] = greedy
+    return Planned(schedules, best, arms.forecast)
+
+
+def value_all(sim: Simulation, schedules: Mapping[str, dispatch.Schedule], ppa_gbp_per_mwh: float,
+              fixed: FixedCharges, wear_gbp_per_mwh: float
+              ) -> tuple[dict[str, SimulatedValuation], dict[str, ResultTable],
+                         dict[str, daily.ScheduleValue]]:
+    """Each schedule settled at the window's (outturn) prices: its blocks and streams, its
+    rows 50-60 (fixed charges included), its value over no battery, wear and cycles."""
+    valued = {name: value_schedule(sim.problem, s, sim.price_gbp_per_mwh, sim.rates,
+                                   ppa_gbp_per_mwh) for name, s in schedules.items()}
+    results = {name: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
+                                        fixed) for name, v in valued.items()}
+    worth = {name: daily.schedule_value(sim.problem, s, wear_gbp_per_mwh=wear_gbp_per_mwh,
+                                        ppa_gbp_per_mwh=ppa_gbp_per_mwh)
+             for name, s in schedules.items()}
+    return valued, results, worth
+
+
+_DESCRIBE = {
+    fc.PriceForecast.PROFILE_28: "mean by half hour of the 28 days D-29..D-2, weekdays and "
+                                 "weekends apart",
+    fc.PriceForecast.PROFILE_7: "mean by half hour of the 7 days D-8..D-2",
+    fc.PriceForecast.PERSISTENCE_DAY: "the latest whole day known, D-2",
+    fc.PriceForecast.PERSISTENCE_WEEK: "the same day a week before",
+    fc.PriceForecast.DAY_AHEAD: "N2EX day-ahead price of D; of D for D+1",
+}
+_TERMINAL = "the cheapest forecast charging cost of the last day / efficiency"
+
+
+def _day_ahead_grid(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, days: int,
+                    first: int, forecast_cell: str) -> fc.DayGrid:
+    """The N2EX day-ahead prices of the window's days and the one before, as a grid (the
+    history's numbering: the window's first day is ``first``). Refused by cell where the
+    warehouse holds none for the window."""
+    window = prices.window
+    frame = wh.day_ahead_prices(warehouse, wh.PriceWindow(
+        window.start - dt.timedelta(days=1), window.end, False))
+    values = frame[wh.DAY_AHEAD_COLUMN].to_numpy(dtype=np.float64)
+    if np.isnan(values[(frame[periods.SETTLEMENT_DATE] >= window.start).to_numpy()]).all():
+        raise InputError(forecast_cell, fc.PriceForecast.DAY_AHEAD.value,
+                         "another forecast (profile 28d, profile 7d, persistence day or "
+                         "week), or a window with day-ahead prices",
+                         f"needs day-ahead prices, which the warehouse "
+                         f"({warehouse.description}) does not hold for {window.start} to "
+                         f"{window.end}")
+    day = pd.factorize(frame[periods.SETTLEMENT_DATE])[0].astype(np.int64) + first - 1
+    return fc.day_grid(day, frame[periods.LOCAL_SLOT].to_numpy(dtype=np.int64), values,
+                       frame[periods.IS_WEEKEND].to_numpy(dtype=bool), days)
 
 
 def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrices,
@@ -86,7 +293,8 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
     # Short gaps are already filled by wh.window_prices (longer ones refuse the window).
     price = frame[prices.price_column].to_numpy(dtype=np.float64)
     bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, frame)
-    if layout.hh_data_tab in tables:
+    from_hh = layout.hh_data_tab in tables
+    if from_hh:
         demand = parse_hh_demand(layout.hh_data_tab, tables[layout.hh_data_tab], frame,
                                  window_cells)
         demand_source = f"demand from the '{layout.hh_data_tab}' tab"
@@ -115,7 +323,8 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
     breach = None
     if import_limit_mwh is not None and (found := demand_above_limit(demand, import_limit_mwh)):
         breach = found.describe(import_limit_mwh)
-    return Simulation(problem, price, rates, demand_source, breach, dict(bands.stand_ins))
+    return Simulation(problem, price, rates, demand_source, breach, dict(bands.stand_ins),
+                      from_hh)
 
 
 def peak_import_note(problem: dispatch.DispatchProblem,
@@ -183,47 +392,3 @@ def validation_notes(layout: BessLayout, inputs: RefreshInputs, warehouse: wh.Pr
     if sim.breach:
         notes.append(sim.breach)
     return notes
-
-
-def schedule_status(problem: dispatch.DispatchProblem, method: Method,
-                     schedule: dispatch.Schedule, best: dispatch.OptimalResult | None,
-                     warnings: list[str]) -> str:
-    """The status of a simulated refresh. An optimum is never worse than leaving the battery
-    idle (idle is feasible), so an ``optimal`` answer that is (a search cut short by its
-    deadline or memory budget, answering with the rule's schedule) says so in row 62, not
-    OK; under ``greedy`` the rule losing money is a warning beside OK."""
-    loss = -dispatch.battery_value_gbp(problem, schedule)
-    if loss <= dispatch.PROFIT_TOLERANCE_GBP:
-        return "OK"
-    if method is Method.GREEDY:
-        warnings.append(f"the battery-first rule's schedule earns £{loss:,.2f} less than "
-                        "leaving the battery idle (try the optimal method)")
-        return "OK"
-    gap = f" (within £{best.gap_gbp:,.2f} of the bound)" if best is not None else ""
-    return (f"WARNING: the optimal search did not finish{gap}; the schedule it answered "
-            f"with earns £{loss:,.2f} less than leaving the battery idle, so these figures "
-            "are not an optimum: shorten the window B20:B21, or check the battery's inputs "
-            "(column F) against the site")
-
-
-def compare_methods(optimal: ResultTable, greedy: ResultTable) -> str:
-    """"optimal +£12,400.00 (+5.4%) vs the battery-first rule"."""
-    gain = optimal.total.profit_gbp - greedy.total.profit_gbp
-    base = abs(greedy.total.profit_gbp)
-    share = f" ({gain / base:+.1%})" if base else ""
-    sign = "+" if gain >= 0 else "-"
-    return f"optimal {sign}£{abs(gain):,.2f}{share} vs the battery-first rule (greedy)"
-
-
-def check_bands_priced(layout: BessLayout, inputs: RefreshInputs,
-                        counts: Mapping[DuosBand, int], window_cells: str) -> None:
-    for block, spec in ((inputs.non_bess, layout.non_bess), (inputs.bess, layout.bess)):
-        assert block is not None
-        for band in BANDS:
-            volume = block.duos[band].volume_mwh
-            if volume > 0 and counts[band] == 0:
-                cell = spec.volume_cell(layout.block_row(f"{band}_duos")).cell
-                raise InputError(
-                    cell, volume,
-                    f"0 MWh, or a window ({window_cells}) that holds {band} periods",
-                    f"has {band} volume but the window has no {band} period to price it")

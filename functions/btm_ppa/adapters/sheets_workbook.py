@@ -36,9 +36,11 @@ from gspread.exceptions import APIError
 from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
+from btm_ppa.adapters.sheets_guides import add_guides
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.cells import SERIAL_EPOCH
-from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
+from btm_ppa.sheet.guidance import InputGuide
+from btm_ppa.sheet.workbook import AnyChart, CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 DEFAULT_TIMEOUT_S = 30.0
@@ -201,17 +203,19 @@ class SheetsWorkbook:
         return TabSnapshot(tabs, cells, tables)
 
     def write(self, tab: str, writes: Sequence[CellWrite],
-              tables: Mapping[str, TableWrite] | None = None) -> None:
+              tables: Mapping[str, TableWrite] | None = None,
+              charts: Sequence[AnyChart] = (),  # the Deal tab's: .xlsx-only yet
+              guides: Sequence[InputGuide] = ()) -> None:
         if self._tabs is None:  # written without a read first (the register)
             self._tabs = self._tab_names()
-        batch = self.plan(tab, writes, tables or {})
+        batch = self.plan(tab, writes, tables or {}, guides)
         if not batch.requests:
             return
         self._call("writing results", lambda: self.client.http_client.batch_update(
             self.spreadsheet_id, batch.body()))
 
     def plan(self, tab: str, writes: Sequence[CellWrite],
-             tables: Mapping[str, TableWrite]) -> SheetsBatch:
+             tables: Mapping[str, TableWrite], guides: Sequence[InputGuide] = ()) -> SheetsBatch:
         """The one ``spreadsheets.batchUpdate`` of a write (after a read, which knows the
         tabs). A caller with more to write adds requests to the batch it returns (see
         ``SheetsBatch``) before it is sent."""
@@ -220,6 +224,7 @@ class SheetsWorkbook:
             if name in batch.grid or not table.only_if_exists:
                 batch.replace_table(name, table)
         batch.set_cells(tab, writes)
+        add_guides(batch, tab, guides)  # the inputs' notes and drop-downs
         return batch
 
 

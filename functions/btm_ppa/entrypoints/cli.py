@@ -22,7 +22,9 @@ from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.core.simulation import rounded_schedule
 from btm_ppa.core.vocab import Method
+from btm_ppa.core.wear import WearInputs, capital_recovery_factor, wear_cost_gbp_per_mwh
 from btm_ppa.entrypoints.console import crash_report, one_line_logging
+from btm_ppa.entrypoints.paths import check_export_path, check_output_path, cli_version
 from btm_ppa.entrypoints.report import ExitCode, exit_code_for, print_outcome
 from btm_ppa.errors import BtmError, InputError, RequestError, WorkbookUnavailableError
 from btm_ppa.prices.ingest import ingest_day_ahead, ingest_prices, ingest_shipped
@@ -41,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 OK, 1 internal error (a bug), 2 usage, 3 input (a cell, a "
         "file or a value given), 4 workbook unavailable, 5 prices, 6 timeout, 130 "
         "interrupted (Ctrl-C).")
-    parser.add_argument("--version", action="version", version=f"btm-ppa {_version()}")
+    parser.add_argument("--version", action="version", version=f"btm-ppa {cli_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tpl = sub.add_parser("template", help="write a new BESS workbook from the layout")
@@ -49,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     tpl.add_argument("--example", action="store_true",
                      help="fill the inputs with the seed-004 worked example")
     tpl.add_argument("--force", action="store_true", help="replace an existing file")
+    tpl.add_argument("--no-deal", action="store_true",
+                     help="leave out the Deal tab (cash flows over the term, sizing)")
 
     ref = sub.add_parser("refresh", help="price a workbook's BESS tab and write rows 50-62")
     ref.add_argument("--workbook", type=Path, required=True, help="the .xlsx to refresh")
@@ -99,6 +103,24 @@ def _parser() -> argparse.ArgumentParser:
     look.add_argument("--list-tariffs", action="store_true",
                       help="list the tariffs of the area's statement for the day's charging year")
 
+    wear = sub.add_parser("wear", help="battery wear cost per MWh discharged (cell F19), "
+                          "from replacement cost, cycle life and a discount rate")
+    defaults = WearInputs()
+    wear.add_argument("--replacement-gbp-per-kwh", type=float,
+                      default=defaults.replacement_gbp_per_kwh,
+                      help="replacement cost per kWh of capacity (default %(default)g)")
+    wear.add_argument("--cycle-life", type=float, default=defaults.cycle_life,
+                      help="equivalent full cycles to end of life (default %(default)g)")
+    wear.add_argument("--end-of-life-pct", type=float,
+                      default=defaults.end_of_life_capacity_frac * 100,
+                      help="capacity left at end of life, %% of the first (default %(default)g)")
+    wear.add_argument("--discount-rate-pct", type=float,
+                      default=defaults.discount_rate_frac * 100,
+                      help="discount rate, %% a year (default %(default)g)")
+    wear.add_argument("--cycles-per-year", type=float, default=defaults.cycles_per_year,
+                      help="equivalent full cycles a year, for the life in years "
+                           "(default %(default)g)")
+
     demo = sub.add_parser("demo", help="template + worked example + refresh, printed")
     demo.add_argument("--out", type=Path, default=None,
                       help=f"where to write the demo workbook (default: {DEMO_PATH}, the "
@@ -107,17 +129,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="replace an existing --out file")
     demo.add_argument("--warehouse", type=Path, default=None)
     return parser
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("btm-ppa")
-    except PackageNotFoundError:  # run from a source tree that was not installed
-        from btm_ppa import __version__
-
-        return __version__
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +162,7 @@ def _register(args: argparse.Namespace, console: Console) -> ExitCode:
     )
 
     if args.out:
-        _check_output_path("--out", args.out, (".json",), new_folder=True)
+        check_output_path("--out", args.out, (".json",), new_folder=True)
     elexon = ElexonClient(base_url=os.environ.get("BTM_PPA_ELEXON_URL", ELEXON_BASE_URL))
     register = make_register(args.source, client=elexon)
     if args.out:
@@ -236,38 +247,6 @@ def _ingest(args: argparse.Namespace, console: Console) -> ExitCode:
     return ExitCode.OK
 
 
-def _check_output_path(flag: str, path: Path, suffixes: tuple[str, ...],
-                       new_folder: bool = False) -> None:
-    """Refuse an output path that cannot be written, before anything is fetched or
-    written: wrong kind of file, a folder, a folder that does not exist (never created
-    silently: with ``new_folder`` the caller creates it and says so), or one that cannot
-    be written."""
-    if path.suffix.lower() not in suffixes:
-        raise RequestError(f"{flag} {path}: expected a file name ending in "
-                           f"{' or '.join(suffixes)}")
-    if path.is_dir():
-        raise RequestError(f"{flag} {path} is a folder: expected a file path")
-    parent = path.parent
-    if new_folder:
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent  # the folder that will hold the new ones
-    if not parent.exists():
-        raise RequestError(f"{flag} {path}: the folder {parent} does not exist; create it "
-                           "first (nothing was written)")
-    if not parent.is_dir():
-        raise RequestError(f"{flag} {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise RequestError(f"{flag} {path}: the folder {parent} cannot be written "
-                           "(permission denied)")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise RequestError(f"{flag} {path}: the file cannot be written (permission denied)")
-
-
-def _check_export_path(export: Path) -> None:
-    """Refuse an export path that cannot be written, before the workbook is touched."""
-    _check_output_path("--export-schedule", export, (".csv", ".parquet"))
-
-
 def _check_export_method(book: XlsxWorkbook, tab: str, layout: BessLayout) -> None:
     """Refuse --export-schedule under the `sheet` method, before the workbook is touched:
     only a simulating method has a per-period schedule to export. A workbook that cannot be
@@ -279,8 +258,8 @@ def _check_export_method(book: XlsxWorkbook, tab: str, layout: BessLayout) -> No
     if read_method(layout, snapshot) is Method.SHEET:
         spec = layout.input("method")
         raise InputError(spec.cell, snapshot.get(spec.cell),
-                         "a method that simulates every settlement period (greedy or "
-                         "optimal) for --export-schedule; nothing was written",
+                         "a method that simulates every settlement period (greedy, "
+                         "optimal or realistic) for --export-schedule; nothing was written",
                          "does not simulate settlement periods")
 
 
@@ -291,7 +270,7 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
         raise RequestError(f"--tab {tab!r}: expected a tab name (or leave --tab out for "
                            f"{layout.tab_name!r})")
     if export is not None:
-        _check_export_path(export)
+        check_export_path(export)
         _check_export_method(XlsxWorkbook(workbook), tab or layout.tab_name, layout)
     warehouse = DuckDbWarehouse(warehouse_path)
     outcome = refresh(XlsxWorkbook(workbook), warehouse, tab=tab, layout=layout)
@@ -299,7 +278,7 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
     if export is not None and outcome.ok:
         if outcome.schedule is None:
             console.print("no schedule to export: the sheet method does not simulate periods "
-                          "(set B22 to greedy or optimal)")
+                          "(set B22 to greedy, optimal or realistic)")
             return ExitCode.INPUT
         try:
             written = rounded_schedule(outcome.schedule)  # Wh, 4-decimal prices, pennies
@@ -315,8 +294,31 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
     return exit_code_for(outcome.error)
 
 
+def _wear(args: argparse.Namespace, console: Console) -> ExitCode:
+    inputs = WearInputs(
+        replacement_gbp_per_kwh=args.replacement_gbp_per_kwh, cycle_life=args.cycle_life,
+        end_of_life_capacity_frac=args.end_of_life_pct / 100,
+        discount_rate_frac=args.discount_rate_pct / 100, cycles_per_year=args.cycles_per_year)
+    if found := inputs.problems():
+        raise RequestError("; ".join(found))
+    years = inputs.cycle_life / inputs.cycles_per_year
+    per_year = inputs.cycles_per_year * (1 + inputs.end_of_life_capacity_frac) / 2
+    crf = capital_recovery_factor(inputs.discount_rate_frac, years)
+    wear = wear_cost_gbp_per_mwh(inputs)
+    console.print(
+        f"replacement £{inputs.replacement_gbp_per_kwh:g}/kWh = "
+        f"£{inputs.replacement_gbp_per_kwh * 1000:,.0f}/MWh of capacity; life "
+        f"{inputs.cycle_life:,.0f} cycles / {inputs.cycles_per_year:g} a year = {years:.2f} "
+        f"years; a MWh of capacity delivers {per_year:,.2f} MWh a year (capacity fading to "
+        f"{inputs.end_of_life_capacity_frac:.0%}); capital recovery factor at "
+        f"{inputs.discount_rate_frac:.1%}: {crf:.4f}", markup=False)
+    console.print(f"wear cost: £{wear:,.2f} per MWh discharged (type it in the Wear cost cell)",
+                  markup=False)
+    return ExitCode.OK
+
+
 def _template(out: Path, example: bool, force: bool, console: Console,
-              announce: bool = True) -> ExitCode:
+              announce: bool = True, deal: bool = False) -> ExitCode:
     if out.suffix.lower() != ".xlsx":
         raise RequestError(f"--out {out}: expected a file name ending in .xlsx")
     if len(os.fsencode(out.name)) > 255:
@@ -327,7 +329,7 @@ def _template(out: Path, example: bool, force: bool, console: Console,
     if out.is_dir():
         raise RequestError(f"--out {out} is a folder: expected an .xlsx file path")
     try:
-        build_template(out, example=example)
+        build_template(out, example=example, deal=deal)
     except OSError as exc:
         raise WorkbookUnavailableError(f"{out} could not be written: {exc.strerror or exc}"
                                        ) from None
@@ -372,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "template":
-        return _template(args.out, args.example, args.force, console)
+        return _template(args.out, args.example, args.force, console, deal=not args.no_deal)
     if args.command == "refresh":
         return _refresh(args.workbook, args.tab, args.warehouse, console, args.export_schedule)
     if args.command == "vlp-register":
@@ -383,6 +385,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         return _lookup(args, console)
     if args.command == "ingest-prices":
         return _ingest(args, console)
+    if args.command == "wear":
+        return _wear(args, console)
     if args.command == "demo":
         out = args.out or DEMO_PATH  # the default is the demo's own file: always replaced
         _template(out, True, args.force or args.out is None, console, announce=False)

@@ -179,6 +179,8 @@ def rows_of(writes: list[CellWrite], first_row: int, last_row: int) -> list[list
     """The written values of a row range as a grid (for printing and JSON)."""
     grid: dict[int, dict[str, object]] = {}
     for w in writes:
+        if w.tab is not None:  # another tab's cells (the Deal tab)
+            continue
         col, row = split_a1(w.address)
         if first_row <= row <= last_row:
             grid.setdefault(row, {})[col] = w.value
@@ -238,12 +240,13 @@ def simulated_before(layout: BessLayout, snapshot: TabSnapshot) -> bool:
     row, shift = found
     column = _shift_column(layout.result_columns[2], shift)
     return str(snapshot.get(f"{column}{row}") or "").strip().casefold() in (
-        Method.GREEDY.value, Method.OPTIMAL.value)
+        Method.GREEDY.value, Method.OPTIMAL.value, Method.REALISTIC.value)
 
 
 def no_schedule_table(method: Method) -> TableWrite:
     """The Dispatch tab under a method that simulates no periods: it says so, rather than
     keep another method's schedule. Written only where the tab exists."""
     return TableWrite(rows=[[f"No schedule: the {method.value} method does not simulate "
-                             "settlement periods (set the method to greedy or optimal)"]],
+                             "settlement periods (set the method to greedy, optimal or realistic)"]],
                       only_if_exists=True)
+
