@@ -408,7 +408,8 @@ def test_a_write_waits_for_another_writer_then_sees_its_save(example_xlsx):
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import time, filelock
         from pathlib import Path
-        from btm_ppa.adapters.xlsx_workbook import _lock_path, XlsxWorkbook
+        from btm_ppa.adapters.xlsx_lock import lock_path as _lock_path
+        from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
         from btm_ppa.sheet.workbook import CellWrite
         path = Path({str(example_xlsx)!r})
         with filelock.FileLock(_lock_path(path.resolve())):
@@ -434,7 +435,7 @@ def test_a_writer_that_cannot_get_the_lock_says_so(example_xlsx, monkeypatch):
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import time, filelock
         from pathlib import Path
-        from btm_ppa.adapters.xlsx_workbook import _lock_path
+        from btm_ppa.adapters.xlsx_lock import lock_path as _lock_path
         with filelock.FileLock(_lock_path(Path({str(example_xlsx)!r}).resolve())):
             print("LOCKED", flush=True)
             time.sleep(30)

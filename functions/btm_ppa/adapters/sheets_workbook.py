@@ -168,10 +168,9 @@ class SheetsWorkbook:
 
     def changed_since_read(self, written: set[str]) -> list[str]:
         """After a write: the cells (A1) and optional tabs that differ from the first read,
-        leaving out the cells written. Sheets has no transaction, so an edit can land at
-        any moment between the read and the write; read once more after writing (rather
-        than before: that left the moment between that check and the write open), and the
-        refresh marks its figures stale, naming the cells, when this finds one."""
+        leaving out the cells written. Sheets has no transaction: read once more after
+        writing (a check before left the moment up to the write open), and the refresh
+        marks its figures stale, naming the cells, when this finds one."""
         if not self._read_ranges:
             return []
         again = self._batch_get(self._read_ranges)

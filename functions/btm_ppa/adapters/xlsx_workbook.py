@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import os
 import re
 import stat
-import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -42,6 +40,7 @@ from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.datetime import to_excel
 
 from btm_ppa.adapters.xlsx_charts import replace_charts, xlsx_chart
+from btm_ppa.adapters.xlsx_lock import lock_path
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.guidance import InputGuide
 from btm_ppa.sheet.workbook import (
@@ -71,29 +70,6 @@ def lock_files(path: Path) -> list[Path]:
             if p.exists():
                 found.append(p)
     return found
-
-
-def _lock_path(target: Path) -> Path:
-    """One lock file per real workbook path, in a shared temporary folder (the workbook's
-    own folder may be read-only)."""
-    folder = Path(tempfile.gettempdir()) / "btm-ppa-locks"
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:  # FileExistsError too: a file of that name is in the way
-        what = "a file, not a folder" if folder.exists() and not folder.is_dir() else (
-            exc.strerror or str(exc))
-        raise WorkbookUnavailableError(
-            f"the lock folder {folder} cannot be used ({what}), so the workbook was not "
-            "written: remove what is in the way, or set TMPDIR to a folder you can write"
-            ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise WorkbookUnavailableError(
-            f"the lock folder {folder} cannot be written (permission denied), so the workbook "
-            "was not written: set TMPDIR to a folder you can write")
-    with contextlib.suppress(OSError):
-        folder.chmod(0o1777)  # every user's refreshes share it, like /tmp
-    digest = hashlib.sha256(str(target).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return folder / f"{digest}.lock"
 
 
 def _temp_stem(target: Path) -> str:
@@ -214,7 +190,7 @@ class XlsxWorkbook:
 
     @contextlib.contextmanager
     def _locked(self, target: Path) -> Iterator[None]:
-        lock = filelock.FileLock(_lock_path(target), timeout=LOCK_TIMEOUT_S, mode=0o666)
+        lock = filelock.FileLock(lock_path(target), timeout=LOCK_TIMEOUT_S, mode=0o666)
         try:
             lock.acquire()
         except filelock.Timeout:
