@@ -202,8 +202,12 @@ def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
     published = {"red": rates.red_p_per_kwh, "amber": rates.amber_p_per_kwh,
                  "green": rates.green_p_per_kwh}
     cells = {b: layout.input(f"duos_{b}_p_per_kwh").cell for b in BANDS}
-    differ = [f"{cells[b]} {inputs.duos_p_per_kwh[b]:g} vs {published[b.value]:g}"
-              for b in BANDS if abs(inputs.duos_p_per_kwh[b] - published[b.value]) > 5e-4]
+    typed = {b: v for b in BANDS if (v := inputs.duos_p_per_kwh[b]) is not None}
+    if not typed:
+        return [f"B10:D10 blank: the published {rates.charging_year} rates of "
+                f"{rates.tariff_name!r} apply"]
+    differ = [f"{cells[b]} {v:g} vs {published[b.value]:g}"
+              for b, v in typed.items() if abs(v - published[b.value]) > 5e-4]
     if not differ:
         return [f"B10:D10 match the published {rates.charging_year} rates of {rates.tariff_name!r}"]
     return [f"DUoS rates differ from the published {rates.charging_year} {rates.tariff_name!r} "
@@ -224,7 +228,8 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     present = prices.present
     bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, present)
     band_prices = band_average_prices(present[prices.price_column].to_numpy(), bands.codes)
-    charges = site_charges(layout, inputs, window)
+    charges = site_charges(layout, inputs, prices.frame, snapshot_tables,
+                           simulate=inputs.method is not Method.SHEET)
     notes = [f"price basis: {prices.basis.value}" + (
         " (Elexon market index price, MID)" if prices.basis is PriceBasis.MARKET_INDEX else ""),
         *charges.notes]
@@ -244,14 +249,14 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
         band_prices,
     )
     table = with_fixed_charges(result_table(valuation.stream1, valuation.stream2),
-                               charges.fixed)
+                               charges.fixed, charges.stream2_fixed)
     used = PricesUsed(
         window=prices, band_prices=band_prices,
         stream1_average_gbp_per_mwh=valuation.non_bess_system_buy.average_gbp_per_mwh,
         stream2_average_gbp_per_mwh=valuation.bess_system_buy.average_gbp_per_mwh,
         band_stand_ins=dict(bands.stand_ins), warehouse=warehouse.description,
         notes=tuple(notes))
-    warnings = []
+    warnings = list(charges.warnings)
     if prices.missing:
         warnings.append(
             f"{len(prices.missing)} settlement period(s) in the window have no "
@@ -276,7 +281,7 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
                        budget_s: float = DEFAULT_BUDGET_S) -> RefreshOutcome:
     """greedy / optimal: simulate every settlement period of the window."""
     frame = prices.frame
-    sim = simulation(layout, inputs, prices, tables, charges.import_limit_mwh)
+    sim = simulation(layout, inputs, prices, charges)
     problem, price = sim.problem, sim.price_gbp_per_mwh
     started = time.perf_counter()
     greedy = dispatch.greedy_schedule(problem)
@@ -306,7 +311,7 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     valued = {method: value_schedule(problem, schedule, price, sim.rates, ppa)
               for method, schedule in schedules.items()}
     results = {method: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
-                                          charges.fixed)
+                                          charges.fixed, charges.stream2_fixed)
                for method, v in valued.items()}
     chosen = schedules[inputs.method]
     simulated, table = valued[inputs.method], results[inputs.method]
@@ -328,7 +333,7 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         band_stand_ins=dict(sim.band_stand_ins), warehouse=warehouse.description,
         comparison=f"{comparison}; {sim.demand_source}", filled_missing=True,
         notes=(*notes, peak))
-    warnings = []
+    warnings = list(charges.warnings)
     if prices.missing:
         warnings.append(f"{len(prices.missing)} settlement period(s) had no {prices.basis.value} "
                         f"price and were interpolated ({prices.missing_summary()})")
