@@ -2,11 +2,15 @@
 save keeps what the file was (mode, links), never leaves a broken or half-saved workbook,
 never loses another refresh's results, and never overwrites what is not ours.
 
-Permission cases run as an unprivileged user (uid 65534, 'nobody') in a subprocess when
-the tests run as root (CI does), since root ignores file modes."""
+Permission cases run as an unprivileged user (uid 65534, 'nobody') in a forked child when
+the tests run as root (CI does), since root ignores file modes. The child keeps one
+capability, CAP_DAC_READ_SEARCH (read any file, enter any folder), so that it can still
+load the code it lazily needs wherever the clone and the interpreter live (a clone in a
+0700 folder, a pyenv interpreter in root's home); every write is checked as nobody's."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -33,6 +37,32 @@ from tests.conftest import cell, cell_values, result_cell, set_cells, status_cel
 pytestmark = pytest.mark.integration
 
 NOBODY = 65534
+_PR_SET_KEEPCAPS, _CAP_DAC_READ_SEARCH, _CAPABILITY_V3 = 8, 2, 0x20080522
+_CANNOT_DROP = 97  # the child's exit code when it could not become nobody
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _become_nobody_who_can_read() -> None:
+    """setuid(65534) keeping CAP_DAC_READ_SEARCH alone (prctl(2), capset(2)): nobody's
+    writes, root's reads. Raises OSError where the kernel or container refuses."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS)")
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    header, data = _CapHeader(_CAPABILITY_V3, 0), (_CapData * 2)()
+    data[0].effective = data[0].permitted = 1 << _CAP_DAC_READ_SEARCH
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset(CAP_DAC_READ_SEARCH)")
 
 # Backend cells that file-level tests write directly (any two results cells would do).
 SCRATCH = result_cell("ppa_revenue_gbp", "stream1")
@@ -70,10 +100,15 @@ def run_unprivileged(argv: list[str], workdir: Path, env: dict[str, str] | None 
             sys.stdout = open(out, "w")  # noqa: SIM115 (closed by _exit's flush below)
             sys.stderr = open(err, "w")  # noqa: SIM115
             if os.geteuid() == 0:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            os.environ.update(env or {})
+                try:
+                    _become_nobody_who_can_read()
+                except OSError as exc:
+                    print(f"cannot run as uid {NOBODY} keeping read access: {exc}",
+                          file=sys.stderr, flush=True)
+                    os._exit(_CANNOT_DROP)
+            # nobody's temp folder: the shared one (the session's may be root's alone)
+            os.environ.update({"TMPDIR": str(workdir), **(env or {})})
+            tempfile.tempdir = None
             code = int(main(argv))
         except BaseException:
             import traceback
@@ -84,7 +119,10 @@ def run_unprivileged(argv: list[str], workdir: Path, env: dict[str, str] | None 
             sys.stderr.flush()
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out.read_text(), err.read_text()
+    code = os.waitstatus_to_exitcode(status)
+    if code == _CANNOT_DROP:
+        pytest.skip(f"the permission case needs an unprivileged user: {err.read_text()}")
+    return code, out.read_text(), err.read_text()
 
 
 def flat(text: str) -> str:

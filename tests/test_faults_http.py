@@ -261,7 +261,8 @@ def test_the_table_resolves_along_the_class_hierarchy():
 def test_the_readme_lists_the_table_as_it_is():
     from pathlib import Path
 
-    readme = " ".join(Path("README.md").read_text().split())
+    readme = " ".join(" ".join(Path(page).read_text() for page in (
+        "README.md", "docs/http-functions.md")).split())
     for phrase in ("3 a cell is wrong", "4 workbook missing, locked or unwritable",
                    "5 no usable prices", "400 malformed request", "409 the workbook",
                    "422 the tab's content is wrong", "503"):

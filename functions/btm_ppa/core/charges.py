@@ -2,7 +2,8 @@
 capacity charge on the agreed import capacity, and the TNUoS demand residual; and the
 agreed import capacity as a limit on site import in every settlement period.
 
-Arithmetic (README, "Fixed and capacity charges"): over a span of ``days`` days
+Arithmetic (see README, "The `sheet` method, and how to check it by hand", its fixed and
+capacity charges): over a span of ``days`` days
 
     DUoS  £ = days x (fixed £/day + capacity p/kVA/day / 100 x agreed capacity kVA)
     TNUoS £ = days x residual £/day

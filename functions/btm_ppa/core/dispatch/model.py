@@ -80,6 +80,10 @@ class DispatchProblem:
     battery: Battery
     #: Agreed import capacity x power factor, per settlement period (None: no limit). [MWh]
     site_import_limit_mwh: float | None = None
+    #: Per-period cap on grid energy charged besides the power and site import limits
+    #: (None: none). A daily plan's sub-problem uses it to start from a given state of
+    #: charge (``realistic``). [MWh]
+    charge_allowance_mwh: FloatArray | None = None
 
     @property
     def periods(self) -> int:
@@ -89,6 +93,8 @@ class DispatchProblem:
     def charge_cap_mwh(self) -> FloatArray:
         """Per-period charge bound: power limit and the site import limit less demand."""
         limit = np.full(self.periods, self.battery.charge_limit_mwh)
+        if self.charge_allowance_mwh is not None:
+            limit = np.minimum(limit, self.charge_allowance_mwh)
         if self.site_import_limit_mwh is None:
             return limit
         return np.minimum(limit, np.maximum(0.0, self.site_import_limit_mwh - self.demand_mwh))
