@@ -11,6 +11,7 @@ from btm_ppa.core.prices import BandPrices, band_average_prices
 from btm_ppa.core.results import pennies, result_table
 from btm_ppa.core.valuation import BlockLine, CostBlock, SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import DuosBand
+
 R, A, G = DuosBand.RED, DuosBand.AMBER, DuosBand.GREEN
 
 #: Seed 004's blocks as published (units corrected): (non-BESS MWh, £, BESS MWh, £). The
