@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 
 # The compiled dynamic programme (a distribution of its own, built from functions/dp_kernel).
 KERNEL_STAMP := $(VENV)/.kernel-stamp
-$(KERNEL_STAMP): $(STAMP) functions/dp_kernel/btm_ppa_dp.c functions/dp_kernel/network_simplex.c functions/dp_kernel/pyproject.toml
+$(KERNEL_STAMP): $(STAMP) functions/dp_kernel/btm_ppa_dp.c functions/dp_kernel/network_simplex.c \
+		functions/dp_kernel/pyproject.toml functions/dp_kernel/setup.py
 	@$(BIN)/python -m pip install --quiet --force-reinstall --no-deps ./functions/dp_kernel \
 	  || { echo "WARNING: btm-ppa-dp did not compile (is there a C compiler?): optimal runs" \
 	            "its Python form, about 40 times slower; deploy.sh needs it." >&2; \

@@ -81,6 +81,8 @@ class CellSpec:
     latest: dt.date | None = None
     help: str = ""
     since_layout: int = 1  # the layout version that added the cell; older tabs lack it
+    choices: tuple[str, ...] = ()  # text: the fixed set of values (a drop-down in the tab)
+    choices_from: str | None = None  # text: the set comes from reference data ("gsp_groups")
 
     def label_matches(self, found: object) -> bool:
         return normalise_label(found).startswith(normalise_label(self.label))
@@ -221,7 +223,8 @@ def parse_layout(raw: dict[str, Any]) -> BessLayout:
                  required=bool(i.get("required", False)), minimum=i.get("min"),
                  maximum=i.get("max"), minimum_simulated=i.get("min_simulated"),
                  earliest=i.get("earliest"), latest=i.get("latest"),
-                 help=i.get("help", ""), since_layout=int(i.get("since_layout", 1)))
+                 help=i.get("help", ""), since_layout=int(i.get("since_layout", 1)),
+                 choices=tuple(i.get("choices", ())), choices_from=i.get("choices_from"))
         for i in raw["inputs"]
     )
     results = raw["results"]

@@ -13,6 +13,7 @@ a module in neither counts as ``integration``.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pytest
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.sheet.template import build_template
 from sheets_layout import BessLayout, load_bess_layout
+from tests.price_rows import shipped_rows
 
 TIERS = {
     "unit": {"test_area", "test_cells", "test_dispatch", "test_duos",
@@ -113,6 +115,19 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> DuckDbWarehouse:
     return DuckDbWarehouse(tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb")
 
 
+@pytest.fixture
+def gappy_warehouse(warehouse: DuckDbWarehouse, tmp_path: Path) -> DuckDbWarehouse:
+    """A copy of the embedded warehouse without 2023-10-29 SP2-SP3 (a short gap, as an
+    ingest from Elexon might leave one)."""
+    import duckdb
+
+    path = Path(shutil.copy(warehouse.path, tmp_path / "gappy.duckdb"))
+    with duckdb.connect(str(path)) as con:
+        con.execute("DELETE FROM system_prices WHERE settlement_date = DATE '2023-10-29' "
+                    "AND settlement_period IN (2, 3)")
+    return DuckDbWarehouse(path)
+
+
 @pytest.fixture(scope="session")
 def _example_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_template(tmp_path_factory.mktemp("master") / "example.xlsx", example=True)
@@ -179,19 +194,12 @@ def bq_emulator():
 
 @pytest.fixture(scope="session")
 def bq_prices(bq_emulator, warehouse):
-    """A BigQuery warehouse holding 2023-01-01 .. 2024-03-31 of the shipped prices (the
-    example's window is charging year 2023/24), loaded through the
-    adapter's own atomic replace (a staging load and one MERGE)."""
-    import datetime as dt
-
+    """A BigQuery warehouse holding 2023-01-01 .. 2024-03-31 of the shipped prices (system
+    prices, NIV and MID, as the embedded warehouse holds them; the example's window is
+    charging year 2023/24), loaded through the adapter's own atomic replace (a staging
+    load and one MERGE)."""
     from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
-    from btm_ppa.prices.ingest import read_price_csv
-    from btm_ppa.reference.files import data_path
-
     store = BigQueryWarehouse(bq_emulator.client(), "test-project.btm")
     store.create_tables()
-    path = data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv")
-    frame = read_price_csv(Path(str(path)), dt.date(2023, 1, 1), dt.date(2024, 3, 31),
-                           dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    store.replace_days(frame)
+    store.replace_days(shipped_rows(dt.date(2023, 1, 1), dt.date(2024, 3, 31)))
     return store

@@ -1,7 +1,7 @@
 """An Elexon Insights stand-in serving /balancing/settlement/system-prices/{date} and
 /balancing/pricing/market-index in the shape of the published OpenAPI spec, from the
-shipped price CSVs (system prices from the 2018 file, MID from the 2023-24 file, or
-synthetic days: every period, so 2023-10-29 has all 50).
+shipped price CSVs (system prices and net imbalance volume from the 2016-2025 history,
+MID from the 2023-24 DETSYSPRICES file, or synthetic days: every period).
 
 Market index: one item per data provider and period (APXMIDP trades; N2EXMIDP reports
 price 0 at volume 0, as it does in the real data); ``from`` and ``to`` must be dates,
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 
 from btm_ppa.core import periods
 from btm_ppa.reference.files import data_path
@@ -23,7 +24,7 @@ MID_PATH = "/bmrs/api/v1/balancing/pricing/market-index"
 
 def _shipped(name: str) -> dict[str, list[dict]]:
     days: dict[str, list[dict]] = {}
-    with data_path(name).open(encoding="utf-8") as fh:
+    with data_path(name).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             days.setdefault(r["settlementDate"], []).append(r)
     return days
@@ -39,11 +40,11 @@ def mid_items(day: str, sp: int, start: str, price: float | None) -> list[dict]:
              "settlementPeriod": sp, "price": 0.0, "volume": 0.0}]
 
 
-def item(day: str, sp: int, start: str, price: float) -> dict:
+def item(day: str, sp: int, start: str, price: float, niv: float = 123.4) -> dict:
     return {"settlementDate": day, "settlementPeriod": sp, "startTime": start,
             "createdDateTime": f"{day}T23:59:00Z", "systemSellPrice": price,
             "systemBuyPrice": price, "bsadDefaulted": False, "priceDerivationCode": "P",
-            "reserveScarcityPrice": None, "netImbalanceVolume": 123.4,
+            "reserveScarcityPrice": None, "netImbalanceVolume": niv,
             "sellPriceAdjustment": 0.0, "buyPriceAdjustment": 0.0,
             "replacementPrice": None, "replacementPriceReferenceVolume": None,
             "totalAcceptedOfferVolume": 1.0, "totalAcceptedBidVolume": -1.0,
@@ -57,8 +58,8 @@ def item(day: str, sp: int, start: str, price: float) -> dict:
 class ElexonStandIn(LoopbackServer):
     def __init__(self) -> None:
         super().__init__()
-        self.days = _shipped("gb_imbalance_price_b1770_2018.csv")
-        self.mid_days = _shipped("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv")
+        self.days = _shipped("gb_system_prices_sspsbpniv_2016-06-06_2025-06-01.csv.gz")
+        self.mid_days = _shipped("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv.gz")
         self.mid_overrides: dict[str, list[dict]] = {}
         self.route(PREFIX, self._system_prices)
         self.route(MID_PATH, self._market_index)
@@ -81,7 +82,8 @@ class ElexonStandIn(LoopbackServer):
     def _system_prices(self, request):
         day = request.path.removeprefix(PREFIX)
         data = [item(day, int(r["settlementPeriod"]), r["startTime"],
-                     float(r["systemBuyPrice"])) for r in self._rows(day)]
+                     float(r["systemBuyPrice"]), float(r.get("netImbalanceVolume") or 123.4))
+                for r in self._rows(day)]
         return 200, {"metadata": {"datasets": ["DISEBSP"]}, "data": data}
 
     def _market_index(self, request):

@@ -1,11 +1,12 @@
 """An independent recalculation of rows 40-42 and 50-60 for the `sheet` method, written
-from the spec with the standard library only (csv, zoneinfo, decimal): no pandas, no
+from the spec with the standard library only (csv, gzip, zoneinfo, decimal): no pandas, no
 DuckDB, none of btm_ppa's core. Used to check the refresh to the penny."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,28 +33,91 @@ def _band_of(clock_minutes: int, row: dict[str, str], weekend: bool) -> str:
     raise AssertionError(f"no band at {clock_minutes} min")
 
 
+HISTORY = "gb_system_prices_sspsbpniv_2016-06-06_2025-06-01.csv.gz"
+DETSYS = "gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv.gz"
+APXMIDP = "gb_market_index_price_apxmidp_2024-01-01_2025-06-05.csv.gz"
+CLOCK_DAYS_NUMBERED_WRONG = {"2023-03-26", "2023-10-29", "2024-03-31"}
+LONGEST_FILLED_GAP = 4  # periods in a row
+
+
+def _gz_rows(name: str):
+    with gzip.open(DATA / name, "rt", encoding="utf-8") as fh:
+        yield from csv.DictReader(fh)
+
+
+def _mid() -> dict[tuple[str, int], float]:
+    """MID by (date, period), per data/README.md: 2023 from DETSYSPRICES (its clock-change
+    days left out, 0.0 = no trade = no price), 2024 on from APXMIDP (traded volume > 0)."""
+    mid = {}
+    for r in _gz_rows(DETSYS):
+        if (r["settlementDate"].startswith("2023") and r["marketIndexPrice"]
+                and r["settlementDate"] not in CLOCK_DAYS_NUMBERED_WRONG
+                and float(r["marketIndexPrice"]) != 0.0):
+            mid[(r["settlementDate"], int(r["settlementPeriod"]))] = float(r["marketIndexPrice"])
+    for r in _gz_rows(APXMIDP):
+        if float(r["marketIndexVolume"]) > 0:
+            mid[(r["settlementDate"], int(r["settlementPeriod"]))] = float(r["marketIndexPrice"])
+    return mid
+
+
+def window_prices(start: dt.date, end: dt.date,
+                  column: str = "systemBuyPrice") -> list[tuple[str, int, str, float]]:
+    """(date, period, UTC start, price) of every period of the window (the history file
+    holds them all), a blank price filled linearly between its priced neighbours (the
+    nearest one at the window's edges); a longer run than LONGEST_FILLED_GAP is an error."""
+    rows = [r for r in _gz_rows(HISTORY)
+            if start <= dt.date.fromisoformat(r["settlementDate"]) <= end]
+    mid = _mid() if column == "marketIndexPrice" else {}
+    values: list[float | None] = [
+        mid.get((r["settlementDate"], int(r["settlementPeriod"])))
+        if column == "marketIndexPrice" else float(r[column]) for r in rows]
+    known = [i for i, x in enumerate(values) if x is not None]
+    run = 0
+    for i, x in enumerate(values):
+        run = run + 1 if x is None else 0
+        if run > LONGEST_FILLED_GAP:
+            raise ValueError(f"a gap of more than {LONGEST_FILLED_GAP} periods ends at {rows[i]}")
+    for i, x in enumerate(values):
+        if x is None:
+            before = max((k for k in known if k < i), default=None)
+            after = min((k for k in known if k > i), default=None)
+            if before is None or after is None:
+                values[i] = values[after if before is None else before]
+            else:
+                lo, hi = values[before], values[after]
+                assert lo is not None and hi is not None
+                values[i] = lo + (hi - lo) * (i - before) / (after - before)
+    return [(r["settlementDate"], int(r["settlementPeriod"]), r["startTime"], float(v or 0.0))
+            for r, v in zip(rows, values, strict=True)]
+
+
+def missing_count(start: dt.date, end: dt.date, column: str = "marketIndexPrice") -> int:
+    """Periods of the window with no price held in the shipped files (before filling)."""
+    if column != "marketIndexPrice":
+        return 0
+    mid = _mid()
+    return sum(1 for r in _gz_rows(HISTORY)
+               if start <= dt.date.fromisoformat(r["settlementDate"]) <= end
+               and (r["settlementDate"], int(r["settlementPeriod"])) not in mid)
+
+
 def band_means(gsp_group: str, start: dt.date, end: dt.date,
                column: str = "systemBuyPrice") -> dict[str, float]:
-    """Simple mean of ``column`` (systemBuyPrice, or marketIndexPrice for MID) per band;
-    a period with the column blank is left out."""
+    """Simple mean of ``column`` (systemBuyPrice, or marketIndexPrice for MID) per band,
+    short gaps filled as ``window_prices`` fills them."""
     with open(DATA / "gb_duos_time_bands_2024-25_to_2026-27.csv", encoding="utf-8") as fh:
         bands = {(r["gsp_group_id"], r["charging_year"]): r for r in csv.DictReader(fh)}
     sums = {"red": 0.0, "amber": 0.0, "green": 0.0}
     counts = {"red": 0, "amber": 0, "green": 0}
-    for name in ("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv",
-                 "gb_imbalance_price_b1770_2018.csv"):
-        with open(DATA / name, encoding="utf-8") as fh:
-            for r in csv.DictReader(fh):
-                day = dt.date.fromisoformat(r["settlementDate"])
-                if not start <= day <= end or not r.get(column):
-                    continue
-                local = dt.datetime.fromisoformat(r["startTime"].replace("Z", "+00:00")).astimezone(LONDON)
-                fy = day.year if day.month >= 4 else day.year - 1
-                year = f"{max(fy, 2024)}/{(max(fy, 2024) + 1) % 100:02d}"
-                band = _band_of(local.hour * 60 + local.minute, bands[(gsp_group, year)],
-                                local.weekday() >= 5)
-                sums[band] += float(r[column])
-                counts[band] += 1
+    for date, _sp, start_time, price in window_prices(start, end, column):
+        day = dt.date.fromisoformat(date)
+        local = dt.datetime.fromisoformat(start_time.replace("Z", "+00:00")).astimezone(LONDON)
+        fy = day.year if day.month >= 4 else day.year - 1
+        year = f"{max(fy, 2024)}/{(max(fy, 2024) + 1) % 100:02d}"
+        band = _band_of(local.hour * 60 + local.minute, bands[(gsp_group, year)],
+                        local.weekday() >= 5)
+        sums[band] += price
+        counts[band] += 1
     return {b: sums[b] / counts[b] for b in sums if counts[b]}
 
 

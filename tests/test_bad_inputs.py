@@ -112,7 +112,8 @@ def test_price_window_with_no_prices(refreshed, warehouse):
         {cell("window_start"): "2030-01-01", cell("window_end"): "2030-12-31"},
         cell("window_start"),
         "no system prices",
-        "2018-01-01 to 2024-05-31",
+        "holds 2016-06-06 to 2025-06-01",
+        "btm-ppa ingest-prices",
     )
     assert isinstance(outcome.error, PriceDataError)
 
@@ -121,10 +122,11 @@ def test_price_window_past_the_data(refreshed, warehouse):
     _bad(
         refreshed,
         warehouse,
-        {cell("window_start"): "2024-01-01", cell("window_end"): "2024-12-31"},
+        {cell("window_start"): "2025-01-01", cell("window_end"): "2025-12-31"},
         cell("window_start"),
-        "missing",
-        "2024-05-31",
+        "in runs longer than 4 periods",
+        "(2025-06-02 SP1 to 2025-12-31 SP48)",
+        "holds the system buy price on 2016-06-06 to 2025-06-01",
     )
 
 
@@ -149,18 +151,19 @@ def test_window_end_before_start(refreshed, warehouse):
     )
 
 
-def test_window_with_gaps_reports_the_missing_periods(refreshed, warehouse):
-    # Mon-Sun, clocks back
+def test_window_with_gaps_reports_the_missing_periods(refreshed, gappy_warehouse):
+    # Mon-Sun, clocks back; a warehouse that lacks 2023-10-29 SP2-SP3
     set_cells(refreshed, {cell("window_start"): "2023-10-23", cell("window_end"): "2023-10-29"})
-    outcome = refresh(XlsxWorkbook(refreshed), warehouse)
+    outcome = refresh(XlsxWorkbook(refreshed), gappy_warehouse)
     assert outcome.ok
     ws = openpyxl.load_workbook(refreshed)["BESS"]
     assert "336 of 338 SPs priced" in ws[result_cell("prices_used", "notes")].value
     assert (
-        "2 missing (left out of the averages): 2023-10-29 SP2, SP3"
+        "2 missing (filled linearly, gaps of up to 4 SPs): 2023-10-29 SP2-SP3"
         in ws[result_cell("prices_used", "notes")].value
     )
     assert "2 settlement period(s)" in ws[status_cell("notes")].value
+    assert sum(outcome.prices.band_prices.period_count.values()) == 338  # filled, counted
 
 
 def test_bess_duos_costed_in_p_per_kwh(refreshed, warehouse):
@@ -270,5 +273,7 @@ def test_validate_reports_without_computing(refreshed, warehouse):
     assert outcome.ok and outcome.status.startswith("VALID:")
     assert cell_values(refreshed) == before  # nothing written
     set_cells(refreshed, {cell("round_trip_efficiency_pct"): 0})
+    before = cell_values(refreshed)
     outcome = validate(XlsxWorkbook(refreshed))
-    assert not outcome.ok and cell("round_trip_efficiency_pct") in cell_values(refreshed)[status_cell()]
+    assert not outcome.ok and cell("round_trip_efficiency_pct") in outcome.status
+    assert cell_values(refreshed) == before and not outcome.status_written  # nothing written

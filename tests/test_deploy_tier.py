@@ -65,14 +65,18 @@ CHILD = textwrap.dedent("""
 """)
 
 
+_STAGING_OUTPUT: list[str] = []  # what deploy.sh --stage-only printed
+
+
 @pytest.fixture(scope="module")
 def cloud_env(tmp_path_factory):
     """The staged source and a virtualenv holding exactly the lock."""
     base = tmp_path_factory.mktemp("deploy_tier")
     stage, venv = base / "stage", base / "venv"
-    subprocess.run(["bash", str(ROOT / "deploy" / "deploy.sh"), "--stage-only"],
-                   env={**os.environ, "STAGE": str(stage), "PYTHON": sys.executable},
-                   check=True, capture_output=True)
+    staged = subprocess.run(["bash", str(ROOT / "deploy" / "deploy.sh"), "--stage-only"],
+                            env={**os.environ, "STAGE": str(stage), "PYTHON": sys.executable},
+                            check=True, capture_output=True, text=True)
+    _STAGING_OUTPUT.append(staged.stdout + staged.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     wheelhouse = ROOT / "build" / "wheelhouse"
     offline = ["--no-index", "--find-links", str(wheelhouse)] if (wheelhouse / ".stamp").exists() else []
@@ -122,3 +126,10 @@ def test_the_staged_source_carries_the_compiled_programme_as_a_manylinux_wheel(c
                             "import btm_ppa_dp; print(btm_ppa_dp.__file__)"],
                            capture_output=True, text=True, check=True, cwd=stage)
     assert str(venv) in where.stdout  # installed from the wheel, not found in the source
+
+
+def test_building_the_compiled_programme_warns_of_nothing_experimental(cloud_env):
+    """The wheel is built by setuptools from functions/dp_kernel: no "experimental"
+    configuration warnings (they also filled `make demo`'s output)."""
+    output = "".join(_STAGING_OUTPUT)
+    assert "experimental" not in output, output[-3000:]

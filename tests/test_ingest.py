@@ -16,6 +16,7 @@ from btm_ppa.prices.ingest import (
 )
 from btm_ppa.reference.files import data_path
 from tests.elexon_standin import ElexonStandIn, item
+from tests.price_rows import shipped_rows
 
 NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
 
@@ -68,9 +69,9 @@ def test_persistent_failure_is_a_clear_error(elexon, store):
 
 
 def test_reingesting_never_duplicates(elexon, store):
-    day = dt.date(2023, 10, 29)  # the shipped data lacks SP2-3; Elexon serves all 50
+    day = dt.date(2023, 10, 29)  # 50 periods
     before = _held(store, day)
-    assert len(before) == 48
+    assert len(before) == 50
     for _ in range(2):
         ingest_prices(store, day, day, client=_client(elexon), now=NOW)
     after = _held(store, day)
@@ -105,12 +106,12 @@ def test_incomplete_days_are_reported(store):
 def test_cli_from_csv_into_the_embedded_warehouse(tmp_path, capsys):
     path = tmp_path / "w.duckdb"
     DuckDbWarehouse(path)
-    csv_file = data_path("gb_imbalance_price_b1770_2018.csv")
+    csv_file = data_path("gb_system_prices_sspsbpniv_2016-06-06_2025-06-01.csv.gz")
     assert main(["ingest-prices", "--start", "2018-01-01", "--end", "2018-01-02",
                  "--from-csv", str(csv_file), "--warehouse", str(path)]) == 0
     assert "ingested 96 settlement periods for 2 day(s)" in capsys.readouterr().out
     held = DuckDbWarehouse(path).query("price_date_range")
-    assert held["row_count"].iloc[0] == 42_329  # replaced, not added
+    assert held["row_count"].iloc[0] == 157_584  # replaced, not added
 
 
 def test_cli_from_elexon(elexon, tmp_path, monkeypatch, capsys):
@@ -151,7 +152,7 @@ def test_mid_is_stored_beside_system_prices_and_blank_where_elexon_has_none(elex
     day = dt.date(2023, 6, 1)
     report = ingest_prices(store, day, day, client=_client(elexon), now=NOW)
     held = _held(store, day)
-    shipped = pd.read_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"))
+    shipped = pd.read_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv.gz"))
     shipped = shipped[shipped["settlementDate"] == "2023-06-01"]
     assert held["market_index_price_gbp_per_mwh"].to_numpy() == pytest.approx(
         shipped["marketIndexPrice"].to_numpy(), nan_ok=True)
@@ -189,12 +190,9 @@ def test_an_empty_answer_never_erases_a_held_day(store):
 
 
 def test_bigquery_keeps_a_day_the_new_data_lacks(bq_prices):
-    from btm_ppa.prices.ingest import read_price_csv
-
     days = {"window_start": dt.date(2023, 7, 1), "window_end": dt.date(2023, 7, 2)}
     before = bq_prices.query("system_prices_window", days)
-    rows = read_price_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"),
-                          dt.date(2023, 7, 1), dt.date(2023, 7, 1), NOW)
+    rows = shipped_rows(dt.date(2023, 7, 1), dt.date(2023, 7, 1))
     rows["system_buy_price_gbp_per_mwh"] = 1.0
     bq_prices.replace_days(rows)  # holds 1 July only
     after = bq_prices.query("system_prices_window", days)
@@ -203,9 +201,7 @@ def test_bigquery_keeps_a_day_the_new_data_lacks(bq_prices):
     assert by_day.sum()["2023-07-01"] == 48.0
     second = before[before["settlement_date"].astype(str) == "2023-07-02"]
     assert by_day.sum()["2023-07-02"] == pytest.approx(second["system_buy_price_gbp_per_mwh"].sum())
-    bq_prices.replace_days(read_price_csv(
-        data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"),
-        dt.date(2023, 7, 1), dt.date(2023, 7, 1), NOW))
+    bq_prices.replace_days(shipped_rows(dt.date(2023, 7, 1), dt.date(2023, 7, 1)))
 
 
 def test_bigquery_stores_mid_beside_system_prices(elexon, bq_emulator):
@@ -216,7 +212,7 @@ def test_bigquery_stores_mid_beside_system_prices(elexon, bq_emulator):
     day = dt.date(2024, 2, 1)
     report = ingest_prices(store, day, day, client=_client(elexon), now=NOW)
     held = store.query("system_prices_window", {"window_start": day, "window_end": day})
-    shipped = pd.read_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv"))
+    shipped = pd.read_csv(data_path("gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv.gz"))
     shipped = shipped[shipped["settlementDate"] == "2024-02-01"]
     assert report.rows == len(held) == 48
     assert held.sort_values("settlement_period")["market_index_price_gbp_per_mwh"].to_numpy() == (

@@ -54,3 +54,19 @@ def test_window_counts_a_whole_year():
 )
 def test_charging_year_runs_april_to_march(day, year):
     assert periods.charging_year_of(day) == year
+
+
+def test_missing_periods_are_listed_as_ranges_across_midnight_and_clock_changes():
+    d = dt.date
+    keys = [(d(2023, 10, 29), 2), (d(2023, 10, 29), 3), (d(2023, 10, 29), 50),
+            (d(2023, 10, 30), 1), (d(2023, 10, 30), 2), (d(2023, 10, 30), 7),
+            (d(2023, 3, 26), 46), (d(2023, 3, 27), 1)]
+    runs = periods.period_runs(keys)
+    assert [n for *_, n in runs] == [2, 3, 1, 2]
+    assert periods.format_period_ranges(keys) == (
+        "2023-10-29 SP2-SP3; 2023-10-29 SP50 to 2023-10-30 SP2; 2023-10-30 SP7; "
+        "2023-03-26 SP46 to 2023-03-27 SP1")
+    assert periods.format_period_ranges(keys, limit=2).endswith("; and 2 more ranges")
+    # SP48 is not the last period of the 50-period day: no run across midnight
+    assert len(periods.period_runs([(d(2023, 10, 29), 48), (d(2023, 10, 30), 1)])) == 2
+    assert periods.format_period_ranges([]) == ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from decimal import Decimal
 
@@ -14,23 +13,20 @@ from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.core import periods
 from btm_ppa.core.demand import default_shape_weights, spread_annual_demand
 from btm_ppa.refresh import refresh
-from tests.conftest import before_april_2023, set_cells
-from tests.independent import DATA, band_means, expected_rows
-
-
-def _mid_blanks(start: dt.date, end: dt.date) -> int:
-    with open(DATA / "gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv", encoding="utf-8") as fh:
-        return sum(1 for r in csv.DictReader(fh)
-                   if start <= dt.date.fromisoformat(r["settlementDate"]) <= end
-                   and not r["marketIndexPrice"])
+from tests.conftest import set_cells
+from tests.independent import band_means, expected_rows, missing_count, window_prices
 
 
 @pytest.mark.integration
 def test_market_index_prices_the_sheet_blocks_at_mid_band_averages(example_xlsx, layout,
                                                                     warehouse):
-    """Independent: band means of marketIndexPrice computed with csv alone; rows 40-42 and
-    50-60 of both streams to the penny, typed fixed charges included."""
+    """Independent: band means of marketIndexPrice computed with csv alone (short gaps
+    filled linearly); rows 40-42 and 50-60 of both streams to the penny, typed fixed
+    charges included. May-July 2023: MID from the DETSYSPRICES file, short gaps only."""
+    start, end = dt.date(2023, 5, 1), dt.date(2023, 7, 31)
     set_cells(example_xlsx, {layout.input("price_basis").cell: "market index",
+                             layout.input("window_start").cell: start,
+                             layout.input("window_end").cell: end,
                              layout.input("agreed_import_capacity_kva").cell: 1500,
                              layout.input("duos_fixed_gbp_per_day").cell: 1.5,
                              layout.input("tnuos_residual_gbp_per_day").cell: 20,
@@ -41,15 +37,17 @@ def test_market_index_prices_the_sheet_blocks_at_mid_band_averages(example_xlsx,
     for row, columns in expected_rows(example_xlsx, "_G").items():
         for col, want in columns.items():
             got = ws[f"{col}{row}"].value
-            tolerance = 0.005 if isinstance(want, Decimal) else 1e-6
+            # £ to the penny; prices per MWh (row 40) written to 4 decimals; volumes to 1 Wh
+            tolerance = 0.005 if isinstance(want, Decimal) else 5e-5 if row == "40" else 1e-6
             assert abs(Decimal(repr(got)) - Decimal(repr(float(want)))) <= Decimal(
                 repr(tolerance)), f"{col}{row}: {got} != {want}"
-    mid = band_means("_G", dt.date(2023, 4, 1), dt.date(2024, 3, 31), "marketIndexPrice")
-    sb = band_means("_G", dt.date(2023, 4, 1), dt.date(2024, 3, 31))
-    assert any(mid[b] != pytest.approx(sb[b], abs=0.5) for b in mid)  # the basis matters
-    blanks = _mid_blanks(dt.date(2023, 4, 1), dt.date(2024, 3, 31)) + 2  # + the 29 Oct gap
-    assert f"{blanks} settlement period(s) in the window have no market index price" in ws[
-        f"E{layout.result_row('status').row}"].value
+    mid = band_means("_G", start, end, "marketIndexPrice")
+    sb = band_means("_G", start, end)
+    assert max(abs(mid[b] - sb[b]) for b in mid) > 0.1  # the basis matters
+    blanks = missing_count(start, end)
+    assert blanks > 0
+    assert (f"{blanks} settlement period(s) in the window have no market index price and were "
+            "filled by linear interpolation") in ws[f"E{layout.result_row('status').row}"].value
     assert "price basis: market index" in outcome.prices.note()
     assert ws[f"A{layout.result_row('energy_cost_gbp').row}"].value == (
         "Energy cost at market index price")
@@ -60,28 +58,24 @@ def test_market_index_prices_the_sheet_blocks_at_mid_band_averages(example_xlsx,
 def test_market_index_prices_both_simulated_streams(example_xlsx, layout, warehouse, method):
     set_cells(example_xlsx, {layout.input("price_basis").cell: "market index",
                              layout.input("method").cell: method,
-                             layout.input("window_start").cell: dt.date(2023, 1, 1),
-                             layout.input("window_end").cell: dt.date(2023, 1, 31),
-                             **before_april_2023()})
+                             layout.input("window_start").cell: dt.date(2023, 7, 1),
+                             layout.input("window_end").cell: dt.date(2023, 7, 31)})
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
     assert outcome.ok, outcome.status
     rows = outcome.schedule
-    with open(DATA / "gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv", encoding="utf-8") as fh:
-        mid = {(r["settlementDate"], int(r["settlementPeriod"])): r["marketIndexPrice"]
-               for r in csv.DictReader(fh) if r["settlementDate"].startswith("2023-01")}
-    held = np.array([mid[(str(d), int(sp))] != "" for d, sp in
-                     zip(rows["settlement_date"], rows["settlement_period"], strict=True)])
-    assert (~held).sum() == _mid_blanks(dt.date(2023, 1, 1), dt.date(2023, 1, 31)) == 60
-    priced = rows[held]
-    want = np.array([float(mid[(str(d), int(sp))]) for d, sp in
-                     zip(priced["settlement_date"], priced["settlement_period"], strict=True)])
-    assert priced["energy_price_gbp_per_mwh"].to_numpy() == pytest.approx(want)
+    want = window_prices(dt.date(2023, 7, 1), dt.date(2023, 7, 31), "marketIndexPrice")
+    assert [(str(d), int(sp)) for d, sp in zip(rows["settlement_date"], rows["settlement_period"],
+                                               strict=True)] == [(d, sp) for d, sp, _, _ in want]
+    assert rows["energy_price_gbp_per_mwh"].to_numpy() == pytest.approx(
+        np.array([p for *_, p in want]))
+    blanks = missing_count(dt.date(2023, 7, 1), dt.date(2023, 7, 31))
     energy = (rows["grid_to_site_mwh"] * rows["energy_price_gbp_per_mwh"]).sum()
     charged = (rows["charge_mwh"] * rows["energy_price_gbp_per_mwh"]).sum()
     assert float(outcome.table.stream1.energy_cost_gbp) == pytest.approx(energy, abs=0.006)
     assert float(outcome.table.stream2.energy_cost_gbp) == pytest.approx(charged, abs=0.006)
-    assert any("60 settlement period(s) had no market index price and were interpolated" in w
-               for w in outcome.warnings)
+    assert blanks > 0 and any(
+        f"{blanks} settlement period(s) had no market index price and were filled by linear "
+        "interpolation" in w for w in outcome.warnings)
 
 
 @pytest.mark.integration
@@ -93,7 +87,22 @@ def test_a_window_without_mid_is_an_error_naming_the_basis_cell(example_xlsx, la
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
     assert not outcome.ok
     assert outcome.status.startswith(f"ERROR: {cell} price basis 'market index'")
-    assert "market index prices from 2023-01-01 to 2024-05-31" in outcome.status
+    assert "(2018-01-01 SP1 to 2018-12-31 SP48)" in outcome.status
+    assert "holds the market index price (MID) on 2023-01-01 to 2023-03-25" in outcome.status
+
+
+@pytest.mark.integration
+def test_a_long_mid_gap_is_refused_naming_it(example_xlsx, layout, warehouse):
+    """The DETSYSPRICES file's clock-change days are dropped, so 2023-10-29 has no MID."""
+    cell = layout.input("price_basis").cell
+    set_cells(example_xlsx, {cell: "market index",
+                             layout.input("window_start").cell: dt.date(2023, 10, 1),
+                             layout.input("window_end").cell: dt.date(2023, 10, 31)})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok
+    assert outcome.status.startswith(f"ERROR: {cell} price basis 'market index'")
+    assert "in runs longer than 4 periods, which are not filled (2023-10-29 SP1-SP50)" in (
+        outcome.status)
 
 
 @pytest.mark.integration

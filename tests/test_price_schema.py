@@ -76,7 +76,7 @@ def test_the_embedded_warehouse_holds_exactly_the_schema(warehouse):
         schema.duckdb_columns()
     mid = warehouse.query("price_date_range")
     assert (str(mid["first_mid_date"].iloc[0])[:10], str(mid["last_mid_date"].iloc[0])[:10]) == (
-        "2023-01-01", "2024-05-31")
+        "2023-01-01", "2025-06-01")
 
 
 @pytest.mark.parametrize("adapter", [DuckDbWarehouse, BigQueryWarehouse])
@@ -92,7 +92,7 @@ def test_every_adapter_implements_the_whole_port(adapter):
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("name", ["system_prices_window", "price_date_range",
+@pytest.mark.parametrize("name", ["system_prices_window", "price_date_range", "held_date_ranges",
                                   "recent_period_counts"])
 def test_queries_name_only_schema_columns(name):
     tree = sqlglot.parse_one(read_sql(name), read="bigquery")

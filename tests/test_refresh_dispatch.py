@@ -106,12 +106,12 @@ def test_dispatch_tab_has_a_day_per_row_and_a_chart(january, warehouse):
     assert len(tab._charts) == 1
 
 
-def test_the_2023_10_29_gap_is_interpolated_and_reported(example_xlsx, warehouse):
+def test_a_short_gap_is_interpolated_and_reported(example_xlsx, gappy_warehouse):
     set_cells(example_xlsx, {cell("window_start"): "2023-10-23", cell("window_end"): "2023-10-29"})
-    outcome, ws = _run(example_xlsx, warehouse, "greedy")
+    outcome, ws = _run(example_xlsx, gappy_warehouse, "greedy")
     assert len(outcome.schedule) == 6 * 48 + 50  # the clock-change day has 50 periods
     notes = ws[status_cell("notes")].value
-    assert "interpolated" in notes and "2023-10-29 SP2, SP3" in notes
+    assert "filled by linear interpolation" in notes and "2023-10-29 SP2-SP3" in notes
     assert outcome.schedule["energy_price_gbp_per_mwh"].notna().all()
 
 

@@ -7,6 +7,7 @@ Nothing below the entry points formats errors; the entry points look an error up
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -45,14 +46,22 @@ class InputError(BtmError):
         self.cell = cell
         self.value = value
         self.expected = expected
-        shown = "blank" if value is None or value == "" else _shown(value)
+        seen = "blank" if value is None or value == "" else shown(value)
         what = problem or "is not valid"
-        super().__init__(f"{cell} {what}: found {shown}; expected {expected}")
+        super().__init__(f"{cell} {what}: found {seen}; expected {expected}")
 
 
-def _shown(value: object) -> str:
-    """A value for a message: its repr, cut short (a cell may hold 50,000 characters)."""
-    text = repr(value)
+def shown(value: object) -> str:
+    """A cell's value for a message: dates as ISO dates (a midnight time is a date, as a
+    spreadsheet date cell reads), other values as their repr, cut short (a cell may hold
+    50,000 characters). Never a Python repr such as ``datetime.date(2023, 12, 31)``."""
+    if isinstance(value, dt.datetime):
+        text = (value.date().isoformat() if value.time() == dt.time() and value.tzinfo is None
+                else value.isoformat(sep=" "))
+    elif isinstance(value, dt.date):
+        text = value.isoformat()
+    else:
+        text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -21,7 +21,7 @@ from btm_ppa.core import dispatch, periods
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
 from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
-from btm_ppa.core.simulation import daily_summary, schedule_frame, value_schedule
+from btm_ppa.core.simulation import schedule_frame, value_schedule
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import (
@@ -35,13 +35,12 @@ from btm_ppa.errors import (
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
+from btm_ppa.sheet.dispatch_tabs import no_schedule_tabs, schedule_tabs
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
     PricesUsed,
     block_writes,
-    dispatch_table,
     find_status_cell,
-    no_schedule_table,
     ppa_writes,
     result_writes,
     simulated_before,
@@ -140,6 +139,7 @@ def refresh(
         workbook.write(tab, outcome.writes, outcome.tables)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
+    outcome.status_written = True
     return outcome
 
 
@@ -155,9 +155,10 @@ def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | Ref
 def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout | None = None,
              now: dt.datetime | None = None,
              warehouse: PriceWarehouse | None = None) -> RefreshOutcome:
-    """Check the layout and every input cell without writing results. A problem is written
-    to the status row as a refresh would; a clean tab is left untouched. With a warehouse,
-    the notes also give the peak import greedy and optimal would plan."""
+    """Check the layout and every input cell. Nothing is written, whatever is found: a
+    problem comes back in the outcome's status (the text a refresh would put in the status
+    row). With a warehouse, the notes also give the peak import greedy and optimal would
+    plan."""
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
@@ -166,16 +167,12 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
         return snapshot
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
-    except BtmError as exc:
-        return _report_error(workbook, tab, layout, snapshot, exc,
-                             read_method(layout, snapshot), now)
-    try:
         site = validation_notes(layout, inputs, warehouse, snapshot.tables, now.date(),
                                 deadline=time.monotonic() + refresh_budget_s())
         notes = _published_rate_notes(layout, inputs, now) + site
-    except BtmError as exc:
-        return _report_error(workbook, tab, layout, snapshot, exc,
-                             read_method(layout, snapshot), now)
+    except BtmError as exc:  # reported to the caller alone: validation writes nothing
+        return RefreshOutcome(ok=False, status=sheet_status_for(exc),
+                              method=read_method(layout, snapshot), error=exc)
     checked = len(layout.inputs) + (2 * 2 * len(layout.block_rows) if inputs.non_bess else 0)
     # The add-on shows the status alone: the residual band and peak import go in it too.
     capacity_cell = layout.input("agreed_import_capacity_kva").cell
@@ -260,18 +257,15 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     if prices.missing:
         warnings.append(
             f"{len(prices.missing)} settlement period(s) in the window have no "
-            f"{prices.basis.value} price ({prices.missing_summary()}); band averages use the "
-            f"{len(present):,} priced")
+            f"{prices.basis.value} price and were filled by linear interpolation "
+            f"({prices.missing_summary()})")
     writes = system_buy_writes(layout, valuation)
     if simulated_before:  # rows 46-48 hold greedy/optimal figures: replace them
         writes += ppa_writes(layout, table)
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
     return RefreshOutcome(ok=True, status="OK", method=inputs.method, table=table,
                           prices=used, writes=writes, warnings=warnings,
-                          tables={DISPATCH_TAB: no_schedule_table(inputs.method)})
-
-
-DISPATCH_TAB = "Dispatch"
+                          tables=no_schedule_tabs(inputs.method))
 
 
 def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
@@ -331,23 +325,26 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         stream1_average_gbp_per_mwh=simulated.valuation.non_bess_system_buy.average_gbp_per_mwh,
         stream2_average_gbp_per_mwh=simulated.valuation.bess_system_buy.average_gbp_per_mwh,
         band_stand_ins=dict(sim.band_stand_ins), warehouse=warehouse.description,
-        comparison=f"{comparison}; {sim.demand_source}", filled_missing=True,
+        comparison=f"{comparison}; {sim.demand_source}",
         notes=(*notes, peak))
     warnings = list(charges.warnings)
     if prices.missing:
         warnings.append(f"{len(prices.missing)} settlement period(s) had no {prices.basis.value} "
-                        f"price and were interpolated ({prices.missing_summary()})")
+                        f"price and were filled by linear interpolation "
+                        f"({prices.missing_summary()})")
     if sim.breach:
         warnings.append(sim.breach)
+    rows = schedule_frame(frame, problem, chosen, price, ppa)
+    tabs, week_note = schedule_tabs(layout, rows, inputs.method, inputs.chart_week, ppa,
+                                    problem.vlp_gbp_per_mwh)
+    warnings += [week_note] if week_note else []
     writes = block_writes(layout, simulated.non_bess, simulated.bess)
     writes += system_buy_writes(layout, simulated.valuation)
     writes += ppa_writes(layout, table)
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
-    rows = schedule_frame(frame, problem, chosen, price, ppa)
     return RefreshOutcome(
         ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
-        warnings=warnings, schedule=rows,
-        tables={DISPATCH_TAB: dispatch_table(daily_summary(rows), inputs.method)})
+        warnings=warnings, schedule=rows, tables=tabs)
 
 
 def _compare(optimal: ResultTable, greedy: ResultTable) -> str:

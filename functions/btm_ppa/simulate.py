@@ -76,7 +76,7 @@ def site_charges(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame,
 @dataclass(frozen=True)
 class Simulation:
     problem: dispatch.DispatchProblem
-    price_gbp_per_mwh: np.ndarray  # energy price on the basis, gaps interpolated
+    price_gbp_per_mwh: np.ndarray  # energy price on the basis, short gaps filled
     rates: PeriodRates
     demand_source: str
     breach: str | None  # where demand alone exceeds the import limit
@@ -88,10 +88,8 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
     """The dispatch problem of the window: demand, import cost per MWh (energy x loss
     factor + every per-MWh charge of the period), the battery."""
     frame = prices.frame
-    # Missing prices (2023-10-29 SP2-3; blank MID) are interpolated from their neighbours:
-    # the site still needs serving in those periods.
-    price = (frame[prices.price_column].interpolate(limit_direction="both")
-             .to_numpy(dtype=np.float64))
+    # Short gaps are already filled by wh.window_prices (longer ones refuse the window).
+    price = frame[prices.price_column].to_numpy(dtype=np.float64)
     assert charges.rates is not None and charges.demand_mwh is not None
     rates, demand = charges.rates.rates, charges.demand_mwh
     bands = charges.rates.bands

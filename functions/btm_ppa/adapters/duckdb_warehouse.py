@@ -25,17 +25,12 @@ import sqlglot
 from sqlglot.errors import ErrorLevel
 
 from btm_ppa.errors import WarehouseError
-from btm_ppa.prices import schema
+from btm_ppa.prices import schema, shipped
 from btm_ppa.prices.warehouse import read_sql
 from btm_ppa.reference import files as reference
 
-SCHEMA_VERSION = 2  # 2: market index prices from prices.schema
-
-#: Source label stored with each shipped file's rows.
-_SOURCE_OF_FILE = {
-    "gb_imbalance_price_b1770_2018.csv": "Elexon BMRS B1770 (shipped)",
-    "gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv": "Elexon DETSYSPRICES (shipped)",
-}
+#: 2: market index prices from prices.schema; 3: the 2016-2025 history (prices.shipped)
+SCHEMA_VERSION = 3
 
 
 def default_path() -> Path:
@@ -58,21 +53,18 @@ def to_duckdb(bigquery_sql: str) -> str:
 
 def shipped_fingerprint() -> str:
     digest = hashlib.sha256(f"schema {SCHEMA_VERSION}".encode())
-    for name in reference.PRICE_FILES:
+    for name in shipped.FILES:
         digest.update(reference.data_path(name).read_bytes())
     return digest.hexdigest()
 
 
 def _load_shipped(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(to_duckdb(read_sql("create_system_prices")))
-    built_at = pd.Timestamp.now(tz="UTC")
-    for name in reference.PRICE_FILES:
-        with reference.data_path(name).open("rb") as fh:
-            loaded = schema.from_elexon(pd.read_csv(fh), _SOURCE_OF_FILE[name], built_at)
-        con.register("incoming", loaded)
-        con.execute(f"INSERT INTO system_prices ({', '.join(schema.COLUMNS)}) "
-                    f"SELECT {', '.join(schema.COLUMNS)} FROM incoming")
-        con.unregister("incoming")
+    loaded = shipped.system_prices(pd.Timestamp.now(tz="UTC"))
+    con.register("incoming", loaded)
+    con.execute(f"INSERT INTO system_prices ({', '.join(schema.COLUMNS)}) "
+                f"SELECT {', '.join(schema.COLUMNS)} FROM incoming")
+    con.unregister("incoming")
 
 
 #: Every DuckDB database file carries these bytes at offset 8.

@@ -38,10 +38,10 @@ from xml.sax.saxutils import escape
 
 import filelock
 import openpyxl
-from openpyxl.chart import LineChart, Reference
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.datetime import to_excel
 
+from btm_ppa.adapters.xlsx_charts import xlsx_chart
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 
@@ -369,13 +369,6 @@ def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
             cell.number_format = number_format
         sheet.column_dimensions[letter].width = 16
     if table.chart and len(table.rows) > 1:
-        spec = table.chart
-        chart = LineChart()
-        chart.title, chart.y_axis.title = spec.title, spec.y_title
-        chart.height, chart.width = 9, 24
-        last = len(table.rows)
-        for column in spec.series_columns:
-            chart.add_data(Reference(sheet, min_col=column + 1, min_row=1, max_row=last),
-                           titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=spec.x_column + 1, min_row=2, max_row=last))
-        sheet.add_chart(chart, f"{get_column_letter(len(table.rows[0]) + 2)}2")
+        sheet.add_chart(xlsx_chart(sheet, table.chart, len(table.rows)),
+                        f"{get_column_letter(len(table.rows[0]) + 2)}2")
+

@@ -10,6 +10,7 @@ tz-aware UTC start times sit beside them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -72,3 +73,43 @@ def charging_year_of(day: dt.date) -> str:
     """The DUoS charging year (1 April to 31 March) a day falls in, as ``"2024/25"``."""
     first_year = day.year if day.month >= 4 else day.year - 1
     return f"{first_year}/{(first_year + 1) % 100:02d}"
+
+
+def period_runs(keys: Iterable[tuple[dt.date, int]]) -> list[tuple[tuple[dt.date, int],
+                                                                   tuple[dt.date, int], int]]:
+    """Runs of consecutive settlement periods: (first, last, length) of each, in order.
+
+    ``keys`` are (settlement date, period) pairs in time order; the last period of a day
+    and the first of the next are consecutive.
+    """
+    runs: list[tuple[tuple[dt.date, int], tuple[dt.date, int], int]] = []
+    for day, sp in keys:
+        if runs:
+            first, (last_day, last_sp), length = runs[-1]
+            follows = ((day == last_day and sp == last_sp + 1)
+                       or (day == last_day + dt.timedelta(days=1) and sp == 1
+                           and last_sp == periods_in_day(last_day)))
+            if follows:
+                runs[-1] = (first, (day, sp), length + 1)
+                continue
+        runs.append(((day, sp), (day, sp), 1))
+    return runs
+
+
+def format_period_run(first: tuple[dt.date, int], last: tuple[dt.date, int]) -> str:
+    """``2023-10-29 SP2-SP3``, ``2023-10-29 SP2``, ``2023-03-08 SP47 to 2023-03-09 SP2``."""
+    if first == last:
+        return f"{first[0]} SP{first[1]}"
+    if first[0] == last[0]:
+        return f"{first[0]} SP{first[1]}-SP{last[1]}"
+    return f"{first[0]} SP{first[1]} to {last[0]} SP{last[1]}"
+
+
+def format_period_ranges(keys: Iterable[tuple[dt.date, int]], limit: int = 8) -> str:
+    """The periods as ranges, ``2023-10-29 SP2-SP3; 2023-11-01 SP47``, at most ``limit``
+    of them then ``and N more ranges``."""
+    runs = period_runs(keys)
+    text = "; ".join(format_period_run(first, last) for first, last, _ in runs[:limit])
+    if len(runs) > limit:
+        text += f"; and {len(runs) - limit:,} more ranges"
+    return text

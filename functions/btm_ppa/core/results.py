@@ -1,15 +1,22 @@
 """Rows 50-60 as money: each £ line rounded to the penny, totals from the rounded lines.
 
 Rounding rule (so that every figure can be re-added by hand from the sheet): volumes are
-kept as computed; each £ line is rounded half-up to the penny; total cost is the sum of
-the rounded cost lines; profit = PPA revenue + VLP revenue - total cost; the Total column
-is Stream 1 + Stream 2 line by line; profit per MWh is profit / volume, to the penny.
+computed exactly and written to the watt-hour (6 decimals of a MWh); each £ line is
+rounded half-up to the penny; total cost is the sum of the rounded cost lines; profit =
+PPA revenue + VLP revenue - total cost; the Total column is Stream 1 + Stream 2 line by
+line; profit per MWh is profit / volume, to the penny. Prices per MWh are written to 4
+decimals (a hundredth of a penny per MWh). Nothing is written with float noise
+(132.39999999999998).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import numpy.typing as npt
 
 from btm_ppa.core.charges import FixedCharges
 from btm_ppa.core.valuation import StreamFigures
@@ -20,9 +27,42 @@ PENNY = Decimal("0.01")
 MIN_VOLUME_FOR_RATE_MWH = 1e-9
 
 
+#: Precision of what is written: energy to the watt-hour, prices per MWh to 4 decimals.
+ENERGY_DECIMALS = 6
+PRICE_DECIMALS = 4
+
+
 def pennies(amount_gbp: float) -> Decimal:
     """Round an amount to the penny, half up, from its shortest decimal form."""
     return Decimal(repr(float(amount_gbp))).quantize(PENNY, rounding=ROUND_HALF_UP)
+
+
+def written_gbp(amount_gbp: float) -> float:
+    """An amount of money as written: to the penny, half up."""
+    return float(pennies(amount_gbp))
+
+
+def pennies_adding_up(amounts_gbp: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Each amount to the penny, such that they add up to their exact total rounded to the
+    penny (a column of a schedule re-adds to its total): every amount is rounded down and
+    the pennies left over go to the largest remainders."""
+    amounts = np.asarray(amounts_gbp, dtype=float)
+    cents = amounts * 100
+    floor = np.floor(cents)
+    target = int(pennies(math.fsum(amounts)) * 100)
+    short = min(max(target - int(floor.sum()), 0), len(cents))
+    floor[np.argsort(floor - cents, kind="stable")[:short]] += 1
+    return floor / 100 + 0.0
+
+
+def written_mwh(volume_mwh: float) -> float:
+    """An energy as written: to the watt-hour (6 decimals of a MWh)."""
+    return round(float(volume_mwh), ENERGY_DECIMALS) + 0.0  # + 0.0: no "-0.0"
+
+
+def written_gbp_per_mwh(price_gbp_per_mwh: float) -> float:
+    """A price or rate per MWh as written: to 4 decimals."""
+    return round(float(price_gbp_per_mwh), PRICE_DECIMALS) + 0.0
 
 
 @dataclass(frozen=True)
@@ -57,7 +97,7 @@ class StreamResult:
         """Values of rows 51-60 by result key, as numbers for the sheet."""
         per_mwh = self.profit_gbp_per_mwh
         return {
-            "volume_mwh": self.volume_mwh,
+            "volume_mwh": written_mwh(self.volume_mwh),
             "ppa_revenue_gbp": float(self.ppa_revenue_gbp),
             "vlp_revenue_gbp": float(self.vlp_revenue_gbp),
             "energy_cost_gbp": float(self.energy_cost_gbp),

@@ -9,6 +9,7 @@ rounded to the penny first and the stream lines built from them, so every figure
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ import pandas as pd
 
 from btm_ppa.core import periods
 from btm_ppa.core.dispatch import DispatchProblem, Schedule
-from btm_ppa.core.results import pennies
+from btm_ppa.core.results import ENERGY_DECIMALS, PRICE_DECIMALS, pennies, pennies_adding_up
 from btm_ppa.core.valuation import (
     BlockLine,
     CostBlock,
@@ -184,6 +185,23 @@ def schedule_frame(frame: pd.DataFrame, problem: DispatchProblem, schedule: Sche
     })
 
 
+def rounded_schedule(schedule_rows: pd.DataFrame) -> pd.DataFrame:
+    """The schedule as exported: energy to the watt-hour, prices per MWh to 4 decimals,
+    money to the penny, by each column's unit suffix. A money column adds up to its exact
+    total rounded to the penny, so profit_gbp sums to row 59's Total plus the fixed charges
+    (they are per day, not per period; row 61 states them), give or take the penny
+    rounding of row 59's own lines."""
+    out = schedule_rows.copy()
+    for column in out.columns:
+        if column.endswith("_gbp_per_mwh"):
+            out[column] = out[column].round(PRICE_DECIMALS) + 0.0
+        elif column.endswith("_mwh"):
+            out[column] = out[column].round(ENERGY_DECIMALS) + 0.0
+        elif column.endswith("_gbp"):
+            out[column] = pennies_adding_up(out[column].to_numpy())
+    return out
+
+
 def daily_summary(schedule_rows: pd.DataFrame) -> pd.DataFrame:
     """Charge, discharge, grid import by band and profit per settlement day."""
     rows = schedule_rows.assign(import_mwh=schedule_rows["grid_to_site_mwh"]
@@ -195,3 +213,34 @@ def daily_summary(schedule_rows: pd.DataFrame) -> pd.DataFrame:
     totals = rows.groupby("settlement_date")[["charge_mwh", "discharge_mwh", "profit_gbp"]].sum()
     return totals.join(by_band)[["charge_mwh", "discharge_mwh", "import_red_mwh",
                                  "import_amber_mwh", "import_green_mwh", "profit_gbp"]]
+
+
+def week_detail(schedule_rows: pd.DataFrame, first_day: dt.date) -> pd.DataFrame:
+    """The seven settlement days from ``first_day`` (within the schedule), period by
+    period, for the Dispatch tab's chart: start (UK clock time), energy price, state of
+    charge at the period's end, charge, discharge. [£/MWh, MWh]"""
+    days = pd.to_datetime(schedule_rows["settlement_date"]).dt.date
+    week = schedule_rows[(days >= first_day) & (days < first_day + dt.timedelta(days=7))]
+    start = pd.to_datetime(week["start_time_utc"], utc=True).dt.tz_convert(periods.UK_TZ)
+    return pd.DataFrame({
+        "start_uk": start.dt.tz_localize(None).to_numpy(),
+        "energy_price_gbp_per_mwh": week["energy_price_gbp_per_mwh"].to_numpy(),
+        "soc_end_mwh": week["soc_end_mwh"].to_numpy(),
+        "charge_mwh": week["charge_mwh"].to_numpy(),
+        "discharge_mwh": week["discharge_mwh"].to_numpy(),
+    })
+
+
+def monthly_profit(schedule_rows: pd.DataFrame, ppa_gbp_per_mwh: float,
+                   vlp_gbp_per_mwh: float) -> pd.DataFrame:
+    """Profit by calendar month and stream, before the fixed and capacity charges (they are
+    per day and Stream 1's; row 61 states them). Stream 2 is the battery's: discharge x
+    (PPA + VLP) - import cost x charge; Stream 1 the rest of each period's profit. [£]"""
+    stream2 = ((ppa_gbp_per_mwh + vlp_gbp_per_mwh) * schedule_rows["discharge_mwh"]
+               - schedule_rows["import_cost_gbp_per_mwh"] * schedule_rows["charge_mwh"])
+    month = pd.to_datetime(schedule_rows["settlement_date"]).dt.to_period("M")
+    frame = pd.DataFrame({"month": month, "stream1_gbp": schedule_rows["profit_gbp"] - stream2,
+                          "stream2_gbp": stream2})
+    by_month = frame.groupby("month", sort=True)[["stream1_gbp", "stream2_gbp"]].sum()
+    by_month.index = [p.to_timestamp().date() for p in by_month.index]
+    return by_month

@@ -21,13 +21,16 @@ from rich.console import Console
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.core.simulation import rounded_schedule
+from btm_ppa.core.vocab import Method
 from btm_ppa.entrypoints.report import ExitCode, exit_code_for, print_outcome
-from btm_ppa.errors import BtmError, RequestError, WorkbookUnavailableError
+from btm_ppa.errors import BtmError, InputError, RequestError, WorkbookUnavailableError
 from btm_ppa.prices.ingest import ingest_prices
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.refresh import refresh
+from btm_ppa.sheet.inputs import read_method
 from btm_ppa.sheet.template import build_template
-from sheets_layout import load_bess_layout
+from sheets_layout import BessLayout, load_bess_layout
 
 DEMO_PATH = Path("build/bess-demo.xlsx")
 
@@ -81,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--area", help="GSP group id or name")
     look.add_argument("--tariff", default=None, help="tariff name, as in the statement")
     look.add_argument("--date", type=_date, default=None, help="day (default: today)")
+    look.add_argument("--list-tariffs", action="store_true",
+                      help="list the tariffs of the area's statement for the day's charging year")
 
     demo = sub.add_parser("demo", help="template + worked example + refresh, printed")
     demo.add_argument("--out", type=Path, default=DEMO_PATH,
@@ -157,8 +162,11 @@ def _lookup(args: argparse.Namespace, console: Console) -> ExitCode:
     from btm_ppa.sheet.area import resolve_area
 
     group = resolve_area(read_gsp_groups(), "--mpan", args.mpan, "--area", args.area)
-    result = lookup(group, args.date or dt.date.today(), args.tariff)
+    result = lookup(group, args.date or dt.date.today(), args.tariff, args.list_tariffs)
     console.print_json(json.dumps(result))
+    if "unit_rates_not_held" in result:  # a null rate is never silent
+        Console(stderr=True, highlight=False).print(
+            f"--tariff {args.tariff}: {result['unit_rates_not_held']}", markup=False)
     return ExitCode.OK
 
 
@@ -204,11 +212,28 @@ def _check_export_path(export: Path) -> None:
             break
 
 
+def _check_export_method(book: XlsxWorkbook, tab: str, layout: BessLayout) -> None:
+    """Refuse --export-schedule under the `sheet` method, before the workbook is touched:
+    only a simulating method has a per-period schedule to export. A workbook that cannot be
+    read is left for the refresh to report."""
+    try:
+        snapshot = book.read(tab, layout.read_range)
+    except BtmError:
+        return
+    if read_method(layout, snapshot) is Method.SHEET:
+        spec = layout.input("method")
+        raise InputError(spec.cell, snapshot.get(spec.cell),
+                         "a method that simulates every settlement period (greedy or "
+                         "optimal) for --export-schedule; nothing was written",
+                         "does not simulate settlement periods")
+
+
 def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
              console: Console, export: Path | None = None) -> ExitCode:
     layout = load_bess_layout()
     if export is not None:
         _check_export_path(export)
+        _check_export_method(XlsxWorkbook(workbook), tab or layout.tab_name, layout)
     warehouse = DuckDbWarehouse(warehouse_path)
     outcome = refresh(XlsxWorkbook(workbook), warehouse, tab=tab, layout=layout)
     print_outcome(outcome, layout, console, str(workbook))
@@ -219,10 +244,11 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
             return ExitCode.INPUT
         try:
             export.parent.mkdir(parents=True, exist_ok=True)
+            written = rounded_schedule(outcome.schedule)  # Wh, 4-decimal prices, pennies
             if export.suffix.lower() == ".parquet":
-                outcome.schedule.to_parquet(export, index=False)
+                written.to_parquet(export, index=False)
             else:
-                outcome.schedule.to_csv(export, index=False)
+                written.to_csv(export, index=False)
         except OSError as exc:
             raise WorkbookUnavailableError(
                 f"the workbook was refreshed, but the schedule could not be written to "

@@ -82,7 +82,7 @@ def outcome_json(outcome: RefreshOutcome, layout: BessLayout) -> dict[str, Any]:
         "ok": outcome.ok,
         "status": outcome.status,
         "method": outcome.method.value if outcome.method else None,
-        "status_written": outcome.status_written or outcome.ok,
+        "status_written": outcome.status_written,  # row 62 holds this status
         "warnings": outcome.warnings,
     }
     if outcome.error is not None:

@@ -21,8 +21,15 @@ from btm_ppa.core import periods
 from btm_ppa.core.prices import PriceBasis
 from btm_ppa.errors import PriceDataError
 
-#: Share of a window's periods that may be missing before the refresh refuses to price it.
-MAX_MISSING_SHARE = 0.05
+#: The longest run of consecutive settlement periods without a price that a refresh fills
+#: (linearly, between the priced periods either side); a longer run refuses the window.
+MAX_FILLED_GAP_PERIODS = 4
+
+#: A row's source may name its MID's origin apart: ``"<system prices>; MID: <MID>"``.
+MID_SOURCE_SEPARATOR = "; MID: "
+
+#: What a refusal suggests for loading prices the warehouse lacks.
+INGEST_HINT = "load them with `btm-ppa ingest-prices --start YYYY-MM-DD --end YYYY-MM-DD`"
 
 
 def read_sql(name: str) -> str:
@@ -73,34 +80,28 @@ class PriceWindow:
 
 @dataclass(frozen=True)
 class WindowPrices:
-    """Prices of a window aligned to its settlement periods."""
+    """Prices of a window aligned to its settlement periods, short gaps filled."""
 
     window: PriceWindow
     frame: pd.DataFrame  # periods.settlement_periods columns + both price columns
     expected_count: int
-    missing: list[tuple[dt.date, int]]  # periods without a price on the basis
+    missing: list[tuple[dt.date, int]]  # periods without a price held on the basis (filled)
     sources: tuple[str, ...]
     basis: PriceBasis = PriceBasis.SYSTEM_BUY
 
     @property
     def price_column(self) -> str:
-        """The frame's column of the basis price. [£/MWh]"""
+        """The frame's column of the basis price, short gaps filled. [£/MWh]"""
         return self.basis.column
 
     @property
     def present(self) -> pd.DataFrame:
-        """Periods that have a price on the basis."""
+        """Periods that have a price on the basis (every period: gaps are filled)."""
         return self.frame[self.frame[self.price_column].notna()]
 
-    def missing_summary(self, limit: int = 6) -> str:
-        """``"2023-10-29 SP2, SP3"``-style list of the missing periods."""
-        by_day: dict[dt.date, list[int]] = {}
-        for day, sp in self.missing:
-            by_day.setdefault(day, []).append(sp)
-        parts = [f"{day} SP{', SP'.join(map(str, sps))}" for day, sps in by_day.items()]
-        if len(parts) > limit:
-            return "; ".join(parts[:limit]) + f"; and {len(parts) - limit} more days"
-        return "; ".join(parts)
+    def missing_summary(self, limit: int = 8) -> str:
+        """The missing periods as ranges: ``"2023-10-29 SP2-SP3; 2023-11-01 SP47"``."""
+        return periods.format_period_ranges(self.missing, limit)
 
 
 def latest_complete_date(warehouse: PriceWarehouse) -> dt.date:
@@ -143,21 +144,23 @@ def window_prices(
 ) -> WindowPrices:
     """Fetch the window's prices and align them to the settlement periods it should hold.
 
-    Raises PriceDataError (naming the window cells) when the window has no prices, or
-    more than ``MAX_MISSING_SHARE`` of its periods have no price on the basis; under the
-    market index basis a window without any MID (2018) names ``basis_cell``.
+    A run of at most ``MAX_FILLED_GAP_PERIODS`` periods without a price on the basis is
+    filled linearly between the priced periods either side (at the window's edge, with the
+    nearest one) and listed in ``missing``. Raises PriceDataError (naming the window cells,
+    or ``basis_cell`` under the market index basis) when the window has no prices, or a
+    longer run: the message lists those periods and the dates held as ranges.
     """
     raw = warehouse.query(
         "system_prices_window", {"window_start": window.start, "window_end": window.end})
     cells = f"{start_cell}:{end_cell}"
     expected = periods.settlement_periods(window.start, window.end)
     if raw.empty:
-        first, last = _held_range(warehouse, "first_date", "last_date")
-        span = "no prices at all" if first is None else f"prices from {first} to {last}"
         raise PriceDataError(
-            f"{cells} price window {window.start} to {window.end} has no system prices; "
-            f"the warehouse ({warehouse.description}) holds {span}: expected a window "
-            "inside that range", cell=start_cell)
+            f"{cells} price window {window.start} to {window.end}"
+            f"{' (default: the latest 12 months held)' if window.defaulted else ''} has no "
+            f"system prices; the warehouse ({warehouse.description}) holds "
+            f"{held_summary(warehouse, PriceBasis.SYSTEM_BUY)}: expected a window inside "
+            f"that, or {INGEST_HINT}", cell=start_cell)
     raw = raw.assign(settlement_date=pd.to_datetime(raw["settlement_date"]).dt.date,
                      settlement_period=raw["settlement_period"].astype(np.int64))
     raw = raw.drop_duplicates(["settlement_date", "settlement_period"], keep="last")
@@ -166,35 +169,70 @@ def window_prices(
         raw[["settlement_date", "settlement_period", *columns]].astype(
             {c: "float64" for c in columns}),
         on=["settlement_date", "settlement_period"], how="left")
-    if basis is PriceBasis.MARKET_INDEX and frame[basis.column].isna().all():
-        first, last = _held_range(warehouse, "first_mid_date", "last_mid_date")
-        span = ("no market index prices at all" if first is None
-                else f"market index prices from {first} to {last}")
-        raise PriceDataError(
-            f"{basis_cell} price basis {basis.value!r}: the window {window.start} to "
-            f"{window.end} ({cells}) has no market index price (MID); the warehouse holds "
-            f"{span}: expected {PriceBasis.SYSTEM_BUY.value!r} (or blank), or a window with "
-            "MID", cell=basis_cell)
-    gaps = frame[frame[basis.column].isna()]
+    column = basis.column
+    gaps = frame[frame[column].isna()]
     missing = list(zip(gaps["settlement_date"], gaps["settlement_period"].astype(int),
                        strict=True))
-    result = WindowPrices(window=window, frame=frame, expected_count=len(expected),
-                          missing=missing, sources=tuple(sorted(raw["source"].unique())),
-                          basis=basis)
-    if len(missing) > MAX_MISSING_SHARE * len(expected):
-        first, last = _held_range(warehouse, "first_date", "last_date")
-        raise PriceDataError(
-            f"{cells} price window {window.start} to {window.end} is missing "
-            f"{len(missing):,} of its {len(expected):,} settlement periods' {basis.value} "
-            f"prices (more than {MAX_MISSING_SHARE:.0%}); the warehouse holds prices from "
-            f"{first} to {last}: expected a window inside that range", cell=start_cell)
-    return result
+    if missing:
+        long_runs = [(first, last, n) for first, last, n in periods.period_runs(missing)
+                     if n > MAX_FILLED_GAP_PERIODS]
+        if long_runs:
+            raise PriceDataError(_gap_message(warehouse, window, cells, basis, basis_cell,
+                                              long_runs, len(expected)),
+                                 cell=basis_cell if basis is PriceBasis.MARKET_INDEX
+                                 else start_cell)
+        frame[column] = frame[column].interpolate(method="linear", limit_direction="both")
+    return WindowPrices(window=window, frame=frame, expected_count=len(expected),
+                        missing=missing, sources=_sources(raw, basis), basis=basis)
 
 
-def _held_range(warehouse: PriceWarehouse, first_column: str,
-                last_column: str) -> tuple[dt.date | None, dt.date | None]:
-    held = warehouse.query("price_date_range")
-    first, last = held[first_column].iloc[0], held[last_column].iloc[0]
-    if pd.isna(first):
-        return None, None
-    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+def _sources(raw: pd.DataFrame, basis: PriceBasis) -> tuple[str, ...]:
+    """Where the window's prices on the basis came from, each once."""
+    labels = raw.loc[raw[basis.column].notna(), "source"].unique()
+    part = 1 if basis is PriceBasis.MARKET_INDEX else 0
+    return tuple(sorted({str(label).split(MID_SOURCE_SEPARATOR)[
+        part if MID_SOURCE_SEPARATOR in str(label) else 0] for label in labels}))
+
+
+def _gap_message(warehouse: PriceWarehouse, window: PriceWindow, cells: str,
+                 basis: PriceBasis, basis_cell: str,
+                 long_runs: list[tuple[tuple[dt.date, int], tuple[dt.date, int], int]],
+                 expected_count: int) -> str:
+    what = ("market index price (MID)" if basis is PriceBasis.MARKET_INDEX
+            else f"{basis.value} price")
+    periods_missing = sum(n for _, _, n in long_runs)
+    shown = "; ".join(periods.format_period_run(first, last) for first, last, _ in long_runs[:8])
+    if len(long_runs) > 8:
+        shown += f"; and {len(long_runs) - 8:,} more ranges"
+    text = (f"{cells} price window {window.start} to {window.end}"
+            f"{' (default: the latest 12 months held)' if window.defaulted else ''}: "
+            f"{periods_missing:,} of its {expected_count:,} settlement periods have no {what} "
+            f"in runs longer than {MAX_FILLED_GAP_PERIODS} periods, which are not filled "
+            f"({shown}); the warehouse ({warehouse.description}) holds the {what} on "
+            f"{held_summary(warehouse, basis)} (some days in part): expected a window "
+            f"without such gaps, or {INGEST_HINT}")
+    if basis is PriceBasis.MARKET_INDEX:
+        text = (f"{basis_cell} price basis {basis.value!r}: " + text
+                + f", or {PriceBasis.SYSTEM_BUY.value!r} (or blank) in {basis_cell}")
+    return text
+
+
+def held_ranges(warehouse: PriceWarehouse,
+                basis: PriceBasis = PriceBasis.SYSTEM_BUY) -> list[tuple[dt.date, dt.date]]:
+    """Runs of consecutive settlement dates with a price on the basis, oldest first."""
+    held = warehouse.query("held_date_ranges", {"basis": basis.value})  # type: ignore[dict-item]
+    return [(pd.Timestamp(r.first_date).date(), pd.Timestamp(r.last_date).date())
+            for r in held.itertuples()]
+
+
+def held_summary(warehouse: PriceWarehouse, basis: PriceBasis = PriceBasis.SYSTEM_BUY,
+                 limit: int = 6) -> str:
+    """``2016-06-06 to 2025-06-01`` (runs joined by ``, ``), or ``no prices at all``."""
+    ranges = held_ranges(warehouse, basis)
+    if not ranges:
+        return "no prices at all"
+    parts = [f"{a} to {b}" if a != b else f"{a}" for a, b in ranges]
+    if len(parts) > limit:
+        parts = [*parts[:limit - 1], f"... ({len(parts) - limit + 1} more ranges)",
+                 parts[-1]]
+    return ", ".join(parts)

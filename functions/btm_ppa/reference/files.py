@@ -17,10 +17,6 @@ from btm_ppa.core.duos import TimeBands, TimeBandTable, day_band_slots
 _DATA = "btm_ppa.data"
 TIME_BANDS_FILE = "gb_duos_time_bands_2024-25_to_2026-27.csv"
 GSP_GROUPS_FILE = "gb_gsp_groups_dno.csv"
-PRICE_FILES = (
-    "gb_imbalance_price_b1770_2018.csv",
-    "gb_imbalance_price_detsys_2023-01-01_2024-05-31.csv",
-)
 
 
 def data_path(name: str) -> resources.abc.Traversable:

@@ -92,8 +92,34 @@ def published_rates(group: GspGroup, tariff: str, day: dt.date,
                        str(row["statement_title"]))
 
 
-def lookup(group: GspGroup, day: dt.date, tariff: str | None = None) -> dict[str, Any]:
-    """DNO, GSP group, the day's time bands, and a tariff's unit rates if asked."""
+def _years_held(group: GspGroup) -> list[str]:
+    rates = _parsed("duos_unit_rates")[0]
+    return sorted(rates.loc[rates["gsp_group"] == group.gsp_group_id, "charging_year"].unique())
+
+
+def _not_held(group: GspGroup, year: str) -> str:
+    held = _years_held(group)
+    return (f"no {group.dno} charging statement for {year} is held; held for this area: "
+            + (", ".join(held) if held else "none"))
+
+
+def tariffs_held(group: GspGroup, day: dt.date) -> dict[str, Any]:
+    """The tariff names of the statement for the area and ``day``'s charging year, or an
+    empty list and a note saying which years are held."""
+    year = charging_year_of(day)
+    rates = _parsed("duos_unit_rates")[0]
+    held = rates[(rates["gsp_group"] == group.gsp_group_id) & (rates["charging_year"] == year)]
+    names = list(dict.fromkeys(held["tariff_name"]))
+    body: dict[str, Any] = {"charging_year": year, "tariffs": names}
+    if not names:
+        body["note"] = _not_held(group, year)
+    return body
+
+
+def lookup(group: GspGroup, day: dt.date, tariff: str | None = None,
+           list_tariffs: bool = False) -> dict[str, Any]:
+    """DNO, GSP group, the day's time bands, a tariff's unit rates if asked (or why they are
+    not held), and the tariffs held if asked."""
     bands, own = reference.read_time_bands().for_year(group.gsp_group_id, charging_year_of(day))
     table = _parsed("duos_time_bands")[0]
     row = table[(table["gsp_group_id"] == group.gsp_group_id)
@@ -111,4 +137,8 @@ def lookup(group: GspGroup, day: dt.date, tariff: str | None = None) -> dict[str
             "charging_year": rates.charging_year, "tariff": rates.tariff_name,
             "red": rates.red_p_per_kwh, "amber": rates.amber_p_per_kwh,
             "green": rates.green_p_per_kwh, "statement": rates.statement}
+        if rates is None:
+            result["unit_rates_not_held"] = _not_held(group, charging_year_of(day))
+    if list_tariffs:
+        result["tariffs_held"] = tariffs_held(group, day)
     return result

@@ -54,6 +54,7 @@ EXAMPLE_INPUTS: dict[str, CellValue] = {
     "duos_fixed_gbp_per_day": None,
     "duos_capacity_p_per_kva_day": None,
     "price_basis": None,
+    "dispatch_chart_week": None,  # the window's first week
 }
 
 #: 2023/24 rates the `sheet` method's block costs are priced at. [£/MWh]

@@ -80,6 +80,7 @@ class RefreshInputs:
     non_bess: CostBlock | None  # analyst blocks, under `sheet` only
     bess: CostBlock | None
     site: SiteChargeInputs = NO_SITE_CHARGES
+    chart_week: dt.date | None = None  # the Dispatch week tab's first day (blank: window's)
 
 
 def read_method(layout: BessLayout, snapshot: TabSnapshot) -> Method | None:
@@ -219,6 +220,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         "fit_gbp_per_mwh")}
     window_start = _value(layout, snapshot, "window_start", collect)
     window_end = _value(layout, snapshot, "window_end", collect)
+    chart_week = _value(layout, snapshot, "dispatch_chart_week", collect)
     annual_demand = _value(layout, snapshot, "annual_demand_mwh", collect)
     ppa = _value(layout, snapshot, "ppa_price_gbp_per_mwh", collect)
     if simulate:
@@ -265,6 +267,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
         window_end=window_end, method=method, annual_demand_mwh=annual_demand,
         ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess, site=site,
+        chart_week=chart_week,
     )
 
 

@@ -5,6 +5,7 @@ number and says what moved."""
 from __future__ import annotations
 
 from btm_ppa.errors import LayoutError
+from btm_ppa.errors import shown as shown_value
 from btm_ppa.sheet import cells as cellparse
 from btm_ppa.sheet.workbook import TabSnapshot
 from sheets_layout import (
@@ -57,7 +58,7 @@ def check_label(snapshot: TabSnapshot, label_cell: str, label: str, for_cell: st
     found = snapshot.get(label_cell)
     if normalise_label(found).startswith(normalise_label(label)):
         return
-    shown = "blank" if cellparse.is_blank(found) else repr(found)[:80]
+    shown = "blank" if cellparse.is_blank(found) else shown_value(found)
     message = (f"{label_cell}: expected the label {label!r} beside {for_cell}, found {shown}; "
                "the tab does not match the layout, so nothing was read or written")
     moved_to = find_label_nearby(snapshot, label_cell, label)

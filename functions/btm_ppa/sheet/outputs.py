@@ -12,10 +12,16 @@ from dataclasses import dataclass
 import pandas as pd
 
 from btm_ppa.core.prices import BandPrices, PriceBasis
-from btm_ppa.core.results import ResultTable, pennies
+from btm_ppa.core.results import (
+    ResultTable,
+    pennies_adding_up,
+    written_gbp,
+    written_gbp_per_mwh,
+    written_mwh,
+)
 from btm_ppa.core.valuation import CostBlock, SystemBuyLine, Valuation
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
-from btm_ppa.prices.warehouse import WindowPrices
+from btm_ppa.prices.warehouse import MAX_FILLED_GAP_PERIODS, WindowPrices
 from btm_ppa.sheet.layout_check import is_bess_tab
 from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 from sheets_layout import BessLayout, column_index, column_letters, normalise_label, split_a1
@@ -37,7 +43,6 @@ class PricesUsed:
     band_stand_ins: dict[str, str]
     warehouse: str
     comparison: str = ""  # greedy/optimal: how the two methods compare
-    filled_missing: bool = False  # greedy/optimal interpolate missing prices
     notes: tuple[str, ...] = ()  # price basis, fixed charges, import limit
 
     def note(self) -> str:
@@ -49,8 +54,8 @@ class PricesUsed:
             f"{present:,} of {w.expected_count:,} SPs priced",
         ]
         if w.missing:
-            how = "interpolated" if self.filled_missing else "left out of the averages"
-            parts.append(f"{len(w.missing)} missing ({how}): {w.missing_summary()}")
+            parts.append(f"{len(w.missing)} missing (filled linearly, gaps of up to "
+                         f"{MAX_FILLED_GAP_PERIODS} SPs): {w.missing_summary()}")
         if self.comparison:
             parts.insert(0, self.comparison)
         bands = ", ".join(
@@ -79,10 +84,11 @@ def system_buy_writes(layout: BessLayout, valuation: Valuation) -> list[CellWrit
 
 
 def _system_buy_line(avg: str, vol: str, cost: str, line: SystemBuyLine) -> list[CellWrite]:
+    average = line.average_gbp_per_mwh
     return [
-        CellWrite(avg, line.average_gbp_per_mwh, PRICE_FORMAT),
-        CellWrite(vol, line.volume_mwh, VOLUME_FORMAT),
-        CellWrite(cost, float(pennies(line.cost_gbp)), MONEY_FORMAT),
+        CellWrite(avg, None if average is None else written_gbp_per_mwh(average), PRICE_FORMAT),
+        CellWrite(vol, written_mwh(line.volume_mwh), VOLUME_FORMAT),
+        CellWrite(cost, written_gbp(line.cost_gbp), MONEY_FORMAT),
     ]
 
 
@@ -99,7 +105,8 @@ def result_writes(layout: BessLayout, table: ResultTable, prices: PricesUsed,
             values = (prices.stream1_average_gbp_per_mwh, prices.stream2_average_gbp_per_mwh,
                       prices.band_prices.window_average_gbp_per_mwh)
             writes.append(CellWrite(f"{cols[0]}{r}", spec.label))
-            writes += [CellWrite(f"{c}{r}", v, spec.number_format)
+            writes += [CellWrite(f"{c}{r}", None if v is None else written_gbp_per_mwh(v),
+                                 spec.number_format)
                        for c, v in zip(cols[1:4], values, strict=True)]
             writes.append(CellWrite(f"{cols[4]}{r}", prices.note()))
         elif spec.key == "status":
@@ -183,8 +190,10 @@ def block_writes(layout: BessLayout, non_bess: CostBlock, bess: CostBlock) -> li
     for spec_block, block in ((layout.non_bess, non_bess), (layout.bess, bess)):
         for row in layout.block_rows:
             line = block.duos[DuosBand(row.band)] if row.band else getattr(block, row.key)
-            writes.append(CellWrite(spec_block.volume_cell(row).cell, line.volume_mwh, VOLUME_FORMAT))
-            writes.append(CellWrite(spec_block.cost_cell(row).cell, line.cost_gbp, MONEY_FORMAT))
+            writes.append(CellWrite(spec_block.volume_cell(row).cell, written_mwh(line.volume_mwh),
+                                    VOLUME_FORMAT))
+            writes.append(CellWrite(spec_block.cost_cell(row).cell, written_gbp(line.cost_gbp),
+                                    MONEY_FORMAT))
     return writes
 
 
@@ -194,7 +203,8 @@ def ppa_writes(layout: BessLayout, table: ResultTable) -> list[CellWrite]:
     writes = []
     for row, result in ((p["stream1_row"], table.stream1), (p["stream2_row"], table.stream2),
                         (p["total_row"], table.total)):
-        writes.append(CellWrite(f"{p['volume_column']}{row}", result.volume_mwh, VOLUME_FORMAT))
+        writes.append(CellWrite(f"{p['volume_column']}{row}", written_mwh(result.volume_mwh),
+                                VOLUME_FORMAT))
         writes.append(CellWrite(f"{p['revenue_column']}{row}", float(result.ppa_revenue_gbp),
                                 MONEY_FORMAT))
     return writes
@@ -208,9 +218,9 @@ def dispatch_table(daily: pd.DataFrame, method: Method) -> TableWrite:
     """The Dispatch tab: one row per settlement day, with a chart of charge, discharge and
     profit."""
     rows: list[list[CellValue]] = [list(DISPATCH_HEADER)]
-    for day, rec in daily.iterrows():
-        rows.append([day, *(float(v) for v in rec.to_numpy()[:-1]),
-                     float(pennies(float(rec["profit_gbp"])))])
+    profit = pennies_adding_up(daily["profit_gbp"].to_numpy())  # the days add up
+    for (day, rec), day_profit in zip(daily.iterrows(), profit, strict=True):
+        rows.append([day, *(written_mwh(v) for v in rec.to_numpy()[:-1]), float(day_profit)])
     formats = {0: "yyyy-mm-dd", **{i: VOLUME_FORMAT for i in range(1, 6)}, 6: MONEY_FORMAT}
     chart = ChartSpec(title=f"Daily charge and discharge ({method.value} schedule)",
                       x_column=0, series_columns=(1, 2), y_title="MWh")

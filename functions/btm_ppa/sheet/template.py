@@ -10,14 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import tomllib
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import openpyxl
+from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from btm_ppa.sheet.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
+from btm_ppa.sheet.guidance import InputGuide, block_guides, input_guides
 from sheets_layout import BessLayout, Kind, load_bess_layout
 
 _INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # analyst cells: pale yellow
@@ -35,6 +39,8 @@ def template_spec() -> dict[str, Any]:
 def build_template(path: Path, *, example: bool = False,
                    layout: BessLayout | None = None) -> Path:
     """Write a new workbook at ``path`` (replacing any file there)."""
+    from btm_ppa.reference.files import read_gsp_groups  # the area drop-down's names
+
     layout = layout or load_bess_layout()
     spec = template_spec()
     formulas = spec["formulas"]
@@ -103,6 +109,8 @@ def build_template(path: Path, *, example: bool = False,
             ws[cell_spec.cell].number_format = {"average": "#,##0.00", "volume": "#,##0.000",
                                                 "cost": "£#,##0.00"}[key]
 
+    add_guides(ws, input_guides(layout, [g.name for g in read_gsp_groups()])
+               + block_guides(layout))
     _ppa_rows(ws, layout)
     _result_rows(ws, layout)
     _layout_tab(book, layout)
@@ -111,6 +119,40 @@ def build_template(path: Path, *, example: bool = False,
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
+
+
+def add_guides(ws, guides: Sequence[InputGuide]) -> None:
+    """Each input's note (a cell comment) and data validation: a drop-down for a fixed set,
+    a range for a number or a date. Excel and LibreOffice show the note on hover, the
+    drop-down's arrow on the cell, and the prompt when the cell is selected."""
+    for guide in guides:
+        ws[guide.cell].comment = Comment(guide.note, "btm-ppa", width=320, height=140)
+        rule = _validation(guide)
+        if rule is not None:
+            ws.add_data_validation(rule)
+            rule.add(guide.cell)
+
+
+def _excel_day(day: dt.date) -> int:
+    return (day - dt.date(1899, 12, 30)).days
+
+
+def _validation(guide: InputGuide) -> DataValidation | None:
+    common = {"allow_blank": True, "showErrorMessage": True, "showInputMessage": True,
+              "errorTitle": guide.title, "error": guide.refusal[:255],
+              "promptTitle": guide.title, "prompt": guide.note[:255]}
+    if guide.choices:  # showDropDown=False shows the arrow (the attribute means "hide")
+        return DataValidation(type="list", formula1='"' + ",".join(guide.choices) + '"',
+                              showDropDown=False, errorStyle="stop" if guide.strict else "warning",
+                              **common)
+    if guide.kind is Kind.DATE and guide.earliest and guide.latest:
+        return DataValidation(type="date", operator="between",
+                              formula1=str(_excel_day(guide.earliest)),
+                              formula2=str(_excel_day(guide.latest)), **common)
+    if guide.minimum is not None and guide.maximum is not None:
+        return DataValidation(type="decimal", operator="between", formula1=repr(guide.minimum),
+                              formula2=repr(guide.maximum), **common)
+    return None
 
 
 def _ppa_rows(ws, layout: BessLayout) -> None:

@@ -48,6 +48,11 @@ class ChartSpec:
     x_column: int
     series_columns: tuple[int, ...]
     y_title: str
+    kind: str = "LINE"  # LINE, or COLUMN (bars side by side)
+    secondary_columns: tuple[int, ...] = ()  # lines on a right-hand axis (a price beside MWh)
+    secondary_title: str = ""
+    label_every: int = 0  # label every n-th category on the x axis (0: as the program likes)
+    x_format: str = ""  # number format of the x axis labels
 
 
 @dataclass(frozen=True)

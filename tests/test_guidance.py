@@ -1,0 +1,94 @@
+"""The sheet that guides (issue 23, item 13): every input of the layout gets a note and,
+where its values are a fixed set or a range, a data validation (a drop-down, a range), in
+the template and after any number of refreshes."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.core.prices import PriceBasis
+from btm_ppa.core.vocab import Method, VoltageLevel
+from btm_ppa.reference.files import read_gsp_groups
+from btm_ppa.refresh import refresh
+from btm_ppa.sheet.guidance import block_guides, input_guides
+from btm_ppa.sheet.template import build_template
+from sheets_layout import Kind, load_bess_layout
+
+LAYOUT = load_bess_layout()
+AREAS = [g.name for g in read_gsp_groups()]
+
+
+def _validations(ws) -> dict[str, object]:
+    return {str(cell): dv for dv in ws.data_validations.dataValidation for cell in dv.sqref}
+
+
+def test_the_fixed_sets_of_the_layout_are_what_the_inputs_accept():
+    assert LAYOUT.input("method").choices == tuple(m.value for m in Method)
+    assert LAYOUT.input("price_basis").choices == tuple(b.value for b in PriceBasis)
+    assert LAYOUT.input("voltage_level").choices == tuple(v.value for v in VoltageLevel)
+    assert LAYOUT.input("dno_area").choices_from == "gsp_groups"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return build_template(tmp_path_factory.mktemp("guides") / "t.xlsx")
+
+
+def test_every_input_has_a_note_with_its_meaning_unit_and_range(template):
+    ws = openpyxl.load_workbook(template)["BESS"]
+    for spec in LAYOUT.inputs:
+        note = ws[spec.cell].comment
+        assert note is not None, spec.cell
+        assert spec.label in note.text and ("Required." in note.text or "Optional." in note.text)
+        if spec.help:
+            assert spec.help in note.text, spec.cell
+        if spec.unit not in ("text", "date", "0-1"):
+            assert spec.unit in note.text, spec.cell
+        if spec.maximum is not None:
+            assert f"{int(spec.maximum):,}" in note.text or f"{spec.maximum:g}" in note.text
+
+
+def test_fixed_sets_are_drop_downs_and_numbers_and_dates_are_ranges(template):
+    ws = openpyxl.load_workbook(template)["BESS"]
+    rules = _validations(ws)
+    for spec in LAYOUT.inputs:
+        rule = rules.get(spec.cell)
+        choices = AREAS if spec.choices_from else list(spec.choices)
+        if choices:
+            assert rule.type == "list" and rule.formula1.strip('"').split(",") == choices
+            assert not rule.showDropDown  # openpyxl's name for "hide the arrow"
+            # the area also takes ids (_G) and any case: other values are warned of
+            assert rule.errorStyle in (("warning",) if spec.choices_from else (None, "stop"))
+        elif spec.kind is Kind.DATE:
+            assert rule.type == "date" and rule.operator == "between", spec.cell
+        elif spec.minimum is not None and spec.maximum is not None:
+            assert rule.type == "decimal" and rule.operator == "between", spec.cell
+            low = spec.minimum / 100 if spec.kind is Kind.PERCENT else spec.minimum
+            assert (float(rule.formula1), float(rule.formula2)) == (low, spec.maximum), spec.cell
+        else:
+            assert rule is None, spec.cell  # free text: a note only
+    for guide in block_guides(LAYOUT):
+        assert rules[guide.cell].type == "decimal" and ws[guide.cell].comment is not None
+
+
+def test_an_input_the_layout_adds_is_guided_too():
+    import dataclasses
+
+    extra = dataclasses.replace(LAYOUT.input("method"), key="forecast", cell="B25",
+                                label="Forecast", choices=("a", "b"), help="which forecast")
+    layout = dataclasses.replace(LAYOUT, inputs=(*LAYOUT.inputs, extra))
+    guide = {g.cell: g for g in input_guides(layout, AREAS)}["B25"]
+    assert guide.choices == ("a", "b") and "which forecast" in guide.note
+
+
+def test_the_guides_survive_a_refresh(example_xlsx, warehouse):
+    before = openpyxl.load_workbook(example_xlsx)["BESS"]
+    count = len(before.data_validations.dataValidation)
+    assert count >= len([g for g in input_guides(LAYOUT, AREAS) if g.choices or g.minimum is not None])
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse).ok
+    after = openpyxl.load_workbook(example_xlsx)["BESS"]
+    assert len(after.data_validations.dataValidation) == count
+    assert after[LAYOUT.input("method").cell].comment.text == before[
+        LAYOUT.input("method").cell].comment.text
