@@ -134,6 +134,13 @@ def time_bands() -> dict[tuple[str, str], TimeBands]:
     return out
 
 
+def time_band_texts(gsp_group_id: str, charging_year: str) -> dict[str, dict[str, str]]:
+    """The published band times of a year ("16:00-19:00"), by day type and band."""
+    return {r["day_type"]: {b: r[f"{b}_times"] for b in ("red", "amber", "green")}
+            for r in _rows(TIME_BANDS_FILE)
+            if r["gsp_group"] == gsp_group_id and r["charging_year"] == charging_year}
+
+
 # ------------------------------------------------------------------ residual bands ----
 #: Residual-band category of each tariff family, as in the thresholds table.
 _CATEGORY = {"non-domestic aggregated": "LV no MIC (Non-Domestic Aggregated)",
