@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check lint bench clean
+.PHONY: setup demo test check lint bench clean deployed-tier
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "btm-ppa needs Python 3.11 or newer (set PYTHON=...)")'
@@ -42,6 +42,11 @@ $(WHEELHOUSE): deploy/requirements-cloud.txt
 
 test: setup $(NODE_DEPS) $(WHEELHOUSE)  ## every test, offline (after the downloads above)
 	$(BIN)/python -m pytest
+
+# The deployed functions on their runtime's Python (3.12): the staged source installed as
+# the Python buildpack installs it, then the deployed-function tests (tests/deployed_tier.sh).
+deployed-tier: setup
+	bash tests/deployed_tier.sh
 
 check: setup  ## the unit tier alone (under 30 s), for day-to-day work
 	$(BIN)/python -m pytest -m unit -q

@@ -7,9 +7,12 @@ concurrency and retry backoff, and sends no OIDC token, which is everything unde
 here. This one implements the calls the backend and its tests use, strictly:
 
 - ``POST /v2/projects/P/locations/L/queues`` (create; 409 if it exists), ``GET`` a queue
-  (404 if missing), ``POST .../queues/Q/tasks`` (create; a task name used before in the
-  queue is 409 ALREADY_EXISTS, as Cloud Tasks refuses duplicate names; a target that is
-  not http(s), a bad name or an OIDC token without a service account is 400).
+  (404 if missing), ``POST .../queues/Q/tasks`` (create; a target that is not http(s), a
+  bad name or an OIDC token without a service account is 400).
+- Names deduplicate as Cloud Tasks documents: a task name taken by a task still in the
+  queue, or by one that ran (or gave up) within about the last hour
+  (``DEDUP_WINDOW_S``), is 409 ALREADY_EXISTS; after that the name is free again.
+- ``scheduleTime`` holds a task back until then.
 - Dispatch honours ``rateLimits.maxDispatchesPerSecond`` and
   ``maxConcurrentDispatches``, retries any non-2xx answer with the queue's backoff
   (``minBackoff`` doubling ``maxDoublings`` times up to ``maxBackoff``) until
@@ -25,6 +28,7 @@ night of 500 sheets runs in seconds; the Sheets stand-in's minute shrinks by the
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import re
 import threading
@@ -38,6 +42,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 _QUEUE = r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]+"
+#: How long a name stays taken after its task has finished.
+DEDUP_WINDOW_S = 3600.0
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,500}$")
 #: google.cloud.tasks.v2.HttpMethod (the REST client sends enums as their numbers).
 _METHODS = {0: "POST", 1: "POST", 2: "GET", 3: "HEAD", 4: "PUT", 5: "DELETE", 6: "PATCH",
@@ -54,13 +60,16 @@ class _Task:
     http: dict[str, Any]
     attempts: list[int] = field(default_factory=list)  # statuses answered
     done: bool = False
+    schedule_time: dt.datetime | None = None
+    not_before: float = 0.0  # the queue's clock (monotonic, scaled)
+    dispatched_at: list[float] = field(default_factory=list)  # the queue's clock
 
 
 @dataclass
 class _Queue:
     spec: dict[str, Any]
     pending: list[tuple[float, _Task]] = field(default_factory=list)  # (not before, task)
-    names: set[str] = field(default_factory=set)
+    names: dict[str, float | None] = field(default_factory=dict)  # name -> finished at
     running: int = 0
     last_dispatch: float = 0.0
 
@@ -151,12 +160,21 @@ class CloudTasksStandIn:
         name = task.get("name") or f"{queue_name}/tasks/{uuid.uuid4().int}"
         if not name.startswith(queue_name + "/tasks/") or not _TASK_ID.match(name.rsplit("/", 1)[1]):
             return self._error(400, f"invalid task name {name!r}", "INVALID_ARGUMENT")
+        now = time.monotonic()
         if name in queue.names:
-            return self._error(409, "Requested entity already exists", "ALREADY_EXISTS")
-        queue.names.add(name)
+            finished = queue.names[name]
+            if finished is None or now - finished < DEDUP_WINDOW_S * self.time_scale:
+                return self._error(409, "Requested entity already exists", "ALREADY_EXISTS")
+        queue.names[name] = None
         record = _Task(name, http)
         self.tasks[name] = record
-        queue.pending.append((0.0, record))
+        not_before = 0.0
+        if task.get("scheduleTime"):
+            when = dt.datetime.fromisoformat(task["scheduleTime"].replace("Z", "+00:00"))
+            ahead_s = (when - dt.datetime.now(dt.UTC)).total_seconds()
+            not_before = now + max(0.0, ahead_s) * self.time_scale
+            record.schedule_time, record.not_before = when, not_before
+        queue.pending.append((not_before, record))
         self._lock.notify_all()
         return self._ok({"name": name, "httpRequest": {"url": http["url"],
                                                        "httpMethod": http.get("httpMethod", "POST")},
@@ -199,6 +217,7 @@ class CloudTasksStandIn:
     def _attempt(self, queue: _Queue, task: _Task) -> None:
         http = task.http
         headers = dict(http.get("headers", {}))
+        task.dispatched_at.append(time.monotonic())
         headers.update({"X-CloudTasks-QueueName": queue.spec["name"].rsplit("/", 1)[1],
                         "X-CloudTasks-TaskName": task.name.rsplit("/", 1)[1],
                         "X-CloudTasks-TaskRetryCount": str(len(task.attempts))})
@@ -219,11 +238,14 @@ class CloudTasksStandIn:
             queue.running -= 1
             if 200 <= status < 300:
                 task.done = True
+                queue.names[task.name] = time.monotonic()
             elif len(task.attempts) < int(retry.get("maxAttempts", 100)):
                 doublings = min(len(task.attempts) - 1, int(retry.get("maxDoublings", 16)))
                 backoff = min(_seconds(retry.get("minBackoff"), 0.1) * 2 ** doublings,
                               _seconds(retry.get("maxBackoff"), 3600))
                 queue.pending.append((time.monotonic() + backoff * self.time_scale, task))
+            else:  # gave up: the name stays taken for the window, as after success
+                queue.names[task.name] = time.monotonic()
             self._lock.notify_all()
 
     @staticmethod

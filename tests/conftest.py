@@ -14,6 +14,7 @@ a module in neither counts as ``integration``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,11 @@ from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.sheet.template import build_template
 from sheets_layout import BessLayout, load_bess_layout
 from tests.price_rows import shipped_rows
+
+#: The functions' source: this checkout's functions/, or the staged copy the deployed tier
+#: (tests/deployed_tier.sh, Python 3.12) installed the way the Python buildpack does.
+FUNCTION_SOURCE = Path(os.environ.get("BTM_PPA_TEST_FUNCTION_SOURCE")
+                       or Path(__file__).resolve().parents[1] / "functions")
 
 TIERS = {
     "unit": {"test_area", "test_cells", "test_dispatch", "test_duos",

@@ -7,7 +7,10 @@ tokeninfo and 401 at Drive; Drive answers only with a scope that can read file m
 (``drive``, ``drive.readonly``, ``drive.metadata[.readonly]``; 403 insufficient
 permissions otherwise, e.g. for ``spreadsheets.currentonly`` or ``drive.file`` tokens
 of files not opened with the app); a file the user cannot see is 404, never 403, so its
-existence does not leak; ``capabilities.canEdit`` follows the user's role.
+existence does not leak; ``capabilities.canEdit`` follows the user's role. A token
+issued to an OAuth client whose Cloud project has not enabled the Drive API
+(``api_disabled``: client id -> project number) gets Google's 403 accessNotConfigured /
+SERVICE_DISABLED answer, whatever the file.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class DriveStandIn(LoopbackServer):
         super().__init__()
         self.tokens: dict[str, AccessToken] = {}
         self.roles: dict[tuple[str, str], str] = {}  # (file id, email) -> owner/writer/reader
+        self.api_disabled: dict[str, str] = {}  # OAuth client id -> its project's number
         self.route("/tokeninfo", self._tokeninfo)
         self.route("/drive/v3/files/", self._file)
 
@@ -55,6 +59,20 @@ class DriveStandIn(LoopbackServer):
         token = self.tokens.get(auth.removeprefix("Bearer "))
         if token is None:
             return 401, {"error": {"code": 401, "message": "Invalid Credentials"}}
+        if token.client_id in self.api_disabled:
+            number = self.api_disabled[token.client_id]
+            return 403, {"error": {
+                "code": 403, "status": "PERMISSION_DENIED",
+                "message": f"Google Drive API has not been used in project {number} before or "
+                           "it is disabled. Enable it by visiting https://console.developers."
+                           "google.com/apis/api/drive.googleapis.com/overview?project="
+                           f"{number} then retry.",
+                "errors": [{"message": "Google Drive API has not been used ...",
+                            "domain": "usageLimits", "reason": "accessNotConfigured"}],
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                             "reason": "SERVICE_DISABLED", "domain": "googleapis.com",
+                             "metadata": {"service": "drive.googleapis.com",
+                                          "consumer": f"projects/{number}"}}]}}
         if not METADATA_SCOPES & set(token.scopes):
             return 403, {"error": {"code": 403, "message": "Insufficient Permission",
                                    "errors": [{"reason": "insufficientPermissions"}]}}

@@ -11,6 +11,7 @@ from google.auth import crypt, jwt
 from tests.loopback import LoopbackServer
 
 KID = "test-key-1"
+AUTO = "(the email's domain)"
 
 
 class TokenIssuer(LoopbackServer):
@@ -22,7 +23,7 @@ class TokenIssuer(LoopbackServer):
         self._private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption()).decode()
-        public_pem = key.public_key().public_bytes(
+        self._public_pem = public_pem = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         # As Google answers: the certificates, cacheable for hours.
         self.route("/certs", lambda request: (
@@ -38,15 +39,28 @@ class TokenIssuer(LoopbackServer):
         return self
 
     @property
+    def public_certs(self) -> dict[str, str]:
+        return {KID: self._public_pem}
+
+    @property
     def certs_url(self) -> str:
         return f"{self.url}/certs"
 
     def token(self, email: str = "analyst@example.com", audience: str = "test-audience",
               issuer: str = "https://accounts.google.com", expires_in_s: int = 3600,
-              email_verified: object = True, issued_in_s: int = -10) -> str:
+              email_verified: object = True, issued_in_s: int = -10,
+              hd: str | None = AUTO) -> str:
+        """``hd`` (the Google Workspace domain) is, by default, the email's domain, as for
+        a Workspace account; None leaves it out, as for a personal Google account or a
+        service account (whose tokens never carry one)."""
         now = int(time.time())
         payload = {"iss": issuer, "aud": audience, "sub": "1234567890", "email": email,
                    "email_verified": email_verified, "iat": now + issued_in_s,
                    "exp": now + expires_in_s}
+        if hd == AUTO:
+            domain = email.rpartition("@")[2]
+            hd = None if domain == "gmail.com" or domain.endswith("gserviceaccount.com") else domain
+        if hd is not None:
+            payload["hd"] = hd
         signer = crypt.RSASigner.from_string(self._private_pem, key_id=KID)
         return jwt.encode(signer, payload).decode()

@@ -3,8 +3,9 @@
 Serves, from in-memory spreadsheets (id -> tab -> {(row, col): value}):
 - GET  /v4/spreadsheets/{id}                       (metadata: titles, sheet ids, grid sizes)
 - GET  /v4/spreadsheets/{id}/values:batchGet      (UNFORMATTED values, serial dates)
-- POST /v4/spreadsheets/{id}/values:batchUpdate   (RAW values)
-- POST /v4/spreadsheets/{id}:batchUpdate           (appendDimension, addSheet)
+- POST /v4/spreadsheets/{id}/values:batchUpdate   (RAW values; recorded as "valuesBatchUpdate")
+- POST /v4/spreadsheets/{id}:batchUpdate           (recorded as "batchUpdate": addSheet,
+  appendDimension, updateCells, addChart, updateChartSpec)
 and records every request. As strict as Google where it matters:
 
 - Quota: at most ``reads_per_minute`` read requests (metadata, batchGet) and
@@ -12,8 +13,14 @@ and records every request. As strict as Google where it matters:
   ``minute_s`` window (60 and 60 in a real minute, as Google's per-user quota); more get
   429 RESOURCE_EXHAUSTED. Tests shrink ``minute_s`` to run in seconds.
 - Grid: every tab has a grid (a new tab 1,000 rows x 26 columns; a loaded tab at least
-  its content); a values write beyond it is 400 "exceeds grid limits", and a batch with
-  one bad range applies nothing (values.batchUpdate is atomic).
+  its content); a write beyond it is 400 "exceeds grid limits", and a batch with one bad
+  range or request applies nothing: both batchUpdates are atomic, and a spreadsheets
+  batchUpdate applies its requests in order, each seeing the ones before (so a grid must
+  grow before the cells past it are written). A spreadsheet holds at most 10 million
+  cells. Unknown request kinds, unknown sheet ids, duplicate titles or ids, a missing
+  ``fields`` mask, or an ExtendedValue of the wrong type are 400 INVALID_ARGUMENT.
+- Cells keep their number formats (``formats``, loaded from the .xlsx) unless a write's
+  ``fields`` mask names ``userEnteredFormat``.
 
 ``faults`` is a queue of statuses (or "timeout") served before normal answers; ``always``
 serves one status forever; ``shared`` lists the ids the service account may open (others
@@ -40,7 +47,13 @@ from werkzeug.wrappers import Request, Response
 EPOCH = dt.datetime(1899, 12, 30)
 NEW_TAB_ROWS, NEW_TAB_COLUMNS = 1_000, 26
 READ_KINDS = frozenset({"metadata", "batchGet"})
-WRITE_KINDS = frozenset({"batchUpdate", "spreadsheetBatchUpdate"})
+WRITE_KINDS = frozenset({"batchUpdate", "valuesBatchUpdate"})
+MAX_CELLS = 10_000_000  # Google's limit per spreadsheet
+REQUEST_KINDS = ("addSheet", "appendDimension", "updateCells", "addChart", "updateChartSpec")
+
+
+class BadRequest(Exception):
+    """A request Google would answer 400 INVALID_ARGUMENT."""
 
 
 def _serial(value):
@@ -65,24 +78,59 @@ def _parse_range(text: str):
 
 
 class Book:
-    """One spreadsheet: tab -> cells, and each tab's grid size [rows, columns]."""
+    """One spreadsheet: tab -> cells, each tab's grid size [rows, columns], sheet id,
+    number formats (tab -> {(row, col): pattern}) and charts (chartId -> spec)."""
 
     def __init__(self) -> None:
         self.tabs: dict[str, dict[tuple[int, int], object]] = {}
         self.grid: dict[str, list[int]] = {}
+        self.ids: dict[str, int] = {}
+        self.formats: dict[str, dict[tuple[int, int], str]] = defaultdict(dict)
+        self.charts: dict[int, dict] = {}  # chartId -> {"sheetId": ..., "spec": ...}
 
-    def add_tab(self, title: str, cells: dict | None = None) -> None:
+    def add_tab(self, title: str, cells: dict | None = None, sheet_id: int | None = None,
+                rows: int = NEW_TAB_ROWS, columns: int = NEW_TAB_COLUMNS) -> None:
         self.tabs[title] = dict(cells or {})
-        self.grid_of(title)
+        if sheet_id is None:
+            sheet_id = max(self.ids.values(), default=-1) + 1
+        self.ids[title] = sheet_id
+        self.grid[title] = [max(rows, *(r for r, _ in self.tabs[title]), 0),
+                            max(columns, *(c for _, c in self.tabs[title]), 0)]
 
     def grid_of(self, title: str) -> list[int]:
         """The tab's grid; a tab put straight into ``tabs`` gets one around its content."""
+        if title not in self.ids:
+            self.ids[title] = max(self.ids.values(), default=-1) + 1
         if title not in self.grid:
             cells = self.tabs[title]
-            rows = max((r for r, _ in cells), default=0)
-            cols = max((c for _, c in cells), default=0)
-            self.grid[title] = [max(NEW_TAB_ROWS, rows), max(NEW_TAB_COLUMNS, cols)]
+            self.grid[title] = [max(NEW_TAB_ROWS, *(r for r, _ in cells), 0),
+                                max(NEW_TAB_COLUMNS, *(c for _, c in cells), 0)]
         return self.grid[title]
+
+    def title_of(self, sheet_id: object) -> str:
+        for title in self.tabs:
+            self.grid_of(title)
+            if self.ids[title] == sheet_id:
+                return title
+        raise BadRequest(f"No grid with id: {sheet_id}")
+
+    def cell_count(self) -> int:
+        return sum(rows * cols for rows, cols in (self.grid_of(t) for t in self.tabs))
+
+
+def _extended_value(value: dict | None):
+    """An ExtendedValue's content: exactly one of its kinds, of the right JSON type."""
+    if value is None or value == {}:
+        return None
+    if len(value) != 1:
+        raise BadRequest(f"an ExtendedValue has exactly one kind: {value}")
+    kind, content = next(iter(value.items()))
+    expected = {"numberValue": (int, float), "stringValue": (str,), "boolValue": (bool,),
+                "formulaValue": (str,)}.get(kind)
+    if expected is None or not isinstance(content, expected) or (
+            kind == "numberValue" and isinstance(content, bool)):
+        raise BadRequest(f"Invalid value at 'userEnteredValue.{kind}' ({content!r})")
+    return content
 
 
 class SheetsStandIn:
@@ -118,6 +166,8 @@ class SheetsStandIn:
         for ws in openpyxl.load_workbook(path, data_only=True).worksheets:
             book.add_tab(ws.title, {(c.row, c.column): _serial(c.value)
                                     for row in ws.iter_rows() for c in row if c.value is not None})
+            book.formats[ws.title] = {(c.row, c.column): c.number_format for row in ws.iter_rows()
+                                      for c in row if c.number_format != "General"}
 
     def copy_book(self, source_id: str, new_id: str, shared: bool = True) -> None:
         """Another spreadsheet with the same content (``shared`` with the service account)."""
@@ -128,6 +178,14 @@ class SheetsStandIn:
     def add_tab(self, title: str, spreadsheet_id: str | None = None) -> None:
         """A tab as Sheets makes it: empty, 1,000 rows x 26 columns."""
         self.books[spreadsheet_id or self.spreadsheet_id].add_tab(title)
+
+    def number_format(self, tab: str, a1: str, spreadsheet_id: str | None = None) -> str | None:
+        book = self.books[spreadsheet_id or self.spreadsheet_id]
+        return book.formats[tab].get(a1_to_rowcol(a1))
+
+    def charts(self, tab: str, spreadsheet_id: str | None = None) -> list[dict]:
+        book = self.books[spreadsheet_id or self.spreadsheet_id]
+        return [c["spec"] for c in book.charts.values() if c["sheetId"] == book.ids[tab]]
 
     def value(self, tab: str, a1: str, spreadsheet_id: str | None = None):
         return self.books[spreadsheet_id or self.spreadsheet_id].tabs[tab].get(a1_to_rowcol(a1))
@@ -168,7 +226,8 @@ class SheetsStandIn:
                          request.path)
         kind = "other"
         if match:
-            kind = match.group(3) or ("spreadsheetBatchUpdate" if match.group(2) else "metadata")
+            kind = {"batchGet": "batchGet", "batchUpdate": "valuesBatchUpdate"}.get(
+                match.group(3) or "", "batchUpdate" if match.group(2) else "metadata")
         self.requests.append((kind, request.full_path))
         if self.delay_s:
             time.sleep(self.delay_s)
@@ -201,24 +260,31 @@ class SheetsStandIn:
                 if any(vr is None for vr in ranges):
                     return self._error(400, "Unable to parse range")
                 body = {"spreadsheetId": sid, "valueRanges": ranges}
-            elif kind == "batchUpdate":
+            elif kind == "valuesBatchUpdate":
                 error = self._write_values(book, json.loads(request.get_data()))
                 if error:
                     return self._error(400, error, "INVALID_ARGUMENT")
                 body = {"spreadsheetId": sid, "totalUpdatedCells": 0}
             else:
-                error = self._batch_update(book, json.loads(request.get_data()))
-                if error:
-                    return self._error(400, error, "INVALID_ARGUMENT")
-                body = {"spreadsheetId": sid, "replies": []}
+                try:
+                    self.books[sid], replies = self._batch_update(book, json.loads(
+                        request.get_data()))
+                except BadRequest as exc:
+                    return self._error(400, str(exc), "INVALID_ARGUMENT")
+                body = {"spreadsheetId": sid, "replies": replies}
         return Response(json.dumps(body), content_type="application/json")
 
     @staticmethod
     def _metadata(book: Book) -> dict:
-        return {"sheets": [{"properties": {
-            "title": t, "sheetId": i,
-            "gridProperties": {"rowCount": book.grid_of(t)[0], "columnCount": book.grid_of(t)[1]}}}
-            for i, t in enumerate(book.tabs)]}
+        for title in book.tabs:
+            book.grid_of(title)
+        return {"sheets": [{
+            "properties": {"title": t, "sheetId": book.ids[t], "gridProperties": {
+                "rowCount": book.grid_of(t)[0], "columnCount": book.grid_of(t)[1]}},
+            **({"charts": charts} if (charts := [
+                {"chartId": cid, "spec": c["spec"]} for cid, c in book.charts.items()
+                if c["sheetId"] == book.ids[t]]) else {})}
+            for t in book.tabs]}
 
     @staticmethod
     def _write_values(book: Book, payload: dict) -> str | None:
@@ -244,25 +310,152 @@ class SheetsStandIn:
         return None
 
     @staticmethod
-    def _batch_update(book: Book, payload: dict) -> str | None:
-        titles = list(book.tabs)
-        grid = {t: list(book.grid_of(t)) for t in titles}
-        added = []
-        for req in payload.get("requests", []):
-            if "appendDimension" in req:
-                spec = req["appendDimension"]
-                if not 0 <= spec["sheetId"] < len(titles) or spec.get("length", 0) < 1:
-                    return f"Invalid appendDimension: {spec}"
-                axis = {"ROWS": 0, "COLUMNS": 1}[spec["dimension"]]
-                grid[titles[spec["sheetId"]]][axis] += spec["length"]
-            elif "addSheet" in req:
-                added.append(req["addSheet"]["properties"]["title"])
-            else:
-                return f"unsupported request {sorted(req)}"
-        book.grid = grid  # applied together, like Google's batchUpdate
-        for title in added:
-            book.add_tab(title)
-        return None
+    def _batch_update(book: Book, payload: dict) -> tuple[Book, list[dict]]:
+        """Every request applied in order to a copy; the copy replaces the book only when
+        all of them succeeded (Google: "If any request is not valid then the entire request
+        will fail and nothing will be applied")."""
+        work = copy.deepcopy(book)
+        requests = payload.get("requests")
+        if not isinstance(requests, list) or not requests:
+            raise BadRequest("Invalid requests: must specify at least one request.")
+        replies = []
+        for index, req in enumerate(requests):
+            if not isinstance(req, dict) or len(req) != 1 or next(iter(req)) not in REQUEST_KINDS:
+                raise BadRequest(f"Invalid requests[{index}]: unsupported or malformed request "
+                                 f"{sorted(req) if isinstance(req, dict) else req!r}")
+            kind, spec = next(iter(req.items()))
+            try:
+                replies.append(getattr(SheetsStandIn, f"_{kind}")(work, spec))
+            except BadRequest as exc:
+                raise BadRequest(f"Invalid requests[{index}].{kind}: {exc}") from None
+            if work.cell_count() > MAX_CELLS:
+                raise BadRequest(f"Invalid requests[{index}].{kind}: This action would increase "
+                                 f"the number of cells in the workbook above the limit of "
+                                 f"{MAX_CELLS} cells.")
+        return work, replies
+
+    @staticmethod
+    def _addSheet(book: Book, spec: dict) -> dict:
+        props = spec.get("properties", {})
+        title = props.get("title") or f"Sheet{len(book.tabs) + 1}"
+        if title in book.tabs:
+            raise BadRequest(f'A sheet with the name "{title}" already exists. Please enter '
+                             "another name.")
+        sheet_id = props.get("sheetId")
+        if sheet_id is not None and (not isinstance(sheet_id, int) or sheet_id < 0
+                                     or sheet_id in book.ids.values()):
+            raise BadRequest(f"Invalid sheetId {sheet_id!r}: taken, or not a non-negative "
+                             "integer")
+        grid = props.get("gridProperties", {})
+        rows, columns = grid.get("rowCount", NEW_TAB_ROWS), grid.get("columnCount", NEW_TAB_COLUMNS)
+        if not (isinstance(rows, int) and isinstance(columns, int) and rows > 0 and columns > 0):
+            raise BadRequest(f"Invalid gridProperties {grid}")
+        book.add_tab(title, sheet_id=sheet_id, rows=rows, columns=columns)
+        return {"addSheet": {"properties": {"sheetId": book.ids[title], "title": title}}}
+
+    @staticmethod
+    def _appendDimension(book: Book, spec: dict) -> dict:
+        title = book.title_of(spec.get("sheetId"))
+        length = spec.get("length")
+        if spec.get("dimension") not in ("ROWS", "COLUMNS") or not isinstance(length, int) \
+                or length < 1:
+            raise BadRequest(f"invalid dimension or length: {spec}")
+        book.grid_of(title)[0 if spec["dimension"] == "ROWS" else 1] += length
+        return {}
+
+    @staticmethod
+    def _updateCells(book: Book, spec: dict) -> dict:
+        fields = spec.get("fields")
+        if not fields:
+            raise BadRequest("At least one field must be specified.")
+        masks = {f.strip() for f in fields.split(",")}
+        unknown = masks - {"*", "userEnteredValue", "userEnteredFormat",
+                           "userEnteredFormat.numberFormat", "note"}
+        if unknown:
+            raise BadRequest(f"unsupported fields {sorted(unknown)}")
+        if ("start" in spec) == ("range" in spec):
+            raise BadRequest("exactly one of start and range must be given")
+        area = spec.get("start") or spec["range"]
+        title = book.title_of(area.get("sheetId"))
+        rows_max, cols_max = book.grid_of(title)
+        data = spec.get("rows", [])
+        if "start" in spec:
+            r0, c0 = area.get("rowIndex", 0), area.get("columnIndex", 0)
+            r1 = r0 + len(data)
+            c1 = c0 + max((len(row.get("values", [])) for row in data), default=0)
+        else:
+            r0, c0 = area.get("startRowIndex", 0), area.get("startColumnIndex", 0)
+            r1, c1 = area.get("endRowIndex", rows_max), area.get("endColumnIndex", cols_max)
+            if len(data) > r1 - r0 or any(len(row.get("values", [])) > c1 - c0 for row in data):
+                raise BadRequest("the rows given do not fit the range")
+        if r0 < 0 or c0 < 0 or r1 > rows_max or c1 > cols_max:
+            raise BadRequest(f"Range ('{title}'!{rowcol_to_a1(r0 + 1, c0 + 1)}:"
+                             f"{rowcol_to_a1(max(r1, r0 + 1), max(c1, c0 + 1))}) exceeds grid "
+                             f"limits. Max rows: {rows_max}, max columns: {cols_max}")
+        values_too = bool(masks & {"*", "userEnteredValue"})
+        formats_too = bool(masks & {"*", "userEnteredFormat", "userEnteredFormat.numberFormat"})
+        cells, formats = book.tabs[title], book.formats[title]
+        covered = [(r, c) for r in range(r0, r1) for c in range(c0, c1)] if "range" in spec else []
+        for r, c in covered:  # a range's cells the rows leave out are cleared (for the mask)
+            if values_too:
+                cells.pop((r + 1, c + 1), None)
+            if formats_too:
+                formats.pop((r + 1, c + 1), None)
+        for i, row in enumerate(data):
+            for j, cell in enumerate(row.get("values", [])):
+                at = (r0 + i + 1, c0 + j + 1)
+                if values_too:
+                    value = _extended_value(cell.get("userEnteredValue"))
+                    if value is None:
+                        cells.pop(at, None)
+                    else:
+                        cells[at] = value
+                if formats_too:
+                    pattern = cell.get("userEnteredFormat", {}).get("numberFormat")
+                    if pattern is None:
+                        formats.pop(at, None)
+                    elif not pattern.get("type") or "pattern" not in pattern:
+                        raise BadRequest("numberFormat needs a type and a pattern")
+                    else:
+                        formats[at] = pattern["pattern"]
+        return {}
+
+    @staticmethod
+    def _addChart(book: Book, spec: dict) -> dict:
+        chart = spec.get("chart", {})
+        chart_id = chart.get("chartId")
+        if chart_id in book.charts:
+            raise BadRequest(f"An object with id {chart_id} already exists.")
+        anchor = chart.get("position", {}).get("overlayPosition", {}).get("anchorCell", {})
+        sheet_id = anchor.get("sheetId")
+        book.title_of(sheet_id)
+        SheetsStandIn._check_chart(book, chart.get("spec", {}))
+        if chart_id is None:
+            chart_id = max(book.charts, default=0) + 1
+        book.charts[chart_id] = {"sheetId": sheet_id, "spec": chart.get("spec", {})}
+        return {"addChart": {"chart": {"chartId": chart_id}}}
+
+    @staticmethod
+    def _updateChartSpec(book: Book, spec: dict) -> dict:
+        if spec.get("chartId") not in book.charts:
+            raise BadRequest(f"No chart with id: {spec.get('chartId')}")
+        SheetsStandIn._check_chart(book, spec.get("spec", {}))
+        book.charts[spec["chartId"]]["spec"] = spec.get("spec", {})
+        return {}
+
+    @staticmethod
+    def _check_chart(book: Book, spec: dict) -> None:
+        basic = spec.get("basicChart")
+        if not basic or basic.get("chartType") not in ("LINE", "COLUMN", "BAR", "AREA",
+                                                       "SCATTER", "COMBO", "STEPPED_AREA"):
+            raise BadRequest(f"a chart needs a basicChart with a chart type: {spec}")
+        parts = [d["domain"] for d in basic.get("domains", [])] + [
+            s["series"] for s in basic.get("series", [])]
+        for part in parts:
+            for source in part.get("sourceRange", {}).get("sources", []):
+                rows, cols = book.grid_of(book.title_of(source.get("sheetId")))
+                if source.get("endRowIndex", 0) > rows or source.get("endColumnIndex", 0) > cols:
+                    raise BadRequest("a chart's source range exceeds grid limits")
 
     def _get(self, book: Book, text: str):
         tab, (r0, c0), (r1, c1) = _parse_range(text)

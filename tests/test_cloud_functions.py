@@ -1,29 +1,44 @@
-"""The deployed functions end to end with real clients over loopback: ID tokens signed
-locally, the Sheets API stand-in, the BigQuery emulator and the Elexon stand-in."""
+"""The functions end to end with real clients over loopback: ID tokens signed locally, the
+Sheets API stand-in, the BigQuery emulator and the Elexon stand-in.
+
+``_app`` serves a function as deployed: behind Cloud Run's front door (tests/front_door.py),
+which checks the token and removes its signature. ``_laptop`` serves it as the functions
+framework does on a developer's machine: nothing in front, so the function verifies the
+token's signature itself."""
 
 import functions_framework
 import pytest
 
 from btm_ppa.entrypoints import runtime
-from tests.conftest import cell, result_cell, status_cell
+from tests.conftest import FUNCTION_SOURCE, cell, result_cell, status_cell
 from tests.elexon_standin import ElexonStandIn
+from tests.front_door import FrontDoor
 from tests.google_tokens import TokenIssuer
 from tests.sheets_standin import SheetsStandIn
 from tests.test_sheets_workbook import SA, SHEET_ID, loopback_client
 
-AUDIENCE = "https://europe-west2-my-project.cloudfunctions.net/refresh"
+AUDIENCE = "https://refresh-123456789012.europe-west2.run.app"
+SCHEDULER = "scheduler@my-project.iam.gserviceaccount.com"
+#: The front door's configuration here: who holds the invoker role, the custom audience.
+INVOKERS = ("domain:example.com", f"serviceAccount:{SCHEDULER}")
 
 
 @pytest.fixture
-def issuer():
+def issuer(monkeypatch):
     with TokenIssuer() as server:
+        _ISSUER["it"] = server
+        # _app sets these as the deployment does; monkeypatch puts back what was there.
+        for name in ("BTM_PPA_FRONT_DOOR", "K_SERVICE"):
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)
         yield server
+        _ISSUER.clear()
 
 
 @pytest.fixture
 def configured(issuer, monkeypatch):
     monkeypatch.setenv("BTM_PPA_AUDIENCES", f"{AUDIENCE},apps-script-client-id")
-    monkeypatch.setenv("BTM_PPA_ALLOWED_CALLERS", "@example.com,scheduler@my-project.iam.gserviceaccount.com")
+    monkeypatch.setenv("BTM_PPA_ALLOWED_CALLERS", f"@example.com,{SCHEDULER}")
     monkeypatch.setenv("BTM_PPA_CERTS_URL", issuer.certs_url)
     monkeypatch.setenv("BTM_PPA_SERVICE_ACCOUNT", SA)
     monkeypatch.delenv("BTM_PPA_AUTH", raising=False)
@@ -39,8 +54,25 @@ def sheets(example_xlsx, configured):
         yield standin
 
 
+_ISSUER = {}
+
+
+def _laptop(target):
+    """The function as the functions framework serves it on a laptop: no front door."""
+    source = str(FUNCTION_SOURCE / "main.py")
+    return functions_framework.create_app(target=target, source=source).test_client()
+
+
 def _app(target):
-    return functions_framework.create_app(target=target, source="functions/main.py").test_client()
+    """The function as deployed: behind the front door (K_SERVICE is Cloud Run's)."""
+    import os
+
+    os.environ["BTM_PPA_FRONT_DOOR"] = "cloud-run"
+    os.environ["K_SERVICE"] = target.replace("_", "-")
+    app = functions_framework.create_app(target=target, source=str(FUNCTION_SOURCE / "main.py"))
+    app.wsgi_app = FrontDoor(app.wsgi_app, url=AUDIENCE, certs=_ISSUER["it"].public_certs,
+                             invokers=INVOKERS, custom_audiences=["apps-script-client-id"])
+    return app.test_client()
 
 
 def _post(client, token, body):
@@ -78,10 +110,12 @@ def test_apps_script_audience_is_accepted(sheets, warehouse, issuer):
     ({"email_verified": False}, 403, "verified email"),
 ])
 def test_bad_or_unlisted_callers_are_refused(sheets, warehouse, issuer, token_kwargs, status, says):
+    """The function's own check, with nothing in front of it (the door refuses all these
+    too, with its own answers: test_the_front_door_refuses_before_the_function_runs)."""
     runtime.inject("warehouse", warehouse)
     token = None if token_kwargs is None else issuer.token(**{"audience": AUDIENCE,
                                                                **token_kwargs})
-    response = _post(_app("refresh"), token, {"spreadsheet_id": SHEET_ID})
+    response = _post(_laptop("refresh"), token, {"spreadsheet_id": SHEET_ID})
     assert response.status_code == status
     assert says in response.get_json()["error"]["message"]
     assert sheets.count("batchUpdate") == 0
@@ -190,3 +224,75 @@ def test_an_edit_during_a_refresh_makes_the_function_run_again(sheets, warehouse
     # Stream 1's PPA revenue is its volume at the new price, not the old one.
     assert sheets.value("BESS", result_cell("ppa_revenue_gbp", "stream1")) == pytest.approx(
         sheets.value("BESS", result_cell("volume_mwh", "stream1")) * 151.25, abs=0.01)
+
+
+@pytest.mark.parametrize(("token_kwargs", "status"), [
+    (None, 403),  # no credentials: Cloud Run's 403
+    ({"audience": "someone-else"}, 401),
+    ({"expires_in_s": -600}, 401),
+    ({"issuer": "https://evil.example"}, 401),
+    ({"email": "intruder@elsewhere.com"}, 403),  # no invoker role
+    ({"email": "analyst@example.com", "hd": None}, 403),  # a personal account: not domain:
+])
+def test_the_front_door_refuses_before_the_function_runs(sheets, warehouse, issuer,
+                                                         token_kwargs, status):
+    runtime.inject("warehouse", warehouse)
+    token = None if token_kwargs is None else issuer.token(**{"audience": AUDIENCE,
+                                                               **token_kwargs})
+    response = _post(_app("refresh"), token, {"spreadsheet_id": SHEET_ID})
+    assert response.status_code == status
+    assert b"Your client does not have permission" in response.data
+    assert sheets.requests == []  # the function never ran
+
+
+def _stripped(token: str) -> str:
+    return token.rsplit(".", 1)[0] + ".SIGNATURE_REMOVED_BY_GOOGLE"
+
+
+def test_a_token_whose_signature_was_removed_is_refused_off_cloud_run(sheets, warehouse,
+                                                                      issuer, monkeypatch):
+    """A token as Cloud Run forwards it, replayed where no front door checked it: refused,
+    on a laptop and where the deployment's environment was copied without Cloud Run's
+    K_SERVICE."""
+    runtime.inject("warehouse", warehouse)
+    token = _stripped(issuer.token(audience=AUDIENCE))
+    response = _post(_laptop("refresh"), token, {"spreadsheet_id": SHEET_ID})
+    assert response.status_code == 401
+    assert "signature was removed" in response.get_json()["error"]["message"]
+    monkeypatch.setenv("BTM_PPA_FRONT_DOOR", "cloud-run")  # the deployed env, on a laptop
+    assert _post(_laptop("refresh"), token, {"spreadsheet_id": SHEET_ID}).status_code == 401
+    assert sheets.requests == []
+
+
+def test_a_forged_token_is_refused_off_cloud_run_and_at_the_door(sheets, warehouse, issuer):
+    runtime.inject("warehouse", warehouse)
+    forger = TokenIssuer()  # another key under the same key id; its server never started
+    forged = forger.token(audience=AUDIENCE)
+    response = _post(_laptop("refresh"), forged, {"spreadsheet_id": SHEET_ID})
+    assert response.status_code == 401 and "invalid ID token" in response.get_json()["error"]["message"]
+    assert _post(_app("refresh"), forged, {"spreadsheet_id": SHEET_ID}).status_code == 401
+    assert sheets.requests == []
+
+
+def test_a_company_address_outside_the_workspace_domain_is_refused(sheets, warehouse, issuer):
+    """A personal Google account registered with a company address carries no ``hd``:
+    "@example.com" in the allowlist means accounts of that Workspace domain only."""
+    runtime.inject("warehouse", warehouse)
+    token = issuer.token(email="analyst@example.com", audience=AUDIENCE, hd=None)
+    response = _post(_laptop("refresh"), token, {"spreadsheet_id": SHEET_ID})
+    assert response.status_code == 403
+    assert "Workspace domain" in response.get_json()["error"]["message"]
+    other = issuer.token(email="analyst@example.com", audience=AUDIENCE, hd="elsewhere.com")
+    assert _post(_laptop("refresh"), other, {"spreadsheet_id": SHEET_ID}).status_code == 403
+    assert sheets.requests == []
+
+
+def test_behind_the_door_the_function_reads_the_checked_header(sheets, warehouse, issuer):
+    """A caller may send its ID token in X-Serverless-Authorization (Cloud Run checks that
+    header, removes its signature, and passes Authorization through untouched)."""
+    runtime.inject("warehouse", warehouse)
+    response = _app("refresh").post("/", json={"spreadsheet_id": SHEET_ID, "validate_only": True},
+                                    headers={"X-Serverless-Authorization":
+                                             f"Bearer {issuer.token(audience=AUDIENCE)}",
+                                             "Authorization": "Bearer app-level-token"})
+    assert response.status_code == 200, response.get_json()

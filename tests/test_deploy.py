@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -19,8 +20,16 @@ SETTINGS = {"PROJECT": "acme-energy", "REGION": "europe-west2",
 SA = "iam.gserviceaccount.com"
 
 
-def _dry_run(tmp_path) -> list[str]:
-    env = {**os.environ, **SETTINGS, "STAGE": str(tmp_path / "stage"),
+SERVICES = {"refresh": "refresh", "ingest_prices": "ingest-prices",
+            "scheduled_refresh": "scheduled-refresh", "vlp_register": "vlp-register"}
+
+
+def _deploy_command(commands: list[str], fn: str) -> str:
+    return next(c for c in commands if c.startswith(f"+ gcloud run deploy {SERVICES[fn]} "))
+
+
+def _dry_run(tmp_path, **settings: str) -> list[str]:
+    env = {**os.environ, **SETTINGS, **settings, "STAGE": str(tmp_path / "stage"),
            "PATH": "/usr/bin:/bin"}  # no gcloud or bq on PATH: a real run would fail
     out = subprocess.run(["bash", str(DEPLOY), "--dry-run"], env=env, capture_output=True,
                          text=True, check=True).stdout
@@ -31,10 +40,11 @@ def _dry_run(tmp_path) -> list[str]:
 def test_dry_run_shows_a_function_per_service_account_and_least_privilege(tmp_path):
     commands = [c for c in _dry_run(tmp_path) if c.startswith("+ ")]
     accounts = {}
-    for fn in ("refresh", "ingest_prices", "scheduled_refresh", "vlp_register"):
-        deploy = next(c for c in commands if c.startswith(f"+ gcloud functions deploy {fn} "))
-        for flag in ("--gen2", "--trigger-http", "--no-allow-unauthenticated", "--runtime=python312",
-                     f"--entry-point={fn}", "--min-instances=0",
+    for fn in SERVICES:
+        deploy = _deploy_command(commands, fn)
+        for flag in ("--no-allow-unauthenticated", "--base-image=python312", f"--function={fn}",
+                     f"--source={tmp_path / 'stage'}", "--project=acme-energy",
+                     "--region=europe-west2", "BTM_PPA_FRONT_DOOR=cloud-run",
                      f"--build-service-account=projects/acme-energy/serviceAccounts/btm-ppa-build@acme-energy.{SA}"):
             assert flag in deploy, (fn, flag)
         accounts[fn] = re.search(r"--service-account=(\S+)", deploy).group(1)
@@ -71,16 +81,74 @@ def test_dry_run_shows_the_queue_the_scheduler_and_the_add_on(tmp_path):
     scheduler = next(c for c in commands if "scheduler jobs create http" in c)
     assert f"--oidc-service-account-email=btm-ppa-scheduler@acme-energy.{SA}" in scheduler
     for fn in ("ingest_prices", "scheduled_refresh", "vlp_register"):
-        deploy = next(c for c in commands if c.startswith(f"+ gcloud functions deploy {fn} "))
+        deploy = _deploy_command(commands, fn)
         assert f"BTM_PPA_ALLOWED_CALLERS=btm-ppa-scheduler@acme-energy.{SA}" in deploy.replace("\\", "")
-        assert any(f"add-invoker-policy-binding {fn} " in c and "btm-ppa-scheduler" in c
+        assert any(f"run services add-iam-policy-binding {SERVICES[fn]} " in c
+                   and "btm-ppa-scheduler" in c and "--role=roles/run.invoker" in c
                    for c in commands)
-    assert any("--member=domain:acme.co.uk" in c for c in commands)
-    assert any("--member=user:boss@gmail.com" in c for c in commands)
-    assert any("--add-custom-audiences=1234-addon.apps.googleusercontent.com" in c for c in commands)
-    assert any("time_partitioning_field=settlement_date" in c for c in commands)
+    invokers = [c for c in commands if "run services add-iam-policy-binding refresh " in c]
+    assert {re.search(r"--member=(\S+)", c).group(1) for c in invokers} == {
+        f"serviceAccount:btm-ppa-tasks@acme-energy.{SA}", "domain:acme.co.uk", "user:boss@gmail.com"}
+    # The add-on's audience is set by the very command that deploys refresh, and only there.
+    audiences = [c for c in commands if "custom-audiences" in c]
+    assert audiences == [_deploy_command(commands, "refresh")]
+    assert "--set-custom-audiences=1234-addon.apps.googleusercontent.com" in audiences[0]
+    prices = next(c for c in commands if "mk --table" in c and "system_prices" in c)
+    assert "--time_partitioning_field=settlement_date" in prices
+    assert "--time_partitioning_type=MONTH" in prices
+    assert "--clustering_fields=settlement_date" in prices
+    dataset = next(c for c in commands if "mk --dataset" in c)
+    assert "--location=europe-west2" in dataset  # beside the functions, in their region
     assert any("function onInstall(e)" in line for line in lines)
     assert any("createAddonMenu()" in line for line in lines)
+
+
+def test_every_command_names_the_project_and_none_changes_gcloud_config(tmp_path):
+    commands = [c for c in _dry_run(tmp_path, ADDON_PROJECT="acme-addon") if c.startswith("+ ")]
+    for command in commands:
+        assert "gcloud config" not in command
+        if command.startswith("+ gcloud "):
+            assert re.search(r"--project=acme-energy\b", command) or (
+                "gcloud projects add-iam-policy-binding acme-energy " in command) or (
+                command == "+ gcloud services enable drive.googleapis.com --project=acme-addon"), command
+        elif command.startswith("+ bq "):
+            assert command.startswith("+ bq --project_id=acme-energy "), command
+    assert "+ gcloud services enable drive.googleapis.com --project=acme-addon" in commands
+
+
+def test_minimum_instances_on_refresh_only(tmp_path):
+    commands = [c for c in _dry_run(tmp_path, MIN_INSTANCES="1") if c.startswith("+ ")]
+    assert "--min-instances=1" in _deploy_command(commands, "refresh")
+    for fn in ("ingest_prices", "scheduled_refresh", "vlp_register"):
+        assert "--min-instances=0" in _deploy_command(commands, fn)
+
+
+def test_iam_grants_are_retried_while_a_new_account_propagates(tmp_path):
+    """On a fresh project a grant to an account made seconds earlier fails ("does not
+    exist") until IAM sees it: the deploy tries again with backoff instead of stopping."""
+    bin_dir = _fake_tools(tmp_path, exists=False)
+    (bin_dir / "gcloud").write_text(f"""#!/bin/bash
+echo "gcloud $*" >> {tmp_path}/calls.log
+case " $* " in *" describe "*) exit 1 ;; esac
+if [[ " $* " == *add-iam-policy-binding* ]]; then
+  n=$(cat {tmp_path}/grant-fails 2>/dev/null || echo 0)
+  if (( n < 2 )); then echo $((n + 1)) > {tmp_path}/grant-fails
+    echo "ERROR: Service account btm-ppa-refresh does not exist." >&2; exit 1; fi
+fi
+exit 0
+""")
+    (bin_dir / "sleep").write_text(f"#!/bin/bash\necho \"sleep $*\" >> {tmp_path}/calls.log\n")
+    (bin_dir / "sleep").chmod(0o755)
+    env = {**os.environ, **SETTINGS, "PROJECT_NUMBER": "123456789012",
+           "STAGE": str(tmp_path / "stage"), "ADDON_DIR": str(tmp_path / "addon"),
+           "PATH": f"{bin_dir}:/usr/bin:/bin"}
+    run = subprocess.run(["bash", str(DEPLOY)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    first_grant = next(i for i, c in enumerate(calls) if "add-iam-policy-binding" in c)
+    assert calls[first_grant + 1] == "sleep 5" and calls[first_grant + 3] == "sleep 10"
+    assert calls[first_grant + 4] == calls[first_grant + 2] == calls[first_grant]
+    assert "trying again" in run.stderr
 
 
 def _fake_tools(tmp_path, exists: bool) -> Path:
@@ -103,6 +171,7 @@ def test_a_second_run_updates_what_the_first_created(tmp_path, exists):
     addon = tmp_path / "addon"
     tracked = {p.name: p.read_bytes() for p in (ROOT / "deploy" / "apps_script").iterdir() if p.is_file()}
     env = {**os.environ, **SETTINGS, "STAGE": str(tmp_path / "stage"), "ADDON_DIR": str(addon),
+           "PROJECT_NUMBER": "123456789012",
            "PATH": f"{_fake_tools(tmp_path, exists)}:/usr/bin:/bin"}
     subprocess.run(["bash", str(DEPLOY)], env=env, check=True, capture_output=True)
     calls = (tmp_path / "calls.log").read_text().splitlines()
@@ -122,9 +191,9 @@ def test_a_second_run_updates_what_the_first_created(tmp_path, exists):
                if line and not line.startswith("#")]
     path, _, digest = wheel.partition(" --hash=sha256:")
     assert hashlib.sha256((tmp_path / "stage" / path).read_bytes()).hexdigest() == digest
-    assert "cloudfunctions.net/refresh" in (addon / "Config.js").read_text()
+    assert "https://refresh-123456789012.europe-west2.run.app" in (addon / "Config.js").read_text()
     assert json.loads((addon / "appsscript.json").read_text())["urlFetchWhitelist"] == [
-        "https://europe-west2-acme-energy.cloudfunctions.net/"]
+        "https://refresh-123456789012.europe-west2.run.app/"]
     assert {p.name for p in addon.iterdir()} >= {"Code.js", "Helpers.js", ".claspignore"}
     # The tracked add-on source is left as it is: the deploy writes only its staged copy.
     assert tracked == {p.name: p.read_bytes() for p in (ROOT / "deploy" / "apps_script").iterdir()
@@ -132,12 +201,13 @@ def test_a_second_run_updates_what_the_first_created(tmp_path, exists):
 
 
 def test_print_env_is_what_the_deploy_sets():
-    env = {**os.environ, **SETTINGS}
+    env = {**os.environ, **SETTINGS, "PROJECT_NUMBER": "123456789012"}
     out = subprocess.run(["bash", str(DEPLOY), "--print-env", "refresh"], env=env,
                          capture_output=True, text=True, check=True).stdout
     values = dict(line.split("=", 1) for line in out.splitlines())
-    assert values["BTM_PPA_AUDIENCES"] == ("https://europe-west2-acme-energy.cloudfunctions.net/refresh,"
+    assert values["BTM_PPA_AUDIENCES"] == ("https://refresh-123456789012.europe-west2.run.app,"
                                            "1234-addon.apps.googleusercontent.com")
+    assert values["BTM_PPA_FRONT_DOOR"] == "cloud-run"
     assert values["BTM_PPA_ALLOWED_CALLERS"].endswith(f",btm-ppa-tasks@acme-energy.{SA}")
     assert values["BTM_PPA_TASKS_QUEUE"] == ("projects/acme-energy/locations/europe-west2/"
                                              "queues/btm-ppa-refresh")
@@ -190,3 +260,31 @@ def test_importing_the_function_module_loads_no_heavy_library():
     out = subprocess.run([os.sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+GCLOUD = shutil.which("gcloud")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(GCLOUD is None, reason="the Google Cloud CLI (gcloud) is not installed here")
+def test_every_gcloud_command_of_the_dry_run_parses_with_the_real_cli(tmp_path):
+    """Each gcloud command the dry run prints, run by the installed gcloud with an empty
+    configuration and no credentials: it must get as far as asking for an account (exit
+    1), never stop at its arguments (exit 2, "unrecognized arguments", "invalid choice").
+    About 3-6 s a command (gcloud's start-up); 30-odd commands."""
+    lines = _dry_run(tmp_path)
+    commands = [line[2:] for line in lines if line.startswith("+ gcloud ")]
+    assert len(commands) >= 25
+    config = tmp_path / "gcloud-config"
+    config.mkdir()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "CLOUDSDK_CONFIG": str(config), "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+           "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "1"}
+    wrong = []
+    for command in commands:
+        # The dry run prints each command shell-quoted (printf %q): bash reads it back.
+        run = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True,
+                             timeout=120)
+        if run.returncode != 1 or "You do not currently have an active account" not in run.stderr:
+            wrong.append((command[:120], run.returncode, run.stderr.strip()[:300]))
+    assert wrong == []

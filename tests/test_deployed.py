@@ -1,7 +1,10 @@
 """The functions as deploy/deploy.sh deploys them, called by each caller they really have.
 
 Each function's environment is the one deploy.sh sets (``deploy.sh --print-env FN``: the
-same code that writes ``--set-env-vars``); only Google's endpoints are replaced by local
+same code that writes ``--set-env-vars``), and every request reaches it through Cloud Run's
+front door as deploy.sh configures it (``--print-service FN``: URL, custom audiences,
+invokers; tests/front_door.py), which checks the token and removes its signature. Only
+Google's endpoints are replaced by local
 stand-ins the real clients talk to: signed ID tokens (tests/google_tokens.py), the Sheets
 API with its per-user quota and grid limits, Drive and tokeninfo for the access check,
 Cloud Tasks (which dispatches with the queue's rate, concurrency and retries) and the
@@ -24,8 +27,10 @@ from werkzeug.serving import make_server
 
 from btm_ppa.entrypoints import runtime
 from tests.cloud_tasks_standin import CloudTasksStandIn
+from tests.conftest import FUNCTION_SOURCE
 from tests.drive_standin import DriveStandIn
 from tests.elexon_standin import ElexonStandIn
+from tests.front_door import FrontDoor
 from tests.google_tokens import TokenIssuer
 from tests.sheets_standin import SheetsStandIn
 from tests.test_sheets_workbook import SHEET_ID, loopback_client
@@ -33,8 +38,8 @@ from tests.test_sheets_workbook import SHEET_ID, loopback_client
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "my-project"
 ADDON = "1234-addon.apps.googleusercontent.com"
-SETTINGS = {"PROJECT": PROJECT, "ALLOWED_CALLERS": "@example.com", "ADDON_CLIENT_ID": ADDON}
-URL = f"https://europe-west2-{PROJECT}.cloudfunctions.net"
+SETTINGS = {"PROJECT": PROJECT, "PROJECT_NUMBER": "123456789012",
+            "ALLOWED_CALLERS": "@example.com", "ADDON_CLIENT_ID": ADDON}
 SCHEDULER, TASKS = (f"btm-ppa-{n}@{PROJECT}.iam.gserviceaccount.com" for n in ("scheduler", "tasks"))
 READ_SCOPE = "https://www.googleapis.com/auth/drive.metadata.readonly"
 #: The queue's clock and the Sheets quota's minute both run this much faster than real.
@@ -46,6 +51,19 @@ def deployed_env(function: str) -> dict[str, str]:
                          env={**os.environ, **SETTINGS}, capture_output=True, text=True,
                          check=True).stdout
     return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def deployed_service(function: str) -> dict[str, str]:
+    """The Cloud Run service deploy.sh makes for ``function``: SERVICE, URL,
+    CUSTOM_AUDIENCES, INVOKERS."""
+    out = subprocess.run(["bash", str(ROOT / "deploy" / "deploy.sh"), "--print-service",
+                          function], env={**os.environ, **SETTINGS}, capture_output=True,
+                         text=True, check=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def url(function: str) -> str:
+    return deployed_service(function)["URL"]
 
 
 def deploy_config() -> dict[str, str]:
@@ -62,6 +80,7 @@ class Deployment:
     def __init__(self, monkeypatch, issuer, drive, tasks, warehouse) -> None:
         self.monkeypatch, self.issuer, self.drive, self.tasks = monkeypatch, issuer, drive, tasks
         self.warehouse = warehouse
+        self.doors: dict[str, FrontDoor] = {}
 
     def become(self, function: str) -> functions_framework.flask.testing.FlaskClient:
         for name in [n for n in os.environ if n.startswith("BTM_PPA_")]:
@@ -73,11 +92,20 @@ class Deployment:
         self.monkeypatch.setenv("BTM_PPA_TASKS_ENDPOINT", self.tasks.endpoint)
         self.monkeypatch.setenv("BTM_PPA_DRIVE_URL", f"{self.drive.url}/drive/v3/files")
         self.monkeypatch.setenv("BTM_PPA_TOKENINFO_URL", f"{self.drive.url}/tokeninfo")
+        service = deployed_service(function)
+        self.monkeypatch.setenv("K_SERVICE", service["SERVICE"])  # as Cloud Run sets it
         for name in ("tasks", "drive", "runs"):
             runtime.inject(name, None)
         runtime.inject("warehouse", self.warehouse)
-        return functions_framework.create_app(target=function,
-                                              source=str(ROOT / "functions" / "main.py")).test_client()
+        app = functions_framework.create_app(target=function,
+                                             source=str(FUNCTION_SOURCE / "main.py"))
+        # Every request, from a test or from the Cloud Tasks stand-in, comes in this way.
+        door = FrontDoor(app.wsgi_app, url=service["URL"], certs=self.issuer.public_certs,
+                         invokers=service["INVOKERS"].split(","),
+                         custom_audiences=[a for a in service["CUSTOM_AUDIENCES"].split(",") if a])
+        app.wsgi_app = door
+        self.doors[function] = door
+        return app.test_client()
 
     def user(self, email: str, token: str | None = None, audience: str = ADDON) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.issuer.token(email=email, audience=audience)}"}
@@ -86,7 +114,7 @@ class Deployment:
         return headers
 
     def service(self, email: str, function: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.token(email=email, audience=f'{URL}/{function}')}"}
+        return {"Authorization": f"Bearer {self.issuer.token(email=email, audience=url(function))}"}
 
 
 @pytest.fixture
@@ -230,7 +258,7 @@ def test_a_menu_refresh_is_queued_at_once_and_written_by_the_task(deployment, ex
         client = deployment.become("refresh")
         _queue(deployment, config)
         served = Served(client.application)
-        deployment.tasks.routes[f"{URL}/refresh"] = served.url
+        deployment.tasks.routes[url("refresh")] = served.url
         try:
             response = client.post("/", json={"spreadsheet_id": SHEET_ID, "defer": True},
                                    headers=deployment.user(alice, token))
@@ -294,7 +322,7 @@ def test_nightly_fans_out_500_sheets_through_the_queue_within_the_sheets_quota(
         runtime.inject("warehouse", warehouse)
         runtime.inject("runs", RunLog(tables, deployment.warehouse.dataset))
         served = Served(refresh.application)
-        deployment.tasks.routes[f"{URL}/refresh"] = served.url
+        deployment.tasks.routes[url("refresh")] = served.url
         started = time.monotonic()
         deployment.tasks.paused = False
         try:
@@ -338,13 +366,13 @@ def test_a_rate_limited_task_is_answered_503_and_retried_by_the_queue(deployment
         runtime.inject("runs", None)
         _queue(deployment, config)
         served = Served(client.application)
-        deployment.tasks.routes[f"{URL}/refresh"] = served.url
+        deployment.tasks.routes[url("refresh")] = served.url
         sheets.faults.extend([429] * 4)
         try:
             from btm_ppa.adapters.cloud_tasks import TaskQueue, TaskQueueConfig
 
             TaskQueue(TaskQueueConfig(queue=os.environ["BTM_PPA_TASKS_QUEUE"],
-                                      target_url=f"{URL}/refresh", service_account=TASKS,
+                                      target_url=url("refresh"), service_account=TASKS,
                                       endpoint=deployment.tasks.endpoint)).enqueue(
                 {"spreadsheet_id": SHEET_ID, "sheet": "BESS", "trigger": "nightly"})
             assert deployment.tasks.wait_idle(60)
@@ -355,3 +383,106 @@ def test_a_rate_limited_task_is_answered_503_and_retried_by_the_queue(deployment
     assert task.attempts == [503, 200]
     runs = sorted(_runs(tables, deployment.warehouse.dataset), key=lambda r: r["ok"])
     assert [(r["ok"], "rate-limiting" in r["status"]) for r in runs] == [(False, True), (True, False)]
+
+
+def test_a_burst_of_edits_makes_one_refresh_after_the_last(deployment, example_xlsx, tables,
+                                                          monkeypatch):
+    """Three edits in one window: one task (the others find its name taken, as Cloud Tasks
+    refuses a taken name), run when the window closes, on the last edit's inputs; an edit
+    after it queues the next refresh. The window is shortened to 8 s (30 s deployed) to
+    keep the test short; the queue's own clock runs faster than real time."""
+    from btm_ppa.adapters import cloud_tasks
+    from tests.conftest import cell, result_cell
+
+    EDIT_WINDOW_S = 8
+    monkeypatch.setattr(cloud_tasks, "EDIT_WINDOW_S", EDIT_WINDOW_S)
+
+    alice = "alice@example.com"
+    token = deployment.drive.issue("alice-token", alice, ADDON, (READ_SCOPE,))
+    deployment.drive.share(SHEET_ID, alice)
+    config = deploy_config()
+    with SheetsStandIn(SHEET_ID, example_xlsx) as sheets:
+        runtime.inject("sheets", loopback_client(sheets))
+        client = deployment.become("refresh")
+        _queue(deployment, config)
+        served = Served(client.application)
+        deployment.tasks.routes[url("refresh")] = served.url
+        deployment.tasks.paused = True  # the burst goes in before anything is dispatched
+        time.sleep(EDIT_WINDOW_S - time.time() % EDIT_WINDOW_S + 0.05)  # a window opens
+        answers = []
+        try:
+            for price in (120.0, 135.5, 151.25):
+                sheets.set_value("BESS", cell("ppa_price_gbp_per_mwh"), price)
+                answers.append(client.post("/", json={"spreadsheet_id": SHEET_ID, "defer": True,
+                                                      "trigger": "edit"},
+                                           headers=deployment.user(alice, token)))
+            last_edit = dt.datetime.now(dt.UTC)
+            assert [a.status_code for a in answers] == [202, 202, 202]
+            assert [a.get_json().get("joined", False) for a in answers] == [False, True, True]
+            assert len({a.get_json()["task"].rsplit("/", 1)[-1] for a in answers}) == 1
+            deployment.tasks.paused = False
+            assert deployment.tasks.wait_idle(60)
+            (task,) = deployment.tasks.tasks.values()
+            assert task.attempts == [200]
+            # scheduled for the end of the window the edits fell in, and held until then
+            assert task.schedule_time.timestamp() % EDIT_WINDOW_S == 0
+            assert task.schedule_time >= last_edit and task.dispatched_at[0] >= task.not_before
+            assert task.name.rsplit("/", 1)[1][:16].isalnum()  # a hash first
+            assert sheets.value("BESS", "B62") == "OK"
+            assert sheets.value("BESS", result_cell("ppa_revenue_gbp", "stream1")) == pytest.approx(
+                sheets.value("BESS", result_cell("volume_mwh", "stream1")) * 151.25, abs=0.01)
+            time.sleep(max(0.0, task.schedule_time.timestamp() - time.time()))  # as deployed
+            later = client.post("/", json={"spreadsheet_id": SHEET_ID, "defer": True,
+                                            "trigger": "edit"},
+                                headers=deployment.user(alice, token))
+            assert later.status_code == 202 and not later.get_json().get("joined", False)
+            assert deployment.tasks.wait_idle(60)
+        finally:
+            served.close()
+    assert len(deployment.tasks.tasks) == 2
+
+
+def test_the_tasks_standin_frees_a_name_about_an_hour_after_its_task_ran(deployment):
+    from google.api_core import exceptions as gexc
+
+    from btm_ppa.adapters.cloud_tasks import TaskQueue, TaskQueueConfig
+    from tests import cloud_tasks_standin
+
+    _queue(deployment, deploy_config())
+    deployment.become("refresh")
+    queue = TaskQueue(TaskQueueConfig(queue=os.environ["BTM_PPA_TASKS_QUEUE"],
+                                      target_url="http://127.0.0.1:9/unreachable",
+                                      service_account=TASKS, endpoint=deployment.tasks.endpoint))
+    deployment.tasks.paused = True
+    assert queue.enqueue({"n": 1}, name="abc123-first") is not None
+    assert queue.enqueue({"n": 2}, name="abc123-first") is None  # queued: taken
+    (task,) = deployment.tasks.tasks.values()
+    queue_state = next(iter(deployment.tasks.queues.values()))
+    queue_state.pending.clear()
+    queue_state.names[task.name] = time.monotonic()  # it has just run
+    assert queue.enqueue({"n": 3}, name="abc123-first") is None  # ran a moment ago: taken
+    queue_state.names[task.name] = time.monotonic() - (
+        cloud_tasks_standin.DEDUP_WINDOW_S + 1) * deployment.tasks.time_scale
+    assert queue.enqueue({"n": 4}, name="abc123-first") is not None  # an hour on: free
+    assert gexc  # (the client maps 409 to Conflict, which enqueue answers as None)
+
+
+def test_drive_not_enabled_in_the_add_ons_project_is_a_503_saying_what_to_enable(
+        deployment, example_xlsx):
+    """The add-on's Cloud project is not the backend's and has not enabled the Drive API:
+    Google answers the access check 403 accessNotConfigured, which is the deployment's
+    fault, not the user's: 503 naming the API, never "cannot open spreadsheet"."""
+    alice = "alice@example.com"
+    token = deployment.drive.issue("alice-token", alice, ADDON, (READ_SCOPE,))
+    deployment.drive.share(SHEET_ID, alice)
+    deployment.drive.api_disabled[ADDON] = "987654321098"
+    with SheetsStandIn(SHEET_ID, example_xlsx) as sheets:
+        runtime.inject("sheets", loopback_client(sheets))
+        client = deployment.become("refresh")
+        answer = client.post("/", json={"spreadsheet_id": SHEET_ID, "validate_only": True},
+                             headers=deployment.user(alice, token))
+        assert answer.status_code == 503
+        message = answer.get_json()["error"]["message"]
+        assert "drive.googleapis.com" in message and "projects/987654321098" in message
+        assert "cannot open" not in message
+        assert sheets.requests == []

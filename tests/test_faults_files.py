@@ -74,10 +74,22 @@ def _warehouse_env(warehouse, monkeypatch):
     monkeypatch.setenv("BTM_PPA_WAREHOUSE", str(warehouse.path))
 
 
+def _everyone_can_enter(folder: Path) -> bool:
+    """Every folder on the way is searchable by others (a real unprivileged user's
+    access(2) checks ignore capabilities, so the product would refuse the path)."""
+    return folder.is_dir() and all(p.stat().st_mode & 0o001 for p in (folder, *folder.parents))
+
+
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
-    """A folder under /tmp that the unprivileged user can reach (pytest's are 0700)."""
-    path = Path(tempfile.mkdtemp(prefix="btm-ppa-faults-"))
+    """A folder the unprivileged user can reach (pytest's are 0700): in the temp folder,
+    or /tmp where the temp folder lies inside a folder others cannot enter (a clone in a
+    `mktemp -d` folder with TMPDIR inside it)."""
+    bases = [Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")]
+    base = next((b for b in bases if _everyone_can_enter(b)), None)
+    if base is None:
+        pytest.skip(f"no temp folder other users can enter (tried {', '.join(map(str, bases))})")
+    path = Path(tempfile.mkdtemp(prefix="btm-ppa-faults-", dir=base))
     path.chmod(0o777)
     yield path
     for root, dirs, _ in os.walk(path):

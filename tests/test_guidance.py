@@ -92,3 +92,37 @@ def test_the_guides_survive_a_refresh(example_xlsx, warehouse):
     assert len(after.data_validations.dataValidation) == count
     assert after[LAYOUT.input("method").cell].comment.text == before[
         LAYOUT.input("method").cell].comment.text
+
+
+def test_the_sheets_requests_carry_each_rule_and_note_and_never_a_value():
+    from btm_ppa.adapters.sheets_guides import guide_requests
+
+    guides = {g.cell: g for g in input_guides(LAYOUT, AREAS)}
+    requests = guide_requests(42, list(guides.values()))
+    rules = {_a1(r["setDataValidation"]["range"]): r["setDataValidation"]["rule"]
+             for r in requests if "setDataValidation" in r}
+    notes = {_a1(r["updateCells"]["range"]): r["updateCells"] for r in requests
+             if "updateCells" in r}
+    method = rules[LAYOUT.input("method").cell]
+    assert method["condition"] == {"type": "ONE_OF_LIST", "values": [
+        {"userEnteredValue": m.value} for m in Method]}
+    assert method["strict"] and method["showCustomUi"]
+    area = rules[LAYOUT.input("dno_area").cell]
+    assert [v["userEnteredValue"] for v in area["condition"]["values"]] == AREAS
+    assert not area["strict"]  # ids and any case are accepted too: a warning, not a refusal
+    assert rules[LAYOUT.input("window_start").cell]["condition"] == {
+        "type": "DATE_BETWEEN", "values": [{"userEnteredValue": "2001-01-01"},
+                                           {"userEnteredValue": "2099-12-31"}]}
+    assert rules[LAYOUT.input("ppa_price_gbp_per_mwh").cell]["condition"]["type"] == "NUMBER_BETWEEN"
+    assert LAYOUT.input("mpan_core").cell not in rules  # free text: a note only
+    assert set(notes) == set(guides)
+    for cell, update in notes.items():
+        assert update["fields"] == "note" and update["rows"] == [{"values": [
+            {"note": guides[cell].note}]}]
+
+
+def _a1(grid: dict) -> str:
+    from sheets_layout import column_letters
+
+    assert grid["sheetId"] == 42 and grid["endRowIndex"] == grid["startRowIndex"] + 1
+    return f"{column_letters(grid['startColumnIndex'] + 1)}{grid['startRowIndex'] + 1}"

@@ -217,3 +217,31 @@ def test_bigquery_stores_mid_beside_system_prices(elexon, bq_emulator):
     assert report.rows == len(held) == 48
     assert held.sort_values("settlement_period")["market_index_price_gbp_per_mwh"].to_numpy() == (
         pytest.approx(shipped["marketIndexPrice"].to_numpy(), nan_ok=True))
+
+
+def test_an_offline_fetch_says_it_is_retrying_and_why():
+    """Nothing listens on the port: each retry is told (a logged warning by default) with
+    its reason before the pause, and the final error says the address could not be
+    reached."""
+    import socket
+
+    with socket.socket() as probe:  # a free local port, then closed: connections refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pauses: list[float] = []
+    retries: list[str] = []
+    client = ElexonClient(base_url=f"http://127.0.0.1:{port}/bmrs/api/v1",
+                          policy=RetryPolicy(max_attempts=3, sleep=pauses.append),
+                          notify=retries.append)
+    with pytest.raises(ElexonError, match="failed after retries: cannot connect"):
+        client.get_system_prices(dt.date(2025, 1, 1))
+    assert len(retries) == len(pauses) == 2
+    assert "cannot connect (offline" in retries[0] and "retrying in" in retries[0]
+    assert retries[0].endswith("(attempt 2 of 3)") and retries[1].endswith("(attempt 3 of 3)")
+    from unittest import mock
+
+    from btm_ppa.adapters import elexon as elexon_module
+
+    with mock.patch.object(elexon_module.log, "warning") as warning:  # the default: a warning
+        ElexonClient().notify("retrying in 1.0 s")
+    warning.assert_called_once_with("%s", "retrying in 1.0 s")

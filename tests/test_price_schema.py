@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from btm_ppa.adapters.bigquery_warehouse import SYSTEM_PRICES_SCHEMA, BigQueryWarehouse
+from btm_ppa.adapters.bigquery_warehouse import (
+    SYSTEM_PRICES_SCHEMA,
+    BigQueryWarehouse,
+    table_schema,
+)
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.prices import schema
 from btm_ppa.prices.warehouse import PriceWarehouse, read_sql
@@ -25,17 +29,19 @@ def test_generated_files_are_up_to_date():
 
 
 @pytest.mark.unit
-def test_the_ddl_the_bigquery_schema_file_and_the_adapter_agree():
-    ddl = sqlglot.parse_one(read_sql("create_system_prices"), read="bigquery")
+@pytest.mark.parametrize("table", list(schema.TABLES))
+def test_the_ddl_the_bigquery_schema_file_and_the_adapter_agree(table):
+    ddl = sqlglot.parse_one(read_sql(f"create_{table}"), read="bigquery")
     columns = [(c.name, c.args["kind"].sql("bigquery"),
                 any(isinstance(k.args.get("kind"), sqlglot.exp.NotNullColumnConstraint)
                     for k in c.constraints))
                for c in ddl.find_all(sqlglot.exp.ColumnDef)]
-    assert columns == [(c.name, c.bigquery_type, c.required) for c in schema.SYSTEM_PRICES]
+    assert columns == [(c.name, c.bigquery_type, c.required) for c in schema.TABLES[table]]
     deployed = json.loads((schema.repository_root() / "deploy" / "bigquery"
-                           / "system_prices.json").read_text(encoding="utf-8"))
+                           / f"{table}.json").read_text(encoding="utf-8"))
     assert [(f["name"], f["type"], f["mode"]) for f in deployed] == [
-        (f.name, f.field_type, f.mode) for f in SYSTEM_PRICES_SCHEMA]
+        (f.name, f.field_type, f.mode) for f in table_schema(table)]
+    assert table_schema(schema.TABLE) == SYSTEM_PRICES_SCHEMA
 
 
 @pytest.mark.unit
@@ -69,11 +75,13 @@ def test_elexon_rows_map_to_the_domain_columns():
 def test_the_embedded_warehouse_holds_exactly_the_schema(warehouse):
     import duckdb
 
-    with duckdb.connect(str(warehouse.path), read_only=True) as con:
-        held = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                           "WHERE table_name = 'system_prices' ORDER BY ordinal_position").fetchall()
-    assert [(n, t.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")) for n, t in held] == \
-        schema.duckdb_columns()
+    for table in schema.TABLES:
+        with duckdb.connect(str(warehouse.path), read_only=True) as con:
+            held = con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                               "WHERE table_name = ? ORDER BY ordinal_position", [table]
+                               ).fetchall()
+        assert [(n, t.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")) for n, t in held] == \
+            schema.duckdb_columns(table)
     mid = warehouse.query("price_date_range")
     assert (str(mid["first_mid_date"].iloc[0])[:10], str(mid["last_mid_date"].iloc[0])[:10]) == (
         "2023-01-01", "2025-06-01")
@@ -93,9 +101,11 @@ def test_every_adapter_implements_the_whole_port(adapter):
 
 @pytest.mark.unit
 @pytest.mark.parametrize("name", ["system_prices_window", "price_date_range", "held_date_ranges",
+                                  "day_ahead_prices_window",
                                   "recent_period_counts"])
 def test_queries_name_only_schema_columns(name):
     tree = sqlglot.parse_one(read_sql(name), read="bigquery")
     aliases = {a.alias for a in tree.find_all(sqlglot.exp.Alias)}
     used = {c.name for c in tree.find_all(sqlglot.exp.Column)} - aliases
-    assert used and used <= set(schema.COLUMNS), used - set(schema.COLUMNS)
+    known = {c for table in schema.TABLES for c in schema.column_names(table)}
+    assert used and used <= known, used - known

@@ -185,7 +185,7 @@ def _full(day_from=dt.date(2023, 1, 1), day_to=dt.date(2023, 1, 31), kwh=400.0):
 
 def test_hh_data_missing_periods(january, warehouse):
     _hh(january, _full()[:-10])
-    _bad(january, warehouse, {}, "'HH Data'!A:C", "10 of 1,488 periods missing")
+    _bad(january, warehouse, {}, "'HH Data'!A:C", "10 of 1,488 periods missing (2023-01-31 SP39-SP48)")
 
 
 def test_hh_data_duplicate_period(january, warehouse):

@@ -57,6 +57,7 @@ def test_full_refresh_reads_three_times_and_writes_once(standin, warehouse):
     # metadata, the values, the values again just before writing (no lost edit), one write
     assert (standin.count("metadata"), standin.count("batchGet"), standin.count("batchUpdate")) == (
         1, 2, 1)
+    assert standin.count("valuesBatchUpdate") == 0
     assert standin.value("BESS", status_cell()) == "OK"
     assert isinstance(standin.value("BESS", result_cell("profit_gbp")), float)  # a number, not "£1,234"
     assert standin.value("BESS", result_cell("profit_gbp")) == pytest.approx(
@@ -138,36 +139,94 @@ def test_spreadsheet_ids_are_validated(standin):
         SheetsWorkbook("../../etc", loopback_client(standin), SA)
 
 
-def test_a_table_tab_is_written_only_when_it_exists(standin):
-    from btm_ppa.sheet.workbook import TableWrite
+def test_a_table_tab_is_made_in_the_same_write_unless_only_if_exists(standin):
+    from btm_ppa.sheet.workbook import CellWrite, ChartSpec, TableWrite
 
     book = _book(standin)
-    book.write("VLP Batteries", [], {"VLP Batteries": TableWrite(rows=[["a"], [1.5]])})
+    book.write("VLP Batteries", [], {"VLP Batteries": TableWrite(rows=[["a"], [1.5]],
+                                                                 only_if_exists=True)})
     assert standin.count("batchUpdate") == 0 and "VLP Batteries" not in standin.tabs
-    standin.add_tab("VLP Batteries")
-    _book(standin).write("VLP Batteries", [], {"VLP Batteries": TableWrite(rows=[["a"], [1.5]])})
-    assert standin.value("VLP Batteries", "A2") == 1.5
+    chart = ChartSpec(title="t", x_column=0, series_columns=(1,), y_title="MWh")
+    table = TableWrite(rows=[["day", "mwh"], [1, 1.5], [2, 2.5]], number_formats={1: "#,##0.000"},
+                       chart=chart)
+    _book(standin).write("BESS", [CellWrite("B62", "OK")], {"New tab": table})
+    assert standin.count("batchUpdate") == 1  # the tab, its values, its chart and B62: one call
+    assert standin.value("New tab", "B3") == 2.5 and standin.value("BESS", "B62") == "OK"
+    assert standin.number_format("New tab", "B2") == "#,##0.000"
+    assert standin.number_format("New tab", "B1") is None  # the header keeps no number format
+    assert [c["title"] for c in standin.charts("New tab")] == ["t"]
+    _book(standin).write("BESS", [], {"New tab": table})  # again: the chart updated, not doubled
+    assert len(standin.charts("New tab")) == 1
 
 
-def test_a_table_longer_than_the_grid_grows_the_tab_first(standin):
+def test_a_tab_charted_by_hand_keeps_its_chart_and_gets_no_second(standin):
+    from btm_ppa.sheet.workbook import ChartSpec, TableWrite
+
+    book = _book(standin)
+    book.read("BESS", "A1:D70")
+    chart = ChartSpec(title="ours", x_column=0, series_columns=(1,), y_title="MWh")
+    # the add-on makes the Dispatch tab with a chart of its own
+    client = loopback_client(standin)
+    client.http_client.batch_update(SHEET_ID, {"requests": [
+        {"addSheet": {"properties": {"title": "Dispatch", "sheetId": 77}}},
+        {"addChart": {"chart": {"spec": {"title": "by hand", "basicChart": {"chartType": "LINE"}},
+                                "position": {"overlayPosition": {"anchorCell": {"sheetId": 77}}}}}}]})
+    _book(standin).write("Dispatch", [], {"Dispatch": TableWrite(rows=[["d", "x"], [1, 2]],
+                                                                 chart=chart)})
+    assert [c["title"] for c in standin.charts("Dispatch")] == ["by hand"]
+    assert standin.value("Dispatch", "B2") == 2
+
+
+def test_a_table_longer_than_the_grid_grows_the_tab_in_the_same_write(standin):
     from btm_ppa.sheet.workbook import TableWrite
 
     standin.add_tab("Dispatch")  # as the add-on makes it: 1,000 rows x 26 columns
     rows = [["day", "mwh"]] + [[i, i / 2] for i in range(1, 1_827)]  # five years of days
     _book(standin).write("Dispatch", [], {"Dispatch": TableWrite(rows=rows)})
-    assert standin.count("spreadsheetBatchUpdate") == 1
+    assert standin.count("batchUpdate") == 1 and standin.count("valuesBatchUpdate") == 0
     assert standin.books[SHEET_ID].grid["Dispatch"] == [1_827, 26]
     assert standin.value("Dispatch", "B1827") == 913.0
 
 
-def test_a_shorter_table_blanks_the_old_rows_within_the_grid(standin):
+def test_a_shorter_table_blanks_the_old_rows(standin):
     from btm_ppa.sheet.workbook import TableWrite
 
     standin.add_tab("Dispatch")
     _book(standin).write("Dispatch", [], {"Dispatch": TableWrite(rows=[["d"]] + [[1]] * 900)})
     _book(standin).write("Dispatch", [], {"Dispatch": TableWrite(rows=[["d"], [2]])})
     assert standin.value("Dispatch", "A2") == 2 and standin.value("Dispatch", "A900") is None
-    assert standin.count("spreadsheetBatchUpdate") == 0  # it fitted: no growth asked
+    assert standin.books[SHEET_ID].grid["Dispatch"] == [1_000, 26]  # it fitted: no growth
+
+
+def test_cells_of_another_tab_join_the_one_write(standin):
+    from btm_ppa.sheet.workbook import CellWrite
+
+    standin.add_tab("Valuation")
+    _book(standin).write("BESS", [CellWrite("B62", "OK"), CellWrite("C3", 0.5, "0.0%", "Valuation"),
+                                  CellWrite("A1200", "far", tab="Valuation")])
+    assert standin.count("batchUpdate") == 1
+    assert standin.value("Valuation", "C3") == 0.5 and standin.value("Valuation", "A1200") == "far"
+    assert standin.number_format("Valuation", "C3") == "0.0%"
+
+
+def test_results_are_numbers_and_the_templates_formats_are_kept(standin, warehouse):
+    from gspread.utils import a1_to_rowcol
+
+    # the analyst formatted the status cell by hand; the refresh writes it with no format
+    standin.books[SHEET_ID].formats["BESS"][a1_to_rowcol(status_cell())] = "@"
+    assert refresh(_book(standin), warehouse).ok
+    assert standin.count("valuesBatchUpdate") == 0
+    assert isinstance(standin.value("BESS", result_cell("profit_gbp")), float)
+    assert standin.number_format("BESS", result_cell("profit_gbp")) == "£#,##0.00;[Red]-£#,##0.00"
+    assert standin.number_format("BESS", result_cell("volume_mwh")) == "#,##0.000"
+    assert standin.number_format("BESS", status_cell()) == "@"
+
+
+def test_text_that_looks_like_a_formula_or_number_stays_text(standin):
+    from btm_ppa.sheet.workbook import CellWrite
+
+    _book(standin).write("BESS", [CellWrite("B62", "=1+1"), CellWrite("C62", "1,234")])
+    assert standin.value("BESS", "B62") == "=1+1" and standin.value("BESS", "C62") == "1,234"
 
 
 def test_the_standin_refuses_a_write_beyond_the_grid_and_applies_none_of_the_batch(standin):
@@ -175,12 +234,49 @@ def test_the_standin_refuses_a_write_beyond_the_grid_and_applies_none_of_the_bat
 
     standin.add_tab("Dispatch")
     client = loopback_client(standin, policy=RetryPolicy(max_attempts=1))
-    body = {"valueInputOption": "RAW", "data": [
-        {"range": "'BESS'!B62", "values": [["changed"]]},
-        {"range": "'Dispatch'!A1", "values": [[1]] * 1_001}]}
+    dispatch = standin.books[SHEET_ID].ids["Dispatch"]
+    bess = standin.books[SHEET_ID].ids["BESS"]
+    changed = {"updateCells": {"start": {"sheetId": bess, "rowIndex": 61, "columnIndex": 1},
+                               "rows": [{"values": [{"userEnteredValue": {"stringValue": "changed"}}]}],
+                               "fields": "userEnteredValue"}}
+    too_long = {"updateCells": {"start": {"sheetId": dispatch, "rowIndex": 0, "columnIndex": 0},
+                                "rows": [{"values": [{"userEnteredValue": {"numberValue": 1}}]}] * 1_001,
+                                "fields": "userEnteredValue"}}
     with pytest.raises(APIError, match="exceeds grid limits"):
-        client.http_client.values_batch_update(SHEET_ID, body=body)
+        client.http_client.batch_update(SHEET_ID, {"requests": [changed, too_long]})
     assert standin.value("BESS", status_cell()) != "changed"
+    grow = {"appendDimension": {"sheetId": dispatch, "dimension": "ROWS", "length": 1}}
+    with pytest.raises(APIError, match="exceeds grid limits"):  # in order: grown too late
+        client.http_client.batch_update(SHEET_ID, {"requests": [changed, too_long, grow]})
+    assert standin.books[SHEET_ID].grid["Dispatch"] == [1_000, 26]
+    client.http_client.batch_update(SHEET_ID, {"requests": [changed, grow, too_long]})
+    assert standin.value("BESS", status_cell()) == "changed"
+    assert standin.value("Dispatch", "A1001") == 1
+    body = {"valueInputOption": "RAW", "data": [
+        {"range": "'BESS'!B62", "values": [["again"]]},
+        {"range": "'Dispatch'!A1", "values": [[1]] * 1_002}]}
+    with pytest.raises(APIError, match="exceeds grid limits"):  # values.batchUpdate: the same
+        client.http_client.values_batch_update(SHEET_ID, body=body)
+    assert standin.value("BESS", status_cell()) == "changed"
+
+
+@pytest.mark.parametrize("request_, message", [
+    ({"updateCells": {"start": {"sheetId": 0}, "rows": []}}, "At least one field"),
+    ({"updateCells": {"start": {"sheetId": 999}, "rows": [], "fields": "*"}}, "No grid with id"),
+    ({"updateCells": {"start": {"sheetId": 0}, "fields": "userEnteredValue", "rows": [
+        {"values": [{"userEnteredValue": {"numberValue": "12"}}]}]}}, "Invalid value"),
+    ({"addSheet": {"properties": {"title": "BESS"}}}, "already exists"),
+    ({"appendDimension": {"sheetId": 0, "dimension": "ROWS", "length": 10_000_000}},
+     "above the limit of 10000000 cells"),
+    ({"setSomethingElse": {}}, "unsupported"),
+])
+def test_the_standin_refuses_what_google_refuses(standin, request_, message):
+    from gspread.exceptions import APIError
+
+    client = loopback_client(standin, policy=RetryPolicy(max_attempts=1))
+    with pytest.raises(APIError, match=message) as refused:
+        client.http_client.batch_update(SHEET_ID, {"requests": [request_]})
+    assert refused.value.response.status_code == 400
 
 
 def test_an_edit_during_a_refresh_is_not_lost(standin, warehouse):

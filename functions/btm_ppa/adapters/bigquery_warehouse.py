@@ -25,11 +25,15 @@ QUERY_TIMEOUT_S = 60.0
 #: A staging table left behind (the process died between load and delete) expires.
 STAGING_EXPIRY = dt.timedelta(hours=6)
 
-SYSTEM_PRICES_SCHEMA = [
-    bigquery.SchemaField(c.name, c.bigquery_type, mode="REQUIRED" if c.required else "NULLABLE",
-                         description=c.description)
-    for c in schema.SYSTEM_PRICES
-]
+def table_schema(table: str) -> list[bigquery.SchemaField]:
+    """The BigQuery schema of one of the price tables (``prices.schema.TABLES``)."""
+    return [bigquery.SchemaField(c.name, c.bigquery_type,
+                                 mode="REQUIRED" if c.required else "NULLABLE",
+                                 description=c.description)
+            for c in schema.TABLES[table]]
+
+
+SYSTEM_PRICES_SCHEMA = table_schema(schema.TABLE)
 
 
 def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter:
@@ -113,26 +117,26 @@ class BigQueryWarehouse:
         rows = self.run(read_sql(sql_name), params, what=sql_name)
         return rows.to_dataframe(create_bqstorage_client=False)
 
-    def replace_days(self, frame: pd.DataFrame) -> int:
+    def replace_days(self, frame: pd.DataFrame, table: str = schema.TABLE) -> int:
         """Replace every settlement date in ``frame`` with its rows, atomically: a load into
         a staging table, then one MERGE statement (all of it lands or none of it)."""
         if frame.empty:
             return 0
-        frame = schema.conform(frame)
-        staging = f"{self.dataset}.system_prices_staging_{uuid.uuid4().hex[:12]}"
+        frame = schema.conform(frame, table)
+        fields = table_schema(table)
+        staging = f"{self.dataset}.{table}_staging_{uuid.uuid4().hex[:12]}"
         try:
-            table = bigquery.Table(staging, schema=SYSTEM_PRICES_SCHEMA)
-            table.expires = dt.datetime.now(dt.UTC) + STAGING_EXPIRY
-            self.client.create_table(table)
+            staged = bigquery.Table(staging, schema=fields)
+            staged.expires = dt.datetime.now(dt.UTC) + STAGING_EXPIRY
+            self.client.create_table(staged)
             job = self.client.load_table_from_json(
                 _json_rows(frame), staging, job_config=bigquery.LoadJobConfig(
-                    schema=SYSTEM_PRICES_SCHEMA, write_disposition="WRITE_APPEND"))
+                    schema=fields, write_disposition="WRITE_APPEND"))
             job.result(timeout=QUERY_TIMEOUT_S)
-            sql = read_sql("merge_system_prices").replace(
-                "system_prices_staging", f"`{staging}`")
+            sql = read_sql(f"merge_{table}").replace(f"{table}_staging", f"`{staging}`")
             self.run(sql, what="merge")
         except gexc.GoogleAPIError as exc:
-            raise WarehouseError(f"BigQuery load of system prices failed: {exc}") from exc
+            raise WarehouseError(f"BigQuery load of {table} failed: {exc}") from exc
         finally:
             self.client.delete_table(staging, not_found_ok=True)
         return len(frame)
@@ -164,8 +168,14 @@ class BigQueryWarehouse:
                 for r in frame.itertuples()]
 
     def create_tables(self) -> None:
-        """The dataset and the partitioned ``system_prices`` table, if missing."""
+        """The dataset and the partitioned price tables (``system_prices``,
+        ``day_ahead_prices``), if missing."""
         self.client.create_dataset(self.dataset, exists_ok=True)
-        table = bigquery.Table(f"{self.dataset}.system_prices", schema=SYSTEM_PRICES_SCHEMA)
-        table.time_partitioning = bigquery.TimePartitioning(field="settlement_date")
-        self.client.create_table(table, exists_ok=True)
+        for name in schema.TABLES:
+            table = bigquery.Table(f"{self.dataset}.{name}", schema=table_schema(name))
+            # About 48 rows a day: monthly partitions, clustered on the date (as deploy.sh).
+            table.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.MONTH, field="settlement_date")
+            table.clustering_fields = ["settlement_date"]
+            table.description = schema.DESCRIPTIONS[name]
+            self.client.create_table(table, exists_ok=True)

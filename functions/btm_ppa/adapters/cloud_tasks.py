@@ -3,13 +3,24 @@ with an OIDC token for the ``refresh`` function, through the real google-cloud-t
 client (imported only when a task is created: it costs over a second to import).
 
 The queue (rate, concurrency, retries) is made by deploy/deploy.sh, so that the Sheets
-quota holds however many sheets are registered; this module only creates tasks. Nightly
-task names are derived from the run and the sheet, so a scheduler retry of the same night
-is refused as a duplicate instead of refreshing every sheet twice.
+quota holds however many sheets are registered; this module only creates tasks.
+
+Task names do the deduplication. Cloud Tasks refuses a task whose name is taken by a task
+still queued, or run or deleted within about the last hour (ALREADY_EXISTS), and advises
+names that start with a hash (sequential or timestamp-first names concentrate load and
+slow dispatch). So a name is a hash of what makes the task one, then a readable tail:
+
+- nightly: the night and the sheet, so a scheduler retry of the same night queues nothing
+  twice;
+- edits: the sheet and a window of ``EDIT_WINDOW_S`` seconds, and the task is scheduled
+  for the window's end: every edit of a burst in that window finds the name taken and
+  collapses into the one refresh, which runs after the last of them (so it reads them
+  all); the next window's edits queue the next refresh.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -19,6 +30,9 @@ from typing import Any
 from btm_ppa.errors import BtmError
 
 _QUEUE_PATH = re.compile(r"^projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]+$")
+#: Edits of one tab within a window of this many seconds make one refresh, run when the
+#: window closes.
+EDIT_WINDOW_S = 30
 
 
 class TaskQueueError(BtmError):
@@ -40,10 +54,22 @@ class TaskQueueConfig:
 
 
 def task_id(*parts: str) -> str:
-    """A task id (letters, digits, '-' and '_', at most 500) unique to ``parts``."""
+    """A task id (letters, digits, '-' and '_', at most 500) unique to ``parts``: a hash
+    first, as Cloud Tasks advises, then the parts readable for the logs."""
     readable = re.sub(r"[^A-Za-z0-9_-]", "-", "-".join(parts))[:100]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-    return f"{readable}-{digest}"
+    return f"{digest}-{readable}"
+
+
+def edit_task(spreadsheet_id: str, tab: str, now: dt.datetime,
+              window_s: int | None = None) -> tuple[str, dt.datetime]:
+    """The name and the schedule time of the refresh that an edit at ``now`` joins: one
+    per tab per window, run when the window closes."""
+    window_s = window_s or EDIT_WINDOW_S
+    epoch_s = int(now.timestamp())
+    start = epoch_s - epoch_s % window_s
+    closes = dt.datetime.fromtimestamp(start + window_s, dt.UTC)
+    return task_id("edit", spreadsheet_id, tab, str(start)), closes
 
 
 class TaskQueue:
@@ -67,9 +93,11 @@ class TaskQueue:
                 self._client = tasks_v2.CloudTasksClient(transport="rest", client_options=options)
         return self._client
 
-    def enqueue(self, body: dict[str, Any], name: str | None = None) -> str | None:
-        """Create one HTTP task POSTing ``body`` to the refresh function; returns the task's
-        name, or None when a task of that name exists already (a duplicate)."""
+    def enqueue(self, body: dict[str, Any], name: str | None = None,
+                schedule_time: dt.datetime | None = None) -> str | None:
+        """Create one HTTP task POSTing ``body`` to the refresh function (not before
+        ``schedule_time``); returns the task's name, or None when a task of that name is
+        queued or ran within the last hour (a duplicate)."""
         from google.api_core import exceptions as gexc
         from google.cloud import tasks_v2
 
@@ -81,6 +109,8 @@ class TaskQueue:
                                           audience=self.config.target_url)))
         if name:
             task.name = f"{self.config.queue}/tasks/{name}"
+        if schedule_time is not None:
+            task.schedule_time = schedule_time.astimezone(dt.UTC)
         try:
             created = self.client.create_task(parent=self.config.queue, task=task, timeout=30)
         except gexc.Conflict:  # ALREADY_EXISTS (gRPC) or 409 (REST): a duplicate name

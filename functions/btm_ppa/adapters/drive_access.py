@@ -11,6 +11,7 @@ token (the add-on sends ``ScriptApp.getOAuthToken()``, which carries the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import requests
@@ -58,6 +59,12 @@ class DriveAccess:
                            params={"fields": "id,capabilities(canEdit)",
                                    "supportsAllDrives": "true"},
                            headers={"Authorization": f"Bearer {access_token}"})
+        if answer.status_code == 403 and (project := _drive_disabled_in(answer)) is not None:
+            raise AccessDenied(
+                f"the Google Drive API is not enabled in the add-on's Cloud project "
+                f"({project}), so the backend cannot check access to spreadsheets: an admin "
+                "enables drive.googleapis.com there (deploy.sh does it with ADDON_PROJECT "
+                "set), then try again", 503)
         if answer.status_code in (403, 404):
             raise AccessDenied(f"{email} cannot open spreadsheet {spreadsheet_id}", 403)
         if answer.status_code == 401:
@@ -74,3 +81,22 @@ class DriveAccess:
         except requests.RequestException as exc:
             raise AccessDenied("Google did not answer the access check in time; try again",
                             503) from exc
+
+
+def _drive_disabled_in(answer: requests.Response) -> str | None:
+    """The project named by Google's "API not enabled" answer (reason accessNotConfigured,
+    or an ErrorInfo SERVICE_DISABLED), or None for any other 403."""
+    try:
+        error = answer.json().get("error", {})
+    except ValueError:
+        return None
+    if not isinstance(error, dict):
+        return None
+    reasons = {e.get("reason") for e in error.get("errors", []) if isinstance(e, dict)}
+    for detail in error.get("details", []):
+        if isinstance(detail, dict) and detail.get("reason") == "SERVICE_DISABLED":
+            return str(detail.get("metadata", {}).get("consumer", "its project"))
+    if "accessNotConfigured" in reasons:
+        found = re.search(r"project (\d+)", str(error.get("message", "")))
+        return f"projects/{found.group(1)}" if found else "its project"
+    return None

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import os
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -29,8 +30,9 @@ from btm_ppa.prices import schema, shipped
 from btm_ppa.prices.warehouse import read_sql
 from btm_ppa.reference import files as reference
 
-#: 2: market index prices from prices.schema; 3: the 2016-2025 history (prices.shipped)
-SCHEMA_VERSION = 3
+#: 2: market index prices from prices.schema; 3: the 2016-2025 history (prices.shipped);
+#: 4: the day-ahead series (day_ahead_prices)
+SCHEMA_VERSION = 4
 
 
 def default_path() -> Path:
@@ -52,19 +54,35 @@ def to_duckdb(bigquery_sql: str) -> str:
 
 
 def shipped_fingerprint() -> str:
+    """What the built file depends on: the schema version, the shipped price files, the
+    rules that read them (``prices/shipped.py``) and the tables' DDL."""
     digest = hashlib.sha256(f"schema {SCHEMA_VERSION}".encode())
     for name in shipped.FILES:
         digest.update(reference.data_path(name).read_bytes())
+    code = resources.files("btm_ppa.prices")
+    digest.update(code.joinpath("shipped.py").read_bytes())
+    for table in schema.TABLES:
+        digest.update(read_sql(f"create_{table}").encode())
     return digest.hexdigest()
 
 
 def _load_shipped(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(to_duckdb(read_sql("create_system_prices")))
-    loaded = shipped.system_prices(pd.Timestamp.now(tz="UTC"))
-    con.register("incoming", loaded)
-    con.execute(f"INSERT INTO system_prices ({', '.join(schema.COLUMNS)}) "
-                f"SELECT {', '.join(schema.COLUMNS)} FROM incoming")
-    con.unregister("incoming")
+    built_at = pd.Timestamp.now(tz="UTC")
+    for table, rows in ((schema.TABLE, shipped.system_prices(built_at)),
+                        (schema.DAY_AHEAD_TABLE, shipped.day_ahead_prices(built_at))):
+        con.execute(to_duckdb(read_sql(f"create_{table}")))
+        _insert(con, table, rows)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame) -> None:
+    columns = ", ".join(schema.column_names(table))
+    # DuckDB reads datetime64 far faster than Python date objects; the column is DATE.
+    rows = rows.assign(settlement_date=pd.to_datetime(rows["settlement_date"]))
+    con.register("incoming", rows)
+    try:
+        con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming")
+    finally:
+        con.unregister("incoming")
 
 
 #: Every DuckDB database file carries these bytes at offset 8.
@@ -171,20 +189,20 @@ class DuckDbWarehouse:
             ensure_built(self.path)
         self.description = "embedded DuckDB warehouse"
 
-    def replace_days(self, frame: pd.DataFrame) -> int:
+    def replace_days(self, frame: pd.DataFrame, table: str = schema.TABLE) -> int:
         """Replace every settlement date in ``frame`` with its rows, in one transaction;
         dates ``frame`` lacks are left as held."""
         if frame.empty:
             return 0
-        frame = schema.conform(frame)
+        frame = schema.conform(frame, table)
         try:
             with duckdb.connect(str(self.path)) as con:
                 con.execute("BEGIN TRANSACTION")
                 con.register("incoming", frame)
-                con.execute("DELETE FROM system_prices WHERE settlement_date IN "
+                con.execute(f"DELETE FROM {table} WHERE settlement_date IN "
                             "(SELECT DISTINCT settlement_date FROM incoming)")
-                con.execute(f"INSERT INTO system_prices ({', '.join(schema.COLUMNS)}) "
-                            f"SELECT {', '.join(schema.COLUMNS)} FROM incoming")
+                con.unregister("incoming")
+                _insert(con, table, frame)
                 con.execute("COMMIT")
         except duckdb.Error as exc:
             raise WarehouseError(f"embedded warehouse load failed: {exc}") from exc

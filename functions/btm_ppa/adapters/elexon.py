@@ -7,6 +7,8 @@ that need the payloads (``prices/ingest.py``, ``register/``), so it is tested of
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,21 @@ BM_UNITS_PATH = "/reference/bmunits/all"
 
 __all__ = ["ELEXON_BASE_URL", "ElexonClient", "ElexonError"]
 
+log = logging.getLogger(__name__)
+
+
+def _reason(exc: BaseException, timeout_s: float) -> str:
+    """Why a call failed, in words: offline, slow, or what Elexon answered."""
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
+        return f"cannot connect (offline, or the address is wrong?): {exc}"
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout_s:g} s"
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} (Elexon busy or failing)"
+    if isinstance(exc, ValueError):
+        return f"the answer is not JSON ({exc})"
+    return str(exc)
+
 
 @dataclass
 class ElexonClient:
@@ -33,6 +50,9 @@ class ElexonClient:
     session: requests.Session = field(default_factory=requests.Session)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = ELEXON_TIMEOUT_S
+    #: Told each retry before its pause, in words (default: a logged warning).
+    notify: Callable[[str], None] = field(default=lambda text: log.warning("%s", text),
+                                          repr=False)
 
     def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
         url = f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
@@ -51,10 +71,16 @@ class ElexonClient:
                 return True
             return isinstance(exc, requests.Timeout | requests.ConnectionError)
 
+        def on_retry(attempt: int, pause_s: float, exc: BaseException) -> None:
+            self.notify(f"Elexon API {url}: {_reason(exc, self.timeout_s)}; retrying in "
+                        f"{pause_s:.1f} s (attempt {attempt + 1} of {self.policy.max_attempts})")
+
         try:
-            return self.policy.run(call, retryable)
+            return self.policy.run(call, retryable, on_retry)
         except (requests.RequestException, ValueError) as exc:
-            raise ElexonError(f"Elexon API {url} failed after retries: {exc}") from exc
+            when = " after retries" if retryable(exc) else ""
+            raise ElexonError(f"Elexon API {url} failed{when}: "
+                              f"{_reason(exc, self.timeout_s)}") from exc
 
     def get_system_prices(self, day: dt.date) -> Any:
         """System prices of one settlement date: ``{"data": [{settlementDate, ...}]}``."""

@@ -26,9 +26,11 @@ class RetryPolicy:
         """Full-jitter backoff before retry number ``attempt`` (1-based). [s]"""
         return self.rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
 
-    def run(self, call: Callable[[], object], retryable: Callable[[BaseException], bool]) -> object:
+    def run(self, call: Callable[[], object], retryable: Callable[[BaseException], bool],
+            on_retry: Callable[[int, float, BaseException], None] | None = None) -> object:
         """Call until it succeeds, a non-retryable error, or the attempts/time run out (the
-        last error is raised)."""
+        last error is raised). ``on_retry(attempt, pause_s, error)`` is told before each
+        pause, so a caller can say it is retrying and why."""
         started = time.monotonic()
         attempt = 0
         while True:
@@ -41,4 +43,6 @@ class RetryPolicy:
                 pause = self.delay_s(attempt)
                 if time.monotonic() - started + pause > self.max_elapsed_s:
                     raise
+                if on_retry is not None:
+                    on_retry(attempt, pause, exc)
                 self.sleep(pause)

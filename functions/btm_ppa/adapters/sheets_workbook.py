@@ -1,16 +1,19 @@
 """Google Sheets workbooks through gspread, with one metadata read, one values batchGet
-and one values batchUpdate per refresh.
+and ONE ``spreadsheets.batchUpdate`` per refresh (Google applies it atomically).
 
 - Reads ask for UNFORMATTED values (numbers as numbers whatever the sheet's locale) and
-  serial-number dates; writes are RAW JSON numbers, so nothing lands as text.
+  serial-number dates; writes are typed ``updateCells`` values (``numberValue``,
+  ``stringValue``), so nothing lands as text and no text is parsed; a cell's number format
+  is kept unless the write gives one.
 - Every request has a timeout and a bounded retry with backoff and jitter on 429/5xx
   (``RetryingHTTPClient``); gspread's own backoff client never gives up on a 429.
 - Errors users can act on: "not shared with <service account>", "not found", "BESS tab
   not found".
-- Whole tabs (the Dispatch summary) are written into the same batchUpdate, when the tab
-  exists; the Apps Script add-on creates it, with its chart, on first use. Google rejects
-  a write beyond a tab's grid (a new tab is 1,000 x 26) and fails the whole batch, so a
-  table that does not fit grows the grid first (``appendDimension``).
+- Whole tabs (the Dispatch summary, the register) go into the same batchUpdate: a tab not
+  there yet is added (``addSheet``), with its charts (``addChart``); Google rejects a write
+  beyond a tab's grid (a new tab is 1,000 x 26) and fails the whole batch, so a table or
+  cell that does not fit grows the grid first (``appendDimension``). ``SheetsBatch`` says
+  how other writes join the same batch.
 - No lost edit: before writing, the ranges read are read again and compared (every cell
   but those about to be written); if an input changed meanwhile nothing is written and
   ``InputsChangedError`` tells the caller to run again on the new inputs.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,13 +37,13 @@ from gspread.utils import a1_to_rowcol, rowcol_to_a1
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.cells import SERIAL_EPOCH
-from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
+from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 DEFAULT_TIMEOUT_S = 30.0
 _SPREADSHEET_ID = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-#: Rows of a replaced table tab blanked beyond the new content: the tab's grid, up to this.
-TABLE_CLEAR_ROWS = 5_000
+#: A tab as Sheets makes it.
+NEW_TAB_ROWS, NEW_TAB_COLUMNS = 1_000, 26
 
 
 class InputsChangedError(WorkbookUnavailableError):
@@ -114,6 +118,7 @@ class SheetsWorkbook:
         self.description = f"spreadsheet {spreadsheet_id}"
         self._tabs: tuple[str, ...] | None = None
         self._grid: dict[str, tuple[int, int, int]] = {}  # title -> (sheetId, rows, columns)
+        self._charts: dict[str, frozenset[int]] = {}  # title -> its charts' ids
         self._read_ranges: list[str] = []
         self._read_values: list[list[list[Any]]] = []
         self._read_origin: tuple[int, int] = (1, 1)
@@ -146,12 +151,15 @@ class SheetsWorkbook:
     def _tab_names(self) -> tuple[str, ...]:
         meta = self._call("reading the tabs", lambda: self.client.http_client.fetch_sheet_metadata(
             self.spreadsheet_id,
-            params={"fields": "sheets.properties(title,sheetId,gridProperties)"}))
+            params={"fields": "sheets(properties(title,sheetId,gridProperties),charts.chartId)"}))
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
             grid = props.get("gridProperties", {})
-            self._grid[props["title"]] = (props.get("sheetId", 0), grid.get("rowCount", 1_000),
-                                          grid.get("columnCount", 26))
+            self._grid[props["title"]] = (props.get("sheetId", 0),
+                                          grid.get("rowCount", NEW_TAB_ROWS),
+                                          grid.get("columnCount", NEW_TAB_COLUMNS))
+            self._charts[props["title"]] = frozenset(
+                c["chartId"] for c in sheet.get("charts", []) if "chartId" in c)
         return tuple(s["properties"]["title"] for s in meta.get("sheets", []))
 
     def _batch_get(self, ranges: list[str]) -> list[list[list[Any]]]:
@@ -192,33 +200,187 @@ class SheetsWorkbook:
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None) -> None:
-        data = [{"range": f"{_quote(tab)}!{w.address}", "values": [[_to_sheet(w.value)]]}
-                for w in writes]
-        if tables and self._tabs is None:  # written without a read first (the register)
+        if self._tabs is None:  # written without a read first (the register)
             self._tabs = self._tab_names()
-        grow: list[dict[str, Any]] = []
-        for name, table in (tables or {}).items():
-            if self._tabs is not None and name not in self._tabs:
-                continue  # created with its chart by the add-on; nothing to write into yet
-            width = max(len(r) for r in table.rows)
-            sheet_id, grid_rows, grid_cols = self._grid.get(name, (0, 1_000, 26))
-            rows = [[_to_sheet(v) for v in r] + [""] * (width - len(r)) for r in table.rows]
-            rows += [[""] * width] * max(0, min(grid_rows, TABLE_CLEAR_ROWS) - len(rows))
-            for dimension, need, have in (("ROWS", len(rows), grid_rows),
-                                          ("COLUMNS", width, grid_cols)):
-                if need > have:
-                    grow.append({"appendDimension": {"sheetId": sheet_id, "dimension": dimension,
-                                                     "length": need - have}})
-            data.append({"range": f"{_quote(name)}!A1", "values": rows})
-        if not data:
+        batch = self.plan(tab, writes, tables or {})
+        if not batch.requests:
             return
-        self._check_unchanged({w.address for w in writes})
-        if grow:  # a write beyond the grid would fail the whole batch
-            self._call("growing a tab", lambda: self.client.http_client.batch_update(
-                self.spreadsheet_id, {"requests": grow}))
-        body = {"valueInputOption": "RAW", "data": data}
-        self._call("writing results", lambda: self.client.http_client.values_batch_update(
-            self.spreadsheet_id, body=body))
+        self._check_unchanged({w.address for w in writes if w.tab in (None, tab)})
+        self._call("writing results", lambda: self.client.http_client.batch_update(
+            self.spreadsheet_id, batch.body()))
+
+    def plan(self, tab: str, writes: Sequence[CellWrite],
+             tables: Mapping[str, TableWrite]) -> SheetsBatch:
+        """The one ``spreadsheets.batchUpdate`` of a write (after a read, which knows the
+        tabs). A caller with more to write adds requests to the batch it returns (see
+        ``SheetsBatch``) before it is sent."""
+        batch = SheetsBatch(self._grid, self._charts)
+        for name, table in tables.items():
+            if name in batch.grid or not table.only_if_exists:
+                batch.replace_table(name, table)
+        batch.set_cells(tab, writes)
+        return batch
+
+
+class SheetsBatch:
+    """The requests of one ``spreadsheets.batchUpdate``, which Google validates whole and
+    applies atomically, in order: all of them or none. Google refuses a write beyond a
+    tab's grid (a new tab is 1,000 rows x 26 columns) and fails the whole batch, so every
+    method grows the grid first (``appendDimension``) where its cells would not fit.
+
+    How to add to the one write (other tabs, notes, validation, charts):
+    - cells of another tab: ``CellWrite(..., tab="Valuation")``; a whole new tab: a
+      ``TableWrite`` for a tab not there yet (``addSheet`` with a chosen sheetId, so later
+      requests of the same batch can refer to it via ``sheet_id(title)``);
+    - a per-cell feature (a note, a data validation rule): a field of ``CellData`` set in
+      ``_cell_data`` and named in ``_cell_fields`` (``note``, ``dataValidation``);
+    - charts: ``ChartSpec`` on a ``TableWrite`` (``addChart`` with a fixed chartId, then
+      ``updateChartSpec`` on later writes);
+    - anything else: ``add(request)`` after the cells, or ``grow``/``sheet_id`` to place it.
+    """
+
+    def __init__(self, grid: Mapping[str, tuple[int, int, int]],
+                 charts: Mapping[str, frozenset[int]] | None = None) -> None:
+        self.grid: dict[str, list[int]] = {t: list(g) for t, g in grid.items()}  # id, rows, cols
+        self.charts = {t: set(ids) for t, ids in (charts or {}).items()}
+        self.requests: list[dict[str, Any]] = []
+
+    def body(self) -> dict[str, Any]:
+        return {"requests": self.requests, "includeSpreadsheetInResponse": False}
+
+    def add(self, request: Mapping[str, Any]) -> None:
+        self.requests.append(dict(request))
+
+    def sheet_id(self, title: str) -> int:
+        if title not in self.grid:
+            raise LayoutError(f"no {title!r} tab to write in", cell=None)
+        return self.grid[title][0]
+
+    def add_sheet(self, title: str, rows: int = NEW_TAB_ROWS,
+                  columns: int = NEW_TAB_COLUMNS) -> int:
+        """A new tab, made in this batch, with a sheetId of our choosing."""
+        taken = {g[0] for g in self.grid.values()}
+        sheet_id = zlib.crc32(title.encode()) % 2_000_000_000 + 1
+        while sheet_id in taken:
+            sheet_id += 1
+        self.add({"addSheet": {"properties": {
+            "sheetId": sheet_id, "title": title,
+            "gridProperties": {"rowCount": rows, "columnCount": columns}}}})
+        self.grid[title] = [sheet_id, rows, columns]
+        self.charts[title] = set()
+        return sheet_id
+
+    def grow(self, title: str, rows: int, columns: int) -> None:
+        """Make the tab's grid at least ``rows`` x ``columns``."""
+        sheet_id, have_rows, have_cols = self.grid[title]
+        for dimension, need, have in (("ROWS", rows, have_rows), ("COLUMNS", columns, have_cols)):
+            if need > have:
+                self.add({"appendDimension": {"sheetId": sheet_id, "dimension": dimension,
+                                              "length": need - have}})
+        self.grid[title] = [sheet_id, max(rows, have_rows), max(columns, have_cols)]
+
+    def set_cells(self, default_tab: str, writes: Sequence[CellWrite]) -> None:
+        """One ``updateCells`` per cell: its value (numbers as numbers) and, where given,
+        its number format; a cell's format is kept where none is given."""
+        for write in writes:
+            title = write.tab or default_tab
+            row, column = a1_to_rowcol(write.address)
+            self.sheet_id(title)
+            self.grow(title, row, column)
+            self.add({"updateCells": {
+                "start": {"sheetId": self.grid[title][0], "rowIndex": row - 1,
+                          "columnIndex": column - 1},
+                "rows": [{"values": [_cell_data(write.value, write.number_format)]}],
+                "fields": _cell_fields(write.number_format is not None)}})
+
+    def replace_table(self, title: str, table: TableWrite) -> None:
+        """The tab's values (and number formats) replaced by the table's over its whole
+        grid; the tab is made if it is not there, its charts added or updated."""
+        width = max((len(r) for r in table.rows), default=1)
+        if title not in self.grid:
+            self.add_sheet(title, max(NEW_TAB_ROWS, len(table.rows)),
+                           max(NEW_TAB_COLUMNS, width))
+        self.grow(title, len(table.rows), width)
+        sheet_id, rows, columns = self.grid[title]
+        data = [{"values": [_cell_data(value, table.number_formats.get(c) if r else None)
+                            for c, value in enumerate(row)]}
+                for r, row in enumerate(table.rows)]
+        self.add({"updateCells": {
+            "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": rows,
+                      "startColumnIndex": 0, "endColumnIndex": columns},
+            "rows": data, "fields": _cell_fields(True)}})  # the rest of the grid is cleared
+        ours = {_chart_id(title, n) for n in range(len(table.charts))}
+        foreign = self.charts.get(title, set()) - ours
+        for number, spec in enumerate(table.charts):
+            chart_id = _chart_id(title, number)
+            chart = _basic_chart(spec, sheet_id, len(table.rows))
+            if chart_id in self.charts.get(title, set()):
+                self.add({"updateChartSpec": {"chartId": chart_id, "spec": chart}})
+            elif not foreign and len(table.rows) > 1:  # a tab charted by hand keeps its own
+                self.add({"addChart": {"chart": {
+                    "chartId": chart_id, "spec": chart,
+                    "position": {"overlayPosition": {"anchorCell": {
+                        "sheetId": sheet_id, "rowIndex": 1 + 20 * number,
+                        "columnIndex": width + 1}}}}}})
+                self.charts.setdefault(title, set()).add(chart_id)
+
+
+def _chart_id(title: str, number: int) -> int:
+    """A fixed chartId for the table's ``number``-th chart, so a later write updates it."""
+    return zlib.crc32(f"btm-ppa chart {number} {title}".encode()) % 2_000_000_000 + 1
+
+
+def _basic_chart(spec: ChartSpec, sheet_id: int, rows: int) -> dict[str, Any]:
+    def column(index: int) -> dict[str, Any]:
+        return {"sourceRange": {"sources": [{
+            "sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": rows,
+            "startColumnIndex": index, "endColumnIndex": index + 1}]}}
+
+    value_axis = "BOTTOM_AXIS" if spec.kind == "BAR" else "LEFT_AXIS"
+    axes = [{"position": value_axis, "title": spec.y_title}]
+    series = [{"series": column(c), "targetAxis": value_axis} for c in spec.series_columns]
+    if spec.secondary_columns:  # lines on a right-hand axis (a price beside MWh)
+        axes.append({"position": "RIGHT_AXIS", "title": spec.secondary_title})
+        series += [{"series": column(c), "targetAxis": "RIGHT_AXIS", "type": "LINE"}
+                   for c in spec.secondary_columns]
+    kind = "COMBO" if spec.secondary_columns and spec.kind != "LINE" else spec.kind
+    return {"title": spec.title, "basicChart": {
+        "chartType": kind, "legendPosition": "BOTTOM_LEGEND", "headerCount": 1,
+        "axis": axes, "domains": [{"domain": column(spec.x_column)}], "series": series}}
+
+
+def _cell_fields(with_format: bool) -> str:
+    return "userEnteredValue,userEnteredFormat.numberFormat" if with_format else "userEnteredValue"
+
+
+def _cell_data(value: CellValue, number_format: str | None) -> dict[str, Any]:
+    """A ``CellData``: the value as a typed ``ExtendedValue`` (a number stays a number, a
+    date is a serial number, text is never parsed); None clears the cell."""
+    data: dict[str, Any] = {}
+    sheet_value = _to_sheet(value)
+    if isinstance(sheet_value, bool):
+        data["userEnteredValue"] = {"boolValue": sheet_value}
+    elif isinstance(sheet_value, int | float):
+        data["userEnteredValue"] = {"numberValue": sheet_value}
+    elif sheet_value != "":
+        data["userEnteredValue"] = {"stringValue": str(sheet_value)}
+    if number_format is not None:
+        data["userEnteredFormat"] = {"numberFormat": {"type": _format_type(number_format),
+                                                      "pattern": number_format}}
+    return data
+
+
+def _format_type(pattern: str) -> str:
+    """The ``NumberFormat.type`` Google requires beside a pattern: DATE, TIME, DATE_TIME or
+    NUMBER, from the pattern's codes outside quoted text."""
+    codes = re.sub(r'"[^"]*"|\\.', "", pattern).lower()
+    has_date = bool(re.search(r"[dy]", codes)) or bool(re.search(r"m", codes) and "#" not in codes
+                                                         and "0" not in codes and "h" not in codes)
+    has_time = bool(re.search(r"[hs]", codes))
+    if "#" in codes or ("0" in codes and not (has_date or has_time)):
+        return "NUMBER"
+    return {(True, True): "DATE_TIME", (True, False): "DATE", (False, True): "TIME"}.get(
+        (has_date, has_time), "NUMBER")
 
 
 def _cells(value_ranges: list[list[list[Any]]], origin: tuple[int, int],

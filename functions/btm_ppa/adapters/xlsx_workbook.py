@@ -207,13 +207,16 @@ class XlsxWorkbook:
                 with contextlib.suppress(OSError):
                     stale.unlink()
             book = self._open(target, data_only=False)
-            if writes and tab not in book.sheetnames:
+            if any(w.tab is None for w in writes) and tab not in book.sheetnames:
                 raise LayoutError(f"workbook {self.path.name} has no {tab!r} tab", cell=None)
             for name, table in (tables or {}).items():
                 if name in book.sheetnames or not table.only_if_exists:
                     _replace_tab(book, name, table)
             for write in writes:
-                cell = book[tab][write.address]
+                if (write.tab or tab) not in book.sheetnames:
+                    raise LayoutError(f"workbook {self.path.name} has no {write.tab!r} tab",
+                                      cell=None)
+                cell = book[write.tab or tab][write.address]
                 value = write.value
                 if isinstance(value, dt.datetime) and value.tzinfo is not None:
                     value = value.astimezone(dt.UTC).replace(tzinfo=None)  # xlsx has no zones
@@ -222,7 +225,8 @@ class XlsxWorkbook:
                     cell.number_format = write.number_format
             cached = {}
             if tab in book.sheetnames:
-                cached = self._formula_results(target, book, tab, {w.address for w in writes})
+                cached = self._formula_results(target, book, tab, {
+                    w.address for w in writes if w.tab in (None, tab)})
             self._save(book, target, tab, cached)
 
     def _formula_results(self, target: Path, book: openpyxl.Workbook, tab: str,
@@ -368,7 +372,9 @@ def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:
         for cell in sheet[letter][1:]:
             cell.number_format = number_format
         sheet.column_dimensions[letter].width = 16
-    if table.chart and len(table.rows) > 1:
-        sheet.add_chart(xlsx_chart(sheet, table.chart, len(table.rows)),
-                        f"{get_column_letter(len(table.rows[0]) + 2)}2")
+    if len(table.rows) < 2:
+        return
+    for number, spec in enumerate(table.charts):
+        sheet.add_chart(xlsx_chart(sheet, spec, len(table.rows)),
+                        f"{get_column_letter(len(table.rows[0]) + 2)}{2 + 25 * number}")
 

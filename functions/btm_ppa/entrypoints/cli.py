@@ -25,7 +25,7 @@ from btm_ppa.core.simulation import rounded_schedule
 from btm_ppa.core.vocab import Method
 from btm_ppa.entrypoints.report import ExitCode, exit_code_for, print_outcome
 from btm_ppa.errors import BtmError, InputError, RequestError, WorkbookUnavailableError
-from btm_ppa.prices.ingest import ingest_prices
+from btm_ppa.prices.ingest import ingest_day_ahead, ingest_prices, ingest_shipped
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.refresh import refresh
 from btm_ppa.sheet.inputs import read_method
@@ -57,8 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest-prices", help="load system prices for a date range")
     ing.add_argument("--start", type=_date, required=True, help="first settlement date")
     ing.add_argument("--end", type=_date, required=True, help="last settlement date")
-    ing.add_argument("--from-csv", type=Path, default=None,
-                     help="read an Elexon-shaped CSV instead of calling the Elexon API")
+    source = ing.add_mutually_exclusive_group()
+    source.add_argument("--from-csv", type=Path, default=None,
+                        help="read an Elexon-shaped CSV instead of calling the Elexon API")
+    source.add_argument("--day-ahead-csv", type=Path, default=None, metavar="FILE",
+                        help="load day-ahead prices (settlementDate, settlementPeriod, "
+                             "startTime, dayAheadPrice; hourly rows on odd periods) into "
+                             "day_ahead_prices")
+    source.add_argument("--shipped", action="store_true",
+                        help="load the price history shipped with the package (system "
+                             "prices, NIV, MID, day-ahead), e.g. into a new BigQuery dataset")
     where = ing.add_mutually_exclusive_group()
     where.add_argument("--warehouse", type=Path, default=None,
                        help="embedded warehouse file (default: $BTM_PPA_WAREHOUSE or the cache)")
@@ -189,6 +197,17 @@ def _ingest(args: argparse.Namespace, console: Console) -> ExitCode:
         store.create_tables()
     else:
         store = DuckDbWarehouse(args.warehouse)
+    if args.shipped:
+        written = ingest_shipped(store, args.start, args.end)
+        console.print(f"loaded the shipped prices {args.start} to {args.end}: "
+                      + ", ".join(f"{n:,} rows into {t}" for t, n in written.items())
+                      + f" ({store.description})")
+        return ExitCode.OK
+    if args.day_ahead_csv is not None:
+        rows = ingest_day_ahead(store, args.start, args.end, args.day_ahead_csv)
+        console.print(f"loaded {rows:,} settlement periods of day-ahead prices {args.start} "
+                      f"to {args.end} into {store.description}")
+        return ExitCode.OK
     client = ElexonClient(base_url=os.environ.get("BTM_PPA_ELEXON_URL", ELEXON_BASE_URL))
     report = ingest_prices(store, args.start, args.end, client=client, csv_path=args.from_csv)
     console.print(f"{report.summary()} into {store.description}")

@@ -27,7 +27,12 @@ from typing import Any
 import flask
 
 from btm_ppa.entrypoints import runtime
-from btm_ppa.entrypoints.auth import AuthConfig, AuthError, verify_caller
+from btm_ppa.entrypoints.auth import (
+    SERVERLESS_AUTHORIZATION,
+    AuthConfig,
+    AuthError,
+    verify_caller,
+)
 from btm_ppa.entrypoints.requests import parse_body
 from btm_ppa.errors import (
     BtmError,
@@ -84,7 +89,9 @@ def guarded(name: str, handler: Callable[[flask.Request, dict[str, Any]], Respon
 
     def run(request: flask.Request) -> Response:
         try:
-            caller = verify_caller(request.headers.get("Authorization"), AuthConfig.from_env())
+            caller = verify_caller(request.headers.get("Authorization"), AuthConfig.from_env(),
+                                   serverless_authorization=request.headers.get(
+                                       SERVERLESS_AUTHORIZATION))
             request.environ["btm_ppa.caller"] = caller
             if request.method != "POST":
                 raise BadRequest(f"use POST with a JSON body, not {request.method}")
@@ -213,8 +220,19 @@ def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
         return outcome_json(outcome, layout), status_for(outcome.error)
     queue = runtime.task_queue()
     if body.get("defer") is True and queue is not None and "spreadsheet_id" in body:
-        name = queue.enqueue({"spreadsheet_id": _spreadsheet_id(body), "sheet": tab,
-                              "trigger": trigger})
+        from btm_ppa.adapters.cloud_tasks import edit_task
+
+        sid = _spreadsheet_id(body)
+        task = {"spreadsheet_id": sid, "sheet": tab, "trigger": trigger}
+        if trigger == "edit":  # a burst of edits on the tab: one refresh, after the last
+            wanted, when = edit_task(sid, tab, dt.datetime.now(dt.UTC))
+            name = queue.enqueue(task, name=wanted, schedule_time=when)
+            if name is None:
+                json_log("INFO", "refresh already queued for this burst of edits", task=wanted)
+                return {"ok": True, "queued": True, "task": wanted, "joined": True,
+                        "status": "QUEUED: a refresh already queued will include this edit"}, 202
+        else:
+            name = queue.enqueue(task)
         json_log("INFO", "refresh queued", task=name, trigger=trigger)
         return {"ok": True, "queued": True, "task": name,
                 "status": "QUEUED: the results appear in rows 50-62 when it has run"}, 202

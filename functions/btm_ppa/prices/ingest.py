@@ -107,6 +107,48 @@ def read_price_csv(path: Path, start: dt.date, end: dt.date,
     return schema.from_elexon(raw, f"CSV {Path(path).name}", ingested_at)
 
 
+#: Fields a day-ahead price CSV may name its price by (ours, the shipped N2EX file's).
+DAY_AHEAD_PRICE_FIELDS = ("dayAheadPrice", "n2exDayAheadPriceGBP")
+
+
+def day_ahead_rows(raw: pd.DataFrame, source: str, ingested_at: dt.datetime) -> pd.DataFrame:
+    """``day_ahead_prices`` rows from Elexon-keyed rows (settlementDate, settlementPeriod,
+    startTime, and the price as ``dayAheadPrice`` or ``n2exDayAheadPriceGBP``, £/MWh).
+
+    Hourly prices (every row on an odd settlement period: the hour's first) are held on
+    both of the hour's periods; otherwise each row is one period. Hours not in ``raw``
+    stay holes."""
+    price = next((f for f in DAY_AHEAD_PRICE_FIELDS if f in raw), None)
+    missing = [f for f in ("settlementDate", "settlementPeriod", "startTime") if f not in raw]
+    if price is None or missing:
+        need = [*missing, *([] if price else [" or ".join(DAY_AHEAD_PRICE_FIELDS)])]
+        raise ValueError(f"lacks the field(s) {', '.join(need)}")
+    rows = pd.DataFrame({
+        "settlement_date": pd.to_datetime(raw["settlementDate"]).dt.date,
+        "settlement_period": raw["settlementPeriod"].astype("int64"),
+        "start_time": pd.to_datetime(raw["startTime"], utc=True, format="ISO8601"),
+        "day_ahead_price_gbp_per_mwh": pd.to_numeric(raw[price], errors="coerce"),
+    }).dropna(subset=["day_ahead_price_gbp_per_mwh"])
+    if len(rows) and (rows["settlement_period"] % 2 == 1).all():
+        second = rows.assign(settlement_period=rows["settlement_period"] + 1,
+                             start_time=rows["start_time"] + pd.Timedelta(minutes=30))
+        rows = pd.concat([rows, second], ignore_index=True)
+    return schema.conform(rows.assign(source=source, ingested_at=pd.Timestamp(ingested_at)),
+                          schema.DAY_AHEAD_TABLE)
+
+
+def read_day_ahead_csv(path: Path, start: dt.date, end: dt.date,
+                       ingested_at: dt.datetime) -> pd.DataFrame:
+    """``day_ahead_prices`` rows of ``start``..``end`` from a CSV (see ``day_ahead_rows``)."""
+    try:
+        raw = pd.read_csv(path)
+        dates = pd.to_datetime(raw["settlementDate"]).dt.date
+        return day_ahead_rows(raw[(dates >= start) & (dates <= end)],
+                              f"CSV {Path(path).name}", ingested_at)
+    except (OSError, KeyError, ValueError) as exc:
+        raise PriceDataError(f"cannot read the day-ahead prices in {path}: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class IngestReport:
     start: dt.date
@@ -147,3 +189,31 @@ def ingest_prices(store: PriceWarehouse, start: dt.date, end: dt.date, *,
     rows = store.replace_days(frame)
     missing_mid = int(frame["market_index_price_gbp_per_mwh"].isna().sum())
     return IngestReport(start, end, rows, len(counts), short, missing_mid)
+
+
+def ingest_day_ahead(store: PriceWarehouse, start: dt.date, end: dt.date, csv_path: Path,
+                     now: dt.datetime | None = None) -> int:
+    """Load start..end of a day-ahead price CSV into ``day_ahead_prices``, replacing the
+    dates it holds. Rows written."""
+    if end < start:
+        raise PriceDataError(f"--end {end} is before --start {start}")
+    rows = read_day_ahead_csv(csv_path, start, end, now or dt.datetime.now(dt.UTC))
+    return store.replace_days(rows, schema.DAY_AHEAD_TABLE)
+
+
+def ingest_shipped(store: PriceWarehouse, start: dt.date, end: dt.date,
+                   now: dt.datetime | None = None) -> dict[str, int]:
+    """Load start..end of the price history shipped with the package (system prices, NIV
+    and MID; the day-ahead series) into a warehouse, e.g. a new BigQuery dataset, replacing
+    the dates it holds. Rows written by table."""
+    from btm_ppa.prices import shipped
+
+    if end < start:
+        raise PriceDataError(f"--end {end} is before --start {start}")
+    now = now or dt.datetime.now(dt.UTC)
+    written = {}
+    for table, rows in ((schema.TABLE, shipped.system_prices(now)),
+                        (schema.DAY_AHEAD_TABLE, shipped.day_ahead_prices(now))):
+        day = rows["settlement_date"]
+        written[table] = store.replace_days(rows[(day >= start) & (day <= end)], table)
+    return written

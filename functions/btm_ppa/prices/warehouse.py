@@ -50,12 +50,13 @@ class PriceWarehouse(Protocol):
         ...
 
     def create_tables(self) -> None:
-        """Create the dataset and ``system_prices`` if missing."""
+        """Create the dataset and the price tables (``prices.schema.TABLES``) if missing."""
         ...
 
-    def replace_days(self, frame: pd.DataFrame) -> int:
-        """Replace every settlement date present in ``frame`` (``prices.schema`` columns)
-        with its rows, atomically; dates ``frame`` lacks are left alone. Rows written."""
+    def replace_days(self, frame: pd.DataFrame, table: str = "system_prices") -> int:
+        """Replace every settlement date present in ``frame`` (the ``prices.schema``
+        columns of ``table``) with its rows, atomically; dates ``frame`` lacks are left
+        alone. Rows written."""
         ...
 
     def replace_tables(self, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -192,6 +193,35 @@ def _sources(raw: pd.DataFrame, basis: PriceBasis) -> tuple[str, ...]:
     part = 1 if basis is PriceBasis.MARKET_INDEX else 0
     return tuple(sorted({str(label).split(MID_SOURCE_SEPARATOR)[
         part if MID_SOURCE_SEPARATOR in str(label) else 0] for label in labels}))
+
+
+#: The ``day_ahead_prices`` frame's price column. [£/MWh]
+DAY_AHEAD_COLUMN = "day_ahead_price_gbp_per_mwh"
+
+
+def day_ahead_prices(warehouse: PriceWarehouse, window: PriceWindow) -> pd.DataFrame:
+    """The day-ahead auction price of every settlement period of the window, a price
+    forecast known the day before delivery (the shipped series: N2EX hourly, 2015-2020).
+
+    One row per period of the window in time order (``periods.settlement_periods``
+    columns, 46/50 on clock-change days) with ``day_ahead_price_gbp_per_mwh`` (£/MWh, an
+    hourly price on both of its periods) and ``source``; NaN and None where the warehouse
+    holds no day-ahead price (outside 2014-12-18..2020-12-31, and the hours the source
+    lacks). Never raises for a window it does not hold: the caller decides what a hole
+    means.
+    """
+    raw = warehouse.query("day_ahead_prices_window",
+                          {"window_start": window.start, "window_end": window.end})
+    expected = periods.settlement_periods(window.start, window.end)
+    if raw.empty:
+        return expected.assign(**{DAY_AHEAD_COLUMN: np.nan, "source": None})
+    raw = raw.assign(settlement_date=pd.to_datetime(raw["settlement_date"]).dt.date,
+                     settlement_period=raw["settlement_period"].astype(np.int64))
+    raw = raw.drop_duplicates(["settlement_date", "settlement_period"], keep="last")
+    return expected.merge(
+        raw[["settlement_date", "settlement_period", DAY_AHEAD_COLUMN, "source"]].astype(
+            {DAY_AHEAD_COLUMN: "float64"}),
+        on=["settlement_date", "settlement_period"], how="left")
 
 
 def _gap_message(warehouse: PriceWarehouse, window: PriceWindow, cells: str,

@@ -73,9 +73,9 @@ def parse_hh_demand(tab: str, rows: list[list[CellValue]], frame: pd.DataFrame,
     keys = list(zip(frame[periods.SETTLEMENT_DATE], frame[periods.SETTLEMENT_PERIOD], strict=True))
     missing = [k for k in keys if k not in values]
     if missing:
-        first = ", ".join(f"{d} SP{p}" for d, p in missing[:3])
         raise InputError(
-            f"'{tab}'!A:C", f"{len(missing):,} of {len(keys):,} periods missing (first: {first})",
+            f"'{tab}'!A:C", f"{len(missing):,} of {len(keys):,} periods missing "
+            f"({periods.format_period_ranges(missing, limit=4)})",
             f"demand for every settlement period of the price window {window_cells} "
             f"({start} to {end})", "does not cover the price window")
     demand_raw = np.array([values[k] for k in keys])

@@ -6,7 +6,9 @@ A refresh reads once and writes once:
 - ``read`` returns every value of the tab's declared range (plus whole optional tabs such
   as ``HH Data``) in one call, as unformatted values: numbers as numbers, text as text,
   dates as ``datetime.date``/``datetime`` or spreadsheet serial numbers.
-- ``write`` sets a list of cells in one call and is all-or-nothing.
+- ``write`` sets a list of cells and replaces whole tabs in one call, all or nothing
+  (on Google Sheets one ``spreadsheets.batchUpdate``; see ``adapters/sheets_workbook.py``
+  for how to add requests to it).
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ class TabSnapshot:
 
 @dataclass(frozen=True)
 class CellWrite:
-    """One cell to set. ``number_format`` uses spreadsheet format codes."""
+    """One cell to set. ``number_format`` uses spreadsheet format codes; None keeps the
+    cell's format. ``tab`` None means the tab the write is for; another tab's name writes
+    there (it must exist, or be created by a table of the same write)."""
 
     address: str
     value: CellValue
     number_format: str | None = None
+    tab: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class ChartSpec:
     x_column: int
     series_columns: tuple[int, ...]
     y_title: str
-    kind: str = "LINE"  # LINE, or COLUMN (bars side by side)
+    kind: str = "LINE"  # LINE, or COLUMN (bars side by side); on Sheets also BAR, AREA
     secondary_columns: tuple[int, ...] = ()  # lines on a right-hand axis (a price beside MWh)
     secondary_title: str = ""
     label_every: int = 0  # label every n-th category on the x axis (0: as the program likes)
@@ -57,12 +62,18 @@ class ChartSpec:
 
 @dataclass(frozen=True)
 class TableWrite:
-    """A whole tab written afresh: its rows (header first), column formats, a chart."""
+    """A whole tab written afresh: its rows (header first), column formats, charts. A tab
+    not there yet is created in the same write, unless ``only_if_exists``."""
 
     rows: list[list[CellValue]]
     number_formats: Mapping[int, str] = field(default_factory=dict)
     chart: ChartSpec | None = None
     only_if_exists: bool = False  # replace the tab if it is there; never create it
+    more_charts: tuple[ChartSpec, ...] = ()
+
+    @property
+    def charts(self) -> tuple[ChartSpec, ...]:
+        return ((self.chart,) if self.chart else ()) + self.more_charts
 
 
 class Workbook(Protocol):
