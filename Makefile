@@ -62,9 +62,10 @@ $(BENCH_VENV)/.installed-stamp:
 	$(BENCH_VENV)/bin/python -m pip install --quiet energypylinear==1.4.1
 	touch $@
 
-bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RESULTS.md, DISTRIBUTION.md
+bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RESULTS.md, DISTRIBUTION.md, WIDE.md
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/distribution.py --five-year-sites 30
+	$(BIN)/python benchmarks/wide.py
 	$(BIN)/python benchmarks/import_time.py
 
 clean:

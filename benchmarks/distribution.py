@@ -26,6 +26,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+# isort: off
+import btm_ppa  # noqa: F401  (before numpy: it keeps numpy's BLAS to one thread)
+# isort: on
 import numpy as np
 import pandas as pd
 

@@ -29,6 +29,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+# isort: off
+import btm_ppa  # noqa: F401  (before numpy: it keeps numpy's BLAS to one thread)
+# isort: on
 import numpy as np
 import pandas as pd
 
@@ -79,7 +82,10 @@ def median_time(fn, runs: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def refresh_once(path: Path, warehouse_path: Path) -> float:
+def refresh_once(path: Path, warehouse_path: Path) -> tuple[float, float, float]:
+    """One ``btm-ppa refresh`` in a fresh process: the whole process's wall time as a user
+    meets it (interpreter start and imports included), the refresh's own time inside it,
+    and the process's peak memory (MB)."""
     # The child reports its own peak: RUSAGE_CHILDREN here would be the largest of every
     # child this benchmark has waited for, not this refresh's.
     code = (
@@ -88,24 +94,43 @@ def refresh_once(path: Path, warehouse_path: Path) -> float:
         f"rc=main(['refresh','--workbook',r'{path}','--warehouse',r'{warehouse_path}']);"
         "print('SECONDS',time.perf_counter()-t,'PEAK_KIB',"
         "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,file=sys.stderr);sys.exit(rc)")
+    started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    whole = time.perf_counter() - started
     seconds, peak_kib = proc.stderr.split("SECONDS")[-1].split("PEAK_KIB")
-    return float(seconds), int(peak_kib) / 1024  # MB (ru_maxrss is in KiB on Linux)
+    return whole, float(seconds), int(peak_kib) / 1024  # MB (ru_maxrss is in KiB on Linux)
 
 
-def whole_refresh(warehouse_path: Path) -> tuple[float, float]:
+#: The issue's hard site: a 13.3 MW x 5.74 h battery at a 152 MWh/yr site in _J (South
+#: Eastern), VLP £30, 85 %, two cycles a day, on the worked example's charges.
+HARD_SITE = {"dno_area": "South Eastern", "import_power_kw": 13300, "export_power_kw": 13300,
+             "duration_h": 5.74, "cycles_per_day": 2, "round_trip_efficiency_pct": 85,
+             "vlp_payment_gbp_per_mwh": 30, "annual_demand_mwh": 152}
+
+
+def whole_refresh(warehouse_path: Path, runs: int, site: dict | None = None) -> dict:
+    """``runs`` optimal refreshes of a year of the worked example (or of ``site``'s inputs
+    typed over it), each a fresh ``btm-ppa refresh`` process."""
     import openpyxl
 
     from btm_ppa.sheet.template import build_template
+    from sheets_layout import load_bess_layout
 
+    layout = load_bess_layout()
     tmp = Path(tempfile.mkdtemp())
     path = build_template(tmp / "bench.xlsx", example=True)
     book = openpyxl.load_workbook(path)
-    book["BESS"]["B22"] = "optimal"
+    book["BESS"][layout.input("method").cell] = "optimal"
+    for key, value in (site or {}).items():
+        book["BESS"][layout.input(key).cell] = value
     book.save(path)
-    runs = [refresh_once(path, warehouse_path) for _ in range(3)]
+    measured = [refresh_once(path, warehouse_path) for _ in range(runs)]
     shutil.rmtree(tmp)
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    whole = [m[0] for m in measured]
+    return {"whole_median": statistics.median(whole),
+            "whole_p95": float(np.percentile(whole, 95)), "whole_max": max(whole),
+            "inside_median": statistics.median(m[1] for m in measured),
+            "peak_mb": max(m[2] for m in measured)}
 
 
 def energypylinear(problem: D.DispatchProblem, ours: D.Schedule, timeout_s: float) -> dict:
@@ -155,9 +180,21 @@ def main() -> None:
     say(f"| greedy schedule | {t_greedy * 1000:.1f} ms | <= 20 ms |")
     t_opt, optimal = median_time(lambda: D.optimal_schedule(year), args.runs)
     say(f"| optimal schedule | {t_opt * 1000:.0f} ms | <= 250 ms |")
-    t_refresh, peak_mb = whole_refresh(warehouse_path)
-    say(f"| whole refresh (optimal, year) | {t_refresh:.2f} s | <= 1.5 s |")
-    say(f"| peak memory of that refresh | {peak_mb:.0f} MB | <= 300 MB |")
+    load = __import__("os").getloadavg()
+    example = whole_refresh(warehouse_path, args.runs)
+    hard = whole_refresh(warehouse_path, args.runs, HARD_SITE)
+    say(f"| whole `btm-ppa refresh` process (optimal, year; {args.runs} runs, median) | "
+        f"{example['whole_median']:.2f} s | <= 1.5 s |")
+    say(f"| ... p95 / max | {example['whole_p95']:.2f} s / {example['whole_max']:.2f} s | |")
+    say(f"| ... of which the refresh itself, after imports (median) | "
+        f"{example['inside_median']:.2f} s | |")
+    say(f"| peak memory of that refresh | {example['peak_mb']:.0f} MB | <= 300 MB |")
+    say(f"| the issue's hard site (13.3 MW x 5.74 h at 152 MWh/yr, _J): whole process, "
+        f"median / max | {hard['whole_median']:.2f} s / {hard['whole_max']:.2f} s | |")
+    say(f"| ... its peak memory | {hard['peak_mb']:.0f} MB | <= 1,024 MB deployed |")
+    say("")
+    say(f"Load average when the refreshes started: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+        "(a shared machine; wall-clock times).")
     gain = D.profit_gbp(year, optimal, 150) - D.profit_gbp(year, greedy, 150)
     say("")
     say(f"Optimal beats the battery-first rule by £{gain:,.2f} on this site-year "

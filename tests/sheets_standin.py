@@ -49,7 +49,11 @@ NEW_TAB_ROWS, NEW_TAB_COLUMNS = 1_000, 26
 READ_KINDS = frozenset({"metadata", "batchGet"})
 WRITE_KINDS = frozenset({"batchUpdate", "valuesBatchUpdate"})
 MAX_CELLS = 10_000_000  # Google's limit per spreadsheet
-REQUEST_KINDS = ("addSheet", "appendDimension", "updateCells", "addChart", "updateChartSpec")
+REQUEST_KINDS = ("addSheet", "appendDimension", "updateCells", "addChart", "updateChartSpec",
+                 "setDataValidation")
+CONDITION_TYPES = frozenset({"ONE_OF_LIST", "NUMBER_BETWEEN", "DATE_BETWEEN", "NUMBER_GREATER",
+                             "NUMBER_LESS", "TEXT_CONTAINS", "CUSTOM_FORMULA", "BOOLEAN",
+                             "ONE_OF_RANGE", "DATE_AFTER", "DATE_BEFORE"})
 
 
 class BadRequest(Exception):
@@ -87,6 +91,8 @@ class Book:
         self.ids: dict[str, int] = {}
         self.formats: dict[str, dict[tuple[int, int], str]] = defaultdict(dict)
         self.charts: dict[int, dict] = {}  # chartId -> {"sheetId": ..., "spec": ...}
+        self.notes: dict[str, dict[tuple[int, int], str]] = defaultdict(dict)
+        self.validations: dict[str, dict[tuple[int, int], dict]] = defaultdict(dict)
 
     def add_tab(self, title: str, cells: dict | None = None, sheet_id: int | None = None,
                 rows: int = NEW_TAB_ROWS, columns: int = NEW_TAB_COLUMNS) -> None:
@@ -182,6 +188,13 @@ class SheetsStandIn:
     def number_format(self, tab: str, a1: str, spreadsheet_id: str | None = None) -> str | None:
         book = self.books[spreadsheet_id or self.spreadsheet_id]
         return book.formats[tab].get(a1_to_rowcol(a1))
+
+    def note(self, tab: str, a1: str, spreadsheet_id: str | None = None) -> str | None:
+        return self.books[spreadsheet_id or self.spreadsheet_id].notes[tab].get(a1_to_rowcol(a1))
+
+    def validation(self, tab: str, a1: str, spreadsheet_id: str | None = None) -> dict | None:
+        book = self.books[spreadsheet_id or self.spreadsheet_id]
+        return book.validations[tab].get(a1_to_rowcol(a1))
 
     def charts(self, tab: str, spreadsheet_id: str | None = None) -> list[dict]:
         book = self.books[spreadsheet_id or self.spreadsheet_id]
@@ -393,6 +406,7 @@ class SheetsStandIn:
                              f"{rowcol_to_a1(max(r1, r0 + 1), max(c1, c0 + 1))}) exceeds grid "
                              f"limits. Max rows: {rows_max}, max columns: {cols_max}")
         values_too = bool(masks & {"*", "userEnteredValue"})
+        notes_too = bool(masks & {"*", "note"})
         formats_too = bool(masks & {"*", "userEnteredFormat", "userEnteredFormat.numberFormat"})
         cells, formats = book.tabs[title], book.formats[title]
         covered = [(r, c) for r in range(r0, r1) for c in range(c0, c1)] if "range" in spec else []
@@ -401,9 +415,16 @@ class SheetsStandIn:
                 cells.pop((r + 1, c + 1), None)
             if formats_too:
                 formats.pop((r + 1, c + 1), None)
+            if notes_too:
+                book.notes[title].pop((r + 1, c + 1), None)
         for i, row in enumerate(data):
             for j, cell in enumerate(row.get("values", [])):
                 at = (r0 + i + 1, c0 + j + 1)
+                if notes_too:
+                    if cell.get("note"):
+                        book.notes[title][at] = cell["note"]
+                    else:
+                        book.notes[title].pop(at, None)
                 if values_too:
                     value = _extended_value(cell.get("userEnteredValue"))
                     if value is None:
@@ -418,6 +439,27 @@ class SheetsStandIn:
                         raise BadRequest("numberFormat needs a type and a pattern")
                     else:
                         formats[at] = pattern["pattern"]
+        return {}
+
+    @staticmethod
+    def _setDataValidation(book: Book, spec: dict) -> dict:
+        """A rule on every cell of the range (none: the rule cleared), inside the grid."""
+        area = spec.get("range", {})
+        title = book.title_of(area.get("sheetId"))
+        rows_max, cols_max = book.grid_of(title)
+        r0, c0 = area.get("startRowIndex", 0), area.get("startColumnIndex", 0)
+        r1, c1 = area.get("endRowIndex", rows_max), area.get("endColumnIndex", cols_max)
+        if r0 < 0 or c0 < 0 or r1 > rows_max or c1 > cols_max or r1 <= r0 or c1 <= c0:
+            raise BadRequest(f"range exceeds grid limits or is empty: {area}")
+        rule = spec.get("rule")
+        if rule is not None and (rule.get("condition", {}).get("type") not in CONDITION_TYPES):
+            raise BadRequest(f"invalid data validation condition: {rule.get('condition')}")
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                if rule is None:
+                    book.validations[title].pop((r + 1, c + 1), None)
+                else:
+                    book.validations[title][(r + 1, c + 1)] = rule
         return {}
 
     @staticmethod

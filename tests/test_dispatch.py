@@ -136,6 +136,7 @@ def test_a_past_deadline_stops_the_optimiser_with_the_rules_schedule_and_no_cert
     result = D.optimal_dispatch(p, deadline=time.monotonic() - 1.0)
     assert D.feasibility_problems(p, result.schedule) == []
     assert result.value_gbp == pytest.approx(D.battery_value_gbp(p, D.greedy_schedule(p)))
+    assert result.source == D.RULE and result.cut_short == D.DEADLINE
     assert result.bound_gbp == np.inf and not result.proven
 
 
@@ -153,20 +154,21 @@ def test_a_search_cut_short_keeps_a_priced_bound_above_the_optimum():
         assert cut.bound_gbp >= exact.value_gbp - 1e-6
 
 
-def test_a_programme_past_its_memory_budget_answers_with_the_rule_and_a_bound(monkeypatch):
+def test_a_programme_past_its_budget_answers_from_the_hull_with_a_bound(monkeypatch):
     # Doing both pays in every period here, so every value function is kept: with a budget
-    # of a few breakpoints the programme stops, and the answer is the rule's schedule with
-    # the relaxation's bound, as for a deadline.
-    from btm_ppa.core.dispatch import value_function
+    # of a few breakpoints the exact programme stops, and the search goes on with the hull
+    # programme (the relaxation), rounded to one mode per period, its gap stated.
+    from btm_ppa.core.dispatch import optimal
 
     p = problem(np.tile([10.0, 200.0, 30.0, 150.0], 300),
                 band=np.tile([GREEN, RED, GREEN, RED], 300), vlp=60.0, efficiency=0.9,
                 days=np.repeat(np.arange(25), 48), cycles=1.5)
     exact = D.optimal_dispatch(p)
-    monkeypatch.setattr(value_function, "MAX_STORED_POINTS", 10)
+    monkeypatch.setattr(optimal, "EXACT_POINTS", 10)
     cut = D.optimal_dispatch(p)
-    assert cut.rounds == 0 and D.feasibility_problems(p, cut.schedule) == []
-    assert cut.value_gbp == pytest.approx(D.battery_value_gbp(p, D.greedy_schedule(p)))
+    assert cut.rounds >= 1 and D.feasibility_problems(p, cut.schedule) == []
+    assert cut.value_gbp >= D.battery_value_gbp(p, D.greedy_schedule(p)) - 1e-9
+    assert cut.value_gbp <= exact.value_gbp + 1e-6
     assert np.isfinite(cut.bound_gbp) and cut.bound_gbp >= exact.value_gbp - 1e-6
 
 

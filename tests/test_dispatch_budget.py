@@ -52,3 +52,36 @@ def test_a_greedy_refresh_answers_without_the_comparison_when_the_optimum_runs_o
     assert outcome.ok, outcome.status
     note = openpyxl.load_workbook(example_xlsx)["BESS"][result_cell("prices_used", "notes")].value
     assert "optimal not compared" in note and BUDGET_ENV in note
+
+
+def test_the_solve_budget_starts_once_the_workbook_is_read(example_xlsx, warehouse, monkeypatch):
+    # A slow read (a large HH Data tab, a slow Sheets API) no longer eats the solve's
+    # budget: a read of 4 s, then an optimal month within a 3 s budget.
+    import time
+
+    set_cells(example_xlsx, {cell("method"): "optimal", cell("window_start"): "2023-01-01",
+                             cell("window_end"): "2023-01-31"})
+    book = XlsxWorkbook(example_xlsx)
+    read = book.read
+
+    def slow_read(*args, **kwargs):
+        time.sleep(4.0)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(book, "read", slow_read)
+    outcome = refresh(book, warehouse, budget_s=3.0)
+    assert outcome.ok, outcome.status
+
+
+def test_a_read_past_its_own_budget_writes_nothing_and_says_why(example_xlsx, warehouse,
+                                                                 monkeypatch):
+    from btm_ppa import refresh as refresh_module
+
+    set_cells(example_xlsx, {cell("method"): "greedy", cell("window_start"): "2023-01-01",
+                             cell("window_end"): "2023-01-31"})
+    before = cell_values(example_xlsx)
+    monkeypatch.setattr(refresh_module, "READ_BUDGET_S", 0.0)
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=60)
+    assert not outcome.ok and isinstance(outcome.error, RefreshTimeoutError)
+    assert "reading the workbook took" in outcome.status and not outcome.writes
+    assert cell_values(example_xlsx) == before

@@ -79,6 +79,29 @@ def test_optimal_beats_greedy_and_says_by_how_much(january, warehouse):
     assert "vs the battery-first rule" in optimal[result_cell("prices_used", "notes")].value
 
 
+def test_row_61_says_which_schedule_answered_when_the_search_is_cut_short(
+        january, warehouse, monkeypatch):
+    from btm_ppa.core.dispatch import value_function
+
+    def out_of_time(*args, **kwargs):
+        raise value_function.DeadlineExceeded  # as if the budget ran out in the programme
+
+    _, full = _run(january, warehouse, "optimal")
+    monkeypatch.setattr(value_function, "solve", out_of_time)
+    _, cut = _run(january, warehouse, "optimal")
+    note = cut[result_cell("prices_used", "notes")].value
+    assert "the optimal search was cut short by its deadline" in note
+    assert "the schedule is the relaxation's, repaired to one mode per period" in note
+    # The repaired relaxation is feasible and within the stated gap of the full search.
+    o, c = full[result_cell("profit_gbp")].value, cut[result_cell("profit_gbp")].value
+    assert c <= o + 0.01
+    if "of the bound" in note:
+        gap = float(note.split("optimal within £")[1].split(" of the bound")[0].replace(",", ""))
+        assert o - c <= gap + 0.01
+    else:
+        assert c == pytest.approx(o, abs=0.01)
+
+
 @pytest.mark.parametrize("area", ["_A", "_C", "_G", "_K", "_P"])
 def test_optimal_schedule_passes_an_independent_check_for_any_area(january, warehouse, area):
     set_cells(january, {cell("mpan_core"): None, cell("dno_area"): area})

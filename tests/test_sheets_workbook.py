@@ -269,6 +269,12 @@ def test_the_standin_refuses_a_write_beyond_the_grid_and_applies_none_of_the_bat
     ({"appendDimension": {"sheetId": 0, "dimension": "ROWS", "length": 10_000_000}},
      "above the limit of 10000000 cells"),
     ({"setSomethingElse": {}}, "unsupported"),
+    ({"setDataValidation": {"range": {"sheetId": 0, "startRowIndex": 5000, "endRowIndex": 5001,
+                                      "startColumnIndex": 0, "endColumnIndex": 1},
+                            "rule": {"condition": {"type": "ONE_OF_LIST"}}}}, "exceeds grid"),
+    ({"setDataValidation": {"range": {"sheetId": 0, "startRowIndex": 1, "endRowIndex": 2,
+                                      "startColumnIndex": 0, "endColumnIndex": 1},
+                            "rule": {"condition": {"type": "MADE_UP"}}}}, "invalid data validation"),
 ])
 def test_the_standin_refuses_what_google_refuses(standin, request_, message):
     from gspread.exceptions import APIError
@@ -314,3 +320,29 @@ def test_the_standin_enforces_the_per_user_read_quota(example_xlsx):
         clock[0] = 60.5  # a minute later the window has rolled on
         client.http_client.fetch_sheet_metadata(SHEET_ID)
         assert server.throttled == 1
+
+
+def test_the_input_guides_join_the_one_write_and_land_with_it(standin):
+    """The notes and validation rules of the inputs (adapters/sheets_guides.py) added to
+    the write's batch through its hook: one batchUpdate; the values typed stay."""
+    from btm_ppa.adapters.sheets_guides import guide_requests
+    from btm_ppa.reference.files import read_gsp_groups
+    from btm_ppa.sheet.guidance import input_guides
+    from btm_ppa.sheet.workbook import CellWrite
+    from sheets_layout import load_bess_layout
+
+    layout = load_bess_layout()
+    guides = input_guides(layout, [g.name for g in read_gsp_groups()])
+    book = _book(standin)
+    book.read("BESS", layout.read_range)
+    before = standin.value("BESS", cell("ppa_price_gbp_per_mwh"))
+    batch = book.plan("BESS", [CellWrite("B62", "OK")], {})
+    for request in guide_requests(batch.sheet_id("BESS"), guides):
+        batch.add(request)
+    book.client.http_client.batch_update(SHEET_ID, batch.body())
+    assert standin.count("batchUpdate") == 1
+    method = layout.input("method").cell
+    assert standin.validation("BESS", method)["condition"]["type"] == "ONE_OF_LIST"
+    assert standin.note("BESS", method) == next(g.note for g in guides if g.cell == method)
+    assert standin.value("BESS", cell("ppa_price_gbp_per_mwh")) == before  # notes only
+    assert standin.value("BESS", "B62") == "OK"

@@ -59,9 +59,11 @@ from sheets_layout import BessLayout, load_bess_layout
 
 log = logging.getLogger(__name__)
 
-#: Environment variable: seconds a refresh may take before it gives up, writing nothing.
+#: Environment variable: seconds a refresh may take to price and solve (from when the
+#: workbook has been read) before it gives up, writing nothing.
 BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
 DEFAULT_BUDGET_S = 20.0
+READ_BUDGET_S = 20.0  # reading the workbook (BESS and HH Data tabs): the same, apart
 
 
 def refresh_budget_s() -> float:
@@ -113,10 +115,10 @@ def refresh(
     reported without writing anything; every other problem is written to the status row.
     """
     budget = refresh_budget_s() if budget_s is None else budget_s
-    deadline = time.monotonic() + budget
     layout = layout or load_bess_layout()
     tab = tab or layout.tab_name
     now = now or dt.datetime.now(dt.UTC)
+    reading = time.monotonic()
     snapshot = _read(workbook, tab, layout)
     if isinstance(snapshot, RefreshOutcome):
         return snapshot
@@ -124,6 +126,10 @@ def refresh(
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         method = inputs.method
+        if (read_s := time.monotonic() - reading) > READ_BUDGET_S:
+            raise RefreshTimeoutError(f"reading the workbook took {read_s:.1f} s, over its "
+                                      f"{READ_BUDGET_S:g} s budget; nothing was written")
+        deadline = time.monotonic() + budget  # the solve's budget starts once it is read
         outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget,
                            simulated_before=simulated_before(layout, snapshot))
     except RefreshTimeoutError as exc:  # nothing written: the budget is already spent
@@ -316,6 +322,9 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         comparison = _compare(results[Method.OPTIMAL], results[Method.GREEDY])
         if not best.proven:
             comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
+        if best.cut_short:
+            comparison += (f"; the optimal search was cut short by its {best.cut_short}: "
+                           f"the schedule is {dispatch.SOURCE_WORDS[best.source]}")
     present = prices.present
     band_prices = band_average_prices(present[prices.price_column].to_numpy(),
                                       problem.band_code[frame[prices.price_column].notna()])

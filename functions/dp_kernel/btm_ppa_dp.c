@@ -15,6 +15,9 @@
  *   mode_out      writable int8 buffer of n: 1 charge only, -1 discharge only, 0 both open.
  *   max_points    optional: the most breakpoints the value functions kept for the forward
  *                 pass may hold in all (16 bytes each); MemoryError beyond.
+ *   max_breakpoints  optional (0: exact): the most breakpoints one value function keeps;
+ *                 past it the shallowest dips are raised to their chords (cap_points), so
+ *                 the value returned is an upper bound and the schedule stays feasible.
  * Returns (value, pieces_max), or None when the deadline passed. Ctrl-C raises
  * KeyboardInterrupt within a few hundred periods.
  *
@@ -411,9 +414,102 @@ static int simplify(const Fn *in, Fn *out) {
     return 0;
 }
 
+static int cmp_double(const void *p, const void *q) {
+    double a = *(const double *)p, b = *(const double *)q;
+    return (a > b) - (a < b);
+}
+
+/* How far F at x1 lies below the chord from (x0, v0) to (x2, v2) (> 0: a dip). */
+static inline double dip(double x0, double v0, double x1, double v1, double x2, double v2) {
+    return v0 + (v2 - v0) * ((x1 - x0) / (x2 - x0)) - v1;
+}
+
+/* Where the lines through (x0, v0)-(x1, v1) and (x2, v2)-(x3, v3) meet, if strictly between
+ * x1 and x2 and above the segment (x1, v1)-(x2, v2) (both kinks concave): how far above
+ * (the most the function is raised when the two breakpoints are replaced by the meeting
+ * point), with the point; -1 otherwise. */
+static double corner(double x0, double v0, double x1, double v1, double x2, double v2, double x3,
+                     double v3, double *qx, double *qv) {
+    double s0 = (v1 - v0) / (x1 - x0), s1 = (v2 - v1) / (x2 - x1), s2 = (v3 - v2) / (x3 - x2);
+    if (!(s0 > s1 && s1 > s2)) return -1.0;
+    double x = (v2 - s2 * x2 - v1 + s0 * x1) / (s0 - s2);
+    if (!(x > x1 && x < x2)) return -1.0;
+    *qx = x;
+    *qv = v1 + s0 * (x - x1);
+    return *qv - (v1 + s1 * (x - x1));
+}
+
+/* At most k breakpoints (k >= 4), as nearly as a few passes allow, never below the
+ * function: an upper approximation. Each pass takes the cheapest of two moves, each raising
+ * the function by at most its cost: a dip (a breakpoint below the chord of its neighbours)
+ * raised to that chord; or two neighbouring concave breakpoints replaced by the point where
+ * the segments either side of them meet. No two moves in one pass touch each other. */
+static int cap_points(Fn *f, idx k, Fn *scratch) {
+    for (int pass = 0; pass < 16 && f->n > k; pass++) {
+        idx m = f->n, nc = 0;
+        double qx, qv;
+        if (fn_reserve(scratch, 2 * m)) return -1;
+        double *cost = scratch->x;
+        for (idx i = 1; i + 1 < m; i++) {
+            double d = dip(f->x[i - 1], f->v[i - 1], f->x[i], f->v[i], f->x[i + 1], f->v[i + 1]);
+            if (d > 0.0) cost[nc++] = d;
+            if (i + 2 < m) {
+                double c = corner(f->x[i - 1], f->v[i - 1], f->x[i], f->v[i], f->x[i + 1],
+                                  f->v[i + 1], f->x[i + 2], f->v[i + 2], &qx, &qv);
+                if (c >= 0.0) cost[nc++] = c;
+            }
+        }
+        if (nc == 0) break;
+        idx need = m - k < nc ? m - k : nc;
+        qsort(cost, (size_t)nc, sizeof(double), cmp_double);
+        double thr = cost[need - 1];
+        double *ox = scratch->v; /* the output, built beside f: x then v in one buffer */
+        double *ov = scratch->v + m;
+        idx out = 1, i = 1;
+        ox[0] = f->x[0];
+        ov[0] = f->v[0];
+        int touched = 0; /* the last output came from a move: no move next */
+        while (i + 1 < m) {
+            if (!touched) {
+                double d = dip(ox[out - 1], ov[out - 1], f->x[i], f->v[i], f->x[i + 1], f->v[i + 1]);
+                if (d > 0.0 && d <= thr) {
+                    i++;
+                    touched = 1;
+                    continue;
+                }
+                if (i + 2 < m) {
+                    double c = corner(ox[out - 1], ov[out - 1], f->x[i], f->v[i], f->x[i + 1],
+                                      f->v[i + 1], f->x[i + 2], f->v[i + 2], &qx, &qv);
+                    if (c >= 0.0 && c <= thr) {
+                        ox[out] = qx;
+                        ov[out] = qv;
+                        out++;
+                        i += 2;
+                        touched = 1;
+                        continue;
+                    }
+                }
+            }
+            touched = 0;
+            ox[out] = f->x[i];
+            ov[out] = f->v[i];
+            out++;
+            i++;
+        }
+        ox[out] = f->x[m - 1];
+        ov[out] = f->v[m - 1];
+        out++;
+        memcpy(f->x, ox, (size_t)out * sizeof(double));
+        memcpy(f->v, ov, (size_t)out * sizeof(double));
+        f->n = out;
+    }
+    return 0;
+}
+
 /* One period backwards: W_{t-1}(s) = max over u of g(u) + W_t(s + u), g(u) = -a u charging
  * (u in [0, hc]) and -b u discharging (u in [-hx, 0]), one mode at a time. */
-static int fn_step(const Fn *wt, double a, double b, double hc, double hx, Fn *out, Work *w) {
+static int fn_step(const Fn *wt, double a, double b, double hc, double hx, Fn *out, Work *w,
+                   idx max_breakpoints) {
     idx m = wt->n;
     double cap = wt->x[m - 1];
     if (fn_reserve(&w->tmp, m) || fn_reserve(&w->rev, m)) return -1;
@@ -438,7 +534,9 @@ static int fn_step(const Fn *wt, double a, double b, double hc, double hx, Fn *o
     c->x[0] = 0.0;
     c->x[c->n - 1] = cap;
     if (upper(c, d, &w->both)) return -1;
-    return simplify(&w->both, out);
+    if (simplify(&w->both, out)) return -1;
+    return max_breakpoints > 0 && out->n > max_breakpoints
+               ? cap_points(out, max_breakpoints, &w->tmp) : 0;
 }
 
 /* The stored energy after the period that maximises g(y - s) + W(y), from s. */
@@ -497,8 +595,8 @@ static int check(double deadline) {
 }
 
 static int run(idx n, const double *a, const double *b, const double *hc, const double *hx,
-               double cap, double deadline, idx max_points, double *change, int8_t *mode,
-               double *value, int *most) {
+               double cap, double deadline, idx max_points, idx max_breakpoints, double *change,
+               int8_t *mode, double *value, int *most) {
     int status = RUN_NOMEM;
     Stored *stored = calloc((size_t)(n > 0 ? n : 1), sizeof(Stored));
     Piece own = {0};
@@ -542,7 +640,7 @@ static int run(idx n, const double *a, const double *b, const double *hc, const 
         stored[t].off = arena.n;
         stored[t].cnt = func.n;
         arena.n += func.n;
-        if (fn_step(&func, at, bt, hct, hxt, &next, &w)) goto done;
+        if (fn_step(&func, at, bt, hct, hxt, &next, &w, max_breakpoints)) goto done;
         Fn swap = func;
         func = next;
         next = swap;
@@ -611,9 +709,9 @@ static PyObject *dp_solve(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *oa, *ob, *ohc, *ohx, *och, *omo;
     double cap, deadline;
-    idx max_points = PY_SSIZE_T_MAX;
-    if (!PyArg_ParseTuple(args, "OOOOddOO|n", &oa, &ob, &ohc, &ohx, &cap, &deadline, &och, &omo,
-                          &max_points))
+    idx max_points = PY_SSIZE_T_MAX, max_breakpoints = 0;
+    if (!PyArg_ParseTuple(args, "OOOOddOO|nn", &oa, &ob, &ohc, &ohx, &cap, &deadline, &och, &omo,
+                          &max_points, &max_breakpoints))
         return NULL;
     /* a, b, hc, hx (read), change_out, mode_out (written) */
     PyObject *objs[6] = {oa, ob, ohc, ohx, och, omo};
@@ -637,7 +735,8 @@ static PyObject *dp_solve(PyObject *self, PyObject *args) {
     double value = 0.0;
     int most = 1;
     int status = run(n, v[0].buf, v[1].buf, v[2].buf, v[3].buf, cap, deadline, max_points,
-                     v[4].buf, v[5].buf, &value, &most);
+                     max_breakpoints > 3 ? max_breakpoints : 0, v[4].buf, v[5].buf, &value,
+                     &most);
     if (status == RUN_OK) result = Py_BuildValue("(di)", value, most);
     else if (status == RUN_DEADLINE) result = Py_BuildValue("");
     else if (status == RUN_NOMEM) PyErr_NoMemory();
@@ -654,7 +753,8 @@ PyObject *ns_circulation(PyObject *self, PyObject *args); /* network_simplex.c *
 
 static PyMethodDef methods[] = {
     {"solve", dp_solve, METH_VARARGS,
-     "solve(a, b, hc, hx, capacity, deadline, change_out, mode_out[, max_points]) -> "
+     "solve(a, b, hc, hx, capacity, deadline, change_out, mode_out[, max_points[, "
+     "max_breakpoints]]) -> "
      "(value, pieces_max), or None past the deadline; MemoryError past max_points"},
     {"circulation", ns_circulation, METH_VARARGS,
      "circulation(tail, head, capacity, cost, parent, parent_arc, block, max_pivots, flow_out, "

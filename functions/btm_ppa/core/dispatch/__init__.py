@@ -26,10 +26,26 @@ from btm_ppa.core.dispatch.optimal import (
     optimal_schedule,
     simultaneity_pays,
 )
+from btm_ppa.core.dispatch.relaxed import (
+    DEADLINE,
+    IDLE,
+    MEMORY_BUDGET,
+    RELAXATION,
+    RULE,
+    SEARCH,
+    SOURCE_WORDS,
+)
 
 __all__ = [
+    "DEADLINE",
     "ENERGY_TOLERANCE_MWH",
+    "IDLE",
+    "MEMORY_BUDGET",
     "PROFIT_TOLERANCE_GBP",
+    "RELAXATION",
+    "RULE",
+    "SEARCH",
+    "SOURCE_WORDS",
     "Battery",
     "DeadlineExceeded",
     "DispatchProblem",

@@ -39,13 +39,29 @@ def _stdout_silenced() -> Iterator[None]:
 
 
 def quiet_highs() -> highspy.Highs:
-    """A HiGHS instance that never prints (no banner, no log)."""
+    """A HiGHS instance that never prints (no banner, no log). Solve it with
+    ``interruptible_solve`` so that Ctrl-C cancels the solve."""
     with _stdout_silenced():
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("log_to_console", False)
-    highs.HandleKeyboardInterrupt = True  # Ctrl-C cancels a solve in progress
     return highs
+
+
+def interruptible_solve(highs: highspy.Highs) -> None:
+    """``highs.solve()`` with Ctrl-C cancelling it (the model status then says so; see
+    ``_raise_if_interrupted``). highspy's handler subscribes bound methods of the instance
+    to its own callbacks: a reference cycle that keeps the whole model (hundreds of MB on
+    a hard site-year) alive until the garbage collector happens to run. It is switched on
+    for the solve only, so the instance is freed as soon as its last reference goes."""
+    highs.HandleKeyboardInterrupt = True
+    try:
+        highs.solve()
+    finally:
+        if highs.is_solver_running():  # Ctrl-C between the solver thread's start and join
+            highs.cancelSolve()
+            highs.wait()
+        highs.HandleKeyboardInterrupt = False
 
 
 def _raise_if_interrupted(status: highspy.HighsModelStatus) -> None:
@@ -128,7 +144,7 @@ class FixedModeLp:
             if left <= 0:
                 raise DeadlineExceeded
             self.highs.setOptionValue("time_limit", left)
-        self.highs.solve()
+        interruptible_solve(self.highs)
         status = self.highs.getModelStatus()
         _raise_if_interrupted(status)
         if status == highspy.HighsModelStatus.kTimeLimit:
@@ -179,7 +195,7 @@ def exclusive_milp(problem: DispatchProblem, pays: npt.NDArray[np.bool_], start:
         start.charge_mwh, start.discharge_mwh, np.clip(start.soc_mwh, 0, None),
         (start.charge_mwh[where] > 0).astype(np.float64)]))
     highs.setSolution(incumbent)
-    highs.solve()
+    interruptible_solve(highs)
     _raise_if_interrupted(highs.getModelStatus())
     info = highs.getInfo()
     if info.primal_solution_status != 2:  # kSolutionStatusFeasible

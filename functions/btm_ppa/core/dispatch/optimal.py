@@ -5,6 +5,10 @@
    of the limit; nu = 0 first). For any nu >= 0 its value plus sum(nu_d x daily limit) is
    an upper bound on every feasible schedule's value (weak duality), and its schedule
    charges or discharges, never both, in every period.
+   Past ``EXACT_POINTS`` breakpoints kept it runs relaxed, its value still a bound: the
+   compiled programme caps each value function at ``CAPPED_BREAKPOINTS`` (raised, never
+   lowered); the Python form takes each period's concave envelope (``relaxed``: the
+   relaxation LP's hull rows), its plan rounded to one mode per period.
 2. If that schedule keeps every day's cycle limit with nu = 0, bound and value coincide:
    it is optimal.
 3. Otherwise the cycle limit binds. The LP with each period's open mode fixed as the
@@ -24,6 +28,11 @@
    branching never improved the schedule or the bound (60 s improved them by 0.03 %).
 The best feasible schedule and the lowest bound are returned; their difference is the
 gap (at most £0.001 when proven).
+
+Never worse than doing nothing: the rule's schedule and no battery use (idle) are
+candidates from the start; a first programme run cut short brings the relaxation LP's
+bound and its schedule repaired to one mode per period. The best is returned, and
+``OptimalResult.source`` says which.
 """
 
 from __future__ import annotations
@@ -44,8 +53,22 @@ from btm_ppa.core.dispatch.model import (
     FloatArray,
     Schedule,
     feasibility_problems,
+    no_battery,
 )
 from btm_ppa.core.dispatch.network import FixedModeNetwork
+from btm_ppa.core.dispatch.relaxed import (
+    DEADLINE,
+    IDLE,
+    MEMORY_BUDGET,
+    RELAXATION,
+    RULE,
+    SEARCH,
+    fixed_mode_programme,
+    hull_kernel,
+    keeps_limit,
+    rounded_modes,
+    schedule_of,
+)
 from btm_ppa.core.dispatch.value_function import CHARGE_MODE, DISCHARGE_MODE
 
 #: Bound and value closer than this prove the schedule optimal. [£]
@@ -59,6 +82,13 @@ MAX_ROUNDS = 4
 #: in all with a total gap of £9,296; fixing one period at a time, 7.2 s and £9,065;
 #: fixing all after 1 solve, 3.0 s but £13,477 and two fewer proven.
 MIXED_SOLVES = 3
+#: Most breakpoints the exact programme may keep for its forward pass; past them it runs
+#: relaxed (see the docstring, step 1). They grow where doing both pays in most periods and
+#: each moves a sliver of the capacity: a wiggle per period's worth of energy.
+EXACT_POINTS = 250_000
+#: Past EXACT_POINTS, the compiled programme keeps at most this many breakpoints per
+#: value function (``cap_points``: never below the exact one, so still a bound).
+CAPPED_BREAKPOINTS = 64
 #: Longest problem the final branch-and-bound is tried on (about six weeks). [periods]
 MILP_MAX_PERIODS = 2_000
 #: Solve step 3's fixed-mode LPs with the compiled network simplex (``network``) where it
@@ -69,7 +99,6 @@ MILP_MAX_PERIODS = 2_000
 USE_NETWORK_SIMPLEX = True
 
 DeadlineExceeded = value_function.DeadlineExceeded
-
 
 @dataclass(frozen=True)
 class OptimalResult:
@@ -84,6 +113,8 @@ class OptimalResult:
     value_gbp: float
     bound_gbp: float
     rounds: int  # dynamic programmes run
+    source: str = SEARCH  # SEARCH, RULE, IDLE or RELAXATION: where the schedule came from
+    cut_short: str = ""  # DEADLINE or MEMORY_BUDGET when the search stopped early
 
     @property
     def gap_gbp(self) -> float:
@@ -129,94 +160,162 @@ def optimal_dispatch(problem: DispatchProblem, *, deadline: float | None = None,
     cost_per_stored = cost / eff  # the same every round; only the day prices change
     discharge_value = cost + problem.vlp_gbp_per_mwh
 
-    def programme(prices: FloatArray) -> tuple[value_function.Plan, Schedule, float]:
-        plan = value_function.solve(cost_per_stored, discharge_value - prices[problem.day_index],
-                                    stored_cap, discharge_cap, b.capacity_mwh, search_deadline)
-        return plan, _schedule(problem, plan.stored_change_mwh), \
-            plan.value_gbp + limit * float(prices.sum())
+    # How the programme is relaxed once the exact one has passed EXACT_POINTS: "capped"
+    # (compiled: at most CAPPED_BREAKPOINTS per value function, shallowest dips and corners
+    # raised) or "hull" (the Python form: each period's gain by its concave envelope).
+    relaxed = ""
 
-    # The rule's schedule is always feasible: the answer is never worse than it, and never
-    # missing. Near the deadline the search stops early enough to price a bound for it.
-    rule = greedy_schedule(problem)
+    def programme(prices: FloatArray) -> tuple[value_function.Plan, Schedule, float]:
+        nonlocal relaxed
+        earns = discharge_value - prices[problem.day_index]
+        priced = limit * float(prices.sum())
+        if not relaxed:
+            try:
+                plan = value_function.solve(cost_per_stored, earns, stored_cap, discharge_cap,
+                                            b.capacity_mwh, search_deadline,
+                                            max_points=EXACT_POINTS)
+                return plan, schedule_of(problem, plan.stored_change_mwh), plan.value_gbp + priced
+            except value_function.ProgrammeTooLarge:
+                relaxed = "capped" if value_function.DEFAULT_KERNEL == "compiled" else "hull"
+        if relaxed == "capped":
+            plan = value_function.solve(cost_per_stored, earns, stored_cap, discharge_cap,
+                                        b.capacity_mwh, search_deadline,
+                                        max_breakpoints=CAPPED_BREAKPOINTS)
+            return plan, schedule_of(problem, plan.stored_change_mwh), plan.value_gbp + priced
+        hull_a, hull_b, burn = hull_kernel(cost_per_stored, earns, stored_cap, discharge_cap)
+        plan = value_function.solve(hull_a, hull_b, stored_cap, discharge_cap, b.capacity_mwh,
+                                    search_deadline)
+        return plan, schedule_of(problem, plan.stored_change_mwh), \
+            plan.value_gbp + float(burn.sum()) + priced
+
+    # The rule's schedule and no battery use are always feasible: the answer is never worse
+    # than either, and never missing. Near the deadline the search stops early enough to
+    # price a bound for what it has.
+    best = _Best(problem)
     search_deadline = None if deadline is None else deadline - _bound_reserve_s(deadline)
     try:
         plan, schedule, bound = programme(np.zeros(int(problem.day_index[-1]) + 1))
-    except DeadlineExceeded:
-        return OptimalResult(rule, battery_value_gbp(problem, rule),
-                             _relaxation_bound(problem, deadline), 0)
-    if _keeps_limit(problem, schedule):  # nu = 0 is optimal: the programme alone is exact
-        return OptimalResult(schedule, battery_value_gbp(problem, schedule), bound, 1)
+    except DeadlineExceeded as exc:  # the memory budget (ProgrammeTooLarge) included
+        return _without_search(problem, best, deadline, _why(exc))
+    if keeps_limit(problem, schedule):
+        best.offer(schedule, SEARCH)
+        if relaxed != "hull":  # nu = 0 is optimal (capped: to within the bound stated)
+            return best.result(bound, 1)
     pays = simultaneity_pays(problem)
     lp: FixedModeLp | FixedModeNetwork = (
         FixedModeNetwork(problem, hull=pays) if USE_NETWORK_SIMPLEX and network.AVAILABLE
         else FixedModeLp(problem, hull=pays))
-    best, best_value = rule, battery_value_gbp(problem, rule)
-    prices = None
+    prices: FloatArray | None = None
     rounds = 1
     tried: set[bytes] = set()
     while True:
         if prices is not None:
             try:
                 plan, schedule, candidate = programme(prices)
-            except DeadlineExceeded:
+            except DeadlineExceeded as exc:
+                best.cut_short = _why(exc)
                 break  # out of time with a feasible schedule: return it with its gap
             rounds += 1
             bound = min(bound, candidate)
-            if _keeps_limit(problem, schedule):
-                value = battery_value_gbp(problem, schedule)
-                if value > best_value:
-                    best, best_value = schedule, value
-            if bound - best_value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
+            if keeps_limit(problem, schedule):
+                best.offer(schedule, SEARCH)
+            if bound - best.value <= PROFIT_TOLERANCE_GBP or rounds >= max_rounds:
                 break
-        charge_open, discharge_open = _open_modes(plan, pays)
+        charge_open, discharge_open = (
+            rounded_modes(plan, pays, stored_cap, discharge_cap) if relaxed == "hull"
+            else _open_modes(plan, pays))
         key = charge_open.tobytes() + discharge_open.tobytes()
         if key in tried:
             break  # the programme chose modes already solved: no progress left
         tried.add(key)
         try:
-            fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
-                                                schedule, search_deadline)
+            fixed = None
+            if relaxed == "hull":  # one mode per period: the programme is concave and fast
+                fixed = fixed_mode_programme(problem, charge_open, discharge_open,
+                                             search_deadline, EXACT_POINTS)
+                prices = np.zeros(int(problem.day_index[-1]) + 1)
+            if fixed is None:  # the limit binds: the LP prices it
+                fixed, prices = _fixed_mode_optimum(lp, pays, charge_open, discharge_open,
+                                                    schedule, search_deadline)
         except DeadlineExceeded:
+            best.cut_short = DEADLINE
             break  # out of time with a feasible schedule: return it with its gap
-        fixed = _net(problem, fixed)
-        value = battery_value_gbp(problem, fixed)
-        if value > best_value:
-            best, best_value = fixed, value
-        if bound - best_value <= PROFIT_TOLERANCE_GBP:
-            break
-    if (bound - best_value > PROFIT_TOLERANCE_GBP and milp_seconds > 0
+        best.offer(_net(problem, fixed), SEARCH)
+        if bound - best.value <= PROFIT_TOLERANCE_GBP or not np.any(prices):
+            break  # proven, or the limit is free: the next programme run would repeat this one
+    if (bound - best.value > PROFIT_TOLERANCE_GBP and milp_seconds > 0
             and n <= MILP_MAX_PERIODS):
         # A duality gap the prices cannot close: branch, for a bounded time.
         seconds = milp_seconds if deadline is None else min(milp_seconds,
                                                             deadline - time.monotonic())
-        found = exclusive_milp(problem, pays, best, seconds) if seconds > 0.2 else None
+        found = exclusive_milp(problem, pays, best.schedule, seconds) if seconds > 0.2 else None
         if found is not None:
-            schedule, value, milp_bound = found
-            schedule = _net(problem, schedule)
-            value = battery_value_gbp(problem, schedule)
-            if value > best_value and not feasibility_problems(problem, schedule):
-                best, best_value = schedule, value
+            schedule, _, milp_bound = found
+            best.offer(_net(problem, schedule), SEARCH, trusted=False)
             bound = min(bound, milp_bound)
-    return OptimalResult(best, best_value, max(bound, best_value), rounds)
+    return best.result(bound, rounds)
+
+
+class _Best:
+    """The best feasible schedule offered so far, and where it came from: the rule's and
+    no battery use (worth £0) to begin with."""
+
+    def __init__(self, problem: DispatchProblem) -> None:
+        self.problem = problem
+        self.schedule, self.value, self.source = no_battery(problem), 0.0, IDLE
+        self.cut_short = ""
+        self.offer(greedy_schedule(problem), RULE)
+
+    def offer(self, schedule: Schedule, source: str, trusted: bool = True) -> None:
+        """Keep ``schedule`` if it is worth more than the best so far (and, unless
+        ``trusted`` to be feasible by construction, breaks no constraint)."""
+        value = battery_value_gbp(self.problem, schedule)
+        if value > self.value and (trusted or not feasibility_problems(self.problem, schedule)):
+            self.schedule, self.value, self.source = schedule, value, source
+
+    def result(self, bound_gbp: float, rounds: int) -> OptimalResult:
+        return OptimalResult(self.schedule, self.value, max(bound_gbp, self.value), rounds,
+                             self.source, self.cut_short)
+
+
+def _why(exc: DeadlineExceeded) -> str:
+    return MEMORY_BUDGET if isinstance(exc, value_function.ProgrammeTooLarge) else DEADLINE
+
+
+def _without_search(problem: DispatchProblem, best: _Best, deadline: float | None,
+                    cut_short: str) -> OptimalResult:
+    """The answer when the first programme run did not finish: the relaxation LP's bound,
+    and the best of the rule's schedule, no battery use and the relaxation's schedule
+    repaired to one mode per period (its simultaneous charge and discharge netted out;
+    then, if time allows, the LP re-solved with the modes that leaves open). The bound is
+    infinite when even the relaxation does not finish by ``deadline``."""
+    best.cut_short = cut_short
+    pays = simultaneity_pays(problem)
+    try:
+        relaxed, _, bound = FixedModeLp(problem, hull=pays).solve(deadline=deadline)
+    except DeadlineExceeded:
+        return best.result(math.inf, 0)
+    repaired = _net(problem, relaxed)
+    best.offer(repaired, RELAXATION, trusted=False)
+    charging = repaired.charge_mwh > ENERGY_TOLERANCE_MWH
+    discharging = repaired.discharge_mwh > ENERGY_TOLERANCE_MWH
+    idle = ~charging & ~discharging
+    lp: FixedModeLp | FixedModeNetwork = (
+        FixedModeNetwork(problem) if USE_NETWORK_SIMPLEX and network.AVAILABLE
+        else FixedModeLp(problem, hull=pays))
+    try:
+        fixed, _ = _fixed_mode_optimum(lp, pays, ~pays | charging | idle,
+                                       ~pays | discharging | idle, repaired, deadline)
+    except DeadlineExceeded:
+        return best.result(bound, 0)
+    best.offer(_net(problem, fixed), RELAXATION, trusted=False)
+    return best.result(bound, 0)
 
 
 def _bound_reserve_s(deadline: float) -> float:
     """Seconds kept before ``deadline`` to price a bound if the search is cut short: a
     tenth of what is left, at most two."""
     return min(2.0, 0.1 * max(0.0, deadline - time.monotonic()))
-
-
-def _relaxation_bound(problem: DispatchProblem, deadline: float | None) -> float:
-    """An upper bound on every feasible schedule's battery value: the LP without the
-    one-mode rule (convex-hull rows where doing both pays), solved by HiGHS. Infinite
-    when even that does not finish by ``deadline``."""
-    pays = simultaneity_pays(problem)
-    lp = FixedModeLp(problem, hull=pays)
-    try:
-        _, _, value = lp.solve(deadline=deadline)
-    except DeadlineExceeded:
-        return math.inf
-    return value
 
 
 def _fixed_mode_optimum(lp: FixedModeLp | FixedModeNetwork, pays: npt.NDArray[np.bool_],
@@ -266,18 +365,6 @@ def _check_finite(problem: DispatchProblem) -> None:
         raise ValueError("round-trip efficiency must be in (0, 1]")
 
 
-def _schedule(problem: DispatchProblem, change: FloatArray) -> Schedule:
-    eff = problem.battery.round_trip_efficiency_frac
-    charge = np.where(change > 0, change / eff, 0.0)
-    discharge = np.where(change < 0, -change, 0.0)
-    return Schedule(charge, discharge, np.cumsum(change))
-
-
-def _keeps_limit(problem: DispatchProblem, schedule: Schedule) -> bool:
-    daily = np.bincount(problem.day_index, weights=schedule.discharge_mwh)
-    return bool((daily <= problem.battery.daily_discharge_limit_mwh + ENERGY_TOLERANCE_MWH).all())
-
-
 def _open_modes(plan: value_function.Plan, pays: npt.NDArray[np.bool_]
                 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Where doing both would pay, only the mode the programme used; both where it stayed
@@ -307,3 +394,4 @@ def _net(problem: DispatchProblem, schedule: Schedule) -> Schedule:
     ch[ch < ENERGY_TOLERANCE_MWH * 1e-3] = 0.0
     x[x < ENERGY_TOLERANCE_MWH * 1e-3] = 0.0
     return Schedule(ch, x, np.cumsum(eff * ch - x))
+

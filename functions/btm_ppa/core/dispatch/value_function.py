@@ -183,25 +183,32 @@ def _as_piece(xs: npt.NDArray[np.float64], vs: npt.NDArray[np.float64]) -> list 
 
 def solve(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
           hc: npt.NDArray[np.float64], hx: npt.NDArray[np.float64], capacity_mwh: float,
-          deadline: float | None = None, kernel: str | None = None) -> Plan:
+          deadline: float | None = None, kernel: str | None = None,
+          max_points: int | None = None, max_breakpoints: int = 0) -> Plan:
     """The best stored-energy path from an empty battery (leftover energy worth nothing).
 
     ``a``: cost per MWh stored (£/MWh); ``b``: value per MWh discharged (£/MWh); ``hc``:
     most energy stored per period (MWh, after losses); ``hx``: most discharged (MWh).
-    Raises DeadlineExceeded once ``time.monotonic()`` passes ``deadline``. ``kernel``:
-    "compiled" or "python" (default ``DEFAULT_KERNEL``).
+    Raises DeadlineExceeded once ``time.monotonic()`` passes ``deadline``, and
+    ProgrammeTooLarge past ``max_points`` breakpoints kept (at most ``MAX_STORED_POINTS``,
+    the default). ``kernel``: "compiled" or "python" (default ``DEFAULT_KERNEL``).
+    ``max_breakpoints`` (compiled only; 0: exact): the most breakpoints one value function
+    keeps, past which its shallowest dips are raised to their chords: the value is then an
+    upper bound, and the schedule still feasible (its value computed apart).
     """
     kernel = kernel or DEFAULT_KERNEL
+    points = MAX_STORED_POINTS if max_points is None else min(max_points, MAX_STORED_POINTS)
     if kernel == "compiled":
-        return _solve_compiled(a, b, hc, hx, capacity_mwh, deadline)
+        return _solve_compiled(a, b, hc, hx, capacity_mwh, deadline, points, max_breakpoints)
     if kernel != "python":
         raise ValueError(f"kernel must be 'compiled' or 'python', not {kernel!r}")
-    return _solve_python(a, b, hc, hx, capacity_mwh, deadline)
+    return _solve_python(a, b, hc, hx, capacity_mwh, deadline, points)
 
 
 def _solve_compiled(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
                     hc: npt.NDArray[np.float64], hx: npt.NDArray[np.float64],
-                    capacity_mwh: float, deadline: float | None) -> Plan:
+                    capacity_mwh: float, deadline: float | None, max_points: int,
+                    max_breakpoints: int = 0) -> Plan:
     if _compiled is None:
         raise RuntimeError("the compiled programme (btm-ppa-dp) is not installed")
     n = len(a)
@@ -213,8 +220,8 @@ def _solve_compiled(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
         out = _compiled.solve(
             *(np.ascontiguousarray(v, dtype=np.float64) for v in (a, b, hc, hx)),
             float(capacity_mwh), -1.0 if deadline is None else deadline, change, mode,
-            MAX_STORED_POINTS)
-    except MemoryError as exc:  # past MAX_STORED_POINTS, or out of memory before it
+            max_points, max_breakpoints)
+    except MemoryError as exc:  # past max_points, or out of memory before it
         raise ProgrammeTooLarge(str(exc)) from None
     if out is None:
         raise DeadlineExceeded
@@ -224,7 +231,7 @@ def _solve_compiled(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
 
 def _solve_python(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
                   hc: npt.NDArray[np.float64], hx: npt.NDArray[np.float64], capacity_mwh: float,
-                  deadline: float | None) -> Plan:
+                  deadline: float | None, max_points: int) -> Plan:
     n = len(a)
     a_l, b_l, hc_l, hx_l = (np.asarray(v, dtype=np.float64).tolist() for v in (a, b, hc, hx))
     cap = float(capacity_mwh)
@@ -239,7 +246,10 @@ def _solve_python(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
     kept = 0  # breakpoints in the stored functions
     most = 1
     for t in range(n - 1, -1, -1):
-        if deadline is not None and t % _CHECK_EVERY == 0 and time.monotonic() > deadline:
+        # The clock every period once the function is general (a period may then take
+        # milliseconds here), every few hundred while it is one concave piece.
+        if (deadline is not None and (own is None or t % _CHECK_EVERY == 0)
+                and time.monotonic() > deadline):
             raise DeadlineExceeded
         at, bt, hct, hxt = a_l[t], b_l[t], hc_l[t], hx_l[t]
         good = bt <= at or hct <= 0.0 or hxt <= 0.0
@@ -259,8 +269,8 @@ def _solve_python(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64],
         assert func is not None
         stored[t] = func  # W_t: the forward pass maximises over it directly
         kept += len(func[0])
-        if kept > MAX_STORED_POINTS:
-            raise ProgrammeTooLarge(f"the value functions need more than {MAX_STORED_POINTS} "
+        if kept > max_points:
+            raise ProgrammeTooLarge(f"the value functions need more than {max_points} "
                                     "breakpoints in all")
         func = envelope.step(func[0], func[1], at, bt, hct, hxt)
         most = max(most, 2)
