@@ -60,7 +60,7 @@ def test_the_solve_budget_starts_once_the_workbook_is_read(example_xlsx, warehou
     import time
 
     set_cells(example_xlsx, {cell("method"): "optimal", cell("window_start"): "2023-01-01",
-                             cell("window_end"): "2023-01-31"})
+                             cell("window_end"): "2023-01-31", **before_april_2023()})
     book = XlsxWorkbook(example_xlsx)
     read = book.read
 

@@ -202,16 +202,10 @@ def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
     if rates is None:
         return [f"no {inputs.area.dno} charging statement for {periods.charging_year_of(day)} "
                 "is held, so B10:D10 were not compared with published rates"]
-    published = {"red": rates.red_p_per_kwh, "amber": rates.amber_p_per_kwh,
-                 "green": rates.green_p_per_kwh}
-    cells = {b: layout.input(f"duos_{b}_p_per_kwh").cell for b in BANDS}
     typed = {b: v for b in BANDS if (v := inputs.duos_p_per_kwh[b]) is not None}
-    if not typed:
-        return [f"B10:D10 blank: the published {rates.charging_year} rates of "
-                f"{rates.tariff_name!r} apply"]
-    differ = [f"{cells[b]} {v:g} vs {published[b.value]:g}"
-              for b, v in typed.items() if abs(v - published[b.value]) > 5e-4]
-    if not differ:
+    differ = [f"{layout.input(f'duos_{b}_p_per_kwh').cell} {v:g} vs {p:g}" for b, v in
+              typed.items() if abs(v - (p := getattr(rates, f"{b}_p_per_kwh"))) > 5e-4]
+    if not differ:  # blank cells take the published rates
         return [f"B10:D10 match the published {rates.charging_year} rates of {rates.tariff_name!r}"]
     return [f"DUoS rates differ from the published {rates.charging_year} {rates.tariff_name!r} "
             f"rates (p/kWh): {'; '.join(differ)}"]
