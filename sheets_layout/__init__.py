@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from typing import Any
@@ -161,6 +161,8 @@ class BessLayout:
     result_headers: tuple[str, ...]
     result_header_row: int
     result_rows: tuple[ResultRow, ...]
+    #: The Valuation tab: its name, column headers and number formats.
+    valuation: dict[str, Any] = field(default_factory=dict)
 
     def input(self, key: str) -> CellSpec:
         for spec in self.inputs:
@@ -248,6 +250,7 @@ def parse_layout(raw: dict[str, Any]) -> BessLayout:
                       number_format=r["format"], help=r.get("help", ""))
             for r in results["rows"]
         ),
+        valuation=dict(raw.get("valuation", {})),
     )
     _check_unique_addresses(layout)
     return layout

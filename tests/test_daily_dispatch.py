@@ -247,3 +247,22 @@ def test_forecast_names_parse_loosely():
     assert F.PriceForecast.parse("Profile-28d") is F.PriceForecast.PROFILE_28
     assert F.PriceForecast.parse("day ahead") is F.PriceForecast.DAY_AHEAD
     assert F.PriceForecast.parse("tomorrow") is None
+
+
+@pytest.mark.unit
+def test_optimal_takes_a_better_feasible_schedule_found_by_the_daily_arm():
+    # An answer left with a gap holds the best schedule its search found; a feasible
+    # schedule worth more replaces it, the bound stays; worse or infeasible ones do not.
+    frame = year_frame(dt.date(2023, 1, 2), dt.date(2023, 1, 4))
+    problem, _ = site(frame, synthetic_prices(frame), cycles=1.0)
+    best = D.optimal_dispatch(problem)
+    rule = D.greedy_schedule(problem)
+    weak = D.OptimalResult(rule, D.battery_value_gbp(problem, rule), best.bound_gbp, 1)
+    taken, used = R.better_of(problem, weak, best.schedule)
+    assert used and taken.value_gbp == pytest.approx(best.value_gbp)
+    assert taken.bound_gbp == best.bound_gbp and taken.schedule is best.schedule
+    kept, used = R.better_of(problem, best, rule)
+    assert not used and kept is best
+    broken = D.Schedule(best.schedule.charge_mwh * 3, best.schedule.discharge_mwh * 3,
+                        best.schedule.soc_mwh * 3)
+    assert R.better_of(problem, weak, broken) == (weak, False)

@@ -99,7 +99,7 @@ class MemoryWorkbook:
         return TabSnapshot((tab,), inside, {})
 
     def write(self, tab: str, writes: Sequence[CellWrite],
-              tables: Mapping[str, TableWrite] | None = None) -> None:
+              tables: Mapping[str, TableWrite] | None = None, guides=()) -> None:
         assert tab == self.tab
         for write in writes:
             self.cells[write.address] = write.value
@@ -146,7 +146,7 @@ def _check_outcome(before: Mapping[str, CellValue], after: Mapping[str, CellValu
 
 @FUZZ
 @given(edits=st.dictionaries(any_input_cell, cell_values_strategy, min_size=1, max_size=4),
-       method=st.sampled_from([None, "sheet", "greedy", "optimal"]))
+       method=st.sampled_from([None, "sheet", "greedy", "optimal", "realistic"]))
 def test_any_values_in_any_input_cells(base_cells, warehouse, edits, method):
     before = copy.deepcopy(base_cells)
     if method is not None:
@@ -307,7 +307,7 @@ def _in_range(key: str, high: float | None = None) -> st.SearchStrategy[float]:
 
 _BATTERY_KEYS = ("import_power_kw", "export_power_kw", "duration_h", "cycles_per_day",
                  "annual_demand_mwh", "vlp_payment_gbp_per_mwh", "ppa_price_gbp_per_mwh",
-                 "bsuos_gbp_per_mwh", "tnuos_gbp_per_mwh")
+                 "bsuos_gbp_per_mwh", "tnuos_gbp_per_mwh", "wear_gbp_per_mwh")
 #: Refreshes (which always run both schedules, to compare them) over the whole plausible
 #: range the layout declares, to its extremes: 1 GW, 48 h, 10 cycles a day, VLP -£100 to
 #: £300/MWh, 1-100 % efficient, up to 10 TWh a year.
@@ -341,7 +341,7 @@ def test_any_in_range_battery_validates(base_cells, values, efficiency, method):
 @FUZZ
 @given(values=st.fixed_dictionaries({key: _in_range(key) for key in _BATTERY_KEYS}),
        efficiency=_in_range("round_trip_efficiency_pct"),
-       method=st.sampled_from(["greedy", "optimal"]))
+       method=st.sampled_from(["greedy", "optimal", "realistic"]))
 def test_any_plausible_battery_is_simulated(base_cells, warehouse, values, efficiency,
                                             method):
     _check_simulated(base_cells, warehouse, values, efficiency, method)

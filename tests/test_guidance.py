@@ -126,3 +126,43 @@ def _a1(grid: dict) -> str:
 
     assert grid["sheetId"] == 42 and grid["endRowIndex"] == grid["startRowIndex"] + 1
     return f"{column_letters(grid['startColumnIndex'] + 1)}{grid['startRowIndex'] + 1}"
+
+
+def test_a_refresh_on_google_sheets_guides_the_inputs_in_its_one_write(example_xlsx, warehouse):
+    from btm_ppa.adapters.sheets_workbook import SheetsWorkbook
+    from tests.sheets_standin import SheetsStandIn
+    from tests.test_sheets_workbook import SA, SHEET_ID, loopback_client
+
+    with SheetsStandIn(SHEET_ID, example_xlsx) as standin:
+        typed = {spec.cell: standin.value("BESS", spec.cell) for spec in LAYOUT.inputs}
+        assert standin.validation("BESS", LAYOUT.input("method").cell) is None
+        outcome = refresh(SheetsWorkbook(SHEET_ID, loopback_client(standin), SA), warehouse)
+        assert outcome.ok, outcome.status
+        assert standin.count("batchUpdate") == 1  # the rules travel in the one write
+        method = standin.validation("BESS", LAYOUT.input("method").cell)
+        assert method["condition"] == {"type": "ONE_OF_LIST", "values": [
+            {"userEnteredValue": m.value} for m in Method]} and method["showCustomUi"]
+        ppa = standin.validation("BESS", LAYOUT.input("ppa_price_gbp_per_mwh").cell)
+        assert ppa["condition"] == {"type": "NUMBER_BETWEEN", "values": [
+            {"userEnteredValue": "0"}, {"userEnteredValue": "1000"}]}
+        assert standin.validation("BESS", LAYOUT.input("window_end").cell)["condition"][
+            "type"] == "DATE_BETWEEN"
+        for spec in LAYOUT.inputs:
+            assert spec.label in standin.note("BESS", spec.cell), spec.cell
+        assert {spec.cell: standin.value("BESS", spec.cell) for spec in LAYOUT.inputs} == typed
+
+
+def test_a_refused_refresh_on_google_sheets_leaves_the_guides_alone(example_xlsx, warehouse):
+    """Only a tab whose layout matched gets them (after inserted rows they would land on
+    the wrong cells)."""
+    from btm_ppa.adapters.sheets_workbook import SheetsWorkbook
+    from tests.conftest import set_cells
+    from tests.sheets_standin import SheetsStandIn
+    from tests.test_sheets_workbook import SA, SHEET_ID, loopback_client
+
+    set_cells(example_xlsx, {LAYOUT.input("ppa_price_gbp_per_mwh").cell: "£1,2x"})
+    with SheetsStandIn(SHEET_ID, example_xlsx) as standin:
+        outcome = refresh(SheetsWorkbook(SHEET_ID, loopback_client(standin), SA), warehouse)
+        assert not outcome.ok
+        assert standin.validation("BESS", LAYOUT.input("method").cell) is None
+        assert standin.note("BESS", LAYOUT.input("method").cell) is None

@@ -47,7 +47,7 @@ def test_export_schedule_under_the_sheet_method_is_refused_before_anything_is_wr
     said = flat(capsys.readouterr().err + capsys.readouterr().out)
     assert code == ExitCode.INPUT, said
     assert example_xlsx.read_bytes() == before and not target.exists()
-    assert cell("method") in said and "greedy or optimal" in said and "nothing was written" in said
+    assert cell("method") in said and "greedy, optimal or realistic" in said and "nothing was written" in said
 
 
 # ---------------------------------------------------- 5. validation writes nothing ----

@@ -211,6 +211,6 @@ function btmAbout() {
     'Values behind-the-meter battery PPA deals in the BESS tab: Stream 1 (direct import) ' +
     'and Stream 2 (battery) profits from half-hourly GB system prices. Results are written ' +
     'to rows 50-62 by the btm-ppa backend. Inputs are the yellow cells; B22 picks the ' +
-    'method (sheet, greedy, optimal).',
+    'method (sheet, greedy, optimal, realistic).',
     ui.ButtonSet.OK);
 }

@@ -21,7 +21,7 @@ from btm_ppa.core import dispatch, periods
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
 from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
-from btm_ppa.core.simulation import schedule_frame, value_schedule
+from btm_ppa.core.simulation import schedule_frame
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import (
@@ -36,24 +36,29 @@ from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
 from btm_ppa.sheet.dispatch_tabs import no_schedule_tabs, schedule_tabs
+from btm_ppa.sheet.guidance import tab_guides
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
     PricesUsed,
     block_writes,
     find_status_cell,
+    no_schedule_table,
     ppa_writes,
     result_writes,
     simulated_before,
     status_writes,
     system_buy_writes,
 )
+from btm_ppa.sheet.valuation_tab import capture_note, valuation_table, wear_note
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
 from btm_ppa.simulate import (
     SiteCharges,
     peak_import_note,
+    plan_schedules,
     simulation,
     site_charges,
     validation_notes,
+    value_all,
 )
 from sheets_layout import BessLayout, load_bess_layout
 
@@ -141,8 +146,9 @@ def refresh(
         return _report_error(workbook, tab, layout, snapshot, InternalError(
             f"internal error ({type(exc).__name__}) while computing; the figures were left "
             "as they were; please report it"), method, now)
-    try:
-        workbook.write(tab, outcome.writes, outcome.tables)
+    guides = tab_guides(layout, [g.name for g in reference.read_gsp_groups()])
+    try:  # the guides only where the layout matched: on success
+        workbook.write(tab, outcome.writes, outcome.tables, guides=guides)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     outcome.status_written = True
@@ -265,7 +271,8 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
     return RefreshOutcome(ok=True, status="OK", method=inputs.method, table=table,
                           prices=used, writes=writes, warnings=warnings,
-                          tables=no_schedule_tabs(inputs.method))
+                          tables={**no_schedule_tabs(inputs.method),
+                                  layout.valuation["tab"]: no_schedule_table(inputs.method)})
 
 
 def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
@@ -273,63 +280,50 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
                        now: dt.datetime, charges: SiteCharges, notes: list[str],
                        deadline: float | None = None,
                        budget_s: float = DEFAULT_BUDGET_S) -> RefreshOutcome:
-    """greedy / optimal: simulate every settlement period of the window."""
+    """greedy / optimal / realistic: simulate every settlement period of the window; the
+    other methods beside it in the Valuation tab."""
     frame = prices.frame
     sim = simulation(layout, inputs, prices, charges)
     problem, price = sim.problem, sim.price_gbp_per_mwh
+    wear = inputs.wear_gbp_per_mwh or 0.0
     started = time.perf_counter()
-    greedy = dispatch.greedy_schedule(problem)
-    best: dispatch.OptimalResult | None = None
-    try:
-        # Keep a little of the budget for valuing and writing the result.
-        reserve = min(1.0, 0.1 * budget_s)
-        best = dispatch.optimal_dispatch(
-            problem, deadline=None if deadline is None else deadline - reserve)
-        if not math.isfinite(best.bound_gbp):  # cut short before even a bound was priced
-            best = None
-            raise dispatch.DeadlineExceeded
-    except dispatch.DeadlineExceeded:
-        if inputs.method is Method.OPTIMAL:
-            raise RefreshTimeoutError(
-                f"the refresh did not finish within its {budget_s:g} s budget while finding the "
-                f"optimal schedule of {problem.periods:,} settlement periods; nothing was "
-                f"written (shorten the window B20:B21, or raise {BUDGET_ENV})") from None
+    planned = plan_schedules(warehouse, prices, sim, inputs, layout, deadline, budget_s,
+                             BUDGET_ENV)
+    schedules, best, forecast = planned.schedules, planned.best, planned.forecast
     log.info("dispatch of %d periods in %.3f s (%s)", problem.periods,
              time.perf_counter() - started,
              "no optimum within the budget" if best is None else
              f"{best.rounds} programme runs, gap £{best.gap_gbp:.4f}")
     ppa = inputs.ppa_price_gbp_per_mwh
-    schedules = {Method.GREEDY: greedy}
-    if best is not None:
-        schedules[Method.OPTIMAL] = best.schedule
-    valued = {method: value_schedule(problem, schedule, price, sim.rates, ppa)
-              for method, schedule in schedules.items()}
-    results = {method: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
-                                          charges.fixed, charges.stream2_fixed)
-               for method, v in valued.items()}
-    chosen = schedules[inputs.method]
-    simulated, table = valued[inputs.method], results[inputs.method]
+    valued, results, worth = value_all(sim, schedules, ppa, charges.fixed, wear,
+                                       charges.stream2_fixed)
+    chosen = schedules[inputs.method.value]
+    simulated, table = valued[inputs.method.value], results[inputs.method.value]
     if best is None:  # a greedy refresh still answers; only the comparison is missing
         comparison = (f"optimal not compared: not found within the {budget_s:g} s budget "
                       f"({BUDGET_ENV})")
     else:
-        comparison = _compare(results[Method.OPTIMAL], results[Method.GREEDY])
+        comparison = _compare(results[Method.OPTIMAL.value], results[Method.GREEDY.value])
         if not best.proven:
             comparison += f"; optimal within £{best.gap_gbp:,.2f} of the bound"
         if best.cut_short:
             comparison += (f"; the optimal search was cut short by its {best.cut_short}: "
                            f"the schedule is {dispatch.SOURCE_WORDS[best.source]}")
+        comparison += "; " + capture_note(worth, wear)
     present = prices.present
     band_prices = band_average_prices(present[prices.price_column].to_numpy(),
                                       problem.band_code[frame[prices.price_column].notna()])
-    peak = peak_import_note(problem, schedules)
+    peak = peak_import_note(problem, {m: schedules[m.value] for m in Method
+                                      if m.value in schedules})
+    extra = [wear_note(layout, wear)] + ([forecast.note] if forecast is not None
+                                         and inputs.method is Method.REALISTIC else [])
     used = PricesUsed(
         window=prices, band_prices=band_prices,
         stream1_average_gbp_per_mwh=simulated.valuation.non_bess_system_buy.average_gbp_per_mwh,
         stream2_average_gbp_per_mwh=simulated.valuation.bess_system_buy.average_gbp_per_mwh,
         band_stand_ins=dict(sim.band_stand_ins), warehouse=warehouse.description,
         comparison=f"{comparison}; {sim.demand_source}",
-        notes=(*notes, peak))
+        notes=(*notes, peak, *extra))
     warnings = list(charges.warnings)
     if prices.missing:
         warnings.append(f"{len(prices.missing)} settlement period(s) had no {prices.basis.value} "
@@ -345,6 +339,8 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     writes += system_buy_writes(layout, simulated.valuation)
     writes += ppa_writes(layout, table)
     writes += result_writes(layout, table, used, inputs.method, now, warnings)
+    tabs[layout.valuation["tab"]] = valuation_table(layout, inputs, results, worth, forecast,
+                                                    best, budget_s)
     return RefreshOutcome(
         ok=True, status="OK", method=inputs.method, table=table, prices=used, writes=writes,
         warnings=warnings, schedule=rows, tables=tabs)

@@ -5,6 +5,7 @@ greedy/optimal (shared by the refresh and Validate inputs)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,15 +13,20 @@ import numpy as np
 import pandas as pd
 
 from btm_ppa.core import dispatch, periods
+from btm_ppa.core import forecast as fc
 from btm_ppa.core.charges import FixedCharges, demand_above_limit
 from btm_ppa.core.demand import spread_annual_demand
-from btm_ppa.core.simulation import PeriodRates
+from btm_ppa.core.dispatch import daily
+from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
+from btm_ppa.core.simulation import PeriodRates, SimulatedValuation, value_schedule
 from btm_ppa.core.units import kw_to_mw, mwh_per_period_to_mw
 from btm_ppa.core.vocab import Method, VoltageLevel
+from btm_ppa.errors import InputError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.reference import charge_tables
 from btm_ppa.sheet.hh_data import parse_hh_demand
 from btm_ppa.sheet.inputs import RefreshInputs
+from btm_ppa.sheet.valuation_tab import DAILY_PF
 from btm_ppa.sheet.workbook import CellValue
 from btm_ppa.site_rates import SiteRates, site_rates
 from sheets_layout import BessLayout
@@ -36,6 +42,7 @@ class SiteCharges:
     demand_mwh: np.ndarray | None = None
     demand_source: str = ""
     warnings: tuple[str, ...] = ()
+    demand_from_hh: bool = False
 
 
 def window_demand(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame,
@@ -70,7 +77,8 @@ def site_charges(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame,
         notes.append(f"import limit {found.agreed_capacity_kva:,g} kVA x "
                      f"{site.power_factor:g} = {found.import_limit_mwh:g} MWh a period")
     return SiteCharges(fixed, tuple(notes), found.import_limit_mwh, found.stream2_fixed, found,
-                       demand, source, found.warnings)
+                       demand, source, found.warnings,
+                       simulate and layout.hh_data_tab in (tables or {}))
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,210 @@ class Simulation:
     demand_source: str
     breach: str | None  # where demand alone exceeds the import limit
     band_stand_ins: Mapping[str, str]
+    demand_from_hh_data: bool = False
+
+
+@dataclass(frozen=True)
+class RealisticForecast:
+    """What realistic's daily plans know, and how it is described in row 61."""
+
+    costs: daily.CostForecast
+    note: str
+
+
+def realistic_forecast(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+                       kind: fc.PriceForecast, forecast_cell: str) -> RealisticForecast:
+    """realistic's forecast import costs and demand for every daily plan of the window:
+    the energy price forecast from the prices held before each decision (``core.forecast``;
+    the warehouse's prices from 29 days before the window on), the DUoS bands, rates and
+    levies as they are (known in advance), and the demand: the HH Data of the same half
+    hour a week before, or the load shape's (known)."""
+    frame, problem = prices.frame, sim.problem
+    start = prices.window.start
+    history = periods.settlement_periods(start - dt.timedelta(days=fc.LOOKBACK_DAYS),
+                                         start - dt.timedelta(days=1))
+    raw = warehouse.query("system_prices_window", {
+        "window_start": history[periods.SETTLEMENT_DATE].iloc[0],
+        "window_end": history[periods.SETTLEMENT_DATE].iloc[-1]})
+    column = prices.price_column
+    if not raw.empty:
+        raw = raw.assign(settlement_date=pd.to_datetime(raw["settlement_date"]).dt.date,
+                         settlement_period=raw["settlement_period"].astype(np.int64))
+        raw = raw.drop_duplicates(["settlement_date", "settlement_period"], keep="last")
+        history = history.merge(raw[["settlement_date", "settlement_period", column]].astype(
+            {column: "float64"}), on=["settlement_date", "settlement_period"], how="left")
+    else:
+        history = history.assign(**{column: np.nan})
+    both = pd.concat([history, frame], ignore_index=True)
+    day = pd.factorize(both[periods.SETTLEMENT_DATE])[0].astype(np.int64)
+    slot = both[periods.LOCAL_SLOT].to_numpy(dtype=np.int64)
+    weekend = both[periods.IS_WEEKEND].to_numpy(dtype=bool)
+    days = int(day[-1]) + 1
+    first = days - (int(problem.day_index[-1]) + 1)
+    grid = fc.day_grid(day, slot, both[column].to_numpy(dtype=np.float64), weekend, days)
+    ahead = None
+    if kind is fc.PriceForecast.DAY_AHEAD:
+        ahead = _day_ahead_grid(warehouse, prices, days, first, forecast_cell)
+    same, after, stood_in = fc.forecast_grids(kind, grid, first, ahead)
+    wday, wslot = problem.day_index, slot[len(history):]
+    known = sim.rates.import_cost_gbp_per_mwh(np.zeros(problem.periods), problem.band_code)
+    demand = None
+    wweekend = weekend[len(history):]
+    if sim.demand_from_hh_data:
+        demand = fc.demand_last_week(problem.demand_mwh, wday, wslot, wweekend)
+    costs = daily.forecast_costs(known, fc.per_period(same, wday, wslot),
+                                 fc.per_period(after, wday, wslot), demand, kind.value)
+    held = int(np.isfinite(grid.values[:first]).any(axis=1).sum())
+    note = (f"realistic: a plan a day at 11:00 on D-1 over D and D+1, day D committed, "
+            f"settled at outturn prices; price forecast {kind.value} ({_DESCRIBE[kind]}; "
+            f"{held} of the {fc.LOOKBACK_DAYS} days before the window held"
+            + (f"; {stood_in} days' forecasts partly stood in for by the 28-day profile or "
+               "the bands alone" if stood_in else "") + "); demand "
+            + ("from HH Data a week before (the first week: its own)" if demand is not None
+               else "known (load shape)")
+            + f"; energy left at the horizon's end valued at {_TERMINAL}")
+    return RealisticForecast(costs, note)
+
+
+@dataclass(frozen=True)
+class DailyArms:
+    """The daily plans' schedules by name (the perfect-foresight arm, realistic) and
+    realistic's forecast (None where it could not be made)."""
+
+    schedules: dict[str, dispatch.Schedule]
+    forecast: RealisticForecast | None
+
+
+def daily_arms(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+               inputs: RefreshInputs, layout: BessLayout, wear_gbp_per_mwh: float,
+               forecast: RealisticForecast | None, deadline: float | None) -> DailyArms:
+    """The daily perfect-foresight arm and realistic (``forecast``, or made here), with
+    the wear cost in every plan. Raises DeadlineExceeded past ``deadline``; a forecast
+    that cannot be made (e.g. day-ahead prices not held) raises under B22 = realistic and
+    otherwise leaves realistic out."""
+    problem = sim.problem
+    schedules = {DAILY_PF: daily.daily_dispatch(problem, wear_gbp_per_mwh=wear_gbp_per_mwh,
+                                                deadline=deadline).schedule}
+    if forecast is None:
+        try:
+            forecast = realistic_forecast(warehouse, prices, sim, inputs.price_forecast,
+                                          layout.input("price_forecast").cell)
+        except InputError:
+            if inputs.method is Method.REALISTIC:
+                raise
+            return DailyArms(schedules, None)
+    schedules[Method.REALISTIC.value] = daily.daily_dispatch(
+        problem, forecast.costs, wear_gbp_per_mwh=wear_gbp_per_mwh, deadline=deadline).schedule
+    return DailyArms(schedules, forecast)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """Every method's schedule by name (optimal missing when not found in time; the daily
+    arms when out of time, or realistic's forecast could not be made under another B22),
+    optimal's certificate and realistic's forecast."""
+
+    schedules: dict[str, dispatch.Schedule]
+    best: dispatch.OptimalResult | None
+    forecast: RealisticForecast | None
+
+
+def plan_schedules(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: Simulation,
+                   inputs: RefreshInputs, layout: BessLayout, deadline: float | None,
+                   budget_s: float, budget_env: str) -> Planned:
+    """greedy, optimal (the wear cost in its objective), the daily perfect-foresight arm
+    and realistic. Out of time (``deadline``, less a reserve for valuing and writing),
+    B22's method raises RefreshTimeoutError and the others are left out."""
+    problem = sim.problem
+    wear = inputs.wear_gbp_per_mwh or 0.0
+    forecast: RealisticForecast | None = None
+    if inputs.method is Method.REALISTIC:  # before any optimising: a wrong cell fails fast
+        forecast = realistic_forecast(warehouse, prices, sim, inputs.price_forecast,
+                                      layout.input("price_forecast").cell)
+    greedy = dispatch.greedy_schedule(problem)
+    best: dispatch.OptimalResult | None = None
+    # Keep a little of the budget for valuing and writing the result.
+    until = None if deadline is None else deadline - min(1.0, 0.1 * budget_s)
+    retry = f"nothing was written (shorten the window B20:B21, or raise {budget_env})"
+    try:
+        best = dispatch.optimal_dispatch(daily.with_wear(problem, wear), deadline=until)
+        if not math.isfinite(best.bound_gbp):  # cut short before even a bound was priced
+            best = None
+            raise dispatch.DeadlineExceeded
+    except dispatch.DeadlineExceeded:
+        if inputs.method in (Method.OPTIMAL, Method.REALISTIC):
+            raise RefreshTimeoutError(
+                f"the refresh did not finish within its {budget_s:g} s budget while finding the "
+                f"optimal schedule of {problem.periods:,} settlement periods; {retry}"
+            ) from None
+    schedules: dict[str, dispatch.Schedule] = {}
+    if best is not None:
+        schedules[Method.OPTIMAL.value] = best.schedule
+    try:
+        arms = daily_arms(warehouse, prices, sim, inputs, layout, wear, forecast, until)
+    except dispatch.DeadlineExceeded:
+        if inputs.method is Method.REALISTIC:
+            raise RefreshTimeoutError(
+                f"the refresh did not finish within its {budget_s:g} s budget while planning "
+                f"the {int(problem.day_index[-1]) + 1:,} days of realistic's daily plans; "
+                f"{retry}") from None
+        arms = DailyArms({}, None)
+    schedules.update(arms.schedules)
+    if best is not None and DAILY_PF in schedules:  # a gap left: the daily arm may beat it
+        best, taken = daily.better_of(daily.with_wear(problem, wear), best, schedules[DAILY_PF])
+        if taken:
+            schedules[Method.OPTIMAL.value] = best.schedule
+    schedules[Method.GREEDY.value] = greedy
+    return Planned(schedules, best, arms.forecast)
+
+
+def value_all(sim: Simulation, schedules: Mapping[str, dispatch.Schedule], ppa_gbp_per_mwh: float,
+              fixed: FixedCharges, wear_gbp_per_mwh: float,
+              stream2_fixed: FixedCharges | None = None
+              ) -> tuple[dict[str, SimulatedValuation], dict[str, ResultTable],
+                         dict[str, daily.ScheduleValue]]:
+    """Each schedule settled at the window's (outturn) prices: its blocks and streams, its
+    rows 50-60 (fixed charges included), its value over no battery, wear and cycles."""
+    valued = {name: value_schedule(sim.problem, s, sim.price_gbp_per_mwh, sim.rates,
+                                   ppa_gbp_per_mwh) for name, s in schedules.items()}
+    results = {name: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
+                                        fixed, stream2_fixed) for name, v in valued.items()}
+    worth = {name: daily.schedule_value(sim.problem, s, wear_gbp_per_mwh=wear_gbp_per_mwh,
+                                        ppa_gbp_per_mwh=ppa_gbp_per_mwh)
+             for name, s in schedules.items()}
+    return valued, results, worth
+
+
+_DESCRIBE = {
+    fc.PriceForecast.PROFILE_28: "mean by half hour of the 28 days D-29..D-2, weekdays and "
+                                 "weekends apart",
+    fc.PriceForecast.PROFILE_7: "mean by half hour of the 7 days D-8..D-2",
+    fc.PriceForecast.PERSISTENCE_DAY: "the latest whole day known, D-2",
+    fc.PriceForecast.PERSISTENCE_WEEK: "the same day a week before",
+    fc.PriceForecast.DAY_AHEAD: "N2EX day-ahead price of D; of D for D+1",
+}
+_TERMINAL = "the cheapest forecast charging cost of the last day / efficiency"
+
+
+def _day_ahead_grid(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, days: int,
+                    first: int, forecast_cell: str) -> fc.DayGrid:
+    """The N2EX day-ahead prices of the window's days and the one before, as a grid (the
+    history's numbering: the window's first day is ``first``). Refused by cell where the
+    warehouse holds none for the window."""
+    window = prices.window
+    frame = wh.day_ahead_prices(warehouse, wh.PriceWindow(
+        window.start - dt.timedelta(days=1), window.end, False))
+    values = frame[wh.DAY_AHEAD_COLUMN].to_numpy(dtype=np.float64)
+    if np.isnan(values[(frame[periods.SETTLEMENT_DATE] >= window.start).to_numpy()]).all():
+        raise InputError(forecast_cell, fc.PriceForecast.DAY_AHEAD.value,
+                         "another forecast (profile 28d, profile 7d, persistence day or "
+                         "week), or a window with day-ahead prices",
+                         f"needs day-ahead prices, which the warehouse "
+                         f"({warehouse.description}) does not hold for {window.start} to "
+                         f"{window.end}")
+    day = pd.factorize(frame[periods.SETTLEMENT_DATE])[0].astype(np.int64) + first - 1
+    return fc.day_grid(day, frame[periods.LOCAL_SLOT].to_numpy(dtype=np.int64), values,
+                       frame[periods.IS_WEEKEND].to_numpy(dtype=bool), days)
 
 
 def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrices,
@@ -109,7 +321,7 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
     if import_limit_mwh is not None and (found := demand_above_limit(demand, import_limit_mwh)):
         breach = found.describe(import_limit_mwh)
     return Simulation(problem, price, rates, charges.demand_source, breach,
-                      dict(bands.stand_ins))
+                      dict(bands.stand_ins), charges.demand_from_hh)
 
 
 def peak_import_note(problem: dispatch.DispatchProblem,

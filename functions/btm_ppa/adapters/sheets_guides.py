@@ -51,3 +51,11 @@ def guide_requests(sheet_id: int, guides: Sequence[InputGuide]) -> list[dict[str
         requests.append({"updateCells": {"range": grid, "rows": [{"values": [
             {"note": guide.note}]}], "fields": "note"}})
     return requests
+
+
+def add_guides(batch: Any, tab: str, guides: Sequence[InputGuide]) -> None:
+    """Add the guides' requests to a write's batch (``SheetsBatch``) for ``tab``, after
+    its cells, where the tab is there."""
+    if guides and tab in batch.grid:
+        for request in guide_requests(batch.sheet_id(tab), guides):
+            batch.add(request)

@@ -35,8 +35,10 @@ from gspread.exceptions import APIError
 from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
+from btm_ppa.adapters.sheets_guides import add_guides
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.cells import SERIAL_EPOCH
+from btm_ppa.sheet.guidance import InputGuide
 from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
@@ -199,10 +201,11 @@ class SheetsWorkbook:
         return TabSnapshot(tabs, cells, tables)
 
     def write(self, tab: str, writes: Sequence[CellWrite],
-              tables: Mapping[str, TableWrite] | None = None) -> None:
+              tables: Mapping[str, TableWrite] | None = None,
+              guides: Sequence[InputGuide] = ()) -> None:
         if self._tabs is None:  # written without a read first (the register)
             self._tabs = self._tab_names()
-        batch = self.plan(tab, writes, tables or {})
+        batch = self.plan(tab, writes, tables or {}, guides)
         if not batch.requests:
             return
         self._check_unchanged({w.address for w in writes if w.tab in (None, tab)})
@@ -210,7 +213,7 @@ class SheetsWorkbook:
             self.spreadsheet_id, batch.body()))
 
     def plan(self, tab: str, writes: Sequence[CellWrite],
-             tables: Mapping[str, TableWrite]) -> SheetsBatch:
+             tables: Mapping[str, TableWrite], guides: Sequence[InputGuide] = ()) -> SheetsBatch:
         """The one ``spreadsheets.batchUpdate`` of a write (after a read, which knows the
         tabs). A caller with more to write adds requests to the batch it returns (see
         ``SheetsBatch``) before it is sent."""
@@ -219,6 +222,7 @@ class SheetsWorkbook:
             if name in batch.grid or not table.only_if_exists:
                 batch.replace_table(name, table)
         batch.set_cells(tab, writes)
+        add_guides(batch, tab, guides)  # the inputs' notes and drop-downs
         return batch
 
 

@@ -43,6 +43,7 @@ from openpyxl.utils.datetime import to_excel
 
 from btm_ppa.adapters.xlsx_charts import xlsx_chart
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
+from btm_ppa.sheet.guidance import InputGuide
 from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
 
 #: Prefix of our temporary files beside a workbook (recognisable, hidden on Unix).
@@ -197,7 +198,8 @@ class XlsxWorkbook:
                 f"{LOCK_TIMEOUT_S:g} s): try again when it has finished") from None
 
     def write(self, tab: str, writes: Sequence[CellWrite],
-              tables: Mapping[str, TableWrite] | None = None) -> None:
+              tables: Mapping[str, TableWrite] | None = None,
+              guides: Sequence[InputGuide] = ()) -> None:  # the template carries them
         target = self._check_available(for_writing=True)
         with self._locked(target):
             # Again under the lock: the file may have been opened elsewhere meanwhile. The

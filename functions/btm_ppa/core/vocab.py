@@ -23,6 +23,8 @@ class Method(StrEnum):
     SHEET = "sheet"
     GREEDY = "greedy"
     OPTIMAL = "optimal"
+    #: Non-anticipative: a plan a day on a price forecast, settled at outturn prices.
+    REALISTIC = "realistic"
 
 
 class Stream(StrEnum):

@@ -23,6 +23,7 @@ from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.core.simulation import rounded_schedule
 from btm_ppa.core.vocab import Method
+from btm_ppa.core.wear import WearInputs, capital_recovery_factor, wear_cost_gbp_per_mwh
 from btm_ppa.entrypoints.report import ExitCode, exit_code_for, print_outcome
 from btm_ppa.errors import BtmError, InputError, RequestError, WorkbookUnavailableError
 from btm_ppa.prices.ingest import ingest_day_ahead, ingest_prices, ingest_shipped
@@ -94,6 +95,24 @@ def _parser() -> argparse.ArgumentParser:
     look.add_argument("--date", type=_date, default=None, help="day (default: today)")
     look.add_argument("--list-tariffs", action="store_true",
                       help="list the tariffs of the area's statement for the day's charging year")
+
+    wear = sub.add_parser("wear", help="battery wear cost per MWh discharged (cell F19), "
+                          "from replacement cost, cycle life and a discount rate")
+    defaults = WearInputs()
+    wear.add_argument("--replacement-gbp-per-kwh", type=float,
+                      default=defaults.replacement_gbp_per_kwh,
+                      help="replacement cost per kWh of capacity (default %(default)g)")
+    wear.add_argument("--cycle-life", type=float, default=defaults.cycle_life,
+                      help="equivalent full cycles to end of life (default %(default)g)")
+    wear.add_argument("--end-of-life-pct", type=float,
+                      default=defaults.end_of_life_capacity_frac * 100,
+                      help="capacity left at end of life, %% of the first (default %(default)g)")
+    wear.add_argument("--discount-rate-pct", type=float,
+                      default=defaults.discount_rate_frac * 100,
+                      help="discount rate, %% a year (default %(default)g)")
+    wear.add_argument("--cycles-per-year", type=float, default=defaults.cycles_per_year,
+                      help="equivalent full cycles a year, for the life in years "
+                           "(default %(default)g)")
 
     demo = sub.add_parser("demo", help="template + worked example + refresh, printed")
     demo.add_argument("--out", type=Path, default=DEMO_PATH,
@@ -242,8 +261,8 @@ def _check_export_method(book: XlsxWorkbook, tab: str, layout: BessLayout) -> No
     if read_method(layout, snapshot) is Method.SHEET:
         spec = layout.input("method")
         raise InputError(spec.cell, snapshot.get(spec.cell),
-                         "a method that simulates every settlement period (greedy or "
-                         "optimal) for --export-schedule; nothing was written",
+                         "a method that simulates every settlement period (greedy, "
+                         "optimal or realistic) for --export-schedule; nothing was written",
                          "does not simulate settlement periods")
 
 
@@ -259,7 +278,7 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
     if export is not None and outcome.ok:
         if outcome.schedule is None:
             console.print("no schedule to export: the sheet method does not simulate periods "
-                          "(set B22 to greedy or optimal)")
+                          "(set B22 to greedy, optimal or realistic)")
             return ExitCode.INPUT
         try:
             export.parent.mkdir(parents=True, exist_ok=True)
@@ -274,6 +293,29 @@ def _refresh(workbook: Path, tab: str | None, warehouse_path: Path | None,
                 f"{export}: {exc.strerror or exc}") from None
         console.print(f"wrote {len(outcome.schedule):,} settlement periods to {export}")
     return exit_code_for(outcome.error)
+
+
+def _wear(args: argparse.Namespace, console: Console) -> ExitCode:
+    inputs = WearInputs(
+        replacement_gbp_per_kwh=args.replacement_gbp_per_kwh, cycle_life=args.cycle_life,
+        end_of_life_capacity_frac=args.end_of_life_pct / 100,
+        discount_rate_frac=args.discount_rate_pct / 100, cycles_per_year=args.cycles_per_year)
+    if found := inputs.problems():
+        raise RequestError("; ".join(found))
+    years = inputs.cycle_life / inputs.cycles_per_year
+    per_year = inputs.cycles_per_year * (1 + inputs.end_of_life_capacity_frac) / 2
+    crf = capital_recovery_factor(inputs.discount_rate_frac, years)
+    wear = wear_cost_gbp_per_mwh(inputs)
+    console.print(
+        f"replacement £{inputs.replacement_gbp_per_kwh:g}/kWh = "
+        f"£{inputs.replacement_gbp_per_kwh * 1000:,.0f}/MWh of capacity; life "
+        f"{inputs.cycle_life:,.0f} cycles / {inputs.cycles_per_year:g} a year = {years:.2f} "
+        f"years; a MWh of capacity delivers {per_year:,.2f} MWh a year (capacity fading to "
+        f"{inputs.end_of_life_capacity_frac:.0%}); capital recovery factor at "
+        f"{inputs.discount_rate_frac:.1%}: {crf:.4f}", markup=False)
+    console.print(f"wear cost: £{wear:,.2f} per MWh discharged (type it in the Wear cost cell)",
+                  markup=False)
+    return ExitCode.OK
 
 
 def _template(out: Path, example: bool, force: bool, console: Console,
@@ -343,6 +385,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         return _lookup(args, console)
     if args.command == "ingest-prices":
         return _ingest(args, console)
+    if args.command == "wear":
+        return _wear(args, console)
     if args.command == "demo":
         _template(args.out, True, True, console, announce=False)
         console.print(f"wrote the seed-004 worked example to {args.out}; refreshing it")

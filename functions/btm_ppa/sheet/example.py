@@ -54,6 +54,9 @@ EXAMPLE_INPUTS: dict[str, CellValue] = {
     "duos_fixed_gbp_per_day": None,
     "duos_capacity_p_per_kva_day": None,
     "price_basis": None,
+    # Battery wear and realistic's forecast: blank (wear not priced; the 28-day profile).
+    "wear_gbp_per_mwh": None,
+    "price_forecast": None,
     "dispatch_chart_week": None,  # the window's first week
 }
 

@@ -107,3 +107,8 @@ def block_guides(layout: BessLayout) -> tuple[InputGuide, ...]:
                     note=f"{meaning} {_range_text(spec)}".strip(), kind=spec.kind,
                     minimum=spec.minimum, maximum=spec.maximum))
     return tuple(guides)
+
+
+def tab_guides(layout: BessLayout, area_names: Sequence[str]) -> tuple[InputGuide, ...]:
+    """Every guide of the tab: the inputs', then the cost blocks'."""
+    return input_guides(layout, area_names) + block_guides(layout)

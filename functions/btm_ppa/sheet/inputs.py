@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from btm_ppa.core.area import GspGroup
+from btm_ppa.core.forecast import DEFAULT_FORECAST, PriceForecast
 from btm_ppa.core.units import p_per_kwh_to_gbp_per_mwh, percent_to_fraction
 from btm_ppa.core.valuation import BlockLine, CostBlock
 from btm_ppa.core.vocab import BANDS, DuosBand, Method, VoltageLevel
@@ -80,6 +81,9 @@ class RefreshInputs:
     non_bess: CostBlock | None  # analyst blocks, under `sheet` only
     bess: CostBlock | None
     site: SiteChargeInputs = NO_SITE_CHARGES
+    #: F19: battery wear per MWh discharged; None when blank (not priced). [£/MWh]
+    wear_gbp_per_mwh: float | None = None
+    price_forecast: PriceForecast = DEFAULT_FORECAST  # B25, realistic's forecast
     chart_week: dt.date | None = None  # the Dispatch week tab's first day (blank: window's)
 
 
@@ -151,8 +155,20 @@ def _method(layout: BessLayout, snapshot: TabSnapshot) -> Method:
     try:
         return Method(text.casefold())
     except ValueError:
-        raise InputError(spec.cell, text, "one of sheet, greedy, optimal",
+        raise InputError(spec.cell, text, "one of " + ", ".join(m.value for m in Method),
                          "is not a method") from None
+
+
+def _price_forecast(layout: BessLayout, snapshot: TabSnapshot) -> PriceForecast:
+    spec = layout.input("price_forecast")
+    text = cellparse.parse_text(snapshot.get(spec.cell))
+    if text is None:
+        return DEFAULT_FORECAST
+    found = PriceForecast.parse(text)
+    if found is None:
+        raise InputError(spec.cell, text, "one of " + ", ".join(f.value for f in PriceForecast)
+                         + f" (blank: {DEFAULT_FORECAST.value})", "is not a price forecast")
+    return found
 
 
 def _block(layout: BessLayout, block: Block, snapshot: TabSnapshot,
@@ -223,6 +239,8 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
     chart_week = _value(layout, snapshot, "dispatch_chart_week", collect)
     annual_demand = _value(layout, snapshot, "annual_demand_mwh", collect)
     ppa = _value(layout, snapshot, "ppa_price_gbp_per_mwh", collect)
+    wear = _value(layout, snapshot, "wear_gbp_per_mwh", collect)
+    forecast = collect.take(lambda: _price_forecast(layout, snapshot)) or DEFAULT_FORECAST
     if simulate:
         for key in ("import_power_kw", "export_power_kw", "duration_h", "cycles_per_day"):
             value = getattr(battery, key)
@@ -267,7 +285,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
         window_end=window_end, method=method, annual_demand_mwh=annual_demand,
         ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess, site=site,
-        chart_week=chart_week,
+        chart_week=chart_week, wear_gbp_per_mwh=wear, price_forecast=forecast,
     )
 
 

@@ -236,12 +236,13 @@ def simulated_before(layout: BessLayout, snapshot: TabSnapshot) -> bool:
     row, shift = found
     column = _shift_column(layout.result_columns[2], shift)
     return str(snapshot.get(f"{column}{row}") or "").strip().casefold() in (
-        Method.GREEDY.value, Method.OPTIMAL.value)
+        Method.GREEDY.value, Method.OPTIMAL.value, Method.REALISTIC.value)
 
 
 def no_schedule_table(method: Method) -> TableWrite:
     """The Dispatch tab under a method that simulates no periods: it says so, rather than
     keep another method's schedule. Written only where the tab exists."""
     return TableWrite(rows=[[f"No schedule: the {method.value} method does not simulate "
-                             "settlement periods (set the method to greedy or optimal)"]],
+                             "settlement periods (set the method to greedy, optimal or realistic)"]],
                       only_if_exists=True)
+

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from btm_ppa.sheet.guidance import InputGuide
+
 CellValue = str | int | float | bool | dt.date | dt.datetime | None
 
 
@@ -89,7 +91,10 @@ class Workbook(Protocol):
         ...
 
     def write(self, tab: str, writes: Sequence[CellWrite],
-              tables: Mapping[str, TableWrite] | None = None) -> None:
+              tables: Mapping[str, TableWrite] | None = None,
+              guides: Sequence[InputGuide] = ()) -> None:
         """Set all ``writes`` in ``tab`` and replace each tab in ``tables``, all at once
-        or none of it."""
+        or none of it. ``guides`` (the inputs' notes and data validation) are put on
+        ``tab``'s cells in the same write where the adapter carries them (Google Sheets;
+        a local workbook has them from its template)."""
         ...

@@ -36,6 +36,7 @@ run on the sub-problem.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -47,8 +48,15 @@ from btm_ppa.core.dispatch.model import (
     DispatchProblem,
     FloatArray,
     Schedule,
+    feasibility_problems,
 )
-from btm_ppa.core.dispatch.optimal import PROFIT_TOLERANCE_GBP, optimal_dispatch
+from btm_ppa.core.dispatch.optimal import (
+    PROFIT_TOLERANCE_GBP,
+    DeadlineExceeded,
+    OptimalResult,
+    battery_value_gbp,
+    optimal_dispatch,
+)
 
 
 class TerminalValue(StrEnum):
@@ -120,10 +128,11 @@ class DailyResult:
 def daily_dispatch(problem: DispatchProblem, forecast: CostForecast | None = None, *,
                    wear_gbp_per_mwh: float = 0.0,
                    terminal: TerminalValue = DEFAULT_TERMINAL,
-                   horizon_days: int = 2) -> DailyResult:
+                   horizon_days: int = 2, deadline: float | None = None) -> DailyResult:
     """Plan each settlement day of ``problem`` over ``horizon_days`` days (D, D+1) on the
     forecast (None: perfect foresight), commit day D only, carry the true state of
-    charge. The battery starts empty on the first day, as in ``optimal``."""
+    charge. The battery starts empty on the first day, as in ``optimal``. Raises
+    DeadlineExceeded once ``time.monotonic()`` passes ``deadline`` (checked every day)."""
     forecast = forecast or perfect_foresight(problem)
     n = problem.periods
     b = problem.battery
@@ -151,6 +160,8 @@ def daily_dispatch(problem: DispatchProblem, forecast: CostForecast | None = Non
     limited = unproven = 0
     gap = 0.0
     for d in range(days):
+        if deadline is not None and time.monotonic() > deadline:
+            raise DeadlineExceeded
         lo, mid = starts[d], starts[d + 1]
         hi = starts[min(d + horizon_days, days)]
         cost = np.concatenate([same[lo:mid], after[mid:hi]])
@@ -308,6 +319,20 @@ def schedule_value(problem: DispatchProblem, schedule: Schedule, *,
         wear_cost_gbp=wear_gbp_per_mwh * discharged, discharge_mwh=discharged,
         capacity_mwh=problem.battery.capacity_mwh,
         days=int(problem.day_index[-1]) + 1 if problem.periods else 0)
+
+
+def better_of(problem: DispatchProblem, result: OptimalResult, candidate: Schedule
+              ) -> tuple[OptimalResult, bool]:
+    """``optimal_dispatch``'s answer, or the same with ``candidate`` as its schedule where
+    that is feasible and worth more on ``problem`` (the optimiser's view: wear included).
+    Where a gap is left the search's schedule is only the best it found; a daily arm's
+    schedule is feasible for the whole window and can beat it (never the bound). Also
+    whether the candidate was taken."""
+    value = battery_value_gbp(problem, candidate)
+    if value <= result.value_gbp + PROFIT_TOLERANCE_GBP or feasibility_problems(problem,
+                                                                                 candidate):
+        return result, False
+    return replace(result, schedule=candidate, value_gbp=value), True
 
 
 def with_wear(problem: DispatchProblem, wear_gbp_per_mwh: float) -> DispatchProblem:
