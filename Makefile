@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check lint bench clean deployed-tier
+.PHONY: setup demo test check lint bench bench-deal deal-charts clean deployed-tier
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "btm-ppa needs Python 3.11 or newer (set PYTHON=...)")'
@@ -70,3 +70,16 @@ bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RES
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build functions/dp_kernel/build .pytest_cache .ruff_cache .mypy_cache .hypothesis
+
+bench-deal: setup  ## the deal's speed: the whole deal and the 25-size sweep (benchmarks/DEAL.md)
+	$(BIN)/python benchmarks/deal.py
+
+# The Deal tab's charts as a human sees them: the worked example with a Deal tab, refreshed,
+# printed by LibreOffice (apt-get install libreoffice-calc poppler-utils) to PNG pages.
+deal-charts: setup
+	@command -v soffice >/dev/null || { echo "needs LibreOffice: apt-get install -y libreoffice-calc poppler-utils" >&2; exit 2; }
+	mkdir -p build/deal-charts
+	$(BIN)/btm-ppa template --example --force --out build/deal-charts/deal.xlsx
+	$(BIN)/python -c 'import sys, openpyxl; p = sys.argv[1]; b = openpyxl.load_workbook(p); b["BESS"]["B22"] = "optimal"; b.save(p)' build/deal-charts/deal.xlsx
+	$(BIN)/btm-ppa refresh --workbook build/deal-charts/deal.xlsx
+	$(BIN)/python benchmarks/deal_charts.py build/deal-charts/deal.xlsx build/deal-charts

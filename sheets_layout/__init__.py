@@ -271,3 +271,75 @@ def load_bess_layout() -> BessLayout:
     """The default BESS layout shipped in ``bess.toml``."""
     text = resources.files(__name__).joinpath("bess.toml").read_text(encoding="utf-8")
     return parse_layout(tomllib.loads(text))
+
+
+# ------------------------------------------------------------------ the Deal tab ----
+
+@dataclass(frozen=True)
+class DealInput:
+    """One Deal-tab input: label in A, value in B, unit in C, default and source in D."""
+
+    key: str
+    row: int
+    label: str
+    unit: str
+    kind: Kind = Kind.NUMBER
+    default: float | str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    choices: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def cell(self) -> str:
+        return f"B{self.row}"
+
+    @property
+    def label_cell(self) -> str:
+        return f"A{self.row}"
+
+
+@dataclass(frozen=True)
+class DealLayout:
+    tab_name: str
+    version: int
+    title: str
+    intro: str
+    header_row: int
+    headers: tuple[str, ...]
+    max_term_years: int
+    inputs: tuple[DealInput, ...]
+    fade_table: dict[str, Any]
+    results: dict[str, Any]
+
+    def input(self, key: str) -> DealInput:
+        for spec in self.inputs:
+            if spec.key == key:
+                return spec
+        raise KeyError(key)
+
+
+def parse_deal_layout(raw: dict[str, Any]) -> DealLayout:
+    tab = raw["tab"]
+    inputs = tuple(
+        DealInput(key=i["key"], row=int(i["row"]), label=i["label"], unit=i["unit"],
+                  kind=Kind(i.get("kind", "number")), default=i.get("default"),
+                  minimum=i.get("min"), maximum=i.get("max"), integer=bool(i.get("integer")),
+                  choices=tuple(i.get("choices", ())), source=i.get("source", ""))
+        for i in raw["inputs"])
+    rows = [i.row for i in inputs]
+    if len(set(rows)) != len(rows):
+        raise ValueError("deal.toml declares an input row twice")
+    return DealLayout(tab_name=tab["name"], version=int(tab["layout_version"]),
+                      title=tab["title"], intro=tab["intro"], header_row=int(tab["header_row"]),
+                      headers=tuple(tab["headers"]), max_term_years=int(tab["max_term_years"]),
+                      inputs=inputs, fade_table=dict(raw["fade_table"]),
+                      results=dict(raw["results"]))
+
+
+@functools.cache
+def load_deal_layout() -> DealLayout:
+    """The Deal tab layout shipped in ``deal.toml``."""
+    text = resources.files(__name__).joinpath("deal.toml").read_text(encoding="utf-8")
+    return parse_deal_layout(tomllib.loads(text))

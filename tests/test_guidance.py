@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.core.forecast import PriceForecast
 from btm_ppa.core.prices import PriceBasis
 from btm_ppa.core.vocab import Method, VoltageLevel
 from btm_ppa.reference.files import read_gsp_groups
@@ -29,6 +30,8 @@ def test_the_fixed_sets_of_the_layout_are_what_the_inputs_accept():
     assert LAYOUT.input("price_basis").choices == tuple(b.value for b in PriceBasis)
     assert LAYOUT.input("voltage_level").choices == tuple(v.value for v in VoltageLevel)
     assert LAYOUT.input("dno_area").choices_from == "gsp_groups"
+    forecast = LAYOUT.input("price_forecast")  # realistic's forecast (B25)
+    assert forecast.choices == tuple(f.value for f in PriceForecast)
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from btm_ppa.budgets import (
+    BUDGET_ENV,
+    DEFAULT_BUDGET_S,
+    READ_BUDGET_S,
+    deal_budget_s,
+    refresh_budget_s,
+)
 from btm_ppa.core import dispatch, periods
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
@@ -24,6 +29,7 @@ from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
 from btm_ppa.core.simulation import schedule_frame
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
+from btm_ppa.deal import DealOutcome
 from btm_ppa.errors import (
     BtmError,
     InputError,
@@ -35,6 +41,7 @@ from btm_ppa.errors import (
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
+from btm_ppa.sheet.deal_outputs import deal_tab_writes
 from btm_ppa.sheet.dispatch_tabs import no_schedule_tabs, schedule_tabs
 from btm_ppa.sheet.guidance import tab_guides
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
@@ -50,7 +57,7 @@ from btm_ppa.sheet.outputs import (
     system_buy_writes,
 )
 from btm_ppa.sheet.valuation_tab import capture_note, valuation_table, wear_note
-from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
+from btm_ppa.sheet.workbook import AnyChart, CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
 from btm_ppa.simulate import (
     SiteCharges,
     peak_import_note,
@@ -60,31 +67,10 @@ from btm_ppa.simulate import (
     validation_notes,
     value_all,
 )
-from sheets_layout import BessLayout, load_bess_layout
+from sheets_layout import BessLayout, load_bess_layout, load_deal_layout
 
 log = logging.getLogger(__name__)
 
-#: Environment variable: seconds a refresh may take to price and solve (from when the
-#: workbook has been read) before it gives up, writing nothing.
-BUDGET_ENV = "BTM_PPA_REFRESH_BUDGET_S"
-DEFAULT_BUDGET_S = 20.0
-READ_BUDGET_S = 20.0  # reading the workbook (BESS and HH Data tabs): the same, apart
-
-
-def refresh_budget_s() -> float:
-    """The refresh time budget: ``$BTM_PPA_REFRESH_BUDGET_S`` seconds, 20 by default."""
-    raw = os.environ.get(BUDGET_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BUDGET_S
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not seconds > 0 or math.isinf(seconds):
-        log.warning("%s=%r is not a number of seconds above 0; using %g s", BUDGET_ENV, raw,
-                    DEFAULT_BUDGET_S)
-        return DEFAULT_BUDGET_S
-    return seconds
 
 
 @dataclass
@@ -102,6 +88,8 @@ class RefreshOutcome:
     warnings: list[str] = field(default_factory=list)
     tables: dict[str, TableWrite] = field(default_factory=dict)  # whole tabs (Dispatch)
     schedule: pd.DataFrame | None = None  # greedy/optimal: the per-period schedule
+    charts: list[AnyChart] = field(default_factory=list)  # the Deal tab's
+    deal: DealOutcome | None = None
 
 
 def refresh(
@@ -127,6 +115,9 @@ def refresh(
     snapshot = _read(workbook, tab, layout)
     if isinstance(snapshot, RefreshOutcome):
         return snapshot
+    deal_tab = load_deal_layout().tab_name
+    if deal_tab in snapshot.tables and budget_s is None:
+        budget = max(budget, deal_budget_s())
     method = read_method(layout, snapshot)  # for the status row, even when inputs are wrong
     try:
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
@@ -137,6 +128,11 @@ def refresh(
         deadline = time.monotonic() + budget  # the solve's budget starts once it is read
         outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget,
                            simulated_before=simulated_before(layout, snapshot))
+        if deal_tab in snapshot.tables:  # the Deal tab's figures and charts, in the one write
+            outcome.deal, writes, charts = deal_tab_writes(layout, inputs, warehouse,
+                                                           snapshot.tables, now, deadline)
+            outcome.writes += writes
+            outcome.charts += charts
     except RefreshTimeoutError as exc:  # nothing written: the budget is already spent
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     except BtmError as exc:
@@ -148,7 +144,10 @@ def refresh(
             "as they were; please report it"), method, now)
     guides = tab_guides(layout, [g.name for g in reference.read_gsp_groups()])
     try:  # the guides only where the layout matched: on success
-        workbook.write(tab, outcome.writes, outcome.tables, guides=guides)
+        if outcome.charts:
+            workbook.write(tab, outcome.writes, outcome.tables, outcome.charts, guides=guides)
+        else:
+            workbook.write(tab, outcome.writes, outcome.tables, guides=guides)
     except BtmError as exc:  # locked or unshared between read and write: nothing written
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     outcome.status_written = True
@@ -159,7 +158,8 @@ def _read(workbook: Workbook, tab: str, layout: BessLayout) -> TabSnapshot | Ref
     """The one read of a refresh, or the outcome saying why the workbook could not be read
     (nothing is written then: there is nowhere safe to write)."""
     try:
-        return workbook.read(tab, layout.read_range, optional_tabs=(layout.hh_data_tab,))
+        return workbook.read(tab, layout.read_range,
+                             optional_tabs=(layout.hh_data_tab, load_deal_layout().tab_name))
     except BtmError as exc:
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", error=exc)
 

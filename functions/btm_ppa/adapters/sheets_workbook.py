@@ -39,7 +39,7 @@ from btm_ppa.adapters.sheets_guides import add_guides
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.cells import SERIAL_EPOCH
 from btm_ppa.sheet.guidance import InputGuide
-from btm_ppa.sheet.workbook import CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
+from btm_ppa.sheet.workbook import AnyChart, CellValue, CellWrite, ChartSpec, TableWrite, TabSnapshot
 
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 DEFAULT_TIMEOUT_S = 30.0
@@ -202,6 +202,7 @@ class SheetsWorkbook:
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None,
+              charts: Sequence[AnyChart] = (),  # the Deal tab's: .xlsx-only yet
               guides: Sequence[InputGuide] = ()) -> None:
         if self._tabs is None:  # written without a read first (the register)
             self._tabs = self._tab_names()

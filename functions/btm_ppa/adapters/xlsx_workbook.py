@@ -41,10 +41,17 @@ import openpyxl
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.datetime import to_excel
 
-from btm_ppa.adapters.xlsx_charts import xlsx_chart
+from btm_ppa.adapters.xlsx_charts import replace_charts, xlsx_chart
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.guidance import InputGuide
-from btm_ppa.sheet.workbook import CellValue, CellWrite, TableWrite, TabSnapshot
+from btm_ppa.sheet.workbook import (
+    CellValue,
+    CellWrite,
+    ColorScale,
+    RangeChart,
+    TableWrite,
+    TabSnapshot,
+)
 
 #: Prefix of our temporary files beside a workbook (recognisable, hidden on Unix).
 TEMP_PREFIX = ".~btm-ppa-"
@@ -199,6 +206,7 @@ class XlsxWorkbook:
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None,
+              charts: Sequence[RangeChart | ColorScale] = (),
               guides: Sequence[InputGuide] = ()) -> None:  # the template carries them
         target = self._check_available(for_writing=True)
         with self._locked(target):
@@ -211,9 +219,14 @@ class XlsxWorkbook:
             book = self._open(target, data_only=False)
             if any(w.tab is None for w in writes) and tab not in book.sheetnames:
                 raise LayoutError(f"workbook {self.path.name} has no {tab!r} tab", cell=None)
+            for chart in charts:
+                if chart.tab not in book.sheetnames:
+                    raise LayoutError(f"workbook {self.path.name} has no {chart.tab!r} tab",
+                                      cell=None)
             for name, table in (tables or {}).items():
                 if name in book.sheetnames or not table.only_if_exists:
                     _replace_tab(book, name, table)
+            replace_charts(book, charts)
             for write in writes:
                 if (write.tab or tab) not in book.sheetnames:
                     raise LayoutError(f"workbook {self.path.name} has no {write.tab!r} tab",

@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     tpl.add_argument("--example", action="store_true",
                      help="fill the inputs with the seed-004 worked example")
     tpl.add_argument("--force", action="store_true", help="replace an existing file")
+    tpl.add_argument("--no-deal", action="store_true",
+                     help="leave out the Deal tab (cash flows over the term, sizing)")
 
     ref = sub.add_parser("refresh", help="price a workbook's BESS tab and write rows 50-62")
     ref.add_argument("--workbook", type=Path, required=True, help="the .xlsx to refresh")
@@ -319,7 +321,7 @@ def _wear(args: argparse.Namespace, console: Console) -> ExitCode:
 
 
 def _template(out: Path, example: bool, force: bool, console: Console,
-              announce: bool = True) -> ExitCode:
+              announce: bool = True, deal: bool = False) -> ExitCode:
     if out.suffix.lower() != ".xlsx":
         raise RequestError(f"--out {out}: expected a file name ending in .xlsx")
     if len(os.fsencode(out.name)) > 255:
@@ -330,7 +332,7 @@ def _template(out: Path, example: bool, force: bool, console: Console,
     if out.is_dir():
         raise RequestError(f"--out {out} is a folder: expected an .xlsx file path")
     try:
-        build_template(out, example=example)
+        build_template(out, example=example, deal=deal)
     except OSError as exc:
         raise WorkbookUnavailableError(f"{out} could not be written: {exc.strerror or exc}"
                                        ) from None
@@ -374,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "template":
-        return _template(args.out, args.example, args.force, console)
+        return _template(args.out, args.example, args.force, console, deal=not args.no_deal)
     if args.command == "refresh":
         return _refresh(args.workbook, args.tab, args.warehouse, console, args.export_schedule)
     if args.command == "vlp-register":

@@ -64,10 +64,35 @@ def print_outcome(outcome: RefreshOutcome, layout: BessLayout, console: Console,
         for number, label, text in notes:
             console.print(f"[bold]{label}[/bold] (row {number}, {names[-1]}): {text}",
                           highlight=False)
+    if outcome.ok and outcome.deal is not None:
+        console.print(deal_summary(outcome.deal), highlight=False)
     style = "green" if outcome.ok else "red"
     console.print(f"[{style}]{outcome.status}[/{style}]", highlight=False)
     if not outcome.ok and not outcome.status_written and outcome.error is not None:
         console.print("(nothing was written to the workbook)")
+
+
+def deal_summary(deal: Any) -> str:
+    """A few lines on the Deal tab's figures, for the terminal."""
+    r = deal.result
+    band = r.band
+    lines = [f"Deal ({deal.method}, {len(r.scenarios)} price years, {r.terms.term_years} years, "
+             f"{deal.seconds:.1f} s): NPV P10/P50/P90 £{r.npv['p10']:,.0f} / £{r.npv['p50']:,.0f}"
+             f" / £{r.npv['p90']:,.0f}; IRR P50 {r.irr['p50']:.2%}; site saving NPV P50 "
+             f"£{r.site_npv['p50']:,.0f}"]
+    floor, ceiling = band.developer_floor_gbp_per_mwh, band.site_ceiling_gbp_per_mwh
+    if band.exists:
+        lines.append(f"PPA price band: £{floor:,.2f} to £{ceiling:,.2f}/MWh")
+    else:
+        need = "never reaches its hurdle" if floor is None else f"needs £{floor:,.2f}/MWh"
+        site = "never saves" if ceiling is None else f"saves up to £{ceiling:,.2f}/MWh"
+        lines.append(f"PPA price band: none (the developer {need}; the site {site})")
+    if deal.sizing is not None:
+        power, duration = deal.sizing.best
+        lines.append(f"Best size of {len(deal.sizing.npv_p50_gbp)}: {power:,.0f} kW x "
+                     f"{duration:g} h, P50 NPV £{deal.sizing.npv_p50_gbp[(power, duration)]:,.0f}"
+                     f" ({deal.sizing.seconds:.1f} s)")
+    return "\n".join(lines)
 
 
 def _json_value(value: object) -> object:

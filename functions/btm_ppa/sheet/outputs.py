@@ -177,6 +177,8 @@ def rows_of(writes: list[CellWrite], first_row: int, last_row: int) -> list[list
     """The written values of a row range as a grid (for printing and JSON)."""
     grid: dict[int, dict[str, object]] = {}
     for w in writes:
+        if w.tab is not None:  # another tab's cells (the Deal tab)
+            continue
         col, row = split_a1(w.address)
         if first_row <= row <= last_row:
             grid.setdefault(row, {})[col] = w.value

@@ -22,7 +22,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from btm_ppa.sheet.example import EXAMPLE_BLOCKS, EXAMPLE_INPUTS
 from btm_ppa.sheet.guidance import InputGuide, block_guides, input_guides
-from sheets_layout import BessLayout, Kind, load_bess_layout
+from sheets_layout import BessLayout, DealLayout, Kind, load_bess_layout, load_deal_layout
 
 _INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # analyst cells: pale yellow
 _BOLD = Font(bold=True)
@@ -37,8 +37,9 @@ def template_spec() -> dict[str, Any]:
 
 
 def build_template(path: Path, *, example: bool = False,
-                   layout: BessLayout | None = None) -> Path:
-    """Write a new workbook at ``path`` (replacing any file there)."""
+                   layout: BessLayout | None = None, deal: bool = False) -> Path:
+    """Write a new workbook at ``path`` (replacing any file there); with ``deal``, a Deal
+    tab too (then every refresh values the deal over its term)."""
     from btm_ppa.reference.files import read_gsp_groups  # the area drop-down's names
 
     layout = layout or load_bess_layout()
@@ -114,6 +115,8 @@ def build_template(path: Path, *, example: bool = False,
     _ppa_rows(ws, layout)
     _result_rows(ws, layout)
     _layout_tab(book, layout)
+    if deal:
+        _deal_tab(book, load_deal_layout())
     for col, width in spec["column_widths"].items():
         ws.column_dimensions[col].width = width
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,3 +209,38 @@ def _layout_tab(book: openpyxl.Workbook, layout: BessLayout) -> None:
                 f"(layout version {layout.version})"])
     doc.column_dimensions["C"].width = 32
     doc.column_dimensions["F"].width = 80
+
+
+def _deal_tab(book: openpyxl.Workbook, deal: DealLayout) -> None:
+    """The Deal tab: every input with its default typed in, its unit and its source; the
+    results are the backend's (written by each refresh of the BESS tab)."""
+    ws = book.create_sheet(deal.tab_name, 1)
+    ws["A1"] = deal.title
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A2"] = deal.intro
+    for col, text in zip("ABCD", deal.headers, strict=True):
+        ws[f"{col}{deal.header_row}"] = text
+        ws[f"{col}{deal.header_row}"].font = _BOLD
+    for spec in deal.inputs:
+        ws[spec.label_cell] = spec.label
+        ws[spec.cell] = spec.default
+        ws[spec.cell].fill = _INPUT_FILL
+        if spec.kind is Kind.NUMBER:
+            ws[spec.cell].number_format = "0" if spec.integer else "#,##0.00##"
+        ws[f"C{spec.row}"] = spec.unit
+        shown = "blank" if spec.default is None else f"{spec.default:g}" if isinstance(
+            spec.default, float | int) else spec.default
+        ws[f"D{spec.row}"] = f"{shown}: {spec.source}"
+    fade = deal.fade_table
+    for col, text in zip((fade["efc_column"], fade["remaining_column"]), fade["headers"],
+                         strict=True):
+        ws[f"{col}{fade['header_row']}"] = text
+        ws[f"{col}{fade['header_row']}"].font = _BOLD
+        for row in range(int(fade["first_row"]), int(fade["last_row"]) + 1):
+            ws[f"{col}{row}"].fill = _INPUT_FILL
+    ws[f"A{deal.results['first_row']}"] = "Results"
+    ws[f"A{deal.results['first_row']}"].font = _BOLD
+    for col, width in {"A": 44, "B": 14, "C": 16, "D": 16, "E": 60, "F": 16, "G": 16}.items():
+        ws.column_dimensions[col].width = width
+    for index in range(8, 21):
+        ws.column_dimensions[chr(ord("A") + index - 1)].width = 15

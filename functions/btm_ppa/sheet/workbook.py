@@ -44,7 +44,7 @@ class CellWrite:
     address: str
     value: CellValue
     number_format: str | None = None
-    tab: str | None = None
+    tab: str | None = None  # another tab than the one written (the Deal tab); None: that one
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,38 @@ class ChartSpec:
     secondary_title: str = ""
     label_every: int = 0  # label every n-th category on the x axis (0: as the program likes)
     x_format: str = ""  # number format of the x axis labels
+
+
+@dataclass(frozen=True)
+class RangeChart:
+    """A chart over cell ranges of a tab (1-based rows and columns; row ``header_row``
+    holds the series names). ``kind`` is "bar" or "line"; ``line_columns`` are drawn as
+    lines over a bar chart."""
+
+    tab: str
+    title: str
+    anchor: str  # top-left cell of the chart
+    kind: str
+    header_row: int
+    first_row: int
+    last_row: int
+    category_column: int
+    columns: tuple[int, ...]
+    line_columns: tuple[int, ...] = ()
+    y_title: str = ""
+    x_title: str = ""
+
+
+@dataclass(frozen=True)
+class ColorScale:
+    """A green (high) to red (low) colour scale over a range: the sizing heatmap."""
+
+    tab: str
+    cell_range: str
+
+
+#: Either kind of chart the port writes.
+AnyChart = RangeChart | ColorScale
 
 
 @dataclass(frozen=True)
@@ -92,9 +124,11 @@ class Workbook(Protocol):
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None,
+              charts: Sequence[RangeChart | ColorScale] = (),
               guides: Sequence[InputGuide] = ()) -> None:
-        """Set all ``writes`` in ``tab`` and replace each tab in ``tables``, all at once
-        or none of it. ``guides`` (the inputs' notes and data validation) are put on
-        ``tab``'s cells in the same write where the adapter carries them (Google Sheets;
-        a local workbook has them from its template)."""
+        """Set all ``writes`` in ``tab`` (a write naming another tab goes there) and
+        replace each tab in ``tables``, all at once or none of it; ``charts`` replace the
+        charts and colour scales of the tabs they name. ``guides`` (the inputs' notes and
+        data validation) are put on ``tab``'s cells in the same write where the adapter
+        carries them (Google Sheets; a local workbook has them from its template)."""
         ...
