@@ -64,6 +64,15 @@ def cell(key: str) -> str:
     return load_bess_layout().input(key).cell
 
 
+def before_april_2023() -> dict[str, float]:
+    """Typed rates a window before April 2023 needs (no table holds them: BSUoS was a
+    half-hourly price, RO 2022/23 is not held), and no fixed charges, for tests about
+    something else."""
+    return {cell("bsuos_gbp_per_mwh"): 20.0, cell("ro_gbp_per_mwh"): 25.0,
+            cell("tnuos_residual_gbp_per_day"): 0, cell("duos_fixed_gbp_per_day"): 0,
+            cell("duos_capacity_p_per_kva_day"): 0}
+
+
 def label_cell(key: str) -> str:
     """The address of an input's label: ``label_cell("method")`` -> ``"A22"``."""
     return load_bess_layout().input(key).label_cell
@@ -191,11 +200,12 @@ def bq_emulator():
 
 @pytest.fixture(scope="session")
 def bq_prices(bq_emulator, warehouse):
-    """A BigQuery warehouse holding 2023 of the shipped prices (system prices, NIV and MID,
-    as the embedded warehouse holds them), loaded through the adapter's own atomic replace
-    (a staging load and one MERGE)."""
+    """A BigQuery warehouse holding 2023-01-01 .. 2024-03-31 of the shipped prices (system
+    prices, NIV and MID, as the embedded warehouse holds them; the example's window is
+    charging year 2023/24), loaded through the adapter's own atomic replace (a staging
+    load and one MERGE)."""
     from btm_ppa.adapters.bigquery_warehouse import BigQueryWarehouse
     store = BigQueryWarehouse(bq_emulator.client(), "test-project.btm")
     store.create_tables()
-    store.replace_periods(shipped_rows(dt.date(2023, 1, 1), dt.date(2023, 12, 31)))
+    store.replace_periods(shipped_rows(dt.date(2023, 1, 1), dt.date(2024, 3, 31)))
     return store

@@ -121,6 +121,70 @@ def band_means(gsp_group: str, start: dt.date, end: dt.date,
     return {b: sums[b] / counts[b] for b in sums if counts[b]}
 
 
+CHARGES = DATA / "charges"
+
+
+def _csv(name: str) -> list[dict[str, str]]:
+    with open(CHARGES / name, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def charging_year(day: dt.date) -> str:
+    first = day.year if day.month >= 4 else day.year - 1
+    return f"{first}/{(first + 1) % 100:02d}"
+
+
+def site_tariff(voltage: str, kva: float, year: str) -> str:
+    """The LV/HV site-specific tariff of an agreed capacity, from the national residual
+    band thresholds of the year (or the nearest year held)."""
+    category = {"LV": "LV with MIC (LV Site Specific)", "HV": "HV Site Specific"}[voltage]
+    rows = [r for r in _csv("duos_residual_bands_and_tnuos_mapping.csv")
+            if r["record_type"] == "residual_band_threshold" and r["category_std"] == category]
+    years = sorted({r["charging_year"] for r in rows})
+    at = year if year in years else min(years, key=lambda y: abs(int(y[:4]) - int(year[:4])))
+    band = next(int(r["band"]) for r in rows if r["charging_year"] == at
+                and float(r["lower_threshold_exclusive"] or 0) < kva
+                and (not r["upper_threshold_inclusive"]
+                     or kva <= float(r["upper_threshold_inclusive"])))
+    return f"{voltage} Site Specific Band {band}"
+
+
+def tariff_row(gsp_group: str, tariff: str, year: str) -> dict[str, str]:
+    return next(r for r in _csv("duos_tariffs_lv_hv_2022-23_to_2026-27.csv")
+                if r["gsp_group"] == gsp_group and r["charging_year"] == year
+                and r["tariff_key"] == tariff)
+
+
+def tdr_gbp_per_day(tariff: str, year: str) -> float:
+    """The TNUoS demand residual of a site-specific tariff's band (0 before 2023/24)."""
+    if int(year[:4]) < 2023:
+        return 0.0
+    band = tariff.split()[0] + tariff.split()[-1]  # "LV Site Specific Band 4" -> "LV4"
+    row = next(r for r in _csv("tnuos_demand_residual_2023-24_to_2026-27.csv")
+               if r["charging_year"] == year and r["tdr_band"] == band)
+    return float(row["tdr_tariff_gbp_per_site_per_day"])
+
+
+def fixed_charges(gsp_group: str, voltage: str, kva: float, start: dt.date, end: dt.date,
+                  typed: dict[str, float | None]) -> tuple[float, float]:
+    """DUoS (fixed + capacity) and TNUoS residual £ over a window: each charging year's
+    days x its rates (typed B13/B14/B15 win over the tables)."""
+    duos = tnuos = 0.0
+    day = start
+    while day <= end:
+        year = charging_year(day)
+        tariff = site_tariff(voltage, kva, year)
+        row = tariff_row(gsp_group, tariff, year)
+        fixed = typed["B14"] if typed["B14"] is not None else float(
+            row["fixed_p_per_mpan_per_day"] or 0) / 100
+        capacity = typed["B15"] if typed["B15"] is not None else float(
+            row["capacity_p_per_kva_per_day"] or 0)
+        duos += fixed + capacity / 100 * kva
+        tnuos += typed["B13"] if typed["B13"] is not None else tdr_gbp_per_day(tariff, year)
+        day += dt.timedelta(days=1)
+    return duos, tnuos
+
+
 def _p(x: float) -> Decimal:
     return Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
@@ -134,12 +198,18 @@ def expected_rows(path: Path, gsp_group: str) -> dict[str, dict[str, Decimal | f
     means = band_means(gsp_group, start, end,
                        "marketIndexPrice" if basis == "market index" else "systemBuyPrice")
     ppa, vlp = v("B45"), v("F18")
-    # Fixed and capacity charges typed in B13:B15 (B11 kVA), per day over the window, on
-    # Stream 1: DUoS = days x (B14 + B15 / 100 x B11), TNUoS = days x B13.
-    days = (end - start).days + 1
-    typed = lambda a: float(ws[a].value or 0)  # noqa: E731
-    fixed_duos = days * (typed("B14") + typed("B15") / 100 * typed("B11"))
-    fixed_tnuos = days * typed("B13")
+    # Fixed and capacity charges (B11 kVA), per day over the window, on Stream 1 (the
+    # `sheet` method has no schedule to split them by): typed B13:B15, or each charging
+    # year's published rates for the site's tariff.
+    typed = {a: (None if ws[a].value is None else float(ws[a].value))
+             for a in ("B13", "B14", "B15")}
+    if ws["B11"].value:
+        fixed_duos, fixed_tnuos = fixed_charges(gsp_group, str(ws["B9"].value), v("B11"),
+                                                start, end, typed)
+    else:
+        days = (end - start).days + 1
+        fixed_duos = days * ((typed["B14"] or 0) + (typed["B15"] or 0) / 100 * 0)
+        fixed_tnuos = days * (typed["B13"] or 0)
     rte = v("F17") / 100 if v("F17") > 1 else v("F17")
     out: dict[str, dict[str, Decimal | float]] = {}
     streams = {}

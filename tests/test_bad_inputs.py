@@ -171,7 +171,7 @@ def test_bess_duos_costed_in_p_per_kwh(refreshed, warehouse):
     _bad(
         refreshed,
         warehouse,
-        {block_cell("bess", "amber_duos", "cost"): 742},
+        {block_cell("bess", "amber_duos", "cost"): 742, cell("duos_amber_p_per_kwh"): 2.05},
         block_cell("bess", "amber_duos", "cost"),
         "£2.05/MWh",
         "ten times below",
@@ -200,7 +200,8 @@ def test_duos_rate_in_pounds_per_mwh(refreshed, warehouse):
 
 
 def test_red_below_amber(refreshed, warehouse):
-    _bad(refreshed, warehouse, {cell("duos_red_p_per_kwh"): 1.764}, cell("duos_red_p_per_kwh"), "below amber")
+    _bad(refreshed, warehouse, {cell("duos_red_p_per_kwh"): 1.764, cell("duos_amber_p_per_kwh"): 2.05},
+         cell("duos_red_p_per_kwh"), "below amber")
 
 
 def test_several_problems_are_reported_together(refreshed, warehouse):

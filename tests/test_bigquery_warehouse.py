@@ -11,18 +11,21 @@ from btm_ppa.prices import warehouse as wh
 from btm_ppa.refresh import refresh
 from tests.price_rows import shipped_rows
 
-WINDOW = {"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 12, 31)}
+WINDOW = {"window_start": dt.date(2023, 4, 1), "window_end": dt.date(2023, 12, 31)}
 
 
 def test_same_sql_same_numbers_as_the_embedded_warehouse(bq_prices, warehouse):
     ours = bq_prices.query("system_prices_window", WINDOW)
     embedded = warehouse.query("system_prices_window", WINDOW)
-    assert len(ours) == len(embedded) == 17_520
+    from btm_ppa.core.periods import expected_period_count
+
+    periods = expected_period_count(*WINDOW.values())
+    assert len(ours) == len(embedded) == periods
     for column in ("system_buy_price_gbp_per_mwh", "market_index_price_gbp_per_mwh",
                    "net_imbalance_volume_mwh"):
-        assert ours[column].count() == embedded[column].count() > 17_000, column
+        assert ours[column].count() == embedded[column].count() > 0.9 * periods, column
         assert ours[column].sum() == pytest.approx(embedded[column].sum(), abs=1e-6), column
-    assert wh.latest_complete_date(bq_prices) == dt.date(2023, 12, 31)
+    assert wh.latest_complete_date(bq_prices) == dt.date(2024, 3, 31)
 
 
 def test_a_refresh_priced_from_bigquery_matches_the_embedded_one(bq_prices, warehouse,

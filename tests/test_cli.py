@@ -64,7 +64,7 @@ def test_demo_prints_rows_50_to_62(tmp_path, capsys):
                   "Profit per MWh", "Prices used", "Status"):
         assert label in out
     flat = " ".join(out.split())  # the table wraps long notes
-    assert "17,520 of 17,520 SPs priced" in flat
+    assert "17,568 of 17,568 SPs priced" in flat
     assert "source: embedded DuckDB warehouse (Elexon SSP/SBP/NIV (shipped))" in flat
 
 

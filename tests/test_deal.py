@@ -213,7 +213,10 @@ def _deal_workbook(tmp_path: Path, deal_values: dict[str, object]) -> Path:
     from tests.conftest import set_cells
 
     path = build_template(tmp_path / "deal.xlsx", example=True, deal=True)
-    set_cells(path, {"B22": "optimal"})
+    from tests.conftest import before_april_2023
+
+    # the price years before April 2023 need BSUoS and RO typed (no table holds them)
+    set_cells(path, {"B22": "optimal", **before_april_2023()})
     set_cells(path, deal_values, tab="Deal")
     return path
 

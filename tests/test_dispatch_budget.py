@@ -7,12 +7,13 @@ import pytest
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.errors import RefreshTimeoutError
 from btm_ppa.refresh import BUDGET_ENV, DEFAULT_BUDGET_S, refresh, refresh_budget_s
-from tests.conftest import cell, cell_values, result_cell, set_cells
+from tests.conftest import before_april_2023, cell, cell_values, result_cell, set_cells
 
 
 def test_a_refresh_past_its_budget_updates_no_result_and_says_why(example_xlsx, warehouse):
     set_cells(example_xlsx, {cell("method"): "optimal", cell("window_start"): "2023-01-01",
-                             cell("window_end"): "2023-03-31"})
+                             cell("window_end"): "2023-03-31",
+                             **before_april_2023()})
     before = cell_values(example_xlsx)
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=1e-6)
     assert not outcome.ok
@@ -25,7 +26,8 @@ def test_a_refresh_past_its_budget_updates_no_result_and_says_why(example_xlsx, 
 
 def test_the_same_refresh_within_its_budget_succeeds(example_xlsx, warehouse):
     set_cells(example_xlsx, {cell("method"): "greedy", cell("window_start"): "2023-01-01",
-                             cell("window_end"): "2023-01-31"})
+                             cell("window_end"): "2023-01-31",
+                             **before_april_2023()})
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=60)
     assert outcome.ok, outcome.status
 
@@ -46,7 +48,8 @@ def test_a_greedy_refresh_answers_without_the_comparison_when_the_optimum_runs_o
     import openpyxl
 
     set_cells(example_xlsx, {cell("method"): "greedy", cell("window_start"): "2023-01-01",
-                             cell("window_end"): "2023-03-31"})
+                             cell("window_end"): "2023-03-31",
+                             **before_april_2023()})
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=1e-6)
     assert outcome.ok, outcome.status
     note = openpyxl.load_workbook(example_xlsx)["BESS"][result_cell("prices_used", "notes")].value
@@ -59,7 +62,7 @@ def test_the_solve_budget_starts_once_the_workbook_is_read(example_xlsx, warehou
     import time
 
     set_cells(example_xlsx, {cell("method"): "optimal", cell("window_start"): "2023-01-01",
-                             cell("window_end"): "2023-01-31"})
+                             cell("window_end"): "2023-01-31", **before_april_2023()})
     book = XlsxWorkbook(example_xlsx)
     read = book.read
 

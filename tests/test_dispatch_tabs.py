@@ -12,9 +12,10 @@ import pytest
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.refresh import refresh
 from btm_ppa.sheet.dispatch_tabs import MONTHLY_TAB, WEEK_TAB
-from tests.conftest import cell, result_cell, set_cells, status_cell
+from tests.conftest import before_april_2023, cell, result_cell, set_cells, status_cell
 
-JAN = {cell("window_start"): "2023-01-01", cell("window_end"): "2023-01-31"}
+JAN = {cell("window_start"): "2023-01-01", cell("window_end"): "2023-01-31",
+       **before_april_2023()}
 
 
 def _run(path, warehouse, **edits):

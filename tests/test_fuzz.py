@@ -112,7 +112,7 @@ def base_cells(tmp_path_factory, warehouse) -> dict[str, CellValue]:
     from btm_ppa.sheet.template import build_template
 
     path = build_template(tmp_path_factory.mktemp("fuzz") / "base.xlsx", example=True)
-    set_cells(path, {"B20": dt.date(2023, 3, 6), "B21": dt.date(2023, 3, 12)})
+    set_cells(path, {"B20": dt.date(2024, 3, 4), "B21": dt.date(2024, 3, 10)})
     book = XlsxWorkbook(path)
     assert refresh(book, warehouse).ok
     return dict(book.read("BESS", LAYOUT.read_range).cells)
@@ -192,7 +192,7 @@ def test_any_values_through_the_xlsx_adapter(base_cells, warehouse, tmp_path_fac
     from btm_ppa.sheet.template import build_template
 
     path = build_template(tmp_path_factory.mktemp("fx") / "deal.xlsx", example=True)
-    set_cells(path, {"B20": dt.date(2023, 3, 6), "B21": dt.date(2023, 3, 12)})
+    set_cells(path, {"B20": dt.date(2024, 3, 4), "B21": dt.date(2024, 3, 10)})
     assert refresh(XlsxWorkbook(path), warehouse).ok
     set_cells(path, edits)
     before = cell_values(path)
@@ -270,7 +270,7 @@ def http_client(tmp_path_factory, warehouse):
 
     root = tmp_path_factory.mktemp("http-fuzz")
     path = build_template(root / "bess.xlsx", example=True)
-    set_cells(path, {"B20": dt.date(2023, 3, 6), "B21": dt.date(2023, 3, 12)})
+    set_cells(path, {"B20": dt.date(2024, 3, 4), "B21": dt.date(2024, 3, 10)})
     saved = {k: os.environ.get(k) for k in ("BTM_PPA_WORKBOOK_ROOT", "BTM_PPA_AUTH")}
     os.environ.update(BTM_PPA_WORKBOOK_ROOT=str(root), BTM_PPA_AUTH="off")
     runtime.inject("warehouse", warehouse)

@@ -23,7 +23,14 @@ from btm_ppa.entrypoints.report import ExitCode, outcome_json
 from btm_ppa.errors import InputError
 from btm_ppa.refresh import refresh, validate
 from sheets_layout import load_bess_layout
-from tests.conftest import cell, cell_values, result_cell, set_cells, status_cell
+from tests.conftest import (
+    before_april_2023,
+    cell,
+    cell_values,
+    result_cell,
+    set_cells,
+    status_cell,
+)
 
 
 def flat(text: str) -> str:
@@ -104,7 +111,8 @@ def test_many_half_pennies_do_not_drift():
 def test_a_simulated_refresh_writes_no_float_noise_and_its_export_reconciles_with_row_59(
         example_xlsx, warehouse, tmp_path, monkeypatch):
     monkeypatch.setenv("BTM_PPA_WAREHOUSE", str(warehouse.path))
-    set_cells(example_xlsx, {cell("window_start"): "2023-01-01", cell("window_end"): "2023-01-31",
+    set_cells(example_xlsx, {**before_april_2023(),
+                             cell("window_start"): "2023-01-01", cell("window_end"): "2023-01-31",
                              cell("method"): "greedy", cell("duos_fixed_gbp_per_day"): 1.5,
                              cell("tnuos_residual_gbp_per_day"): 20})
     target = tmp_path / "schedule.csv"

@@ -16,6 +16,7 @@ from btm_ppa.entrypoints.report import ExitCode
 from btm_ppa.refresh import refresh
 from tests.conftest import (
     RESULT_PARTS,
+    before_april_2023,
     block_cell,
     cell,
     cell_values,
@@ -26,7 +27,8 @@ from tests.conftest import (
     system_buy_cell,
 )
 
-JAN = {cell("window_start"): "2023-01-01", cell("window_end"): "2023-01-31"}
+JAN = {cell("window_start"): "2023-01-01", cell("window_end"): "2023-01-31",
+       **before_april_2023()}
 
 
 @pytest.fixture

@@ -15,12 +15,20 @@ from btm_ppa.entrypoints import runtime
 from btm_ppa.entrypoints.cli import main
 from btm_ppa.refresh import refresh
 from sheets_layout import load_bess_layout
-from tests.conftest import cell, cell_values, result_cell, set_cells, status_cell
+from tests.conftest import (
+    before_april_2023,
+    cell,
+    cell_values,
+    result_cell,
+    set_cells,
+    status_cell,
+)
 
 pytestmark = pytest.mark.e2e
 
 #: February 2023: the warehouse holds the 29 days before it, so every forecast is whole.
-FEB = {cell("window_start"): dt.date(2023, 2, 1), cell("window_end"): dt.date(2023, 2, 28)}
+FEB = {cell("window_start"): dt.date(2023, 2, 1), cell("window_end"): dt.date(2023, 2, 28),
+       **before_april_2023()}
 VALUATION = load_bess_layout().valuation["tab"]
 
 
@@ -172,6 +180,10 @@ def test_realistic_through_the_http_function(february, warehouse, monkeypatch):
 
 def test_the_day_ahead_forecast_where_held_and_refused_by_cell_where_not(example_xlsx,
                                                                           warehouse):
+    # no charge table holds 2018/19: the rates typed, as an analyst would
+    set_cells(example_xlsx, {**before_april_2023(), cell("duos_red_p_per_kwh"): 17.64,
+                             cell("duos_amber_p_per_kwh"): 2.05,
+                             cell("duos_green_p_per_kwh"): 0.11, cell("ccl_gbp_per_mwh"): 5.83})
     set_cells(example_xlsx, {cell("window_start"): dt.date(2019, 3, 1),
                              cell("window_end"): dt.date(2019, 3, 31),
                              cell("method"): "realistic", cell("price_forecast"): "day-ahead"})

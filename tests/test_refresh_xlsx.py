@@ -4,12 +4,11 @@ import datetime as dt
 from decimal import Decimal
 
 import openpyxl
-import pytest
 
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
 from btm_ppa.refresh import refresh
 from tests.conftest import cell, cell_values, result_cell, set_cells, status_cell, system_buy_cell
-from tests.independent import expected_rows
+from tests.independent import band_means, expected_rows
 
 
 def _refresh(path, warehouse):
@@ -41,11 +40,14 @@ def test_results_rows_are_complete_and_typed(example_xlsx, warehouse):
     assert ws[status_cell("total")].value == dt.datetime(2026, 11, 21, 12, 0)
     assert ws[result_cell("profit_gbp")].number_format.startswith("£")
     note = ws[result_cell("prices_used", "notes")].value
-    assert "window 2023-01-01 to 2023-12-31" in note
-    assert "17,520 of 17,520 SPs priced" in note and "missing" not in note
+    assert "window 2023-04-01 to 2024-03-31" in note  # charging year 2023/24
+    assert "17,568 of 17,568 SPs priced" in note and "missing" not in note
     assert "source: embedded DuckDB warehouse (Elexon SSP/SBP/NIV (shipped))" in note
-    # 2023 mean, per SOURCES.md
-    assert ws[result_cell("prices_used")].value == pytest.approx(94.69, abs=0.005)
+    means = band_means("_G", dt.date(2023, 4, 1), dt.date(2024, 3, 31))
+    assert min(means.values()) < ws[result_cell("prices_used")].value < max(means.values())
+    # every charge of the year, with its tariff and rates
+    assert "2023/24 (366 days): LV Site Specific Band 4 DUoS 7.456/1.432/0.131 p/kWh" in note
+    assert "BSUoS 13.41/14.03 £/MWh" in note and "RO 27.6757 £/MWh" in note
 
 
 def test_refresh_writes_only_backend_cells(example_xlsx, warehouse):

@@ -247,7 +247,8 @@ def test_a_tariff_not_in_the_statement_is_refused_with_suggestions():
 
 
 def test_validate_compares_duos_rates_with_the_published_tariff(example_xlsx):
-    set_cells(example_xlsx, {"B21": "2025-12-31", "B8": "Non-Domestic Aggregated or CT Band 1"})
+    set_cells(example_xlsx, {"B21": "2025-12-31", "B8": "Non-Domestic Aggregated or CT Band 1",
+                             "C10": 2.05})
     outcome = validate(XlsxWorkbook(example_xlsx))
     assert outcome.ok
     assert any("differ from the published 2025/26" in w and "C10 2.05 vs 3.145" in w

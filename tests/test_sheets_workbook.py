@@ -69,7 +69,7 @@ def test_full_refresh_reads_three_times_and_writes_once(standin, warehouse):
 def test_dates_arrive_as_serial_numbers_and_are_read_right(standin, warehouse):
     assert isinstance(standin.value("BESS", cell("window_start")), int | float)
     outcome = refresh(_book(standin), warehouse)
-    assert outcome.prices.window.window.start.isoformat() == "2023-01-01"
+    assert outcome.prices.window.window.start.isoformat() == "2023-04-01"
 
 
 def test_429_twice_then_success(standin, warehouse):

@@ -19,19 +19,10 @@ from btm_ppa.core.charges import (
     residual_band,
     site_import_limit_mwh,
 )
-from btm_ppa.core.vocab import VoltageLevel
-from btm_ppa.reference.charges import charging_year_days, find_residual_band, site_charges
-from btm_ppa.reference.files import read_gsp_groups
+from btm_ppa.reference import charge_tables as tables
 from btm_ppa.refresh import refresh, validate
 from tests.conftest import cell, set_cells
-from tests.independent import DATA
-
-NORTH_WESTERN = next(g for g in read_gsp_groups() if g.gsp_group_id == "_G")
-CELLS = {key: cell(key) for key in ("duos_fixed_gbp_per_day", "duos_capacity_p_per_kva_day",
-                                    "tnuos_residual_gbp_per_day", "voltage_level",
-                                    "agreed_import_capacity_kva")}
-BLANK = {"duos_fixed_gbp_per_day": None, "duos_capacity_p_per_kva_day": None,
-         "tnuos_residual_gbp_per_day": None}
+from tests.independent import ROOT
 
 
 @pytest.mark.unit
@@ -73,72 +64,36 @@ def test_residual_band_upper_bound_inclusive(kva, band):
 
 
 @pytest.mark.unit
-def test_residual_band_from_the_statement():
-    lv = find_residual_band(NORTH_WESTERN, VoltageLevel.LV, 1500, "2025/26")
-    assert (lv.band, lv.lower_kva, lv.upper_kva) == (4, 231, float("inf"))
-    hv = find_residual_band(NORTH_WESTERN, VoltageLevel.HV, 1500, "2025/26")
-    assert (hv.band, hv.lower_kva, hv.upper_kva) == (3, 1000, 1800)
-    assert find_residual_band(NORTH_WESTERN, VoltageLevel.HV, 1500, "2023/24") is None
+def test_residual_band_from_the_national_thresholds():
+    lv = tables.residual_band("2025/26", "lv site specific", 1500)
+    assert (lv.band, lv.lower, lv.upper) == (4, 231, float("inf"))
+    hv = tables.residual_band("2025/26", "hv site specific", 1500)
+    assert (hv.band, hv.lower, hv.upper) == (3, 1000, 1800)
+    # 2026/27 re-banded: 1,000 kVA at HV is band 2 (500, 1,100]
+    assert tables.residual_band("2026/27", "hv site specific", 1000).band == 2
+    # a 5.5 GWh no-MIC site is band 4 (above 25,279 kWh), never "band 1"
+    assert tables.residual_band("2023/24", "non-domestic aggregated", 5_500_000).band == 4
 
 
 @pytest.mark.unit
-def test_charging_year_days():
-    assert charging_year_days(dt.date(2023, 1, 1), dt.date(2023, 12, 31)) == {
-        "2022/23": 90, "2023/24": 275}
-    assert charging_year_days(dt.date(2024, 1, 1), dt.date(2024, 12, 31)) == {
-        "2023/24": 91, "2024/25": 275}
-
-
-def _published(tariff: str, year: str) -> dict[str, str]:
-    """The statement row, read with csv alone."""
-    with open(DATA / "duos_unit_rates_dno_lv_hv.csv", encoding="utf-8") as fh:
-        return next(r for r in csv.DictReader(fh) if r["gsp_group"] == "_G"
-                    and r["charging_year"] == year and r["tariff_name"] == tariff)
-
-
-@pytest.mark.unit
-def test_blank_charges_are_looked_up_per_charging_year_and_recalculated_independently():
-    tariff = "LV Site Specific Band 4"
-    found = site_charges(group=NORTH_WESTERN, voltage=VoltageLevel.LV, tariff=tariff,
-                         tariff_cell=cell("duos_tariff"),
-                         start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31),
-                         capacity_kva=1500, typed=BLANK, cells=CELLS)
-    row = _published(tariff, "2025/26")
-    # Independent: 1 Jan-31 Mar 2025 is 2024/25 (no ENWL statement held: zero), the
-    # remaining 275 days 2025/26: fixed p/day / 100 + capacity p/kVA/day / 100 x kVA.
-    expected_duos = 275 * (float(row["fixed_p_per_mpan_day"]) / 100
-                           + float(row["capacity_p_per_kva_day"]) / 100 * 1500)
-    charges = fixed_charges(found.spans, 1500)
-    assert charges.duos_gbp == pytest.approx(expected_duos)
-    assert charges.duos_gbp == pytest.approx(275 * (4.3766 + 125.25))
-    assert charges.tnuos_gbp == 0  # no £/day held for LV band 4
-    notes = " ".join(found.notes)
-    assert (f"{cell('duos_fixed_gbp_per_day')} blank: DUoS fixed looked up 437.66 p/day "
-            "(LV Site Specific Band 4, 2025/26)") in notes
-    assert "0 for 2024/25 (no Electricity North West statement held)" in notes
-    assert "LV residual band 4" in notes
-
-
-@pytest.mark.unit
-def test_typed_charges_win_and_a_small_lv_site_gets_the_band_1_residual():
-    typed = dict(BLANK, duos_fixed_gbp_per_day=2.0)
-    found = site_charges(group=NORTH_WESTERN, voltage=VoltageLevel.LV, tariff=None,
-                         tariff_cell=cell("duos_tariff"),
-                         start=dt.date(2025, 6, 1), end=dt.date(2025, 6, 30),
-                         capacity_kva=50, typed=typed, cells=CELLS)
-    charges = fixed_charges(found.spans, 50)
-    assert charges.duos_gbp == pytest.approx(30 * 2.0)
-    assert charges.tnuos_gbp == pytest.approx(30 * 3.908)
-    assert not any(n.startswith(cell("duos_fixed_gbp_per_day")) for n in found.notes)
-    assert (f"{cell('duos_capacity_p_per_kva_day')} blank: DUoS capacity 0 for 2025/26 "
-            f"({cell('duos_tariff')} is blank)") in found.notes
+def test_the_tnuos_band_rule_matches_the_statements_mapping():
+    mapping = tables.tnuos_mapping()
+    checked = 0
+    for (_, key), band in mapping.items():
+        if tables.tariff_family(key) is None:
+            continue
+        expected = None if band.startswith("n/a") else band
+        assert tables.tdr_band_of(key) == expected, key
+        checked += 1
+    assert checked == 2 * 21  # 2025/26 and 2026/27, 21 tariffs each
 
 
 # ------------------------------------------------------------------------- refresh ----
 
 
 A, B, C, KVA = 1.50, 20.00, 8.35, 1500  # £/day DUoS fixed, £/day TNUoS residual, p/kVA/day
-ADDED = Decimal("53563.75")  # (1.50 + 20.00 + 8.35 / 100 x 1,500) x 365
+DAYS = 366  # the example's window: charging year 2023/24
+ADDED = Decimal("53710.50")  # (1.50 + 20.00 + 8.35 / 100 x 1,500) x 366
 
 
 def _totals(path, layout, warehouse):
@@ -149,38 +104,43 @@ def _totals(path, layout, warehouse):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("method", ["sheet", "greedy", "optimal"])
-def test_fixed_charges_add_exactly_to_a_2023_total(example_xlsx, layout, warehouse, method):
+def test_typed_fixed_charges_add_exactly(example_xlsx, layout, warehouse, method):
     cell = {k: layout.input(k).cell for k in ("method", "agreed_import_capacity_kva",
                                               "duos_fixed_gbp_per_day",
                                               "tnuos_residual_gbp_per_day",
                                               "duos_capacity_p_per_kva_day")}
-    set_cells(example_xlsx, {cell["method"]: method})
+    kva = KVA if method == "sheet" else 10 * KVA  # far above demand: the same schedule
+    zero = {cell["duos_fixed_gbp_per_day"]: 0, cell["tnuos_residual_gbp_per_day"]: 0,
+            cell["duos_capacity_p_per_kva_day"]: 0, cell["method"]: method,
+            cell["agreed_import_capacity_kva"]: kva}
+    set_cells(example_xlsx, zero)
     before = _totals(example_xlsx, layout, warehouse).table
-    # the capacity sits far above demand: no schedule changes, only the charges
     set_cells(example_xlsx, {cell["duos_fixed_gbp_per_day"]: A,
                              cell["tnuos_residual_gbp_per_day"]: B,
                              cell["duos_capacity_p_per_kva_day"]: C})
-    set_cells(example_xlsx, {cell["agreed_import_capacity_kva"]: KVA} if method == "sheet"
-              else {cell["agreed_import_capacity_kva"]: 10 * KVA})
-    kva = KVA if method == "sheet" else 10 * KVA
-    added = Decimal(str(round((A + B + C / 100 * kva) * 365, 2)))
+    added = Decimal(str(round((A + B + C / 100 * kva) * DAYS, 2)))
     if method == "sheet":
         assert added == ADDED
     outcome = _totals(example_xlsx, layout, warehouse)
     after = outcome.table
-    assert after.stream1.total_cost_gbp - before.stream1.total_cost_gbp == added
-    assert after.total.total_cost_gbp - before.total.total_cost_gbp == added
-    assert after.stream1.duos_cost_gbp - before.stream1.duos_cost_gbp == Decimal(
-        str(round((A + C / 100 * kva) * 365, 2)))
-    assert after.stream1.tnuos_bsuos_cost_gbp - before.stream1.tnuos_bsuos_cost_gbp == Decimal(
-        str(round(B * 365, 2)))
-    assert after.stream2 == before.stream2
+    assert abs(after.total.total_cost_gbp - before.total.total_cost_gbp - added) <= Decimal(
+        "0.01")  # Stream 1 and Stream 2 each rounded to the penny
+    assert after.total.tnuos_bsuos_cost_gbp - before.total.tnuos_bsuos_cost_gbp == Decimal(
+        str(round(B * DAYS, 2)))
+    if method == "sheet":  # no schedule: every fixed charge is Stream 1's
+        assert after.stream2 == before.stream2
+    else:  # the capacity above the site's own peak is the battery's
+        s2 = after.stream2.duos_cost_gbp - before.stream2.duos_cost_gbp
+        assert s2 > 0
+        baseline = kva - float(s2) / (C / 100 * DAYS)
+        peak_kva = outcome.schedule["demand_mwh"].max() * 2000
+        assert baseline == pytest.approx(np.ceil(peak_kva - 1e-9), abs=0.01)
     sheet = openpyxl.load_workbook(example_xlsx)["BESS"]
     duos_row, tnuos_row = (layout.result_row(k).row for k in ("duos_cost_gbp",
                                                                "tnuos_bsuos_cost_gbp"))
     assert sheet[f"B{duos_row}"].value == float(after.stream1.duos_cost_gbp)
     assert sheet[f"D{tnuos_row}"].value == float(after.total.tnuos_bsuos_cost_gbp)
-    assert "fixed charges over 365 days" in outcome.prices.note()
+    assert f"fixed charges over {DAYS} days" in outcome.prices.note()
 
 
 @pytest.mark.integration
@@ -217,18 +177,16 @@ def test_validate_reports_the_residual_band_of_the_capacity(example_xlsx, layout
     outcome = validate(XlsxWorkbook(example_xlsx))  # no warehouse: no planning
     assert outcome.ok, outcome.status
     text = " ".join(outcome.warnings)
-    # 2023 is not held: the nearest held statement's thresholds (ENWL, LV with MIC)
-    assert (f"{cell('agreed_import_capacity_kva')} 1,500 kVA falls in LV residual band 4 "
-            "(231 and above, 2025/26) "
-            "(nearest held to 2023/24)") in text
+    assert (f"{cell('agreed_import_capacity_kva')} 1,500 kVA falls in residual band 4 "
+            "(LV with MIC (LV Site Specific), above 231 kVA (MIC), 2023/24)") in text
     assert "peak import not planned" in text
 
 
 @pytest.mark.integration
 def test_validate_reports_the_peak_import_each_method_would_plan(example_xlsx, layout,
                                                                 warehouse):
-    set_cells(example_xlsx, {layout.input("window_start").cell: dt.date(2023, 1, 1),
-                             layout.input("window_end").cell: dt.date(2023, 1, 31)})
+    set_cells(example_xlsx, {layout.input("window_start").cell: dt.date(2023, 4, 1),
+                             layout.input("window_end").cell: dt.date(2023, 4, 30)})
     outcome = validate(XlsxWorkbook(example_xlsx), warehouse=warehouse)
     assert outcome.ok, outcome.status
     note = next(w for w in outcome.warnings if w.startswith("peak site import"))
@@ -270,7 +228,96 @@ def test_validate_warns_when_tnuos_is_charged_per_day_and_per_mwh(example_xlsx, 
 @pytest.mark.integration
 def test_the_validate_status_the_add_on_shows_carries_band_and_peak(example_xlsx, layout,
                                                                    warehouse):
-    set_cells(example_xlsx, {layout.input("window_start").cell: dt.date(2023, 1, 1),
-                             layout.input("window_end").cell: dt.date(2023, 1, 7)})
+    set_cells(example_xlsx, {layout.input("window_start").cell: dt.date(2023, 4, 1),
+                             layout.input("window_end").cell: dt.date(2023, 4, 7)})
     outcome = validate(XlsxWorkbook(example_xlsx), warehouse=warehouse)
     assert outcome.status.startswith("VALID:") and "; peak site import: greedy" in outcome.status
+
+
+# ------------------------------------------------------- charges by charging year ----
+def _row(year: str, group: str, tariff: str) -> dict[str, str]:
+    """A statement row, read with csv alone."""
+    path = ROOT / "functions/btm_ppa/data/charges/duos_tariffs_lv_hv_2022-23_to_2026-27.csv"
+    with open(path, encoding="utf-8") as fh:
+        return next(r for r in csv.DictReader(fh) if r["charging_year"] == year
+                    and r["gsp_group"] == group and r["tariff_key"] == tariff)
+
+
+@pytest.mark.integration
+def test_a_window_crossing_1_april_takes_each_years_rates_per_period(example_xlsx, layout,
+                                                                    warehouse):
+    set_cells(example_xlsx, {cell("method"): "greedy", cell("window_start"): dt.date(2023, 3, 1),
+                             cell("window_end"): dt.date(2023, 4, 30),
+                             cell("bsuos_gbp_per_mwh"): 20.0, cell("ro_gbp_per_mwh"): 25.0})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok, outcome.status
+    rows = outcome.schedule
+    old, new = (_row(y, "_G", "LV Site Specific Band 4") for y in ("2022/23", "2023/24"))
+    red = rows[rows["duos_band"] == "red"]
+    march = red[red["settlement_date"] < dt.date(2023, 4, 1)]
+    april = red[red["settlement_date"] >= dt.date(2023, 4, 1)]
+    # import cost = energy + DUoS + BSUoS (typed) + CCL (table) + RO (typed) + FiT (typed)
+    levies = 20.0 + 7.75 + 25.0 + 11.5
+    assert (march["import_cost_gbp_per_mwh"] - march["energy_price_gbp_per_mwh"]).to_numpy() \
+        == pytest.approx(float(old["red_unit_p_per_kwh"]) * 10 + levies)
+    assert (april["import_cost_gbp_per_mwh"] - april["energy_price_gbp_per_mwh"]).to_numpy() \
+        == pytest.approx(float(new["red_unit_p_per_kwh"]) * 10 + levies)
+    note = outcome.prices.note()
+    assert "2022/23 (31 days): LV Site Specific Band 4" in note
+    assert "2023/24 (30 days): LV Site Specific Band 4" in note
+    # the residual is per day from April 2023 only; 2023/24's LV4 £22.316/day
+    fixed_tnuos = 30 * 22.316
+    assert f"TNUoS residual £{fixed_tnuos:,.2f}" in note
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("edits", "address", "why"), [
+    # BSUoS before the fixed tariff (April 2023) is a typed input
+    ({"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 1, 31)},
+     "bsuos_gbp_per_mwh", "the fixed tariff is held from 2023-04-01"),
+    # RO 2022/23 is not held
+    ({"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 1, 31),
+      "bsuos_gbp_per_mwh": 20.0}, "ro_gbp_per_mwh", "RO rate in £/MWh for 2022/23"),
+    # no DUoS statement before 2022/23
+    ({"window_start": dt.date(2018, 1, 1), "window_end": dt.date(2018, 1, 31),
+      "bsuos_gbp_per_mwh": 3.0, "ro_gbp_per_mwh": 20.0, "ccl_gbp_per_mwh": 5.83},
+     "duos_red_p_per_kwh", "no Electricity North West statement held: 2022/23 to 2026/27"),
+    # HV band 3's residual is not held
+    ({"voltage_level": "HV"}, "tnuos_residual_gbp_per_day", "band HV3"),
+])
+def test_a_charge_with_no_data_is_an_error_naming_its_cell(example_xlsx, warehouse, edits,
+                                                            address, why):
+    set_cells(example_xlsx, {cell(k): v for k, v in edits.items()})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert not outcome.ok
+    assert outcome.status.startswith("ERROR") and cell(address) in outcome.status
+    assert why in outcome.status
+
+
+@pytest.mark.integration
+def test_typed_rates_override_and_far_ones_are_flagged(example_xlsx, warehouse):
+    set_cells(example_xlsx, {cell("duos_red_p_per_kwh"): 30.0, cell("ro_gbp_per_mwh"): 61.90,
+                             cell("ccl_gbp_per_mwh"): 7.0,
+                             cell("duos_tariff"): "Non-Domestic Aggregated Band 2"})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok and outcome.status == "OK"
+    text = " ".join(outcome.warnings)
+    assert (f"{cell('duos_red_p_per_kwh')} typed 30 p/kWh differs from the table's 10.43 p/kWh"
+            in text)  # the typed tariff's own rate (Non-Domestic Aggregated Band 2)
+    assert f"{cell('ro_gbp_per_mwh')} typed 61.9 £/MWh differs from the table's 27.6757" in text
+    assert cell("ccl_gbp_per_mwh") not in text  # within the factor: used, not flagged
+    assert (f"{cell('duos_tariff')} 'Non-Domestic Aggregated Band 2' contradicts "
+            f"{cell('voltage_level')} LV and 1,500 kVA") in text
+    assert "LV Site Specific Band 4" in text
+
+
+@pytest.mark.integration
+def test_a_blank_agreed_capacity_defaults_to_the_sites_own_peak(example_xlsx, warehouse):
+    set_cells(example_xlsx, {cell("method"): "greedy", cell("agreed_import_capacity_kva"): None})
+    outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
+    assert outcome.ok, outcome.status
+    peak_kva = int(np.ceil(outcome.schedule["demand_mwh"].max() * 2000 - 1e-9))
+    assert (f"{cell('agreed_import_capacity_kva')} blank: agreed capacity taken as the site's "
+            f"peak import before the battery, {peak_kva:,} kVA") in outcome.prices.note()
+    imported = outcome.schedule["grid_to_site_mwh"] + outcome.schedule["charge_mwh"]
+    assert imported.max() <= peak_kva / 2000 + 1e-9

@@ -11,13 +11,25 @@ from btm_ppa.core.prices import BandPrices, band_average_prices
 from btm_ppa.core.results import pennies, result_table
 from btm_ppa.core.valuation import BlockLine, CostBlock, SheetMethodInputs, value_sheet_method
 from btm_ppa.core.vocab import DuosBand
-from btm_ppa.sheet.example import EXAMPLE_BLOCKS
 
 R, A, G = DuosBand.RED, DuosBand.AMBER, DuosBand.GREEN
 
+#: Seed 004's blocks as published (units corrected): (non-BESS MWh, £, BESS MWh, £). The
+#: example workbook now carries 2023/24's rates; these hand checks keep the seed's.
+SEED_BLOCKS: dict[str, tuple[float, float, float, float]] = {
+    "red_duos": (2, 376, 0, 0),
+    "amber_duos": (2549, 52254, 362, 7421),
+    "green_duos": (2029, 2232, 721, 793),
+    "tnuos": (4580, 0, 1083, 0),
+    "bsuos": (4580, 20609, 1083, 4874),
+    "ccl": (4580, 39203, 1083, 8394),
+    "ro": (4580, 66408, 1083, 67047),
+    "fit": (4580, 33891, 1083, 12456),
+}
+
 
 def _block(column: int) -> CostBlock:
-    line = {k: BlockLine(v[2 * column], v[2 * column + 1]) for k, v in EXAMPLE_BLOCKS.items()}
+    line = {k: BlockLine(v[2 * column], v[2 * column + 1]) for k, v in SEED_BLOCKS.items()}
     return CostBlock(duos={R: line["red_duos"], A: line["amber_duos"], G: line["green_duos"]},
                      tnuos=line["tnuos"], bsuos=line["bsuos"], ccl=line["ccl"], ro=line["ro"],
                      fit=line["fit"])

@@ -21,7 +21,7 @@ def test_round_trip_reads_back_numbers_dates_text_and_formats(example_xlsx):
     assert snap.get(status_cell("total")) == dt.datetime(2026, 1, 2, 3, 4, 5)  # stored as UTC, no zone
     assert snap.get(vlp) is None
     assert (snap.get(cell("ppa_price_gbp_per_mwh")) == 150
-            and snap.get(cell("window_start")) == dt.datetime(2023, 1, 1))
+            and snap.get(cell("window_start")) == dt.datetime(2023, 4, 1))
     assert "Layout" in snap.tables and "HH Data" not in snap.tables
     assert snap.tab_names == ("BESS", "Layout")
     ws = openpyxl.load_workbook(example_xlsx)["BESS"]

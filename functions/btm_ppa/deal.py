@@ -23,8 +23,8 @@ from btm_ppa.core import deal_year as dy
 from btm_ppa.core import dispatch
 from btm_ppa.core.deal import DealResult, DealTerms, Degradation, EndOfLife, Indexation, Indexed
 from btm_ppa.core.prices import PriceBasis
-from btm_ppa.core.simulation import ChargeRates
-from btm_ppa.errors import InputError, PriceDataError, RefreshTimeoutError
+from btm_ppa.core.simulation import ChargeRates, PeriodRates
+from btm_ppa.errors import InputError, InputErrors, PriceDataError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.sheet.deal_inputs import DealSheetInputs
 from btm_ppa.sheet.inputs import RefreshInputs
@@ -60,7 +60,7 @@ class ScenarioYear:
     name: str
     problem: dispatch.DispatchProblem
     price_gbp_per_mwh: np.ndarray
-    rates: ChargeRates
+    rates: ChargeRates | PeriodRates
     fixed_charges_gbp: float
 
 
@@ -107,8 +107,12 @@ def scenario_years(bess: BessLayout, inputs: RefreshInputs, warehouse: wh.PriceW
         except PriceDataError as exc:
             notes.append(f"{year} left out: {exc.message}")
             continue
-        charges = site_charges(bess, inputs, window)
-        sim = simulation(bess, inputs, prices, {}, charges.import_limit_mwh)
+        try:  # a year whose charges no table holds (and no cell types) is left out
+            charges = site_charges(bess, inputs, prices.frame, {}, simulate=True)
+        except (InputError, InputErrors) as exc:
+            notes.append(f"{year} left out: {exc.message}")
+            continue
+        sim = simulation(bess, inputs, prices, charges)
         scenarios.append(ScenarioYear(str(year), sim.problem, sim.price_gbp_per_mwh, sim.rates,
                                       charges.fixed.total_gbp))
     return scenarios, notes

@@ -231,12 +231,10 @@ def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
     if rates is None:
         return [f"no {inputs.area.dno} charging statement for {periods.charging_year_of(day)} "
                 "is held, so B10:D10 were not compared with published rates"]
-    published = {"red": rates.red_p_per_kwh, "amber": rates.amber_p_per_kwh,
-                 "green": rates.green_p_per_kwh}
-    cells = {b: layout.input(f"duos_{b}_p_per_kwh").cell for b in BANDS}
-    differ = [f"{cells[b]} {inputs.duos_p_per_kwh[b]:g} vs {published[b.value]:g}"
-              for b in BANDS if abs(inputs.duos_p_per_kwh[b] - published[b.value]) > 5e-4]
-    if not differ:
+    typed = {b: v for b in BANDS if (v := inputs.duos_p_per_kwh[b]) is not None}
+    differ = [f"{layout.input(f'duos_{b}_p_per_kwh').cell} {v:g} vs {p:g}" for b, v in
+              typed.items() if abs(v - (p := getattr(rates, f"{b}_p_per_kwh"))) > 5e-4]
+    if not differ:  # blank cells take the published rates
         return [f"B10:D10 match the published {rates.charging_year} rates of {rates.tariff_name!r}"]
     return [f"DUoS rates differ from the published {rates.charging_year} {rates.tariff_name!r} "
             f"rates (p/kWh): {'; '.join(differ)}"]
@@ -256,7 +254,8 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
     present = prices.present
     bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, present)
     band_prices = band_average_prices(present[prices.price_column].to_numpy(), bands.codes)
-    charges = site_charges(layout, inputs, window)
+    charges = site_charges(layout, inputs, prices.frame, snapshot_tables,
+                           simulate=inputs.method is not Method.SHEET)
     notes = [f"price basis: {prices.basis.value}" + (
         " (Elexon market index price, MID)" if prices.basis is PriceBasis.MARKET_INDEX else ""),
         *charges.notes]
@@ -276,14 +275,14 @@ def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehous
         band_prices,
     )
     table = with_fixed_charges(result_table(valuation.stream1, valuation.stream2),
-                               charges.fixed)
+                               charges.fixed, charges.stream2_fixed)
     used = PricesUsed(
         window=prices, band_prices=band_prices,
         stream1_average_gbp_per_mwh=valuation.non_bess_system_buy.average_gbp_per_mwh,
         stream2_average_gbp_per_mwh=valuation.bess_system_buy.average_gbp_per_mwh,
         band_stand_ins=dict(bands.stand_ins), warehouse=warehouse.description,
         notes=tuple(notes))
-    warnings = []
+    warnings = list(charges.warnings)
     if prices.missing:
         warnings.append(
             f"{len(prices.missing)} settlement period(s) in the window have no "
@@ -307,7 +306,7 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
     """greedy / optimal / realistic: simulate every settlement period of the window; the
     other methods beside it in the Valuation tab."""
     frame = prices.frame
-    sim = simulation(layout, inputs, prices, tables, charges.import_limit_mwh)
+    sim = simulation(layout, inputs, prices, charges)
     problem, price = sim.problem, sim.price_gbp_per_mwh
     wear = inputs.wear_gbp_per_mwh or 0.0
     started = time.perf_counter()
@@ -319,7 +318,8 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
              "no optimum within the budget" if best is None else
              f"{best.rounds} programme runs, gap £{best.gap_gbp:.4f}")
     ppa = inputs.ppa_price_gbp_per_mwh
-    valued, results, worth = value_all(sim, schedules, ppa, charges.fixed, wear)
+    valued, results, worth = value_all(sim, schedules, ppa, charges.fixed, wear,
+                                       charges.stream2_fixed)
     chosen = schedules[inputs.method.value]
     simulated, table = valued[inputs.method.value], results[inputs.method.value]
     if best is None:  # a greedy refresh still answers; only the comparison is missing
@@ -348,7 +348,7 @@ def _compute_simulated(layout: BessLayout, inputs: RefreshInputs, warehouse: Pri
         band_stand_ins=dict(sim.band_stand_ins), warehouse=warehouse.description,
         comparison=f"{comparison}; {sim.demand_source}",
         notes=(*notes, peak, *extra))
-    warnings = []
+    warnings = list(charges.warnings)
     if prices.missing:
         warnings.append(f"{len(prices.missing)} settlement period(s) had no {prices.basis.value} "
                         f"price and were filled by linear interpolation "

@@ -14,68 +14,78 @@ import pandas as pd
 
 from btm_ppa.core import dispatch, periods
 from btm_ppa.core import forecast as fc
-from btm_ppa.core.charges import (
-    FixedCharges,
-    demand_above_limit,
-    fixed_charges,
-    site_import_limit_mwh,
-)
+from btm_ppa.core.charges import FixedCharges, demand_above_limit
 from btm_ppa.core.demand import spread_annual_demand
 from btm_ppa.core.dispatch import daily
-from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
-from btm_ppa.core.simulation import ChargeRates, SimulatedValuation, value_schedule
+from btm_ppa.core.simulation import PeriodRates, SimulatedValuation, value_schedule
 from btm_ppa.core.units import kw_to_mw, mwh_per_period_to_mw
-from btm_ppa.core.vocab import Method
+from btm_ppa.core.vocab import Method, VoltageLevel
 from btm_ppa.errors import InputError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
-from btm_ppa.reference import files as reference
-from btm_ppa.reference.charges import HELD_BAND_YEARS, ResidualBand, find_residual_band
-from btm_ppa.reference.charges import site_charges as published_site_charges
+from btm_ppa.reference import charge_tables
 from btm_ppa.sheet.hh_data import parse_hh_demand
 from btm_ppa.sheet.inputs import RefreshInputs
 from btm_ppa.sheet.valuation_tab import DAILY_PF
 from btm_ppa.sheet.workbook import CellValue
+from btm_ppa.site_rates import SiteRates, site_rates
 from sheets_layout import BessLayout
 
 
 @dataclass(frozen=True)
 class SiteCharges:
-    fixed: FixedCharges
+    fixed: FixedCharges  # Stream 1's fixed, capacity and residual charges
     notes: tuple[str, ...]
     import_limit_mwh: float | None  # per settlement period; None: no agreed capacity
-    residual_bands: tuple[ResidualBand, ...] = ()
+    stream2_fixed: FixedCharges | None = None  # what the battery adds to them
+    rates: SiteRates | None = None
+    demand_mwh: np.ndarray | None = None
+    demand_source: str = ""
+    warnings: tuple[str, ...] = ()
+    demand_from_hh: bool = False
 
 
-def site_charges(layout: BessLayout, inputs: RefreshInputs, window: wh.PriceWindow) -> SiteCharges:
-    """Fixed and capacity charges of the window (typed, or looked up where published) and
-    the site import limit."""
-    site, keys = inputs.site, ("duos_fixed_gbp_per_day", "duos_capacity_p_per_kva_day",
-                               "tnuos_residual_gbp_per_day")
-    found = published_site_charges(
-        group=inputs.area, voltage=inputs.voltage, tariff=inputs.duos_tariff,
-        tariff_cell=layout.input("duos_tariff").cell, start=window.start, end=window.end,
-        capacity_kva=site.agreed_import_capacity_kva,
-        typed={k: getattr(site, k) for k in keys},
-        cells={k: layout.input(k).cell
-               for k in (*keys, "voltage_level", "agreed_import_capacity_kva")})
-    fixed = fixed_charges(found.spans, site.agreed_import_capacity_kva)
-    days = (window.end - window.start).days + 1
+def window_demand(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame,
+                  tables: Mapping[str, list[list[CellValue]]]) -> tuple[np.ndarray, str]:
+    """Site demand per settlement period: the HH Data tab, or B23 spread over the
+    default load shape."""
+    window_cells = f"{layout.input('window_start').cell}:{layout.input('window_end').cell}"
+    if layout.hh_data_tab in tables:
+        demand = parse_hh_demand(layout.hh_data_tab, tables[layout.hh_data_tab], frame,
+                                 window_cells)
+        return demand, f"demand from the '{layout.hh_data_tab}' tab"
+    assert inputs.annual_demand_mwh is not None  # read_inputs requires it without HH Data
+    demand = spread_annual_demand(inputs.annual_demand_mwh, frame, inputs.area.gsp_group_id)
+    return demand, (f"demand {inputs.annual_demand_mwh:,.0f} MWh/yr spread over the default "
+                    "commercial load shape")
+
+
+def site_charges(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame,
+                 tables: Mapping[str, list[list[CellValue]]] | None = None,
+                 simulate: bool = False) -> SiteCharges:
+    """Every charge of the window by charging year (typed, or the tables' for each
+    period), who pays the fixed ones, and the site import limit."""
+    demand, source = (window_demand(layout, inputs, frame, tables or {}) if simulate
+                      else (None, ""))
+    found = site_rates(layout, inputs, frame, demand_mwh=demand, simulate=simulate)
+    days = frame[periods.SETTLEMENT_DATE].nunique()
+    fixed = found.stream1_fixed
     notes = [f"fixed charges over {days} days: DUoS £{fixed.duos_gbp:,.2f}, TNUoS residual "
              f"£{fixed.tnuos_gbp:,.2f} (Stream 1)", *found.notes]
-    limit = None
-    if site.agreed_import_capacity_kva is not None:
-        limit = site_import_limit_mwh(site.agreed_import_capacity_kva, site.power_factor)
-        notes.append(f"import limit {site.agreed_import_capacity_kva:,g} kVA x "
-                     f"{site.power_factor:g} = {limit:g} MWh a period")
-    return SiteCharges(fixed, tuple(notes), limit, found.bands)
+    if found.import_limit_mwh is not None:
+        site = inputs.site
+        notes.append(f"import limit {found.agreed_capacity_kva:,g} kVA x "
+                     f"{site.power_factor:g} = {found.import_limit_mwh:g} MWh a period")
+    return SiteCharges(fixed, tuple(notes), found.import_limit_mwh, found.stream2_fixed, found,
+                       demand, source, found.warnings,
+                       simulate and layout.hh_data_tab in (tables or {}))
 
 
 @dataclass(frozen=True)
 class Simulation:
     problem: dispatch.DispatchProblem
     price_gbp_per_mwh: np.ndarray  # energy price on the basis, short gaps filled
-    rates: ChargeRates
+    rates: PeriodRates
     demand_source: str
     breach: str | None  # where demand alone exceeds the import limit
     band_stand_ins: Mapping[str, str]
@@ -237,7 +247,8 @@ def plan_schedules(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, sim: S
 
 
 def value_all(sim: Simulation, schedules: Mapping[str, dispatch.Schedule], ppa_gbp_per_mwh: float,
-              fixed: FixedCharges, wear_gbp_per_mwh: float
+              fixed: FixedCharges, wear_gbp_per_mwh: float,
+              stream2_fixed: FixedCharges | None = None
               ) -> tuple[dict[str, SimulatedValuation], dict[str, ResultTable],
                          dict[str, daily.ScheduleValue]]:
     """Each schedule settled at the window's (outturn) prices: its blocks and streams, its
@@ -245,7 +256,7 @@ def value_all(sim: Simulation, schedules: Mapping[str, dispatch.Schedule], ppa_g
     valued = {name: value_schedule(sim.problem, s, sim.price_gbp_per_mwh, sim.rates,
                                    ppa_gbp_per_mwh) for name, s in schedules.items()}
     results = {name: with_fixed_charges(result_table(v.valuation.stream1, v.valuation.stream2),
-                                        fixed) for name, v in valued.items()}
+                                        fixed, stream2_fixed) for name, v in valued.items()}
     worth = {name: daily.schedule_value(sim.problem, s, wear_gbp_per_mwh=wear_gbp_per_mwh,
                                         ppa_gbp_per_mwh=ppa_gbp_per_mwh)
              for name, s in schedules.items()}
@@ -285,30 +296,16 @@ def _day_ahead_grid(warehouse: wh.PriceWarehouse, prices: wh.WindowPrices, days:
 
 
 def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrices,
-                tables: Mapping[str, list[list[CellValue]]],
-                import_limit_mwh: float | None) -> Simulation:
-    """The dispatch problem of the window: demand, import cost per MWh, the battery."""
+               charges: SiteCharges) -> Simulation:
+    """The dispatch problem of the window: demand, import cost per MWh (energy x loss
+    factor + every per-MWh charge of the period), the battery."""
     frame = prices.frame
-    window_cells = f"{layout.input('window_start').cell}:{layout.input('window_end').cell}"
     # Short gaps are already filled by wh.window_prices (longer ones refuse the window).
     price = frame[prices.price_column].to_numpy(dtype=np.float64)
-    bands = assign_bands(reference.read_time_bands(), inputs.area.gsp_group_id, frame)
-    from_hh = layout.hh_data_tab in tables
-    if from_hh:
-        demand = parse_hh_demand(layout.hh_data_tab, tables[layout.hh_data_tab], frame,
-                                 window_cells)
-        demand_source = f"demand from the '{layout.hh_data_tab}' tab"
-    else:
-        assert inputs.annual_demand_mwh is not None  # read_inputs requires it without HH Data
-        demand = spread_annual_demand(inputs.annual_demand_mwh, frame, inputs.area.gsp_group_id)
-        demand_source = (f"demand {inputs.annual_demand_mwh:,.0f} MWh/yr spread over the default "
-                         "commercial load shape")
-    rates = ChargeRates(
-        duos_gbp_per_mwh=inputs.duos_gbp_per_mwh,
-        tnuos_gbp_per_mwh=inputs.levies.tnuos_gbp_per_mwh,
-        bsuos_gbp_per_mwh=inputs.levies.bsuos_gbp_per_mwh,
-        ccl_gbp_per_mwh=inputs.levies.ccl_gbp_per_mwh, ro_gbp_per_mwh=inputs.levies.ro_gbp_per_mwh,
-        fit_gbp_per_mwh=inputs.levies.fit_gbp_per_mwh)
+    assert charges.rates is not None and charges.demand_mwh is not None
+    rates, demand = charges.rates.rates, charges.demand_mwh
+    bands = charges.rates.bands
+    import_limit_mwh = charges.import_limit_mwh
     b = inputs.battery
     assert b.import_power_kw and b.export_power_kw and b.duration_h and b.cycles_per_day
     battery = dispatch.Battery(
@@ -317,14 +314,14 @@ def simulation(layout: BessLayout, inputs: RefreshInputs, prices: wh.WindowPrice
         round_trip_efficiency_frac=b.round_trip_efficiency_frac)
     day_index = pd.factorize(frame[periods.SETTLEMENT_DATE])[0].astype(np.int64)
     problem = dispatch.DispatchProblem(
-        demand_mwh=demand, import_cost_gbp_per_mwh=rates.import_cost_gbp_per_mwh(price, bands.codes),
+        demand_mwh=demand, import_cost_gbp_per_mwh=rates.import_cost_gbp_per_mwh(price),
         band_code=bands.codes, day_index=day_index, vlp_gbp_per_mwh=b.vlp_payment_gbp_per_mwh,
         battery=battery, site_import_limit_mwh=import_limit_mwh)
     breach = None
     if import_limit_mwh is not None and (found := demand_above_limit(demand, import_limit_mwh)):
         breach = found.describe(import_limit_mwh)
-    return Simulation(problem, price, rates, demand_source, breach, dict(bands.stand_ins),
-                      from_hh)
+    return Simulation(problem, price, rates, charges.demand_source, breach,
+                      dict(bands.stand_ins), charges.demand_from_hh)
 
 
 def peak_import_note(problem: dispatch.DispatchProblem,
@@ -352,20 +349,17 @@ def validation_notes(layout: BessLayout, inputs: RefreshInputs, warehouse: wh.Pr
                      f"since April 2023 the demand residual is per day, so {per_mwh} should "
                      "hold only a remaining per-MWh element (often 0)")
     capacity_cell = layout.input("agreed_import_capacity_kva").cell
-    if site.agreed_import_capacity_kva is not None and inputs.voltage is not None:
+    if site.agreed_import_capacity_kva is not None and inputs.voltage in (VoltageLevel.LV,
+                                                                          VoltageLevel.HV):
         year = periods.charging_year_of(inputs.window_end or today)
-        band = None
-        for candidate in (year, *HELD_BAND_YEARS):
-            band = find_residual_band(inputs.area, inputs.voltage,
-                                      site.agreed_import_capacity_kva, candidate)
-            if band is not None:
-                break
-        if band is None:
-            notes.append(f"no residual band thresholds held for {inputs.area.dno}")
-        else:
-            held = "" if band.charging_year == year else f" (nearest held to {year})"
-            notes.append(f"{capacity_cell} {site.agreed_import_capacity_kva:,g} kVA falls in "
-                         f"{band.describe()}{held}")
+        held = charge_tables.threshold_years()
+        at = year if year in held else min(held, key=lambda y: abs(int(y[:4]) - int(year[:4])))
+        family = "hv site specific" if inputs.voltage is VoltageLevel.HV else "lv site specific"
+        band = charge_tables.residual_band(at, family, site.agreed_import_capacity_kva)
+        assert band is not None
+        nearest = "" if at == year else f" (nearest held to {year})"
+        notes.append(f"{capacity_cell} {site.agreed_import_capacity_kva:,g} kVA falls in "
+                     f"{band.describe()}{nearest}")
     b = inputs.battery
     battery_ready = all((b.import_power_kw, b.export_power_kw, b.duration_h, b.cycles_per_day))
     demand_ready = inputs.annual_demand_mwh or layout.hh_data_tab in tables
@@ -379,8 +373,8 @@ def validation_notes(layout: BessLayout, inputs: RefreshInputs, warehouse: wh.Pr
                                end_cell)
     prices = wh.window_prices(warehouse, window, start_cell, end_cell, site.price_basis,
                               layout.input("price_basis").cell)
-    charges = site_charges(layout, inputs, window)
-    sim = simulation(layout, inputs, prices, tables, charges.import_limit_mwh)
+    charges = site_charges(layout, inputs, prices.frame, tables, simulate=True)
+    sim = simulation(layout, inputs, prices, charges)
     schedules = {Method.GREEDY: dispatch.greedy_schedule(sim.problem)}
     try:  # within the refresh's time budget, as a refresh would
         schedules[Method.OPTIMAL] = dispatch.optimal_schedule(sim.problem, deadline=deadline)

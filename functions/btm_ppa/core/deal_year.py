@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from btm_ppa.core.dispatch import DispatchProblem, Schedule, no_battery
-from btm_ppa.core.simulation import ChargeRates, value_schedule
+from btm_ppa.core.simulation import ChargeRates, PeriodRates, value_schedule
 from btm_ppa.core.valuation import StreamFigures
 
 FloatArray = npt.NDArray[np.float64]
@@ -61,7 +61,7 @@ Dispatcher = Callable[[DispatchProblem], Schedule]
 
 
 def year_figures(problem: DispatchProblem, schedule: Schedule,
-                 energy_price_gbp_per_mwh: FloatArray, rates: ChargeRates,
+                 energy_price_gbp_per_mwh: FloatArray, rates: ChargeRates | PeriodRates,
                  fixed_charges_gbp: float) -> YearFigures:
     """A price year's lines for one schedule; the site's fixed and capacity charges
     (``fixed_charges_gbp``) count as network costs, with or without the battery."""
@@ -94,7 +94,7 @@ def sized(problem: DispatchProblem, power_mw: float, capacity_mwh: float) -> Dis
 
 
 def capacity_points(problem: DispatchProblem, dispatcher: Dispatcher,
-                    energy_price_gbp_per_mwh: FloatArray, rates: ChargeRates,
+                    energy_price_gbp_per_mwh: FloatArray, rates: ChargeRates | PeriodRates,
                     fixed_charges_gbp: float,
                     capacities: Sequence[float] = VALUATION_POINTS) -> dict[float, YearFigures]:
     """The year's figures with the battery's usable capacity at each share of nameplate."""

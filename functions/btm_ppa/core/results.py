@@ -148,13 +148,19 @@ def result_table(stream1: StreamFigures, stream2: StreamFigures) -> ResultTable:
     return ResultTable(round_stream(stream1), round_stream(stream2))
 
 
-def with_fixed_charges(table: ResultTable, fixed: FixedCharges) -> ResultTable:
-    """Stream 1 with the window's fixed and capacity charges added: DUoS (fixed +
-    capacity) to row 55, the TNUoS residual to row 56, each rounded to the penny on its
-    own, so total cost rises by exactly those two amounts. Stream 2 is unchanged: the
-    site pays these charges with or without the battery."""
-    stream1 = replace(
-        table.stream1,
-        duos_cost_gbp=table.stream1.duos_cost_gbp + pennies(fixed.duos_gbp),
-        tnuos_bsuos_cost_gbp=table.stream1.tnuos_bsuos_cost_gbp + pennies(fixed.tnuos_gbp))
-    return ResultTable(stream1, table.stream2)
+def with_fixed_charges(table: ResultTable, fixed: FixedCharges,
+                       stream2: FixedCharges | None = None) -> ResultTable:
+    """Both streams with the window's fixed and capacity charges added: DUoS (fixed +
+    capacity + exceeded capacity) to row 55, the TNUoS residual (and Triad charge) to row
+    56, each rounded to the penny on its own, so total cost rises by exactly those
+    amounts. ``fixed`` is what the site pays without the battery (Stream 1); ``stream2``
+    what the battery adds (a higher agreed capacity, a higher residual band)."""
+
+    def add(result: StreamResult, charges: FixedCharges | None) -> StreamResult:
+        if charges is None:
+            return result
+        return replace(
+            result, duos_cost_gbp=result.duos_cost_gbp + pennies(charges.duos_gbp),
+            tnuos_bsuos_cost_gbp=result.tnuos_bsuos_cost_gbp + pennies(charges.tnuos_gbp))
+
+    return ResultTable(add(table.stream1, fixed), add(table.stream2, stream2))

@@ -33,8 +33,40 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class PeriodRates:
+    """Charges on each MWh metered at the site in each settlement period, besides the
+    energy price, and the loss factor the energy price is paid on. [£/MWh]
+
+    Rates that are levied on volumes adjusted for losses (BSUoS, CfD, AAHEDC ...) come
+    with the loss factor already folded in, so every rate applies to metered MWh.
+    """
+
+    duos_gbp_per_mwh: FloatArray  # the period's band rate
+    tnuos_gbp_per_mwh: FloatArray
+    bsuos_gbp_per_mwh: FloatArray
+    ccl_gbp_per_mwh: FloatArray
+    ro_gbp_per_mwh: FloatArray
+    fit_gbp_per_mwh: FloatArray
+    other_levies_gbp_per_mwh: FloatArray  # CfD + CM + AAHEDC + Nuclear RAB
+    loss_factor: FloatArray  # energy is bought on metered MWh x this
+
+    def charges_gbp_per_mwh(self) -> FloatArray:
+        """Every per-MWh charge of each period, energy excluded. [£/MWh]"""
+        return (self.duos_gbp_per_mwh + self.tnuos_gbp_per_mwh + self.bsuos_gbp_per_mwh
+                + self.ccl_gbp_per_mwh + self.ro_gbp_per_mwh + self.fit_gbp_per_mwh
+                + self.other_levies_gbp_per_mwh)
+
+    def import_cost_gbp_per_mwh(self, energy_price_gbp_per_mwh: FloatArray,
+                                band_code: npt.NDArray[np.integer] | None = None) -> FloatArray:
+        """Full cost of importing 1 metered MWh in each period: energy x loss factor +
+        every charge. [£/MWh]"""
+        del band_code  # the rates are already per period
+        return energy_price_gbp_per_mwh * self.loss_factor + self.charges_gbp_per_mwh()
+
+
+@dataclass(frozen=True)
 class ChargeRates:
-    """Per-MWh charges on every MWh imported, besides the system buy price. [£/MWh]"""
+    """Flat per-MWh charges on every MWh imported, besides the system buy price. [£/MWh]"""
 
     duos_gbp_per_mwh: Mapping[DuosBand, float]
     tnuos_gbp_per_mwh: float
@@ -48,6 +80,17 @@ class ChargeRates:
         """TNUoS + BSUoS + CCL + RO + FiT."""
         return (self.tnuos_gbp_per_mwh + self.bsuos_gbp_per_mwh + self.ccl_gbp_per_mwh
                 + self.ro_gbp_per_mwh + self.fit_gbp_per_mwh)
+
+    def per_period(self, band_code: npt.NDArray[np.integer]) -> PeriodRates:
+        """The same rates in every period (loss factor 1)."""
+        n = len(band_code)
+        full = lambda v: np.full(n, float(v))  # noqa: E731
+        return PeriodRates(
+            duos_gbp_per_mwh=np.array([self.duos_gbp_per_mwh[b] for b in BANDS])[band_code],
+            tnuos_gbp_per_mwh=full(self.tnuos_gbp_per_mwh),
+            bsuos_gbp_per_mwh=full(self.bsuos_gbp_per_mwh), ccl_gbp_per_mwh=full(self.ccl_gbp_per_mwh),
+            ro_gbp_per_mwh=full(self.ro_gbp_per_mwh), fit_gbp_per_mwh=full(self.fit_gbp_per_mwh),
+            other_levies_gbp_per_mwh=full(0.0), loss_factor=full(1.0))
 
     def import_cost_gbp_per_mwh(self, energy_price_gbp_per_mwh: FloatArray,
                                 band_code: npt.NDArray[np.integer]) -> FloatArray:
@@ -65,31 +108,38 @@ class SimulatedValuation:
 
 
 def _block(energy_mwh: FloatArray, band_code: npt.NDArray[np.integer],
-           rates: ChargeRates) -> CostBlock:
+           rates: PeriodRates) -> CostBlock:
     total = float(energy_mwh.sum())
-    by_band = np.bincount(band_code, weights=energy_mwh, minlength=len(BANDS))
 
-    def line(volume: float, rate: float) -> BlockLine:
-        return BlockLine(volume, float(pennies(volume * rate)))
+    def line(rate: FloatArray, rows: npt.NDArray[np.bool_] | None = None) -> BlockLine:
+        e = energy_mwh if rows is None else energy_mwh[rows]
+        r = rate if rows is None else rate[rows]
+        return BlockLine(float(e.sum()) if rows is not None else total,
+                         float(pennies(float(e @ r))))
 
     return CostBlock(
-        duos={b: line(float(by_band[i]), rates.duos_gbp_per_mwh[b]) for i, b in enumerate(BANDS)},
-        tnuos=line(total, rates.tnuos_gbp_per_mwh), bsuos=line(total, rates.bsuos_gbp_per_mwh),
-        ccl=line(total, rates.ccl_gbp_per_mwh), ro=line(total, rates.ro_gbp_per_mwh),
-        fit=line(total, rates.fit_gbp_per_mwh),
+        duos={b: line(rates.duos_gbp_per_mwh, band_code == i) for i, b in enumerate(BANDS)},
+        tnuos=line(rates.tnuos_gbp_per_mwh), bsuos=line(rates.bsuos_gbp_per_mwh),
+        ccl=line(rates.ccl_gbp_per_mwh), ro=line(rates.ro_gbp_per_mwh),
+        fit=line(rates.fit_gbp_per_mwh), other_levies=line(rates.other_levies_gbp_per_mwh),
     )
 
 
 def _system_buy(energy_mwh: FloatArray, price: FloatArray) -> SystemBuyLine:
+    """Metered volume and its energy cost (``price`` per metered MWh, losses included)."""
     volume = float(energy_mwh.sum())
     cost = float(energy_mwh @ price)
     return SystemBuyLine(cost / volume if volume else None, volume, cost)
 
 
 def value_schedule(problem: DispatchProblem, schedule: Schedule,
-                   energy_price_gbp_per_mwh: FloatArray, rates: ChargeRates,
+                   energy_price_gbp_per_mwh: FloatArray, rates: ChargeRates | PeriodRates,
                    ppa_gbp_per_mwh: float) -> SimulatedValuation:
-    """Blocks, system buy rows (at the price basis's energy price) and both streams."""
+    """Blocks, system buy rows (at the price basis's energy price, on metered volume x
+    loss factor) and both streams."""
+    if isinstance(rates, ChargeRates):
+        rates = rates.per_period(problem.band_code)
+    energy_price_gbp_per_mwh = energy_price_gbp_per_mwh * rates.loss_factor
     grid = schedule.grid_to_site_mwh(problem)
     charge, supplied2 = schedule.charge_mwh, schedule.discharge_mwh
     non_bess = _block(grid, problem.band_code, rates)

@@ -32,6 +32,8 @@ class CostBlock:
     ccl: BlockLine
     ro: BlockLine
     fit: BlockLine
+    #: CfD + Capacity Market + AAHEDC + Nuclear RAB (row 38); none on a layout before 3.
+    other_levies: BlockLine = BlockLine(0.0, 0.0)
 
     @property
     def band_volume_mwh(self) -> dict[DuosBand, float]:
@@ -52,8 +54,9 @@ class CostBlock:
 
     @property
     def levies_cost_gbp(self) -> float:
-        """CCL + RO + FiT. [£]"""
-        return self.ccl.cost_gbp + self.ro.cost_gbp + self.fit.cost_gbp
+        """CCL + RO + FiT + the other per-MWh levies (CfD, CM, AAHEDC, Nuclear RAB). [£]"""
+        return (self.ccl.cost_gbp + self.ro.cost_gbp + self.fit.cost_gbp
+                + self.other_levies.cost_gbp)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class StreamFigures:
     energy_cost_gbp: float  # at system buy price
     duos_cost_gbp: float
     tnuos_bsuos_cost_gbp: float
-    levies_cost_gbp: float  # CCL + RO + FiT
+    levies_cost_gbp: float  # CCL + RO + FiT + CfD + CM + AAHEDC + Nuclear RAB
 
 
 @dataclass(frozen=True)

@@ -61,5 +61,8 @@ def parse_time_bands(rows: list[dict[str, str]]) -> TimeBandTable:
 
 @functools.cache
 def read_time_bands() -> TimeBandTable:
-    """DUoS time bands of all GSP groups, charging years 2024/25 to 2026/27."""
-    return parse_time_bands(_rows(TIME_BANDS_FILE))
+    """DUoS time bands of all GSP groups, charging years 2022/23 to 2026/27 (the
+    charges folder's table; the older 2024/25-2026/27 file is kept for its cross-check)."""
+    from btm_ppa.reference.charge_tables import time_bands
+
+    return TimeBandTable(time_bands())

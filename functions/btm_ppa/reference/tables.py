@@ -120,16 +120,15 @@ def lookup(group: GspGroup, day: dt.date, tariff: str | None = None,
            list_tariffs: bool = False) -> dict[str, Any]:
     """DNO, GSP group, the day's time bands, a tariff's unit rates if asked (or why they are
     not held), and the tariffs held if asked."""
+    from btm_ppa.reference.charge_tables import time_band_texts
+
     bands, own = reference.read_time_bands().for_year(group.gsp_group_id, charging_year_of(day))
-    table = _parsed("duos_time_bands")[0]
-    row = table[(table["gsp_group_id"] == group.gsp_group_id)
-                & (table["charging_year"] == bands.charging_year)].iloc[0]
+    texts = time_band_texts(group.gsp_group_id, bands.charging_year)
     result: dict[str, Any] = {
         "gsp_group_id": group.gsp_group_id, "gsp_group_name": group.name,
         "distributor_id": group.distributor_id, "dno": group.dno,
         "time_bands_charging_year": bands.charging_year + ("" if own else " (nearest held)"),
-        "weekday": {b: row[f"weekday_{b}"] for b in ("red", "amber", "green")},
-        "weekend": {b: row[f"weekend_{b}"] for b in ("red", "amber", "green")},
+        "weekday": texts["weekday"], "weekend": texts["weekend"],
     }
     if tariff:
         rates = published_rates(group, tariff, day, tariff_cell="--tariff")

@@ -1,18 +1,20 @@
-"""The worked example of seed 004 (BtM PPA final demand model), units corrected.
+"""The worked example of seed 004 (BtM PPA final demand model), on 2023/24's real
+charges (issue 21).
 
-Corrections to the seed, so the example does not inherit its errors:
-- the BESS block's Amber and Green DUoS were costed at 2.05 and 0.11 "£/MWh", which are
-  p/kWh; at £20.50/MWh and £1.10/MWh, 362 MWh and 721 MWh cost £7,421 and £793
-  (the seed showed £742 and £79);
-- DUoS unit rates are entered once, in p/kWh, in B10:D10 (17.64 / 2.05 / 0.11).
+What is the seed's: the non-BESS volumes 2 / 2,549 / 2,029 MWh (4,580 MWh), BESS charging
+1,083 MWh of which 921 MWh is discharged (85 % round trip), PPA £150/MWh, VLP £15/MWh
+(seed 001's average), 5,500 MWh/yr of demand, the FiT levy £11.50/MWh (no FiT table is
+held: it stays a typed input). The battery (2.5 MW for 2 h, one cycle a day) is an
+assumption: the seed gives none.
 
-Everything else is the seed's as published: non-BESS volumes 2 / 2,549 / 2,029 MWh
-(4,580 MWh) and costs; BESS charging 1,083 MWh with its levy rates and costs; 921 MWh
-discharged, so 85 % round trip; PPA £150/MWh; VLP £15/MWh (seed 001's average).
-The non-BESS costs other than system buy sum to £214,973 (= £717,778 - £502,805).
-The battery (2.5 MW for 2 h, one cycle a day) is an assumption: the seed gives none.
-The site is in North Western (ENWL), whose non-domestic red rate (17.649 p/kWh in
-2025/26) is the seed's 17.64 p/kWh.
+What is not the seed's (the seed's rates were not 2023's: RO £61.90/MWh where 2023/24's
+is £27.68, BSUoS £4.50 where the fixed tariff was £13.41 then £14.03): the window is the
+2023/24 charging year; the site (North Western, LV, 1,500 kVA agreed capacity, so LV Site
+Specific Band 4) has its DUoS tariff, unit rates, fixed, capacity and TNUoS residual
+charges, BSUoS, CCL and RO left blank, so every period takes the tables' rate; and the
+block costs of the `sheet` method are the seed's volumes at those rates (DUoS 7.456 /
+1.432 / 0.131 p/kWh; BSUoS at the mean of the two half-years, £13.72/MWh; CCL £7.75; RO
+£27.6757; FiT £11.50).
 """
 
 from __future__ import annotations
@@ -25,31 +27,28 @@ from btm_ppa.sheet.workbook import CellValue
 EXAMPLE_INPUTS: dict[str, CellValue] = {
     "mpan_core": "1600123456785",
     "dno_area": "North Western",
-    "duos_tariff": "Non-Domestic Aggregated or CT Band 1",
+    "duos_tariff": None,  # blank: from B9 and B11 (LV Site Specific Band 4)
     "voltage_level": "LV",
-    "duos_red_p_per_kwh": 17.64,
-    "duos_amber_p_per_kwh": 2.05,
-    "duos_green_p_per_kwh": 0.11,
+    "duos_red_p_per_kwh": None,  # blank: the tariff's rate in each charging year
+    "duos_amber_p_per_kwh": None,
+    "duos_green_p_per_kwh": None,
     "import_power_kw": 2500,
     "export_power_kw": 2500,
     "duration_h": 2,
     "cycles_per_day": 1,
     "round_trip_efficiency_pct": 85,
     "vlp_payment_gbp_per_mwh": 15,
-    "window_start": dt.date(2023, 1, 1),
-    "window_end": dt.date(2023, 12, 31),
+    "window_start": dt.date(2023, 4, 1),
+    "window_end": dt.date(2024, 3, 31),
     "method": "sheet",
     "annual_demand_mwh": 5500,
     "ppa_price_gbp_per_mwh": 150,
-    "tnuos_gbp_per_mwh": 0,
-    "bsuos_gbp_per_mwh": 4.50,
-    "ccl_gbp_per_mwh": 7.75,
-    "ro_gbp_per_mwh": 61.90,
+    "tnuos_gbp_per_mwh": None,  # blank: no per-MWh TNUoS for half-hourly demand
+    "bsuos_gbp_per_mwh": None,  # blank: the fixed tariff of each half-year
+    "ccl_gbp_per_mwh": None,
+    "ro_gbp_per_mwh": None,
     "fit_gbp_per_mwh": 11.50,
-    # Site charges and price basis: blank in the seed. Blank charges are looked up where
-    # the shipped statements hold them (none for 2023, so they count as zero); no agreed
-    # capacity means no import limit; blank basis = system buy.
-    "agreed_import_capacity_kva": None,
+    "agreed_import_capacity_kva": 1500,
     "power_factor": None,
     "tnuos_residual_gbp_per_day": None,
     "duos_fixed_gbp_per_day": None,
@@ -61,14 +60,21 @@ EXAMPLE_INPUTS: dict[str, CellValue] = {
     "dispatch_chart_week": None,  # the window's first week
 }
 
+#: 2023/24 rates the `sheet` method's block costs are priced at. [£/MWh]
+_DUOS_2023_GBP_PER_MWH = {"red_duos": 74.56, "amber_duos": 14.32, "green_duos": 1.31}
+_LEVIES_2023_GBP_PER_MWH = {"tnuos": 0.0, "bsuos": 13.72, "ccl": 7.75, "ro": 27.6757,
+                            "fit": 11.50}
+_NON_BESS_MWH = {"red_duos": 2, "amber_duos": 2549, "green_duos": 2029}
+_BESS_MWH = {"red_duos": 0, "amber_duos": 362, "green_duos": 721}
+
+
+def _blocks() -> dict[str, tuple[float, float, float, float]]:
+    rates = {**_DUOS_2023_GBP_PER_MWH, **_LEVIES_2023_GBP_PER_MWH}
+    volumes = {k: (_NON_BESS_MWH[k], _BESS_MWH[k]) for k in _NON_BESS_MWH}
+    volumes.update({k: (4580, 1083) for k in _LEVIES_2023_GBP_PER_MWH})
+    return {k: (v1, round(v1 * rates[k], 2), v2, round(v2 * rates[k], 2))
+            for k, (v1, v2) in volumes.items()}
+
+
 #: Block rows: (non-BESS volume MWh, non-BESS cost £, BESS volume MWh, BESS cost £).
-EXAMPLE_BLOCKS: dict[str, tuple[float, float, float, float]] = {
-    "red_duos": (2, 376, 0, 0),
-    "amber_duos": (2549, 52254, 362, 7421),
-    "green_duos": (2029, 2232, 721, 793),
-    "tnuos": (4580, 0, 1083, 0),
-    "bsuos": (4580, 20609, 1083, 4874),
-    "ccl": (4580, 39203, 1083, 8394),
-    "ro": (4580, 66408, 1083, 67047),
-    "fit": (4580, 33891, 1083, 12456),
-}
+EXAMPLE_BLOCKS: dict[str, tuple[float, float, float, float]] = _blocks()

@@ -52,13 +52,14 @@ class BatteryInputs:
 
 @dataclass(frozen=True)
 class LevyRates:
-    """Per-MWh charges on every MWh imported (F31, F32, F35-F37). [£/MWh]"""
+    """Per-MWh charges on every MWh imported (F31, F32, F35-F37); None where blank: the
+    table's rate of each period then applies. [£/MWh]"""
 
-    tnuos_gbp_per_mwh: float
-    bsuos_gbp_per_mwh: float
-    ccl_gbp_per_mwh: float
-    ro_gbp_per_mwh: float
-    fit_gbp_per_mwh: float
+    tnuos_gbp_per_mwh: float | None
+    bsuos_gbp_per_mwh: float | None
+    ccl_gbp_per_mwh: float | None
+    ro_gbp_per_mwh: float | None
+    fit_gbp_per_mwh: float | None
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ class RefreshInputs:
     area: GspGroup
     voltage: VoltageLevel | None
     duos_tariff: str | None
-    duos_p_per_kwh: dict[DuosBand, float]
-    duos_gbp_per_mwh: dict[DuosBand, float]
+    duos_p_per_kwh: dict[DuosBand, float | None]  # None: blank, the table's rate applies
+    duos_gbp_per_mwh: dict[DuosBand, float | None]
     battery: BatteryInputs
     levies: LevyRates
     window_start: dt.date | None
@@ -279,7 +280,8 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         area=area, voltage=voltage,
         duos_tariff=cellparse.parse_text(snapshot.get(layout.input("duos_tariff").cell)),
         duos_p_per_kwh=duos_p,
-        duos_gbp_per_mwh={band: p_per_kwh_to_gbp_per_mwh(duos_p[band]) for band in BANDS},
+        duos_gbp_per_mwh={band: None if duos_p[band] is None
+                          else p_per_kwh_to_gbp_per_mwh(duos_p[band]) for band in BANDS},
         battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
         window_end=window_end, method=method, annual_demand_mwh=annual_demand,
         ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess, site=site,
@@ -298,23 +300,24 @@ def _implied(line: BlockLine) -> float | None:
     return None
 
 
-def _check_duos_units(layout: BessLayout, duos_p: dict[DuosBand, float],
+def _check_duos_units(layout: BessLayout, duos_p: dict[DuosBand, float | None],
                       non_bess: CostBlock | None, bess: CostBlock | None,
                       collect: _Collector) -> None:
     """Red >= Amber >= Green, rates plausible in p/kWh, block costs costed in £/MWh."""
     cell = {band: layout.input(f"duos_{band}_p_per_kwh").cell for band in BANDS}
-    for band in BANDS:
-        if duos_p[band] > _MAX_PLAUSIBLE_P_PER_KWH:
+    typed = {band: rate for band, rate in duos_p.items() if rate is not None}
+    for band, rate in typed.items():
+        if rate > _MAX_PLAUSIBLE_P_PER_KWH:
             collect.add(InputError(
-                cell[band], duos_p[band],
+                cell[band], rate,
                 f"a DUoS rate in p/kWh (real {band} rates are below {_MAX_PLAUSIBLE_P_PER_KWH:g} "
-                f"p/kWh; {duos_p[band]:g} p/kWh would be £{duos_p[band] * 10:,.2f}/MWh)",
+                f"p/kWh; {rate:g} p/kWh would be £{rate * 10:,.2f}/MWh)",
                 "looks like £/MWh typed where p/kWh is expected"))
     for higher, lower in ((DuosBand.RED, DuosBand.AMBER), (DuosBand.AMBER, DuosBand.GREEN)):
-        if duos_p[higher] < duos_p[lower]:
+        if higher in typed and lower in typed and typed[higher] < typed[lower]:
             collect.add(InputError(
-                cell[higher], duos_p[higher],
-                f"{higher} >= {lower} ({cell[lower]} is {duos_p[lower]:g} p/kWh); all three "
+                cell[higher], typed[higher],
+                f"{higher} >= {lower} ({cell[lower]} is {typed[lower]:g} p/kWh); all three "
                 "in p/kWh, as the charging statements publish them",
                 f"({higher} DUoS) is below {lower}"))
     if collect.errors:
@@ -324,7 +327,9 @@ def _check_duos_units(layout: BessLayout, duos_p: dict[DuosBand, float],
             continue
         for band in BANDS:
             implied = _implied(block.duos[band])
-            site = p_per_kwh_to_gbp_per_mwh(duos_p[band])
+            if band not in typed:
+                continue
+            site = p_per_kwh_to_gbp_per_mwh(typed[band])
             if implied is not None and _tenfold_below(implied, site):
                 row = layout.block_row(f"{band}_duos")
                 cost = spec_block.cost_cell(row).cell
@@ -348,6 +353,8 @@ def _check_levy_units(layout: BessLayout, rates: dict[str, float], non_bess: Cos
             continue
         spec = layout.input(row.rate_input)
         rate = rates[row.rate_input]
+        if rate is None:
+            continue
         line_nb = getattr(non_bess, row.key)
         line_bess = getattr(bess, row.key)
         for line, block in ((line_nb, layout.non_bess), (line_bess, layout.bess)):
