@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from btm_ppa import interrupts
 from btm_ppa.budgets import (
     BUDGET_ENV,
     DEFAULT_BUDGET_S,
@@ -23,7 +22,7 @@ from btm_ppa.budgets import (
     deal_budget_s,
     refresh_budget_s,
 )
-from btm_ppa.core import dispatch, periods
+from btm_ppa.core import dispatch, interrupts, periods
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
 from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges

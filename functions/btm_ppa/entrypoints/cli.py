@@ -16,10 +16,10 @@ from typing import Any
 
 from rich.console import Console
 
-from btm_ppa import interrupts
 from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
 from btm_ppa.adapters.elexon import ELEXON_BASE_URL, ElexonClient
 from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+from btm_ppa.core import interrupts
 from btm_ppa.core.simulation import rounded_schedule
 from btm_ppa.core.vocab import Method
 from btm_ppa.core.wear import WearInputs, capital_recovery_factor, wear_cost_gbp_per_mwh

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import traceback
 
-from btm_ppa import interrupts
+from btm_ppa.core import interrupts
 from btm_ppa.errors import ExitCode  # the standard library only, like interrupts
 
 INTERRUPTED = ExitCode.INTERRUPTED  # 130: 128 + SIGINT, as shells report it
