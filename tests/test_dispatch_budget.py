@@ -85,5 +85,7 @@ def test_a_read_past_its_own_budget_writes_nothing_and_says_why(example_xlsx, wa
     monkeypatch.setattr(refresh_module, "READ_BUDGET_S", 0.0)
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=60)
     assert not outcome.ok and isinstance(outcome.error, RefreshTimeoutError)
-    assert "reading the workbook took" in outcome.status and not outcome.writes
-    assert cell_values(example_xlsx) == before
+    assert "reading the workbook took" in outcome.status
+    after = cell_values(example_xlsx)  # only the status row says why (issue 26: a timeout's
+    assert {k for k in before.keys() | after.keys()  # row 62, figures kept, marked stale)
+            if before.get(k) != after.get(k)} <= {f"{c}62" for c in "BCDE"}
