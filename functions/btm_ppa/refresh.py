@@ -160,7 +160,15 @@ def _stale_if_edited(workbook: Workbook, tab: str, layout: BessLayout, snapshot:
     """Sheets has no transaction: an edit that landed while the results were written marks
     them stale, by cell (``sheet/stale.py``), and the caller runs the refresh again."""
     check = getattr(workbook, "changed_since_read", None)
-    changed = check({w.address for w in outcome.writes}) if check is not None else []
+    written = {w.address for w in outcome.writes if w.tab in (None, tab)}
+    # Cells this write put on other tabs (the Deal tab's results), and tabs it replaced whole,
+    # are not an analyst's edit.
+    elsewhere: dict[str, set[str]] = {}
+    for w in outcome.writes:
+        if w.tab not in (None, tab):
+            elsewhere.setdefault(w.tab, set()).add(w.address)
+    changed = (check(written, elsewhere=elsewhere, replaced=set(outcome.tables))
+               if check is not None else [])
     if not changed:
         return outcome
     writes, error = stale_after_edit(layout, snapshot, outcome.writes, changed,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import google.auth
@@ -166,21 +166,21 @@ class SheetsWorkbook:
                                                  "majorDimension": "ROWS"}))
         return [vr.get("values", []) for vr in body.get("valueRanges", [])]
 
-    def changed_since_read(self, written: set[str]) -> list[str]:
-        """After a write: the cells (A1) and optional tabs that differ from the first read,
-        leaving out the cells written. Sheets has no transaction: read once more after
-        writing (a check before left the moment up to the write open), and the refresh
-        marks its figures stale, naming the cells, when this finds one."""
+    def changed_since_read(self, written: set[str], *, elsewhere: Mapping[str, set[str]] | None = None,
+                           replaced: Collection[str] = ()) -> list[str]:
+        """After a write: the cells (A1) and optional tabs that differ from the first read, less
+        what the write set (Sheets has no transaction: an edit found here marks results stale)."""
         if not self._read_ranges:
             return []
         again = self._batch_get(self._read_ranges)
         before = _cells(self._read_values[:1], self._read_origin, written)
         after = _cells(again[:1], self._read_origin, written)
-        changed = sorted((a for a in before.keys() | after.keys() if before.get(a) != after.get(a)),
-                         key=lambda a: (a1_to_rowcol(a)[0], a1_to_rowcol(a)[1]))
-        changed += [r.split("!")[0].strip("'") for r, old, new in
-                    zip(self._read_ranges[1:], self._read_values[1:], again[1:], strict=False)
-                    if old != new]
+        changed = sorted({a for a, _ in before.items() ^ after.items()}, key=a1_to_rowcol)
+        for r, old, new in zip(self._read_ranges[1:], self._read_values[1:], again[1:], strict=False):
+            name = r.split("!")[0].strip("'")  # a tab the write replaced whole is backend-owned
+            skip = (elsewhere or {}).get(name, set())
+            if name not in replaced and _cells([old], (1, 1), skip) != _cells([new], (1, 1), skip):
+                changed.append(name)
         if changed:
             self.inputs_changed = True
         return changed
