@@ -766,3 +766,136 @@ def test_an_implausible_bm_unit_capacity_is_refused_by_record(capacity):
     with pytest.raises(RegisterError, match="record 5 \\(generationCapacity\\)") as info:
         parse_bm_units(records)
     assert "finite number of MW from -10,000 to 10,000" in info.value.message
+
+
+# --- saved formula results survive every save, on every tab ------------------------------
+
+WEEK = {"window_start": "2023-06-01", "window_end": "2023-06-07"}
+
+
+def _with_saved_results(path: Path, formulas: dict[str, dict[str, tuple[str, object]]]) -> None:
+    """Formulas and their saved results on several tabs, as Excel or LibreOffice save them
+    (openpyxl saves a formula with an empty result; its XML is patched here)."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    for tab, cells in formulas.items():
+        sheet = book[tab] if tab in book.sheetnames else book.create_sheet(tab)
+        for address, (formula, _result) in cells.items():
+            sheet[address] = formula
+    order = book.sheetnames
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        items = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    for tab, cells in formulas.items():
+        member = f"xl/worksheets/sheet{order.index(tab) + 1}.xml"
+
+        def saved(match, cells=cells):
+            if match.group(2) not in cells:
+                return match.group(0)
+            result = cells[match.group(2)][1]
+            if isinstance(result, str):  # a text result: t="str" on the cell
+                head = re.sub(r' t="[^"]*"', "", match.group(1)).replace(
+                    f'r="{match.group(2)}"', f'r="{match.group(2)}" t="str"', 1)
+                return f"{head}<v>{result}</v>"
+            return f"{match.group(1)}<v>{result!r}</v>"
+
+        xml = re.sub(r'(<c r="([A-Z]+\d+)"[^>]*><f>[^<]*</f>)<v ?/>', saved,
+                     items[member].decode())
+        items[member] = xml.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in items.items():
+            out.writestr(name, data)
+    values = openpyxl.load_workbook(path, data_only=True)
+    assert all(values[tab][a].value == r for tab, cells in formulas.items()
+               for a, (_f, r) in cells.items())
+
+
+def _week_with_formulas(path: Path) -> dict[str, dict[str, tuple[str, object]]]:
+    """The worked example over one June week with a formula in an input cell (its saved
+    result 150), an HH Data tab of formulas (each 400 kWh) and an analyst's own tab."""
+    from btm_ppa.core import periods
+    from tests.conftest import cell, set_cells
+
+    set_cells(path, {cell(k): v for k, v in WEEK.items()} | {cell("method"): "greedy"})
+    frame = periods.settlement_periods(dt.date(2023, 6, 1), dt.date(2023, 6, 7))
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    hh = book.create_sheet("HH Data")
+    hh.append(["Date", "Settlement period", "Demand (kWh)"])
+    for day, sp in zip(frame["settlement_date"], frame["settlement_period"], strict=True):
+        hh.append([day, int(sp), None])
+    book.save(path)
+    formulas = {
+        "BESS": {cell("ppa_price_gbp_per_mwh"): ("=100+50", 150.0)},
+        "HH Data": {f"C{r}": (f"=B{r}*0+400", 400.0) for r in range(2, len(frame) + 2)},
+        "Notes": {"A1": ('="my "&"note"', "my note"), "B2": ("=6*7", 42.0)},
+    }
+    _with_saved_results(path, formulas)
+    return formulas
+
+
+def _saved(path: Path, formulas: dict[str, dict[str, tuple[str, object]]]) -> dict[str, object]:
+    import openpyxl
+
+    texts, values = openpyxl.load_workbook(path), openpyxl.load_workbook(path, data_only=True)
+    return {f"{tab}!{a}": (texts[tab][a].value, values[tab][a].value)
+            for tab, cells in formulas.items() for a in cells}
+
+
+@pytest.mark.parametrize("path", ["refresh", "export", "vlp-register", "http"])
+def test_a_save_keeps_every_formula_and_its_saved_result_on_every_tab(
+        path, example_xlsx, store_path, tmp_path, monkeypatch):
+    """vlp-register dropped the BESS tab's saved results (the next refresh then refused
+    the formula input it had accepted) and a refresh dropped HH Data's."""
+    from btm_ppa.reference.files import data_path
+
+    formulas = _week_with_formulas(example_xlsx)
+    expected = {f"{tab}!{a}": (f, r) for tab, cells in formulas.items()
+                for a, (f, r) in cells.items()}
+    assert _saved(example_xlsx, formulas) == expected
+    refresh = ["refresh", "--workbook", str(example_xlsx), "--warehouse", str(store_path)]
+    if path == "refresh":
+        assert main(refresh) == 0
+    elif path == "export":
+        assert main([*refresh, "--export-schedule", str(tmp_path / "s.csv")]) == 0
+    elif path == "vlp-register":
+        sample = data_path("elexon_bmunits_storage_sample.json")
+        assert main(["vlp-register", "--from", str(sample), "--workbook", str(example_xlsx),
+                     "--warehouse", str(store_path)]) == 0
+    else:
+        import functions_framework
+
+        from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+        from btm_ppa.entrypoints import runtime
+
+        monkeypatch.setenv("BTM_PPA_WORKBOOK_ROOT", str(example_xlsx.parent))
+        monkeypatch.setenv("BTM_PPA_AUTH", "off")
+        runtime.inject("warehouse", DuckDbWarehouse(store_path))
+        try:
+            app = functions_framework.create_app(target="refresh", source="functions/main.py")
+            response = app.test_client().post("/", json={"workbook": example_xlsx.name})
+        finally:
+            runtime.inject("warehouse", None)
+        assert response.status_code == 200, response.get_json()
+    assert _saved(example_xlsx, formulas) == expected
+    assert main(refresh) == 0  # the next refresh reads them as before
+    assert _saved(example_xlsx, formulas) == expected
+
+
+@pytest.mark.parametrize("command", ["template", "demo"])
+def test_a_new_workbook_asks_for_its_formulas_to_be_computed_on_opening(command, tmp_path,
+                                                                         warehouse):
+    """A new workbook's formulas have no saved result yet: the file asks the spreadsheet
+    program to compute them all on opening (openpyxl computes nothing)."""
+    import openpyxl
+
+    out = tmp_path / "new.xlsx"
+    argv = ["template", "--out", str(out), "--example"] if command == "template" else [
+        "demo", "--out", str(out), "--warehouse", str(warehouse.path)]
+    assert main(argv) == 0
+    assert openpyxl.load_workbook(out).calculation.fullCalcOnLoad
