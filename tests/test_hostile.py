@@ -899,3 +899,54 @@ def test_a_new_workbook_asks_for_its_formulas_to_be_computed_on_opening(command,
         "demo", "--out", str(out), "--warehouse", str(warehouse.path)]
     assert main(argv) == 0
     assert openpyxl.load_workbook(out).calculation.fullCalcOnLoad
+
+
+# --- two BESS tabs: each its own schedule tabs -------------------------------------------
+
+@pytest.mark.parametrize(("second", "third"), [
+    ("Site B", None), ("Battery at the north substation", None),  # 31 characters
+    ("Battery at the north substatio2", "Battery at the north substatio1")])  # alike
+def test_two_bess_tabs_never_overwrite_each_others_schedule(second, third, example_xlsx,
+                                                            warehouse):
+    """Two BESS tabs shared one Dispatch tab that did not say whose schedule it held: a
+    refresh of one replaced the other's (under `sheet`, with "No schedule")."""
+    import openpyxl
+
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+    from btm_ppa.sheet.dispatch_tabs import TAB_NAME_MAX, owned_name
+    from sheets_layout import load_bess_layout
+    from tests.conftest import cell, set_cells
+
+    layout = load_bess_layout()
+    set_cells(example_xlsx, {cell(k): v for k, v in WEEK.items()} | {cell("method"): "greedy"})
+    book = openpyxl.load_workbook(example_xlsx)
+    book.copy_worksheet(book["BESS"]).title = second
+    if third:
+        book.copy_worksheet(book["BESS"]).title = third
+    book.save(example_xlsx)
+    set_cells(example_xlsx, {cell("export_power_kw"): 50, cell("import_power_kw"): 50},
+              tab=second)
+    tabs = ("Dispatch", "Dispatch week", "Monthly profit", "Valuation")
+
+    def rows(name: str) -> list[tuple[object, ...]]:
+        return list(openpyxl.load_workbook(example_xlsx)[name].iter_rows(values_only=True))
+
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse).ok
+    first = {name: rows(name) for name in tabs}
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse, tab=second).ok
+    if third:
+        assert refresh(XlsxWorkbook(example_xlsx), warehouse, tab=third).ok
+        assert rows(owned_name(layout, third, "Dispatch")) == first["Dispatch"]  # as BESS
+    theirs = {name: owned_name(layout, second, name) for name in tabs}
+    names = {owned_name(layout, t, n) for t in (second, third) if t for n in tabs}
+    assert all(len(n) <= TAB_NAME_MAX for n in names)
+    assert len(names | set(tabs)) == len(tabs) * (3 if third else 2)
+    assert {name: rows(name) for name in tabs} == first  # BESS's schedule kept
+    assert rows(theirs["Dispatch"]) != first["Dispatch"]  # Site B's own, at 50 kW
+    assert second in theirs["Dispatch"] or "~" in theirs["Dispatch"]
+    # a method that simulates nothing says so in its own tabs, not in BESS's
+    set_cells(example_xlsx, {cell("method"): "sheet"}, tab=second)
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse, tab=second).ok
+    assert {name: rows(name) for name in tabs} == first
+    assert str(rows(theirs["Dispatch"])[0][0]).startswith("No schedule")
