@@ -950,3 +950,72 @@ def test_two_bess_tabs_never_overwrite_each_others_schedule(second, third, examp
     assert refresh(XlsxWorkbook(example_xlsx), warehouse, tab=second).ok
     assert {name: rows(name) for name in tabs} == first
     assert str(rows(theirs["Dispatch"])[0][0]).startswith("No schedule")
+
+
+# --- the day-ahead CSV: every row checked as the system prices' ----------------------------
+
+def _day_ahead_csv(tmp_path: Path, rows: list[tuple[object, ...]]) -> Path:
+    path = tmp_path / "da.csv"
+    lines = ["settlementDate,settlementPeriod,startTime,dayAheadPrice"]
+    lines += [",".join("" if v is None else str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _day_ahead_held(store: Path, first: dt.date, last: dt.date) -> pd.DataFrame:
+    from btm_ppa.prices import warehouse as wh
+
+    return wh.day_ahead_prices(DuckDbWarehouse(store), wh.PriceWindow(first, last, defaulted=False))
+
+
+def _da(day: dt.date, sp: object, price: object = 60.0) -> tuple[object, ...]:
+    start = _start(day, sp) if isinstance(sp, int) and 1 <= sp <= 50 else _start(day, 1)
+    return (day, sp, start, price)
+
+
+AUTUMN, SPRING = dt.date(2022, 10, 30), dt.date(2022, 3, 27)  # 50 and 46 periods
+BAD_DAY_AHEAD = {
+    "-inf": (_da(DAY, 5, "-inf"), "dayAheadPrice '-inf'"),
+    "nan": (_da(DAY, 5, "nan"), "dayAheadPrice 'nan'"),
+    "20,000": (_da(DAY, 5, 20000.5), "dayAheadPrice '20000.5'"),
+    "a currency sign": (_da(DAY, 5, "£80"), "dayAheadPrice '£80'"),
+    "period 49 on a 48-period day": (_da(DAY, 49), "from 1 to 48"),
+    "period 51 on the autumn clock change": (_da(AUTUMN, 51), "from 1 to 50"),
+    "period 47 on the spring clock change": (_da(SPRING, 47), "from 1 to 46"),
+    "period -1": (_da(DAY, -1), "settlementPeriod '-1'"),
+    "period 'three'": (_da(DAY, "three"), "settlementPeriod 'three'"),
+    "duplicate": (_da(DAY, 2), "SP2 appears again"),
+    "date 2023-13-01": (("2023-13-01", 5, _start(DAY, 5), 60.0), "settlementDate '2023-13-01'"),
+    "start time 'yesterday'": ((DAY, 5, "yesterday", 60.0), "startTime 'yesterday'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DAY_AHEAD), ids=list(BAD_DAY_AHEAD))
+def test_a_bad_day_ahead_row_is_refused_by_line_and_nothing_is_loaded(case, tmp_path,
+                                                                      store_path, capsys):
+    bad_row, fragment = BAD_DAY_AHEAD[case]
+    rows = [_da(DAY, sp) for sp in range(1, 5)] + [bad_row] + [_da(DAY, 6)]
+    before = _day_ahead_held(store_path, SPRING, DAY)
+    code = main(["ingest-prices", "--start", str(SPRING), "--end", str(DAY),
+                 "--day-ahead-csv", str(_day_ahead_csv(tmp_path, rows)),
+                 "--warehouse", str(store_path)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 3, err
+    assert "da.csv" in err and "line 6" in err and fragment in err, err
+    assert "expected" in err and "nothing was loaded" in err and "Traceback" not in err
+    pd.testing.assert_frame_equal(_day_ahead_held(store_path, SPRING, DAY), before)
+
+
+@pytest.mark.parametrize(("day", "hourly"), [(AUTUMN, False), (AUTUMN, True), (SPRING, False),
+                                             (SPRING, True)])
+def test_day_ahead_rows_of_a_clock_change_day_load_whole(day, hourly, tmp_path, store_path):
+    from btm_ppa.core import periods
+    from btm_ppa.prices import warehouse as wh
+
+    count = periods.periods_in_day(day)
+    sps = range(1, count + 1, 2) if hourly else range(1, count + 1)
+    path = _day_ahead_csv(tmp_path, [_da(day, sp, 40.0 + sp) for sp in sps])
+    assert main(["ingest-prices", "--start", str(day), "--end", str(day), "--day-ahead-csv",
+                 str(path), "--warehouse", str(store_path)]) == 0
+    held = _day_ahead_held(store_path, day, day)[wh.DAY_AHEAD_COLUMN]
+    assert len(held) == count and held.notna().all()
