@@ -72,8 +72,8 @@ def _sheet_members(archive: zipfile.ZipFile) -> dict[str, str]:
     main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
     rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
     workbook = ET.fromstring(archive.read("xl/workbook.xml"))
-    ids = {s.get(f"{rel_ns}id"): s.get("name") for s in workbook.iter(f"{main}sheet")}
-    members = {}
+    ids = {s.get(f"{rel_ns}id"): s.get("name", "") for s in workbook.iter(f"{main}sheet")}
+    members: dict[str, str] = {}
     for rel in ET.fromstring(archive.read("xl/_rels/workbook.xml.rels")):
         if rel.get("Id") in ids:
             target = rel.get("Target", "")

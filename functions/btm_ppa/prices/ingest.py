@@ -185,7 +185,7 @@ def read_day_ahead_csv(path: Path, start: dt.date, end: dt.date,
             f"--day-ahead-csv {path} lacks the column(s) {', '.join(need)}: expected a header "
             "with settlementDate, settlementPeriod, startTime and dayAheadPrice (£/MWh)")
     checked = checked_rows(_in_range(raw, start, end), path.name, lambda n: f"line {n}",
-                           InputFileError, numbers={price: ("day_ahead_price_gbp_per_mwh", False)})
+                           InputFileError, number_fields={price: ("day_ahead_price_gbp_per_mwh", False)})
     return day_ahead_rows(checked, f"CSV {path.name}", ingested_at)
 
 

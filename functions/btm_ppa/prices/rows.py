@@ -70,12 +70,12 @@ def system_price_fields() -> dict[str, tuple[str, bool]]:
 
 def checked_rows(raw: pd.DataFrame, origin: str, row_name: Callable[[object], str],
                  error: Callable[[str], BtmError],
-                 numbers: Mapping[str, tuple[str, bool]] | None = None) -> pd.DataFrame:
+                 number_fields: Mapping[str, tuple[str, bool]] | None = None) -> pd.DataFrame:
     """``raw`` (Elexon field names, any types) with its dates, periods, start times and
     numbers parsed; raises ``error(message)`` listing the bad rows otherwise.
 
     ``origin`` says where the rows came from ("prices.csv", "Elexon's system prices for
-    2023-06-01"); ``row_name(index)`` names one row ("line 17", "item 3"). ``numbers``:
+    2023-06-01"); ``row_name(index)`` names one row ("line 17", "item 3"). ``number_fields``:
     the number fields checked, field -> (our column, whose unit bounds it; required), by
     default a system-prices row's.
     """
@@ -101,7 +101,7 @@ def checked_rows(raw: pd.DataFrame, origin: str, row_name: Callable[[object], st
     starts = pd.to_datetime(raw["startTime"], utc=True, errors="coerce", format="ISO8601")
     bad(starts.isna(), lambda _i, v: f"startTime {_shown(v)}: expected a time such as "
         "2023-06-01T00:30:00Z", raw["startTime"])
-    for field, (column, required) in (numbers or system_price_fields()).items():
+    for field, (column, required) in (number_fields or system_price_fields()).items():
         if field not in raw:
             continue
         values = raw[field]
