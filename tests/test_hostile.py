@@ -701,31 +701,43 @@ def _losing_battery(example_xlsx, method: str) -> None:
                              cell("window_start"): "2023-05-01", cell("window_end"): "2023-05-31"})
 
 
-@pytest.mark.skip(reason="since the merge of the wear-aware optimal (plan_schedules), the "
-                  "rule's schedule of this case no longer loses money; needs a new losing case")
-def test_an_optimal_fallback_worse_than_idle_says_so_in_row_62(example_xlsx, warehouse,
+@pytest.mark.parametrize("month", ["2023-05", "2023-07"])
+def test_an_optimal_fallback_worse_than_idle_says_so_in_row_62(month, example_xlsx, warehouse,
                                                               monkeypatch):
-    """The memory-budget (or deadline) fallback answers with the rule's schedule and the
-    relaxation's bound; where that schedule loses money, row 62 must not say OK."""
+    """The memory-budget (or deadline) fallback answered with the rule's schedule and the
+    relaxation's bound; where that schedule loses money, row 62 must not say OK.
+
+    Since issue 22 the real fallback also weighs leaving the battery idle, and a daily
+    perfect-foresight plan replaces a worse answer (``daily.better_of``), so no input makes
+    the real one lose money; here the search answers as the old fallback did once its
+    budget is spent, so the daily plans (which run after it) are left out too, and the
+    losing schedule reaches row 62."""
+    import time
+
     import btm_ppa.refresh as refresh_module
     from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
     from btm_ppa.core import dispatch
-    from tests.conftest import cell_values
+    from tests.conftest import cell, cell_values, set_cells
 
     real = dispatch.optimal_dispatch
 
-    def fallback(problem, deadline=None):
+    def fallback(problem, deadline=None):  # the search's whole budget, then the rule
         found = real(problem)
+        time.sleep(max(0.0, deadline - time.monotonic()) + 0.05)
         rule = dispatch.greedy_schedule(problem)
         return dispatch.OptimalResult(rule, dispatch.battery_value_gbp(problem, rule),
-                                      found.bound_gbp, 0)
+                                      found.bound_gbp, 0, dispatch.RULE, "memory budget")
 
     monkeypatch.setattr(refresh_module.dispatch, "optimal_dispatch", fallback)
     _losing_battery(example_xlsx, "optimal")
-    outcome = refresh_module.refresh(XlsxWorkbook(example_xlsx), warehouse)
-    assert outcome.ok  # the figures are written ...
+    last = pd.Period(month).end_time.date()
+    set_cells(example_xlsx, {cell("window_start"): f"{month}-01",
+                             cell("window_end"): str(last)})
+    outcome = refresh_module.refresh(XlsxWorkbook(example_xlsx), warehouse, budget_s=3.0)
+    assert outcome.ok, outcome.status  # the figures are written ...
     status = cell_values(example_xlsx)["B62"]
-    assert status.startswith("WARNING: the optimal search did not finish"), status
+    assert status.startswith("WARNING: the optimal search did not finish"), (
+        status, outcome.prices.comparison)
     assert "less than leaving the battery idle" in status  # ... and row 62 says what they are
 
 
