@@ -1031,3 +1031,45 @@ def test_day_ahead_rows_of_a_clock_change_day_load_whole(day, hourly, tmp_path, 
                  str(path), "--warehouse", str(store_path)]) == 0
     held = _day_ahead_held(store_path, day, day)[wh.DAY_AHEAD_COLUMN]
     assert len(held) == count and held.notna().all()
+
+
+# --- Ctrl-C anywhere in a refresh --------------------------------------------------------
+
+def test_a_ctrl_c_landing_in_a_finalizer_still_interrupts():
+    """A Ctrl-C during a garbage collection (openpyxl's ZipFile.__del__ at the end of a
+    save) was swallowed: Python printed "Exception ignored in ..." with a traceback and the
+    refresh carried on to exit 0. It is raised again once the finalizer has returned."""
+    import signal
+
+    from btm_ppa.core import interrupts
+
+    finished = []
+
+    class Collected:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)
+            sum(range(200_000))  # the rest of the finalizer runs
+            finished.append(True)
+
+    previous = signal.getsignal(signal.SIGINT)
+    interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Collected()  # collected at once
+            for _ in range(10_000_000):  # the work that follows is interrupted
+                pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        interrupts.clear()
+    assert finished == [True]
+
+
+@pytest.mark.slow
+def test_ctrl_c_anywhere_in_a_refresh_exits_130_and_leaves_the_workbook_whole(tmp_path):
+    """A few moments of ``benchmarks/ctrl_c_sweep.py`` (which sweeps 45): start-up,
+    imports, the warehouse build, the price query, the search, the write and the save."""
+    from benchmarks.ctrl_c_sweep import sweep
+
+    _took, moments = sweep(6, tmp_path)
+    assert all(m.ok for m in moments), [m for m in moments if not m.ok]
+    assert sum(m.returncode == 130 for m in moments) >= 3
