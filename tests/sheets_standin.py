@@ -5,7 +5,8 @@ Serves, from in-memory spreadsheets (id -> tab -> {(row, col): value}):
 - GET  /v4/spreadsheets/{id}/values:batchGet      (UNFORMATTED values, serial dates)
 - POST /v4/spreadsheets/{id}/values:batchUpdate   (RAW values; recorded as "valuesBatchUpdate")
 - POST /v4/spreadsheets/{id}:batchUpdate           (recorded as "batchUpdate": addSheet,
-  appendDimension, updateCells, addChart, updateChartSpec)
+  appendDimension, updateCells, addChart, updateChartSpec, deleteEmbeddedObject,
+  setDataValidation, addConditionalFormatRule, deleteConditionalFormatRule)
 and records every request. As strict as Google where it matters:
 
 - Quota: at most ``reads_per_minute`` read requests (metadata, batchGet) and
@@ -19,6 +20,15 @@ and records every request. As strict as Google where it matters:
   grow before the cells past it are written). A spreadsheet holds at most 10 million
   cells. Unknown request kinds, unknown sheet ids, duplicate titles or ids, a missing
   ``fields`` mask, or an ExtendedValue of the wrong type are 400 INVALID_ARGUMENT.
+- Charts and conditional formats as the API reference has them: an ``EmbeddedChart`` needs
+  a spec and a position (an anchor cell inside its tab's grid), a chartId not taken by
+  another object, a basicChart whose domain and series are ``ChartSourceRange``s of
+  ``GridRange``s on known sheets, inside the grid, one column or row wide, the same number
+  of sources in each (aligned), a series ``type`` LINE/AREA/COLUMN; ``deleteEmbeddedObject``
+  needs an object that is there; a ``ConditionalFormatRule`` has ranges (one grid, inside
+  it) and exactly one of booleanRule/gradientRule (a gradient: minpoint and maxpoint with a
+  type, and a value unless MIN/MAX); rule indexes must exist (delete) or be at most the
+  count (add).
 - Cells keep their number formats (``formats``, loaded from the .xlsx) unless a write's
   ``fields`` mask names ``userEnteredFormat``.
 
@@ -50,7 +60,11 @@ READ_KINDS = frozenset({"metadata", "batchGet"})
 WRITE_KINDS = frozenset({"batchUpdate", "valuesBatchUpdate"})
 MAX_CELLS = 10_000_000  # Google's limit per spreadsheet
 REQUEST_KINDS = ("addSheet", "appendDimension", "updateCells", "addChart", "updateChartSpec",
-                 "setDataValidation")
+                 "setDataValidation", "deleteEmbeddedObject", "addConditionalFormatRule",
+                 "deleteConditionalFormatRule")
+CHART_TYPES = frozenset({"BAR", "LINE", "AREA", "COLUMN", "SCATTER", "COMBO", "STEPPED_AREA"})
+AXIS_POSITIONS = frozenset({"BOTTOM_AXIS", "LEFT_AXIS", "RIGHT_AXIS"})
+POINT_TYPES = frozenset({"MIN", "MAX", "NUMBER", "PERCENT", "PERCENTILE"})
 CONDITION_TYPES = frozenset({"ONE_OF_LIST", "NUMBER_BETWEEN", "DATE_BETWEEN", "NUMBER_GREATER",
                              "NUMBER_LESS", "TEXT_CONTAINS", "CUSTOM_FORMULA", "BOOLEAN",
                              "ONE_OF_RANGE", "DATE_AFTER", "DATE_BEFORE"})
@@ -93,6 +107,7 @@ class Book:
         self.charts: dict[int, dict] = {}  # chartId -> {"sheetId": ..., "spec": ...}
         self.notes: dict[str, dict[tuple[int, int], str]] = defaultdict(dict)
         self.validations: dict[str, dict[tuple[int, int], dict]] = defaultdict(dict)
+        self.rules: dict[str, list[dict]] = defaultdict(list)  # conditional formats, in order
 
     def add_tab(self, title: str, cells: dict | None = None, sheet_id: int | None = None,
                 rows: int = NEW_TAB_ROWS, columns: int = NEW_TAB_COLUMNS) -> None:
@@ -200,6 +215,14 @@ class SheetsStandIn:
         book = self.books[spreadsheet_id or self.spreadsheet_id]
         return [c["spec"] for c in book.charts.values() if c["sheetId"] == book.ids[tab]]
 
+    def chart_ids(self, tab: str, spreadsheet_id: str | None = None) -> list[int]:
+        book = self.books[spreadsheet_id or self.spreadsheet_id]
+        return [cid for cid, c in book.charts.items() if c["sheetId"] == book.ids[tab]]
+
+    def rules(self, tab: str, spreadsheet_id: str | None = None) -> list[dict]:
+        """The tab's conditional format rules, in order."""
+        return list(self.books[spreadsheet_id or self.spreadsheet_id].rules[tab])
+
     def value(self, tab: str, a1: str, spreadsheet_id: str | None = None):
         return self.books[spreadsheet_id or self.spreadsheet_id].tabs[tab].get(a1_to_rowcol(a1))
 
@@ -296,7 +319,8 @@ class SheetsStandIn:
                 "rowCount": book.grid_of(t)[0], "columnCount": book.grid_of(t)[1]}},
             **({"charts": charts} if (charts := [
                 {"chartId": cid, "spec": c["spec"]} for cid, c in book.charts.items()
-                if c["sheetId"] == book.ids[t]]) else {})}
+                if c["sheetId"] == book.ids[t]]) else {}),
+            **({"conditionalFormats": copy.deepcopy(book.rules[t])} if book.rules[t] else {})}
             for t in book.tabs]}
 
     @staticmethod
@@ -464,14 +488,34 @@ class SheetsStandIn:
 
     @staticmethod
     def _addChart(book: Book, spec: dict) -> dict:
-        chart = spec.get("chart", {})
+        chart = spec.get("chart")
+        if not isinstance(chart, dict) or not chart.get("spec"):
+            raise BadRequest("chart.spec is required")
         chart_id = chart.get("chartId")
+        if chart_id is not None and (not isinstance(chart_id, int) or isinstance(chart_id, bool)
+                                     or chart_id < 0):
+            raise BadRequest(f"Invalid chartId {chart_id!r}")
         if chart_id in book.charts:
             raise BadRequest(f"An object with id {chart_id} already exists.")
-        anchor = chart.get("position", {}).get("overlayPosition", {}).get("anchorCell", {})
-        sheet_id = anchor.get("sheetId")
-        book.title_of(sheet_id)
-        SheetsStandIn._check_chart(book, chart.get("spec", {}))
+        position = chart.get("position")
+        if not isinstance(position, dict) or len(position) != 1:
+            raise BadRequest("chart.position needs exactly one of sheetId, overlayPosition, "
+                             "newSheet")
+        if "overlayPosition" in position:
+            anchor = position["overlayPosition"].get("anchorCell")
+            if not isinstance(anchor, dict):
+                raise BadRequest("overlayPosition.anchorCell is required")
+            sheet_id = anchor.get("sheetId")
+            rows, cols = book.grid_of(book.title_of(sheet_id))
+            if not (0 <= anchor.get("rowIndex", 0) < rows and 0 <= anchor.get("columnIndex", 0)
+                    < cols):
+                raise BadRequest(f"anchorCell {anchor} is outside the grid ({rows} x {cols})")
+        elif "sheetId" in position:
+            sheet_id = position["sheetId"]
+            book.title_of(sheet_id)
+        else:
+            raise BadRequest("the stand-in does not make chart sheets (newSheet)")
+        SheetsStandIn._check_chart(book, chart["spec"])
         if chart_id is None:
             chart_id = max(book.charts, default=0) + 1
         book.charts[chart_id] = {"sheetId": sheet_id, "spec": chart.get("spec", {})}
@@ -488,16 +532,97 @@ class SheetsStandIn:
     @staticmethod
     def _check_chart(book: Book, spec: dict) -> None:
         basic = spec.get("basicChart")
-        if not basic or basic.get("chartType") not in ("LINE", "COLUMN", "BAR", "AREA",
-                                                       "SCATTER", "COMBO", "STEPPED_AREA"):
+        if not basic or basic.get("chartType") not in CHART_TYPES:
             raise BadRequest(f"a chart needs a basicChart with a chart type: {spec}")
-        parts = [d["domain"] for d in basic.get("domains", [])] + [
-            s["series"] for s in basic.get("series", [])]
+        headers = basic.get("headerCount", 0)
+        if not isinstance(headers, int) or headers < 0:
+            raise BadRequest(f"Invalid headerCount {headers!r}")
+        positions = [a.get("position") for a in basic.get("axis", [])]
+        if any(p not in AXIS_POSITIONS for p in positions) or len(set(positions)) < len(positions):
+            raise BadRequest(f"axis positions must be known and unique: {positions}")
+        series = basic.get("series", [])
+        for s in series:
+            if s.get("targetAxis", "LEFT_AXIS") not in AXIS_POSITIONS:
+                raise BadRequest(f"Invalid targetAxis {s.get('targetAxis')!r}")
+            if s.get("type", "LINE") not in ("COLUMN", "LINE", "AREA"):  # COMBO's series kinds
+                raise BadRequest(f"Invalid series type {s.get('type')!r}: LINE, AREA or COLUMN")
+        parts = [d.get("domain", {}) for d in basic.get("domains", [])] + [
+            s.get("series", {}) for s in series]
+        spans = []
         for part in parts:
-            for source in part.get("sourceRange", {}).get("sources", []):
-                rows, cols = book.grid_of(book.title_of(source.get("sheetId")))
-                if source.get("endRowIndex", 0) > rows or source.get("endColumnIndex", 0) > cols:
-                    raise BadRequest("a chart's source range exceeds grid limits")
+            sources = part.get("sourceRange", {}).get("sources")
+            if not sources:
+                raise BadRequest("a domain or series needs sourceRange.sources")
+            spans.append([SheetsStandIn._check_source(book, g) for g in sources])
+        if len({len(s) for s in spans}) > 1 or any(s != spans[0] for s in spans):
+            raise BadRequest("the domain and every series must have the same number of "
+                             "source ranges, in order and aligned")
+
+    @staticmethod
+    def _grid_range(book: Book, grid: dict) -> tuple[str, int, int, int, int]:
+        """A GridRange's tab and bounds (end exclusive), checked inside the tab's grid."""
+        title = book.title_of(grid.get("sheetId"))
+        rows, cols = book.grid_of(title)
+        r0, r1 = grid.get("startRowIndex", 0), grid.get("endRowIndex", rows)
+        c0, c1 = grid.get("startColumnIndex", 0), grid.get("endColumnIndex", cols)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (r0, r1, c0, c1)) \
+                or not (0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols):
+            raise BadRequest(f"Range {grid} is empty or exceeds grid limits. Max rows: {rows}, "
+                             f"max columns: {cols}")
+        return title, r0, r1, c0, c1
+
+    @staticmethod
+    def _check_source(book: Book, grid: dict) -> tuple[str, int, int]:
+        """A chart source: one column (or row) wide; its span along the other dimension."""
+        title, r0, r1, c0, c1 = SheetsStandIn._grid_range(book, grid)
+        if c1 - c0 != 1 and r1 - r0 != 1:
+            raise BadRequest(f"a chart source range must be one column or one row: {grid}")
+        return (title, r0, r1) if c1 - c0 == 1 else (title, c0, c1)
+
+    @staticmethod
+    def _deleteEmbeddedObject(book: Book, spec: dict) -> dict:
+        if spec.get("objectId") not in book.charts:
+            raise BadRequest(f"No object with id: {spec.get('objectId')}")
+        del book.charts[spec["objectId"]]
+        return {}
+
+    @staticmethod
+    def _addConditionalFormatRule(book: Book, spec: dict) -> dict:
+        rule = spec.get("rule")
+        if not isinstance(rule, dict) or not rule.get("ranges"):
+            raise BadRequest("rule.ranges is required")
+        titles = {SheetsStandIn._grid_range(book, g)[0] for g in rule["ranges"]}
+        if len(titles) != 1:
+            raise BadRequest("All the ranges of a conditional format rule must be on one grid")
+        if ("booleanRule" in rule) == ("gradientRule" in rule):
+            raise BadRequest("a rule needs exactly one of booleanRule and gradientRule")
+        if "gradientRule" in rule:
+            gradient = rule["gradientRule"]
+            for name in ("minpoint", "midpoint", "maxpoint"):
+                point = gradient.get(name)
+                if point is None and name == "midpoint":
+                    continue
+                if not isinstance(point, dict) or point.get("type") not in POINT_TYPES or not (
+                        point.get("color") or point.get("colorStyle")):
+                    raise BadRequest(f"gradientRule.{name} needs a type and a colour: {point}")
+                if (point["type"] in ("MIN", "MAX")) == ("value" in point):
+                    raise BadRequest(f"gradientRule.{name}: a value with NUMBER, PERCENT or "
+                                     "PERCENTILE only")
+        title = titles.pop()
+        index = spec.get("index", 0)
+        if not isinstance(index, int) or not 0 <= index <= len(book.rules[title]):
+            raise BadRequest(f"Invalid index {index!r} for {len(book.rules[title])} rule(s)")
+        book.rules[title].insert(index, copy.deepcopy(rule))
+        return {}
+
+    @staticmethod
+    def _deleteConditionalFormatRule(book: Book, spec: dict) -> dict:
+        title = book.title_of(spec.get("sheetId"))
+        index = spec.get("index")
+        if not isinstance(index, int) or not 0 <= index < len(book.rules[title]):
+            raise BadRequest(f"No conditional format rule at index {index!r} of "
+                             f"{len(book.rules[title])}")
+        return {"deleteConditionalFormatRule": {"rule": book.rules[title].pop(index)}}
 
     def _get(self, book: Book, text: str):
         tab, (r0, c0), (r1, c1) = _parse_range(text)

@@ -7,13 +7,11 @@ and ONE ``spreadsheets.batchUpdate`` per refresh (Google applies it atomically).
   is kept unless the write gives one.
 - Every request has a timeout and a bounded retry with backoff and jitter on 429/5xx
   (``RetryingHTTPClient``); gspread's own backoff client never gives up on a 429.
-- Errors users can act on: "not shared with <service account>", "not found", "BESS tab
-  not found".
+- Errors users can act on: "not shared with <service account>", "not found", "no BESS tab".
 - Whole tabs (the Dispatch summary, the register) go into the same batchUpdate: a tab not
-  there yet is added (``addSheet``), with its charts (``addChart``); Google rejects a write
-  beyond a tab's grid (a new tab is 1,000 x 26) and fails the whole batch, so a table or
-  cell that does not fit grows the grid first (``appendDimension``). ``SheetsBatch`` says
-  how other writes join the same batch.
+  there yet is added (``addSheet``), with its charts (``addChart``), and so do the Deal
+  tab's charts and heatmap (``sheets_charts``); a table or cell beyond a tab's grid grows
+  it first (``appendDimension``). ``SheetsBatch`` says how other writes join the batch.
 - No figures under OK from old inputs: after writing, the ranges read are read again and
   compared (every cell but those written); if an input changed meanwhile, the refresh
   marks the figures it wrote stale, names the cells, and the caller runs again
@@ -36,6 +34,7 @@ from gspread.exceptions import APIError
 from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from btm_ppa.adapters.retry import RETRYABLE_STATUSES, RetryPolicy
+from btm_ppa.adapters.sheets_charts import add_charts
 from btm_ppa.adapters.sheets_guides import add_guides
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.cells import SERIAL_EPOCH
@@ -45,8 +44,7 @@ from btm_ppa.sheet.workbook import AnyChart, CellValue, CellWrite, ChartSpec, Ta
 SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 DEFAULT_TIMEOUT_S = 30.0
 _SPREADSHEET_ID = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-#: A tab as Sheets makes it.
-NEW_TAB_ROWS, NEW_TAB_COLUMNS = 1_000, 26
+NEW_TAB_ROWS, NEW_TAB_COLUMNS = 1_000, 26  # a tab as Sheets makes it
 
 
 def valid_spreadsheet_id(value: object) -> str:
@@ -90,8 +88,7 @@ def _quote(tab: str) -> str:
 
 
 def _to_sheet(value: CellValue) -> Any:
-    """A value as the Sheets API takes it with RAW input: numbers stay numbers; dates and
-    times become serial days (the cells' number formats display them); None clears."""
+    """A value as Sheets takes it: numbers stay numbers, dates serial days, None clears."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
@@ -116,6 +113,7 @@ class SheetsWorkbook:
         self._tabs: tuple[str, ...] | None = None
         self._grid: dict[str, tuple[int, int, int]] = {}  # title -> (sheetId, rows, columns)
         self._charts: dict[str, frozenset[int]] = {}  # title -> its charts' ids
+        self._rules: dict[str, list[dict[str, Any]]] = {}  # title -> conditional formats
         self._read_ranges: list[str] = []
         self._read_values: list[list[list[Any]]] = []
         self._read_origin: tuple[int, int] = (1, 1)
@@ -148,7 +146,8 @@ class SheetsWorkbook:
     def _tab_names(self) -> tuple[str, ...]:
         meta = self._call("reading the tabs", lambda: self.client.http_client.fetch_sheet_metadata(
             self.spreadsheet_id,
-            params={"fields": "sheets(properties(title,sheetId,gridProperties),charts.chartId)"}))
+            params={"fields": "sheets(properties(title,sheetId,gridProperties),charts.chartId,"
+                              "conditionalFormats)"}))
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
             grid = props.get("gridProperties", {})
@@ -157,6 +156,7 @@ class SheetsWorkbook:
                                           grid.get("columnCount", NEW_TAB_COLUMNS))
             self._charts[props["title"]] = frozenset(
                 c["chartId"] for c in sheet.get("charts", []) if "chartId" in c)
+            self._rules[props["title"]] = list(sheet.get("conditionalFormats", []))
         return tuple(s["properties"]["title"] for s in meta.get("sheets", []))
 
     def _batch_get(self, ranges: list[str]) -> list[list[list[Any]]]:
@@ -203,18 +203,18 @@ class SheetsWorkbook:
 
     def write(self, tab: str, writes: Sequence[CellWrite],
               tables: Mapping[str, TableWrite] | None = None,
-              charts: Sequence[AnyChart] = (),  # the Deal tab's: .xlsx-only yet
-              guides: Sequence[InputGuide] = ()) -> None:
+              charts: Sequence[AnyChart] = (), guides: Sequence[InputGuide] = ()) -> None:
         if self._tabs is None:  # written without a read first (the register)
             self._tabs = self._tab_names()
-        batch = self.plan(tab, writes, tables or {}, guides)
+        batch = self.plan(tab, writes, tables or {}, guides, charts)
         if not batch.requests:
             return
         self._call("writing results", lambda: self.client.http_client.batch_update(
             self.spreadsheet_id, batch.body()))
 
     def plan(self, tab: str, writes: Sequence[CellWrite],
-             tables: Mapping[str, TableWrite], guides: Sequence[InputGuide] = ()) -> SheetsBatch:
+             tables: Mapping[str, TableWrite], guides: Sequence[InputGuide] = (),
+             charts: Sequence[AnyChart] = ()) -> SheetsBatch:
         """The one ``spreadsheets.batchUpdate`` of a write (after a read, which knows the
         tabs). A caller with more to write adds requests to the batch it returns (see
         ``SheetsBatch``) before it is sent."""
@@ -224,6 +224,7 @@ class SheetsWorkbook:
                 batch.replace_table(name, table)
         batch.set_cells(tab, writes)
         add_guides(batch, tab, guides)  # the inputs' notes and drop-downs
+        add_charts(batch, charts, self._rules)  # the Deal tab's, over the cells just set
         return batch
 
 
@@ -240,7 +241,7 @@ class SheetsBatch:
     - a per-cell feature (a note, a data validation rule): a field of ``CellData`` set in
       ``_cell_data`` and named in ``_cell_fields`` (``note``, ``dataValidation``);
     - charts: ``ChartSpec`` on a ``TableWrite`` (``addChart`` with a fixed chartId, then
-      ``updateChartSpec`` on later writes);
+      ``updateChartSpec`` on later writes), or the port's ``RangeChart``/``ColorScale``;
     - anything else: ``add(request)`` after the cells, or ``grow``/``sheet_id`` to place it.
     """
 
@@ -330,8 +331,7 @@ class SheetsBatch:
                 self.charts.setdefault(title, set()).add(chart_id)
 
 
-def _chart_id(title: str, number: int) -> int:
-    """A fixed chartId for the table's ``number``-th chart, so a later write updates it."""
+def _chart_id(title: str, number: int) -> int:  # fixed, so a later write updates it
     return zlib.crc32(f"btm-ppa chart {number} {title}".encode()) % 2_000_000_000 + 1
 
 
