@@ -30,6 +30,9 @@ MIN_VOLUME_FOR_RATE_MWH = 1e-9
 #: Precision of what is written: energy to the watt-hour, prices per MWh to 4 decimals.
 ENERGY_DECIMALS = 6
 PRICE_DECIMALS = 4
+#: The energy price of each period, as valued and as exported: to 6 decimals of a £/MWh
+#: (the price files hold at most 5), so rows 51-60 recompute from the export to the penny.
+ENERGY_PRICE_DECIMALS = 6
 
 
 def pennies(amount_gbp: float) -> Decimal:

@@ -19,7 +19,13 @@ import pandas as pd
 
 from btm_ppa.core import periods
 from btm_ppa.core.dispatch import DispatchProblem, Schedule
-from btm_ppa.core.results import ENERGY_DECIMALS, PRICE_DECIMALS, pennies, pennies_adding_up
+from btm_ppa.core.results import (
+    ENERGY_DECIMALS,
+    ENERGY_PRICE_DECIMALS,
+    PRICE_DECIMALS,
+    pennies,
+    pennies_adding_up,
+)
 from btm_ppa.core.valuation import (
     BlockLine,
     CostBlock,
@@ -132,16 +138,43 @@ def _system_buy(energy_mwh: FloatArray, price: FloatArray) -> SystemBuyLine:
     return SystemBuyLine(cost / volume if volume else None, volume, cost)
 
 
+def _as_written(energy_mwh: FloatArray) -> FloatArray:
+    """Per-period volumes as the export writes them: to the watt-hour. [MWh]"""
+    return np.round(np.asarray(energy_mwh, dtype=float), ENERGY_DECIMALS) + 0.0
+
+
+@dataclass(frozen=True)
+class WrittenVolumes:
+    """A schedule's volumes of each period to the watt-hour, as valued in rows 51-60 and
+    exported (``rounded_schedule`` writes the same figures). [MWh]"""
+
+    demand_mwh: FloatArray
+    grid_to_site_mwh: FloatArray
+    charge_mwh: FloatArray
+    discharge_mwh: FloatArray
+
+
+def written_volumes(problem: DispatchProblem, schedule: Schedule) -> WrittenVolumes:
+    demand, discharge = _as_written(problem.demand_mwh), _as_written(schedule.discharge_mwh)
+    return WrittenVolumes(demand, _as_written(schedule.grid_to_site_mwh(problem)),
+                          _as_written(schedule.charge_mwh), discharge)
+
+
 def value_schedule(problem: DispatchProblem, schedule: Schedule,
                    energy_price_gbp_per_mwh: FloatArray, rates: ChargeRates | PeriodRates,
                    ppa_gbp_per_mwh: float) -> SimulatedValuation:
     """Blocks, system buy rows (at the price basis's energy price, on metered volume x
-    loss factor) and both streams."""
+    loss factor) and both streams.
+
+    The volumes and energy prices valued are the schedule's as exported
+    (``rounded_schedule``: energy to the watt-hour, the energy price to 6 decimals), so
+    every row recomputes from the export to the penny."""
     if isinstance(rates, ChargeRates):
         rates = rates.per_period(problem.band_code)
-    energy_price_gbp_per_mwh = energy_price_gbp_per_mwh * rates.loss_factor
-    grid = schedule.grid_to_site_mwh(problem)
-    charge, supplied2 = schedule.charge_mwh, schedule.discharge_mwh
+    energy_price_gbp_per_mwh = (np.round(energy_price_gbp_per_mwh, ENERGY_PRICE_DECIMALS)
+                                * rates.loss_factor)
+    volumes = written_volumes(problem, schedule)
+    grid, charge, supplied2 = volumes.grid_to_site_mwh, volumes.charge_mwh, volumes.discharge_mwh
     non_bess = _block(grid, problem.band_code, rates)
     bess = _block(charge, problem.band_code, rates)
     buy1 = _system_buy(grid, energy_price_gbp_per_mwh)
@@ -165,8 +198,11 @@ def value_schedule(problem: DispatchProblem, schedule: Schedule,
 def schedule_frame(frame: pd.DataFrame, problem: DispatchProblem, schedule: Schedule,
                    energy_price_gbp_per_mwh: FloatArray, ppa_gbp_per_mwh: float) -> pd.DataFrame:
     """The full per-period schedule, one row per settlement period. The energy price is
-    the price basis's (system buy or market index). [£/MWh]"""
+    the price basis's (system buy or market index). The volumes are the schedule's own;
+    profit_gbp is on them to the watt-hour, as rows 51-60 value them, so its months and
+    days add up to row 59. [£/MWh]"""
     grid = schedule.grid_to_site_mwh(problem)
+    written = written_volumes(problem, schedule)
     cost = problem.import_cost_gbp_per_mwh
     return pd.DataFrame({
         "settlement_date": frame[periods.SETTLEMENT_DATE].to_numpy(),
@@ -180,20 +216,24 @@ def schedule_frame(frame: pd.DataFrame, problem: DispatchProblem, schedule: Sche
         "charge_mwh": schedule.charge_mwh,
         "discharge_mwh": schedule.discharge_mwh,
         "soc_end_mwh": schedule.soc_mwh,
-        "profit_gbp": ppa_gbp_per_mwh * problem.demand_mwh
-        + problem.vlp_gbp_per_mwh * schedule.discharge_mwh - cost * (grid + schedule.charge_mwh),
+        "profit_gbp": ppa_gbp_per_mwh * written.demand_mwh
+        + problem.vlp_gbp_per_mwh * written.discharge_mwh
+        - cost * (written.grid_to_site_mwh + written.charge_mwh),
     })
 
 
 def rounded_schedule(schedule_rows: pd.DataFrame) -> pd.DataFrame:
-    """The schedule as exported: energy to the watt-hour, prices per MWh to 4 decimals,
-    money to the penny, by each column's unit suffix. A money column adds up to its exact
+    """The schedule as exported: energy to the watt-hour, the energy price to 6 decimals
+    (as valued), other prices per MWh to 4 decimals, money to the penny, by each column's
+    unit suffix. A money column adds up to its exact
     total rounded to the penny, so profit_gbp sums to row 59's Total plus the fixed charges
     (they are per day, not per period; row 61 states them), give or take the penny
     rounding of row 59's own lines."""
     out = schedule_rows.copy()
     for column in out.columns:
-        if column.endswith("_gbp_per_mwh"):
+        if column == "energy_price_gbp_per_mwh":
+            out[column] = out[column].round(ENERGY_PRICE_DECIMALS) + 0.0
+        elif column.endswith("_gbp_per_mwh"):
             out[column] = out[column].round(PRICE_DECIMALS) + 0.0
         elif column.endswith("_mwh"):
             out[column] = out[column].round(ENERGY_DECIMALS) + 0.0
@@ -235,9 +275,12 @@ def monthly_profit(schedule_rows: pd.DataFrame, ppa_gbp_per_mwh: float,
                    vlp_gbp_per_mwh: float) -> pd.DataFrame:
     """Profit by calendar month and stream, before the fixed and capacity charges (they are
     per day and Stream 1's; row 61 states them). Stream 2 is the battery's: discharge x
-    (PPA + VLP) - import cost x charge; Stream 1 the rest of each period's profit. [£]"""
-    stream2 = ((ppa_gbp_per_mwh + vlp_gbp_per_mwh) * schedule_rows["discharge_mwh"]
-               - schedule_rows["import_cost_gbp_per_mwh"] * schedule_rows["charge_mwh"])
+    (PPA + VLP) - import cost x charge (to the watt-hour, as valued); Stream 1 the rest
+    of each period's profit. [£]"""
+    written = {c: _as_written(schedule_rows[c].to_numpy()) for c in ("discharge_mwh",
+                                                                     "charge_mwh")}
+    stream2 = ((ppa_gbp_per_mwh + vlp_gbp_per_mwh) * written["discharge_mwh"]
+               - schedule_rows["import_cost_gbp_per_mwh"] * written["charge_mwh"])
     month = pd.to_datetime(schedule_rows["settlement_date"]).dt.to_period("M")
     frame = pd.DataFrame({"month": month, "stream1_gbp": schedule_rows["profit_gbp"] - stream2,
                           "stream2_gbp": stream2})

@@ -1,0 +1,76 @@
+"""Rows 51-60 of greedy and optimal refreshes recomputed to the penny from the exported
+schedule and the charge tables by independent code (tests/independent_charges.py: csv,
+decimal and zoneinfo only, none of the package's charge code), on two GSP groups and a
+window that crosses 1 April, and on a site of another area with other demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from btm_ppa.entrypoints.cli import main
+from btm_ppa.entrypoints.report import ExitCode
+from tests.conftest import cell, result_cell, set_cells
+from tests.independent_charges import recompute
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+#: 2024-03-18 .. 2024-04-14 crosses 1 April 2024: the DUoS statement, BSUoS (14.03 ->
+#: 7.63), RO (27.68 -> 31.78) and the TNUoS residual all change with the charging year;
+#: 31 March 2024 has 46 periods.
+WINDOW = (dt.date(2024, 3, 18), dt.date(2024, 4, 14))
+FIT = 11.5  # no table: typed, as the example types it
+
+CASES = {
+    # North Western, LV: LV Site Specific Band 4 (the example site)
+    "_G LV optimal": dict(area="_G", voltage="LV", kva=1500, method="optimal", window=WINDOW),
+    "_G LV greedy": dict(area="_G", voltage="LV", kva=1500, method="greedy", window=WINDOW),
+    # London, HV: HV Site Specific Band 3 (its TNUoS residual is not held: B13 typed)
+    "_C HV greedy": dict(area="_C", voltage="HV", kva=1600, method="greedy", window=WINDOW,
+                         tdr=60.0),
+    "_C HV optimal": dict(area="_C", voltage="HV", kva=1600, method="optimal", window=WINDOW,
+                          tdr=60.0),
+    # A site the example does not describe: South Wales, LV, 12,000 MWh a year, a bigger
+    # connection, across 1 April 2025
+    "_K LV other demand": dict(area="_K", voltage="LV", kva=2400, method="optimal",
+                               window=(dt.date(2025, 3, 24), dt.date(2025, 4, 6)),
+                               demand=12_000),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_rows_51_to_60_recompute_from_the_export_to_the_penny(example_xlsx, warehouse, tmp_path,
+                                                               monkeypatch, case):
+    c = CASES[case]
+    set_cells(example_xlsx, {
+        cell("mpan_core"): None, cell("dno_area"): c["area"], cell("voltage_level"): c["voltage"],
+        cell("agreed_import_capacity_kva"): c["kva"], cell("method"): c["method"],
+        cell("window_start"): c["window"][0], cell("window_end"): c["window"][1],
+        cell("fit_gbp_per_mwh"): FIT, cell("tnuos_residual_gbp_per_day"): c.get("tdr"),
+        **({cell("annual_demand_mwh"): c["demand"]} if "demand" in c else {})})
+    monkeypatch.setenv("BTM_PPA_WAREHOUSE", str(warehouse.path))
+    export = tmp_path / "schedule.csv"
+    assert main(["refresh", "--workbook", str(example_xlsx), "--export-schedule",
+                 str(export)]) == ExitCode.OK
+    ws = openpyxl.load_workbook(example_xlsx)["BESS"]
+    assert ws[result_cell("status", "stream1")].value == "OK"
+    ppa, vlp = ws[cell("ppa_price_gbp_per_mwh")].value, ws[cell("vlp_payment_gbp_per_mwh")].value
+    power_factor = ws[cell("power_factor")].value or 1.0
+    expected = recompute(export, gsp_group=c["area"], voltage=c["voltage"], agreed_kva=c["kva"],
+                         power_factor=power_factor, ppa=ppa, vlp=vlp, fit=FIT,
+                         tdr_typed=c.get("tdr"))
+    got = {row: {col: ws[f"{col}{row}"].value for col in "BCD"} for row in expected}
+    for row, columns in expected.items():
+        for col, want in columns.items():
+            if isinstance(want, Decimal):  # every £ row to the penny, exactly
+                assert Decimal(repr(got[row][col])) == want, (case, f"{col}{row}", got, expected)
+            else:  # volumes to the watt-hour
+                assert got[row][col] == pytest.approx(want, abs=5e-7), (case, f"{col}{row}")
+    # both charging years of the window are in row 61
+    note = ws[result_cell("prices_used", "notes")].value
+    first, second = (f"{y}/{(y + 1) % 100:02d}" for y in (c["window"][0].year - 1,
+                                                           c["window"][0].year))
+    assert f"{first} (" in note and f"{second} (" in note
