@@ -597,7 +597,7 @@ def test_a_warehouse_missing_its_prices_table_is_named_damaged(example_xlsx, sto
     assert "Catalog Error" not in outcome.status.split("(")[0]
 
 
-@pytest.mark.parametrize("in_the_way", ["file", "unwritable"])
+@pytest.mark.parametrize("in_the_way", ["file", "unwritable", "dangling link"])
 def test_an_unusable_lock_folder_is_a_message(in_the_way, example_xlsx, warehouse, tmp_path,
                                               monkeypatch, capsys):
     import os
@@ -610,6 +610,8 @@ def test_an_unusable_lock_folder_is_a_message(in_the_way, example_xlsx, warehous
     locks = tmp / "btm-ppa-locks"
     if in_the_way == "file":
         locks.write_text("in the way")
+    elif in_the_way == "dangling link":
+        locks.symlink_to(tmp_path / "gone")
     else:
         tmp.chmod(0o500)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
@@ -619,6 +621,7 @@ def test_an_unusable_lock_folder_is_a_message(in_the_way, example_xlsx, warehous
     out = " ".join(capsys.readouterr().out.split())
     assert code == 4, out
     assert "lock folder" in out and "TMPDIR" in out and "internal error" not in out
+    assert in_the_way != "dangling link" or "which does not exist" in out
     assert example_xlsx.read_bytes() == before
 
 
@@ -1073,3 +1076,60 @@ def test_ctrl_c_anywhere_in_a_refresh_exits_130_and_leaves_the_workbook_whole(tm
     _took, moments = sweep(6, tmp_path, reach=1.0)
     assert all(m.ok for m in moments), [m for m in moments if not m.ok]
     assert sum(m.returncode == 130 for m in moments) >= 2  # runs vary: some may finish
+
+
+# --- hold-out values of the issue's bad messages -----------------------------------------
+
+@pytest.mark.parametrize(("argv", "code", "says"), [
+    (["template", "--out", "{tmp}/notes.txt/new.xlsx"], 2, "notes.txt is a file, not a folder"),
+    (["template", "--out", "{tmp}/folder.xlsx"], 2, "is a folder: expected an .xlsx file"),
+    (["vlp-register", "--from", "{tmp}/notes.txt"], 3, "expected a JSON file in Elexon's"),
+    (["vlp-register", "--from", "{tmp}/folder.xlsx"], 3, "expected a JSON file in Elexon's"),
+])
+def test_more_output_and_input_paths_are_refused_with_what_to_do(argv, code, says, tmp_path,
+                                                                  capsys):
+    (tmp_path / "notes.txt").write_bytes(b"\xd9\x00 not json")
+    (tmp_path / "folder.xlsx").mkdir()
+    assert main([a.format(tmp=tmp_path) for a in argv]) == code
+    err = " ".join(capsys.readouterr().err.split())
+    assert says in err and "internal error" not in err and "Traceback" not in err, err
+
+
+def test_template_force_over_a_workbook_replaces_it_whole(example_xlsx, monkeypatch):
+    """``template --force`` saved in place: a Ctrl-C mid-save left half a workbook. It
+    saves beside the file and renames; a save that fails leaves the old file."""
+    import openpyxl
+
+    before = example_xlsx.read_bytes()
+
+    def broken(self, filename):
+        Path(filename).write_bytes(b"PK half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", broken)
+    assert main(["template", "--out", str(example_xlsx), "--force"]) == 130
+    assert example_xlsx.read_bytes() == before
+    assert [p.name for p in example_xlsx.parent.iterdir() if p.name.startswith(".~")] == []
+
+
+def test_a_workbook_outside_the_root_names_the_value(example_xlsx, warehouse, monkeypatch,
+                                                     tmp_path):
+    import functions_framework
+
+    from btm_ppa.entrypoints import runtime
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "link.xlsx").symlink_to(example_xlsx)
+    monkeypatch.setenv("BTM_PPA_WORKBOOK_ROOT", str(root))
+    monkeypatch.setenv("BTM_PPA_AUTH", "off")
+    runtime.inject("warehouse", warehouse)
+    try:
+        app = functions_framework.create_app(target="refresh", source="functions/main.py")
+        for name in ("link.xlsx", "../bess.xlsx", str(example_xlsx)):
+            response = app.test_client().post("/", json={"workbook": name})
+            assert response.status_code == 400
+            message = response.get_json()["error"]["message"]
+            assert repr(name) in message and "outside the workbook root" in message
+    finally:
+        runtime.inject("warehouse", None)
