@@ -55,7 +55,8 @@ def test_rows_51_to_60_recompute_from_the_export_to_the_penny(example_xlsx, ware
         cell("agreed_import_capacity_kva"): c["kva"], cell("method"): c["method"],
         cell("window_start"): c["window"][0], cell("window_end"): c["window"][1],
         cell("fit_gbp_per_mwh"): FIT, cell("tnuos_residual_gbp_per_day"): c.get("tdr"),
-        **{cell(f"{k}_gbp_per_mwh"): c[k] for k in ("cfd", "aahedc") if k in c},
+        cell("cfd_gbp_per_mwh"): c.get("cfd"),  # blank: the table's rate of each day
+        **({cell("aahedc_gbp_per_mwh"): c["aahedc"]} if "aahedc" in c else {}),
         **({cell("triad_gbp_per_kw"): c["triad"]} if "triad" in c else {}),
         **({cell("cca"): c["cca"]} if "cca" in c else {}),
         **({cell("annual_demand_mwh"): c["demand"]} if "demand" in c else {})})
@@ -71,7 +72,9 @@ def test_rows_51_to_60_recompute_from_the_export_to_the_penny(example_xlsx, ware
         ("cfd", "cfd_gbp_per_mwh"), ("cm", "cm_gbp_per_mwh"), ("aahedc", "aahedc_gbp_per_mwh"),
         ("nuclear_rab", "nuclear_rab_gbp_per_mwh"), ("triad", "triad_gbp_per_kw"))
         if ws[cell(key)].value is not None}
-    assert typed["cm"] == 80.0 and "cfd" in typed or c["window"][0].year < 2025
+    # the example's typed Capacity Market assumption; the CfD levy from the table unless
+    # the case types it
+    assert typed["cm"] == 80.0 and typed.get("cfd") == c.get("cfd")
     expected = recompute(export, gsp_group=c["area"], voltage=c["voltage"], agreed_kva=c["kva"],
                          power_factor=power_factor, ppa=ppa, vlp=vlp, fit=FIT,
                          tdr_typed=c.get("tdr"), typed=typed, cca="cca" in c)
@@ -110,7 +113,7 @@ def test_a_levy_with_no_data_is_an_error_naming_its_cell(example_xlsx, warehouse
     from btm_ppa.refresh import refresh
 
     base = {"method": "greedy", "window_start": dt.date(2024, 1, 8),
-            "window_end": dt.date(2024, 1, 14)}
+            "window_end": dt.date(2024, 1, 14), "cfd_gbp_per_mwh": None}
     set_cells(example_xlsx, {cell(k): v for k, v in {**base, **edits}.items()})
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
     assert not outcome.ok and cell(address) in outcome.status, outcome.status

@@ -264,6 +264,10 @@ def site_rates(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame, *
 
     for y in year_charges:
         notes.append(y.describe())
+    blocks = [b for b in (inputs.non_bess, inputs.bess) if b is not None]
+    if not simulate and blocks and all(b.other_levies.volume_mwh == 0 for b in blocks):
+        notes.append("row 38 (other levies) blank: the CfD, CM, AAHEDC and Nuclear RAB "
+                     "above are not in rows 51-60 (the `sheet` blocks are as typed)")
     for year, stand_in in bands.stand_ins.items():
         notes.append(f"{year} time bands: {stand_in}'s stand in (not held)")
     stream1 = FixedCharges(duos_gbp=base[0], tnuos_gbp=base[1])
