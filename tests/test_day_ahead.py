@@ -80,7 +80,7 @@ def test_cli_loads_a_day_ahead_csv_and_refuses_one_without_a_price(tmp_path, cap
     bad = tmp_path / "bad.csv"
     bad.write_text("settlementDate,settlementPeriod,startTime,price\n", encoding="utf-8")
     assert main(["ingest-prices", "--start", "2023-06-01", "--end", "2023-06-01",
-                 "--day-ahead-csv", str(bad), "--warehouse", str(path)]) == ExitCode.PRICES
+                 "--day-ahead-csv", str(bad), "--warehouse", str(path)]) == ExitCode.INPUT
     assert "dayAheadPrice" in " ".join(capsys.readouterr().err.split())
 
 

@@ -208,17 +208,38 @@ def test_interpolated_figures_stay_close_to_a_dispatch_at_that_capacity():
 
 # ------------------------------------------------------------ the whole refresh ----
 
-def _deal_workbook(tmp_path: Path, deal_values: dict[str, object]) -> Path:
+def _deal_workbook(tmp_path: Path, deal_values: dict[str, object],
+                   bess_values: dict[str, object] | None = None) -> Path:
     from btm_ppa.sheet.template import build_template
     from tests.conftest import set_cells
 
     path = build_template(tmp_path / "deal.xlsx", example=True, deal=True)
-    from tests.conftest import before_april_2023
-
-    # the price years before April 2023 need BSUoS and RO typed (no table holds them)
-    set_cells(path, {"B22": "optimal", **before_april_2023()})
+    set_cells(path, {"B22": "optimal", **(bess_values or {})})
     set_cells(path, deal_values, tab="Deal")
     return path
+
+
+def _hidden_site(path: Path) -> None:
+    """Another site: another DNO area, a 1 MW x 3 h battery, and its demand from an HH
+    Data tab (a weekday/weekend, day/night shape with a winter peak) instead of B23."""
+    import datetime as dt
+
+    from btm_ppa.core import periods
+
+    frame = periods.settlement_periods(dt.date(2023, 4, 1), dt.date(2024, 3, 31))
+    book = openpyxl.load_workbook(path)
+    hh = book.create_sheet("HH Data")
+    hh.append(["Date", "Settlement period", "Demand (kWh)"])
+    for day, sp, slot, weekend in zip(frame["settlement_date"], frame["settlement_period"],
+                                      frame["local_half_hour"], frame["is_weekend"], strict=True):
+        winter = 1.3 if day.month in (11, 12, 1, 2) else 1.0
+        kwh = (250.0 if 14 <= slot < 40 else 90.0) * (0.5 if weekend else 1.0) * winter
+        hh.append([day, sp, round(kwh, 1)])
+    ws = book["BESS"]
+    for address, value in {"B6": None, "B7": "Eastern", "B23": None, "F13": 1000,
+                           "F14": 1000, "F15": 3}.items():
+        ws[address] = value
+    book.save(path)
 
 
 def _table(ws, header_row: int, last_row: int, columns: int) -> list[list[object]]:
@@ -226,29 +247,15 @@ def _table(ws, header_row: int, last_row: int, columns: int) -> list[list[object
             for r in range(header_row + 1, last_row + 1)]
 
 
-@pytest.mark.e2e
-@pytest.mark.slow
-def test_refresh_fills_the_deal_tab_and_its_figures_recompute(tmp_path, warehouse):
-    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
-    from btm_ppa.refresh import refresh
+def _recompute(ws, term: int, method: str) -> list[str]:
+    """Every scenario's NPV, IRR and payback from the net cash flows the tab shows, with
+    numpy-financial; the percentiles from the per-scenario rows. Returns the scenarios."""
     from sheets_layout import load_deal_layout
 
-    layout = load_deal_layout()
-    res = layout.results
-    path = _deal_workbook(tmp_path, {"B6": 8, "B32": 2, "B29": "augment"})
-    outcome = refresh(XlsxWorkbook(path), warehouse, budget_s=600)
-    assert outcome.ok, outcome.status
-    book = openpyxl.load_workbook(path)
-    bess, ws = book["BESS"], book["Deal"]
-    assert bess["B62"].value == "OK"
-    assert ws.cell(int(res["status_row"]), 2).value == "OK"
-    # Per-scenario rows: NPV, IRR, payback and the percentiles recompute from the written
-    # net cash flows with numpy-financial.
+    res = load_deal_layout().results
     by_header = int(res["by_year_header_row"])
     names = [v for v in (ws.cell(by_header, c).value for c in range(2, 20))
              if v and str(v)[:4].isdigit()]
-    assert len(names) >= 2
-    term = 8
     flows = {n: [ws.cell(by_header + 1 + t, 2 + i).value for t in range(term + 1)]
              for i, n in enumerate(names)}
     rate = ws["B14"].value / 100 if ws["B14"].value is not None else 0.08
@@ -257,7 +264,7 @@ def test_refresh_fills_the_deal_tab_and_its_figures_recompute(tmp_path, warehous
     npvs, irrs = [], []
     for name, cf in flows.items():
         row = rows[name]
-        assert row[1] == "optimal"
+        assert row[1] == method
         assert abs(npf.npv(rate, cf) - row[2]) < 0.005, name
         irr = npf.irr(cf)
         if math.isnan(irr):
@@ -288,15 +295,128 @@ def test_refresh_fills_the_deal_tab_and_its_figures_recompute(tmp_path, warehous
         assert sum(row[5:14]) == pytest.approx(row[14], abs=0.005)
         assert row[14] == pytest.approx(flows[shown][t], abs=0.005)
     assert ws.cell(cf_header + term + 2, 1).value is None  # nothing below the term
-    # The PPA band: at the floor the developer's P50 NPV at the hurdle is ~0.
-    floor, ceiling = ws.cell(summary + 8, 2).value, ws.cell(summary + 8, 3).value
-    assert floor is not None and ceiling is not None
-    # The sizing table: 2 x 2 sizes, the best is the highest.
+    return names
+
+
+def _ceiling_rows(ws, count: int) -> dict[str, list[object]]:
+    from sheets_layout import load_deal_layout
+
+    sc_header = int(load_deal_layout().results["scenario_header_row"])
+    rows = _table(ws, sc_header + count, sc_header + 2 * count, 11)
+    assert all(r[1] == "ceiling: perfect foresight" for r in rows), rows
+    return {r[0]: r for r in rows}
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_refresh_fills_the_deal_tab_and_its_figures_recompute(tmp_path, warehouse):
+    """realistic (the default) over every full price year, the ceiling beside it labelled,
+    and the figures recomputed independently."""
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+    from sheets_layout import load_deal_layout
+
+    res = load_deal_layout().results
+    path = _deal_workbook(tmp_path, {"B6": 8, "B32": 2, "B29": "augment", "B13": 4})
+    outcome = refresh(XlsxWorkbook(path), warehouse, budget_s=600)
+    assert outcome.ok, outcome.status
+    book = openpyxl.load_workbook(path)
+    bess, ws = book["BESS"], book["Deal"]
+    assert bess["B62"].value == "OK"
+    assert ws.cell(int(res["status_row"]), 2).value == "OK"
+    assert ws["B31"].value is None or ws["B31"].value == "realistic"
+    names = _recompute(ws, 8, "realistic")
+    assert names == [str(y) for y in range(2017, 2025)]  # the eight full price years held
+    summary = int(res["summary_header_row"])
+    labels = [ws.cell(summary + i, 1).value for i in range(1, 13)]
+    assert "realistic" in labels[0]
+    ceiling_npv, ceiling_irr = labels[8], labels[9]
+    assert "perfect foresight" in ceiling_npv and "perfect foresight" in ceiling_irr
+    ceiling = _ceiling_rows(ws, len(names))
+    assert sorted(ceiling) == names
+    # The PPA band exists as figures; the sizing table: 2 x 2 sizes, the best the highest.
+    floor, top = ws.cell(summary + 8, 2).value, ws.cell(summary + 8, 3).value
+    assert floor is not None and top is not None
     sz = int(res["sizing_header_row"])
     grid = [[ws.cell(sz + 1 + i, 2 + j).value for j in range(2)] for i in range(2)]
-    best = ws.cell(summary + 10, 4).value
-    assert best == max(max(r) for r in grid)
+    assert ws.cell(summary + 11, 4).value == max(max(r) for r in grid)
+    notes = ws.cell(summary + 12, 5).value
+    assert "charges: those of price year 2024" in notes and "B23" in notes
+    assert "wear £4.00/MWh" in notes
     assert len(ws._charts) == 2 and ws.conditional_formatting
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_another_site_with_hh_data_recomputes_the_same_way(tmp_path, warehouse):
+    """A hidden-style site (another DNO area, size, and demand from its HH Data tab):
+    the same independent recompute holds, and the tab says which demand it used."""
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+    from sheets_layout import load_deal_layout
+
+    res = load_deal_layout().results
+    path = _deal_workbook(tmp_path, {"B6": 5, "B32": 0, "B37": "own"})
+    _hidden_site(path)
+    outcome = refresh(XlsxWorkbook(path), warehouse, budget_s=600)
+    assert outcome.ok, outcome.status
+    ws = openpyxl.load_workbook(path)["Deal"]
+    summary = int(res["summary_header_row"])
+    notes = ws.cell(summary + 12, 5).value
+    assert "the 'HH Data' tab's" in notes, notes
+    assert "demand from HH Data a week before" in notes  # realistic forecasts it too
+    # Own charges: the years before April 2023 have none held for the example's typed
+    # cells, so they are left out and named, and the status says so.
+    names = _recompute(ws, 5, "realistic")
+    assert "2024" in names and "2017" not in names
+    assert "LEFT OUT: 2017" in notes
+    status = ws.cell(int(res["status_row"]), 2).value
+    assert status.startswith("WARNING") and f"percentiles are over {len(names)}" in status
+    assert ws.cell(summary + 12, 2).value == len(names)
+    assert ws.cell(summary + 12, 3).value == 8
+    assert outcome.deal.result.scenarios[0].years[1].discharge_mwh > 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_realistic_never_beats_its_ceiling_and_wear_cuts_cycles(warehouse):
+    """In every scenario year and usable capacity, the ceiling (optimal, perfect foresight)
+    is worth at least realistic's schedule, the wear cost in both objectives; a dearer
+    wear makes both discharge less."""
+    import tempfile
+
+    from btm_ppa import deal as use_case
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.reference import files as reference
+    from btm_ppa.sheet.inputs import read_inputs
+    from btm_ppa.sheet.template import build_template
+    from sheets_layout import load_bess_layout
+
+    bess = load_bess_layout()
+    with tempfile.TemporaryDirectory() as folder:
+        path = build_template(Path(folder) / "x.xlsx", example=True)
+        snapshot = XlsxWorkbook(path).read(bess.tab_name, bess.read_range)
+    inputs = read_inputs(bess, snapshot, reference.read_gsp_groups())
+    found = use_case.scenario_years(bess, inputs, warehouse, range(2017, 2025), realistic=True)
+    assert [s.name for s in found.years] == [str(y) for y in range(2017, 2025)]
+    assert found.left_out == ()
+
+    def net(f: YearFigures, wear: float) -> float:
+        return (15.0 - wear) * f.discharge_mwh - f.energy_cost_gbp - f.network_cost_gbp \
+            - f.levies_cost_gbp
+
+    for s in found.years:
+        real, top = use_case.year_points(s, "realistic", 2500, 5000, (1.0, 0.65), 25.0,
+                                         ceiling=True)
+        for c in (1.0, 0.65):
+            assert net(real[c], 25.0) <= net(top[c], 25.0) + 1.0, (s.name, c)  # £1: watt-hours
+            assert real[c].demand_mwh == top[c].demand_mwh
+        if s.name in ("2019", "2022", "2024"):
+            free, free_top = use_case.year_points(s, "realistic", 2500, 5000, (1.0,), 0.0,
+                                                  ceiling=True)
+            assert top[1.0].discharge_mwh < free_top[1.0].discharge_mwh, s.name
+            assert real[1.0].discharge_mwh < free[1.0].discharge_mwh, s.name
+            assert net(free[1.0], 0.0) <= net(free_top[1.0], 0.0) + 1.0, s.name
 
 
 @pytest.mark.unit
@@ -332,7 +452,7 @@ def test_a_google_sheet_gets_the_deal_tab_in_the_one_write(tmp_path, warehouse):
     from tests.test_sheets_workbook import SA, SHEET_ID, loopback_client
 
     res = load_deal_layout().results
-    path = _deal_workbook(tmp_path, {"B6": 3, "B32": 0})
+    path = _deal_workbook(tmp_path, {"B6": 3, "B32": 0, "B31": "optimal"})
     with SheetsStandIn(SHEET_ID, path) as standin:
         outcome = refresh(SheetsWorkbook(SHEET_ID, loopback_client(standin, timeout_s=60), SA),
                           warehouse, budget_s=600)

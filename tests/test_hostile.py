@@ -766,3 +766,256 @@ def test_an_implausible_bm_unit_capacity_is_refused_by_record(capacity):
     with pytest.raises(RegisterError, match="record 5 \\(generationCapacity\\)") as info:
         parse_bm_units(records)
     assert "finite number of MW from -10,000 to 10,000" in info.value.message
+
+
+# --- saved formula results survive every save, on every tab ------------------------------
+
+WEEK = {"window_start": "2023-06-01", "window_end": "2023-06-07"}
+
+
+def _with_saved_results(path: Path, formulas: dict[str, dict[str, tuple[str, object]]]) -> None:
+    """Formulas and their saved results on several tabs, as Excel or LibreOffice save them
+    (openpyxl saves a formula with an empty result; its XML is patched here)."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    for tab, cells in formulas.items():
+        sheet = book[tab] if tab in book.sheetnames else book.create_sheet(tab)
+        for address, (formula, _result) in cells.items():
+            sheet[address] = formula
+    order = book.sheetnames
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        items = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    for tab, cells in formulas.items():
+        member = f"xl/worksheets/sheet{order.index(tab) + 1}.xml"
+
+        def saved(match, cells=cells):
+            if match.group(2) not in cells:
+                return match.group(0)
+            result = cells[match.group(2)][1]
+            if isinstance(result, str):  # a text result: t="str" on the cell
+                head = re.sub(r' t="[^"]*"', "", match.group(1)).replace(
+                    f'r="{match.group(2)}"', f'r="{match.group(2)}" t="str"', 1)
+                return f"{head}<v>{result}</v>"
+            return f"{match.group(1)}<v>{result!r}</v>"
+
+        xml = re.sub(r'(<c r="([A-Z]+\d+)"[^>]*><f>[^<]*</f>)<v ?/>', saved,
+                     items[member].decode())
+        items[member] = xml.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in items.items():
+            out.writestr(name, data)
+    values = openpyxl.load_workbook(path, data_only=True)
+    assert all(values[tab][a].value == r for tab, cells in formulas.items()
+               for a, (_f, r) in cells.items())
+
+
+def _week_with_formulas(path: Path) -> dict[str, dict[str, tuple[str, object]]]:
+    """The worked example over one June week with a formula in an input cell (its saved
+    result 150), an HH Data tab of formulas (each 400 kWh) and an analyst's own tab."""
+    from btm_ppa.core import periods
+    from tests.conftest import cell, set_cells
+
+    set_cells(path, {cell(k): v for k, v in WEEK.items()} | {cell("method"): "greedy"})
+    frame = periods.settlement_periods(dt.date(2023, 6, 1), dt.date(2023, 6, 7))
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    hh = book.create_sheet("HH Data")
+    hh.append(["Date", "Settlement period", "Demand (kWh)"])
+    for day, sp in zip(frame["settlement_date"], frame["settlement_period"], strict=True):
+        hh.append([day, int(sp), None])
+    book.save(path)
+    formulas = {
+        "BESS": {cell("ppa_price_gbp_per_mwh"): ("=100+50", 150.0)},
+        "HH Data": {f"C{r}": (f"=B{r}*0+400", 400.0) for r in range(2, len(frame) + 2)},
+        "Notes": {"A1": ('="my "&"note"', "my note"), "B2": ("=6*7", 42.0)},
+    }
+    _with_saved_results(path, formulas)
+    return formulas
+
+
+def _saved(path: Path, formulas: dict[str, dict[str, tuple[str, object]]]) -> dict[str, object]:
+    import openpyxl
+
+    texts, values = openpyxl.load_workbook(path), openpyxl.load_workbook(path, data_only=True)
+    return {f"{tab}!{a}": (texts[tab][a].value, values[tab][a].value)
+            for tab, cells in formulas.items() for a in cells}
+
+
+@pytest.mark.parametrize("path", ["refresh", "export", "vlp-register", "http"])
+def test_a_save_keeps_every_formula_and_its_saved_result_on_every_tab(
+        path, example_xlsx, store_path, tmp_path, monkeypatch):
+    """vlp-register dropped the BESS tab's saved results (the next refresh then refused
+    the formula input it had accepted) and a refresh dropped HH Data's."""
+    from btm_ppa.reference.files import data_path
+
+    formulas = _week_with_formulas(example_xlsx)
+    expected = {f"{tab}!{a}": (f, r) for tab, cells in formulas.items()
+                for a, (f, r) in cells.items()}
+    assert _saved(example_xlsx, formulas) == expected
+    refresh = ["refresh", "--workbook", str(example_xlsx), "--warehouse", str(store_path)]
+    if path == "refresh":
+        assert main(refresh) == 0
+    elif path == "export":
+        assert main([*refresh, "--export-schedule", str(tmp_path / "s.csv")]) == 0
+    elif path == "vlp-register":
+        sample = data_path("elexon_bmunits_storage_sample.json")
+        assert main(["vlp-register", "--from", str(sample), "--workbook", str(example_xlsx),
+                     "--warehouse", str(store_path)]) == 0
+    else:
+        import functions_framework
+
+        from btm_ppa.adapters.duckdb_warehouse import DuckDbWarehouse
+        from btm_ppa.entrypoints import runtime
+
+        monkeypatch.setenv("BTM_PPA_WORKBOOK_ROOT", str(example_xlsx.parent))
+        monkeypatch.setenv("BTM_PPA_AUTH", "off")
+        runtime.inject("warehouse", DuckDbWarehouse(store_path))
+        try:
+            app = functions_framework.create_app(target="refresh", source="functions/main.py")
+            response = app.test_client().post("/", json={"workbook": example_xlsx.name})
+        finally:
+            runtime.inject("warehouse", None)
+        assert response.status_code == 200, response.get_json()
+    assert _saved(example_xlsx, formulas) == expected
+    assert main(refresh) == 0  # the next refresh reads them as before
+    assert _saved(example_xlsx, formulas) == expected
+
+
+@pytest.mark.parametrize("command", ["template", "demo"])
+def test_a_new_workbook_asks_for_its_formulas_to_be_computed_on_opening(command, tmp_path,
+                                                                         warehouse):
+    """A new workbook's formulas have no saved result yet: the file asks the spreadsheet
+    program to compute them all on opening (openpyxl computes nothing)."""
+    import openpyxl
+
+    out = tmp_path / "new.xlsx"
+    argv = ["template", "--out", str(out), "--example"] if command == "template" else [
+        "demo", "--out", str(out), "--warehouse", str(warehouse.path)]
+    assert main(argv) == 0
+    assert openpyxl.load_workbook(out).calculation.fullCalcOnLoad
+
+
+# --- two BESS tabs: each its own schedule tabs -------------------------------------------
+
+@pytest.mark.parametrize(("second", "third"), [
+    ("Site B", None), ("Battery at the north substation", None),  # 31 characters
+    ("Battery at the north substatio2", "Battery at the north substatio1")])  # alike
+def test_two_bess_tabs_never_overwrite_each_others_schedule(second, third, example_xlsx,
+                                                            warehouse):
+    """Two BESS tabs shared one Dispatch tab that did not say whose schedule it held: a
+    refresh of one replaced the other's (under `sheet`, with "No schedule")."""
+    import openpyxl
+
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.refresh import refresh
+    from btm_ppa.sheet.dispatch_tabs import TAB_NAME_MAX, owned_name
+    from sheets_layout import load_bess_layout
+    from tests.conftest import cell, set_cells
+
+    layout = load_bess_layout()
+    set_cells(example_xlsx, {cell(k): v for k, v in WEEK.items()} | {cell("method"): "greedy"})
+    book = openpyxl.load_workbook(example_xlsx)
+    book.copy_worksheet(book["BESS"]).title = second
+    if third:
+        book.copy_worksheet(book["BESS"]).title = third
+    book.save(example_xlsx)
+    set_cells(example_xlsx, {cell("export_power_kw"): 50, cell("import_power_kw"): 50},
+              tab=second)
+    tabs = ("Dispatch", "Dispatch week", "Monthly profit", "Valuation")
+
+    def rows(name: str) -> list[tuple[object, ...]]:
+        return list(openpyxl.load_workbook(example_xlsx)[name].iter_rows(values_only=True))
+
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse).ok
+    first = {name: rows(name) for name in tabs}
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse, tab=second).ok
+    if third:
+        assert refresh(XlsxWorkbook(example_xlsx), warehouse, tab=third).ok
+        assert rows(owned_name(layout, third, "Dispatch")) == first["Dispatch"]  # as BESS
+    theirs = {name: owned_name(layout, second, name) for name in tabs}
+    names = {owned_name(layout, t, n) for t in (second, third) if t for n in tabs}
+    assert all(len(n) <= TAB_NAME_MAX for n in names)
+    assert len(names | set(tabs)) == len(tabs) * (3 if third else 2)
+    assert {name: rows(name) for name in tabs} == first  # BESS's schedule kept
+    assert rows(theirs["Dispatch"]) != first["Dispatch"]  # Site B's own, at 50 kW
+    assert second in theirs["Dispatch"] or "~" in theirs["Dispatch"]
+    # a method that simulates nothing says so in its own tabs, not in BESS's
+    set_cells(example_xlsx, {cell("method"): "sheet"}, tab=second)
+    assert refresh(XlsxWorkbook(example_xlsx), warehouse, tab=second).ok
+    assert {name: rows(name) for name in tabs} == first
+    assert str(rows(theirs["Dispatch"])[0][0]).startswith("No schedule")
+
+
+# --- the day-ahead CSV: every row checked as the system prices' ----------------------------
+
+def _day_ahead_csv(tmp_path: Path, rows: list[tuple[object, ...]]) -> Path:
+    path = tmp_path / "da.csv"
+    lines = ["settlementDate,settlementPeriod,startTime,dayAheadPrice"]
+    lines += [",".join("" if v is None else str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _day_ahead_held(store: Path, first: dt.date, last: dt.date) -> pd.DataFrame:
+    from btm_ppa.prices import warehouse as wh
+
+    return wh.day_ahead_prices(DuckDbWarehouse(store), wh.PriceWindow(first, last, defaulted=False))
+
+
+def _da(day: dt.date, sp: object, price: object = 60.0) -> tuple[object, ...]:
+    start = _start(day, sp) if isinstance(sp, int) and 1 <= sp <= 50 else _start(day, 1)
+    return (day, sp, start, price)
+
+
+AUTUMN, SPRING = dt.date(2022, 10, 30), dt.date(2022, 3, 27)  # 50 and 46 periods
+BAD_DAY_AHEAD = {
+    "-inf": (_da(DAY, 5, "-inf"), "dayAheadPrice '-inf'"),
+    "nan": (_da(DAY, 5, "nan"), "dayAheadPrice 'nan'"),
+    "20,000": (_da(DAY, 5, 20000.5), "dayAheadPrice '20000.5'"),
+    "a currency sign": (_da(DAY, 5, "£80"), "dayAheadPrice '£80'"),
+    "period 49 on a 48-period day": (_da(DAY, 49), "from 1 to 48"),
+    "period 51 on the autumn clock change": (_da(AUTUMN, 51), "from 1 to 50"),
+    "period 47 on the spring clock change": (_da(SPRING, 47), "from 1 to 46"),
+    "period -1": (_da(DAY, -1), "settlementPeriod '-1'"),
+    "period 'three'": (_da(DAY, "three"), "settlementPeriod 'three'"),
+    "duplicate": (_da(DAY, 2), "SP2 appears again"),
+    "date 2023-13-01": (("2023-13-01", 5, _start(DAY, 5), 60.0), "settlementDate '2023-13-01'"),
+    "start time 'yesterday'": ((DAY, 5, "yesterday", 60.0), "startTime 'yesterday'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DAY_AHEAD), ids=list(BAD_DAY_AHEAD))
+def test_a_bad_day_ahead_row_is_refused_by_line_and_nothing_is_loaded(case, tmp_path,
+                                                                      store_path, capsys):
+    bad_row, fragment = BAD_DAY_AHEAD[case]
+    rows = [_da(DAY, sp) for sp in range(1, 5)] + [bad_row] + [_da(DAY, 6)]
+    before = _day_ahead_held(store_path, SPRING, DAY)
+    code = main(["ingest-prices", "--start", str(SPRING), "--end", str(DAY),
+                 "--day-ahead-csv", str(_day_ahead_csv(tmp_path, rows)),
+                 "--warehouse", str(store_path)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 3, err
+    assert "da.csv" in err and "line 6" in err and fragment in err, err
+    assert "expected" in err and "nothing was loaded" in err and "Traceback" not in err
+    pd.testing.assert_frame_equal(_day_ahead_held(store_path, SPRING, DAY), before)
+
+
+@pytest.mark.parametrize(("day", "hourly"), [(AUTUMN, False), (AUTUMN, True), (SPRING, False),
+                                             (SPRING, True)])
+def test_day_ahead_rows_of_a_clock_change_day_load_whole(day, hourly, tmp_path, store_path):
+    from btm_ppa.core import periods
+    from btm_ppa.prices import warehouse as wh
+
+    count = periods.periods_in_day(day)
+    sps = range(1, count + 1, 2) if hourly else range(1, count + 1)
+    path = _day_ahead_csv(tmp_path, [_da(day, sp, 40.0 + sp) for sp in sps])
+    assert main(["ingest-prices", "--start", str(day), "--end", str(day), "--day-ahead-csv",
+                 str(path), "--warehouse", str(store_path)]) == 0
+    held = _day_ahead_held(store_path, day, day)[wh.DAY_AHEAD_COLUMN]
+    assert len(held) == count and held.notna().all()

@@ -1,14 +1,14 @@
 """The deal use case: from the BESS tab's site and battery, the Deal tab's terms and the
-price years held, to every scenario's cash flows, the ceiling method beside, and the
-sizing grid (a process pool over the cores).
+price years held, to every scenario's cash flows under the Deal tab's method
+(``realistic`` by default), the ceiling (``optimal``, perfect foresight) beside it, and
+the sizing grid (a process pool over the cores).
 
-A scenario is one full calendar price year held (2017-2024 once the warehouse holds
-them); partial years are named in the notes and left out.
+A scenario is one full calendar price year held (``prices.price_years``: 2017-2024 on the
+shipped data); partial years, and years that cannot be valued, are named in the notes.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import time
@@ -22,100 +22,48 @@ from btm_ppa.core import deal as core
 from btm_ppa.core import deal_year as dy
 from btm_ppa.core import dispatch
 from btm_ppa.core.deal import DealResult, DealTerms, Degradation, EndOfLife, Indexation, Indexed
-from btm_ppa.core.prices import PriceBasis
-from btm_ppa.core.simulation import ChargeRates, PeriodRates
-from btm_ppa.errors import InputError, InputErrors, PriceDataError, RefreshTimeoutError
+from btm_ppa.core.dispatch import daily
+from btm_ppa.errors import InputError, PriceDataError, RefreshTimeoutError
 from btm_ppa.prices import warehouse as wh
+from btm_ppa.prices.price_years import (  # noqa: F401 (re-exported)
+    ChargesFrom,
+    PriceYears,
+    Scenarios,
+    ScenarioYear,
+    held_years,
+    scenario_years,
+)
 from btm_ppa.sheet.deal_inputs import DealSheetInputs
 from btm_ppa.sheet.inputs import RefreshInputs
 from btm_ppa.sheet.workbook import CellValue
-from btm_ppa.simulate import simulation, site_charges
 from sheets_layout import BessLayout, DealLayout
 
 log = logging.getLogger(__name__)
 
-
-
-#: Methods the Deal tab can run, by name; the ceiling is run beside any other.
+#: The ceiling: perfect foresight of each price year, run beside any other method.
 CEILING_METHOD = "optimal"
+#: Methods the Deal tab can run (Deal!B31).
+METHODS = ("realistic", "optimal", "greedy")
+
+Points = dict[str, dict[float, dy.YearFigures]]
 
 
-def dispatcher_for(method: str) -> dy.Dispatcher:
-    """The schedule maker of a method name (module-level, so a process pool can take it)."""
+def schedule_of(method: str, problem: dispatch.DispatchProblem,
+                forecast: daily.CostForecast | None, wear_gbp_per_mwh: float
+                ) -> dispatch.Schedule:
+    """A method's schedule, the wear cost (per MWh discharged) in its objective: optimal
+    (perfect foresight of the year), realistic (a plan a day on the year's forecast) or
+    greedy (the battery-first rule: it has no objective to put the wear in)."""
     if method == "optimal":
-        return _optimal
+        return dispatch.optimal_dispatch(daily.with_wear(problem, wear_gbp_per_mwh)).schedule
+    if method == "realistic":
+        if forecast is None:
+            raise ValueError("realistic needs the price year's forecast")
+        return daily.daily_dispatch(problem, forecast,
+                                    wear_gbp_per_mwh=wear_gbp_per_mwh).schedule
     if method == "greedy":
-        return dispatch.greedy_schedule
+        return dispatch.greedy_schedule(problem)
     raise ValueError(f"unknown dispatch method {method!r}")
-
-
-def _optimal(problem: dispatch.DispatchProblem) -> dispatch.Schedule:
-    return dispatch.optimal_schedule(problem)
-
-
-@dataclass(frozen=True)
-class ScenarioYear:
-    """One full price year's dispatch problem at the BESS tab's battery."""
-
-    name: str
-    problem: dispatch.DispatchProblem
-    price_gbp_per_mwh: np.ndarray
-    rates: ChargeRates | PeriodRates
-    fixed_charges_gbp: float
-
-
-@dataclass(frozen=True)
-class PriceYears:
-    full: tuple[int, ...]
-    partial: tuple[str, ...]  # "2016 (from 2016-06-01)"
-
-
-def held_years(warehouse: wh.PriceWarehouse,
-               basis: PriceBasis = PriceBasis.SYSTEM_BUY) -> PriceYears:
-    """Calendar years the warehouse holds whole on the basis, and those it holds in part."""
-    ranges = wh.held_ranges(warehouse, basis)
-    if not ranges:
-        return PriceYears((), ())
-    full, partial = [], []
-    for year in range(ranges[0][0].year, ranges[-1][1].year + 1):
-        first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
-        if any(a <= first and last <= b for a, b in ranges):
-            full.append(year)
-            continue
-        held = [(max(a, first), min(b, last)) for a, b in ranges if a <= last and b >= first]
-        if held:
-            partial.append(f"{year} ({', '.join(f'{a} to {b}' for a, b in held)})")
-    return PriceYears(tuple(full), tuple(partial))
-
-
-def scenario_years(bess: BessLayout, inputs: RefreshInputs, warehouse: wh.PriceWarehouse,
-                   years: Sequence[int]) -> tuple[list[ScenarioYear], list[str]]:
-    """Each year's dispatch problem; years with too many missing prices are left out and
-    named in the notes."""
-    annual_cell = bess.input("annual_demand_mwh").cell
-    if inputs.annual_demand_mwh is None:
-        raise InputError(annual_cell, None, "the site's annual demand in MWh: the Deal tab "
-                         "repeats it over every price year (an HH Data tab covers one window)",
-                         "is blank")
-    scenarios, notes = [], []
-    start_cell, end_cell = bess.input("window_start").cell, bess.input("window_end").cell
-    for year in years:
-        window = wh.PriceWindow(dt.date(year, 1, 1), dt.date(year, 12, 31), defaulted=False)
-        try:
-            prices = wh.window_prices(warehouse, window, start_cell, end_cell,
-                                      inputs.site.price_basis, bess.input("price_basis").cell)
-        except PriceDataError as exc:
-            notes.append(f"{year} left out: {exc.message}")
-            continue
-        try:  # a year whose charges no table holds (and no cell types) is left out
-            charges = site_charges(bess, inputs, prices.frame, {}, simulate=True)
-        except (InputError, InputErrors) as exc:
-            notes.append(f"{year} left out: {exc.message}")
-            continue
-        sim = simulation(bess, inputs, prices, charges)
-        scenarios.append(ScenarioYear(str(year), sim.problem, sim.price_gbp_per_mwh, sim.rates,
-                                      charges.fixed.total_gbp))
-    return scenarios, notes
 
 
 def valuation_points(degradation: Degradation) -> tuple[float, ...]:
@@ -125,17 +73,39 @@ def valuation_points(degradation: Degradation) -> tuple[float, ...]:
     return (1.0, round((1.0 + low) / 2, 4), round(low, 4))
 
 
+def year_points(s: ScenarioYear, method: str, power_kw: float, energy_kwh: float,
+                capacities: Sequence[float], wear_gbp_per_mwh: float, ceiling: bool = False
+                ) -> tuple[dict[float, dy.YearFigures], dict[float, dy.YearFigures]]:
+    """One price year's figures at each usable capacity under ``method``, and under
+    optimal (with ``ceiling``; the method's own figures when it is optimal). The ceiling
+    is never below the method: where optimal's search left a gap and the method's
+    schedule is worth more (wear included), that schedule is the ceiling's."""
+    base = dy.sized(s.problem, power_kw / 1000.0, energy_kwh / 1000.0)
+    main, top = {}, {}
+    for c in capacities:
+        faded = dy.sized(base, base.battery.discharge_power_mw, base.battery.capacity_mwh * c)
+        schedule = schedule_of(method, faded, s.forecast, wear_gbp_per_mwh)
+        main[c] = dy.year_figures(faded, schedule, s.price_gbp_per_mwh, s.rates,
+                                  s.fixed_charges_gbp)
+        if ceiling and method != CEILING_METHOD:
+            worn = daily.with_wear(faded, wear_gbp_per_mwh)
+            best, _ = daily.better_of(worn, dispatch.optimal_dispatch(worn), schedule)
+            top[c] = dy.year_figures(faded, best.schedule, s.price_gbp_per_mwh, s.rates,
+                                     s.fixed_charges_gbp)
+    return main, (top if ceiling and method != CEILING_METHOD else main)
+
+
 def figures_at(scenarios: Sequence[ScenarioYear], method: str, power_kw: float,
-               energy_kwh: float, capacities: Sequence[float]
-               ) -> dict[str, dict[float, dy.YearFigures]]:
-    """Every scenario's figures at each usable capacity for a battery of this size."""
-    dispatcher = dispatcher_for(method)
-    out = {}
+               energy_kwh: float, capacities: Sequence[float], wear_gbp_per_mwh: float = 0.0,
+               ceiling: bool = False) -> tuple[Points, Points]:
+    """Every scenario's figures at each usable capacity for a battery of this size, under
+    the method and under optimal beside it (see ``year_points``)."""
+    main: Points = {}
+    top: Points = {}
     for s in scenarios:
-        problem = dy.sized(s.problem, power_kw / 1000.0, energy_kwh / 1000.0)
-        out[s.name] = dy.capacity_points(problem, dispatcher, s.price_gbp_per_mwh, s.rates,
-                                           s.fixed_charges_gbp, capacities)
-    return out
+        main[s.name], top[s.name] = year_points(s, method, power_kw, energy_kwh, capacities,
+                                                wear_gbp_per_mwh, ceiling)
+    return main, top
 
 
 def _indexed(values: DealSheetInputs, kind_key: str, escalator_key: str) -> Indexed:
@@ -226,25 +196,30 @@ def _size_npv(args: tuple[Sequence[ScenarioYear], str, DealTerms, float, float,
                           tuple[float, ...]]) -> float:
     scenarios, method, terms, power_kw, duration_h, capacities = args
     sized_terms = core.with_size(terms, power_kw, duration_h)
-    points = figures_at(scenarios, method, power_kw, power_kw * duration_h, capacities)
+    points, _ = figures_at(scenarios, method, power_kw, power_kw * duration_h, capacities,
+                           terms.wear_gbp_per_mwh)
     return core.value_deal(points, sized_terms, band=False).npv["p50"]
 
 
 def sizing(scenarios: Sequence[ScenarioYear], method: str, terms: DealTerms,
            powers_kw: Sequence[float], durations_h: Sequence[float],
-           workers: int | None = None, deadline: float | None = None) -> SizingResult:
-    """P50 NPV of every power x duration, in a process pool over the cores."""
+           workers: int | None = None, deadline: float | None = None,
+           known: Mapping[tuple[float, float], float] | None = None) -> SizingResult:
+    """P50 NPV of every power x duration, in a process pool over the cores (``known``:
+    sizes already valued, e.g. the typed one, not valued again)."""
     started = time.perf_counter()
     capacities = valuation_points(terms.degradation)
     sizes = [(p, d) for d in durations_h for p in powers_kw]
-    jobs = [(scenarios, method, terms, p, d, capacities) for p, d in sizes]
-    workers = workers or min(len(sizes), os.cpu_count() or 1)
+    done = {k: v for k, v in (known or {}).items() if k in sizes}
+    todo = [k for k in sizes if k not in done]
+    jobs = [(scenarios, method, terms, p, d, capacities) for p, d in todo]
+    workers = max(1, workers or min(len(todo), os.cpu_count() or 1))
     if workers <= 1:
         values = [_size_npv(j) for j in jobs]
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
                                  initargs=(scenarios, method, terms, capacities)) as pool:
-            futures = [pool.submit(_size_in_worker, p, d) for p, d in sizes]
+            futures = [pool.submit(_size_in_worker, p, d) for p, d in todo]
             values = []
             for f in futures:
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -257,7 +232,8 @@ def sizing(scenarios: Sequence[ScenarioYear], method: str, terms: DealTerms,
                         "the sizing sweep did not finish within the refresh's time budget; "
                         "nothing was written (fewer sizing steps in Deal!B32, or raise "
                         "BTM_PPA_DEAL_BUDGET_S)") from None
-    return SizingResult(tuple(powers_kw), tuple(durations_h), dict(zip(sizes, values, strict=True)),
+    done.update(zip(todo, values, strict=True))
+    return SizingResult(tuple(powers_kw), tuple(durations_h), {k: done[k] for k in sizes},
                         time.perf_counter() - started, workers)
 
 
@@ -265,10 +241,30 @@ def sizing(scenarios: Sequence[ScenarioYear], method: str, terms: DealTerms,
 class DealOutcome:
     method: str
     result: DealResult
-    ceiling: DealResult | None  # the optimal method beside a non-optimal one
+    ceiling: DealResult | None  # optimal beside a non-optimal method
     sizing: SizingResult | None
     notes: tuple[str, ...]
     seconds: float
+    valued: tuple[str, ...] = ()  # price years valued
+    left_out: tuple[tuple[int, str], ...] = ()  # full price years held but not valued, why
+    partial: tuple[str, ...] = ()  # partial price years held, left out
+
+
+def left_out_text(left_out: Sequence[tuple[int, str]]) -> str:
+    """"2017-2022: <reason>; 2023: <reason>" (consecutive years with the same reason
+    together, the year itself taken out of the reason)."""
+    groups: list[tuple[list[int], str]] = []
+    for year, why in left_out:
+        reason = why.replace(str(year), "<year>")
+        if groups and groups[-1][1] == reason and groups[-1][0][-1] == year - 1:
+            groups[-1][0].append(year)
+        else:
+            groups.append(([year], reason))
+    parts = []
+    for years, reason in groups:
+        span = str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+        parts.append(f"{span}: {reason.replace('<year>', span if len(years) == 1 else 'each year')}")
+    return "; ".join(parts)
 
 
 def run_deal(bess: BessLayout, deal_layout: DealLayout, inputs: RefreshInputs,
@@ -282,24 +278,26 @@ def run_deal(bess: BessLayout, deal_layout: DealLayout, inputs: RefreshInputs,
         raise InputError(first, b.import_power_kw, f"the battery in {first}:{last} (kW, kW, h, "
                          "cycles/day): the Deal tab dispatches it over every price year",
                          "is blank")
+    method = values.text("method")
     years = held_years(warehouse, inputs.site.price_basis)
-    scenarios, notes = scenario_years(bess, inputs, warehouse, years.full)
+    found = scenario_years(bess, inputs, warehouse, years.full, tables,
+                           charges_from=ChargesFrom(values.text("charges_from")),
+                           realistic=method == "realistic")
+    scenarios = found.years
     if not scenarios:
         raise PriceDataError(
-            "the Deal tab needs at least one full calendar year of prices; the warehouse "
-            f"({warehouse.description}) holds " + (", ".join(years.partial) or "none"),
+            "the Deal tab needs at least one full calendar year of prices it can value; the "
+            f"warehouse ({warehouse.description}) holds "
+            + ", ".join([str(y) for y in years.full] + list(years.partial) or ["none"])
+            + (f"; left out: {left_out_text(found.left_out)}" if found.left_out else ""),
             cell=None)
-    if years.partial:
-        notes.append("partial price years left out: " + ", ".join(years.partial))
     terms = deal_terms(inputs, values)
-    method = values.text("method")
     capacities = valuation_points(terms.degradation)
-    main = core.value_deal(figures_at(scenarios, method, terms.power_kw, terms.energy_kwh,
-                                      capacities), terms)
-    ceiling = None
-    if method != CEILING_METHOD:
-        ceiling = core.value_deal(figures_at(scenarios, CEILING_METHOD, terms.power_kw,
-                                             terms.energy_kwh, capacities), terms, band=False)
+    wear = terms.wear_gbp_per_mwh
+    points, top = figures_at(scenarios, method, terms.power_kw, terms.energy_kwh, capacities,
+                             wear, ceiling=True)
+    main = core.value_deal(points, terms)
+    ceiling = None if method == CEILING_METHOD else core.value_deal(top, terms, band=False)
     steps = int(values.number("sizing_steps"))
     grid = None
     if steps >= 2:
@@ -308,12 +306,28 @@ def run_deal(bess: BessLayout, deal_layout: DealLayout, inputs: RefreshInputs,
                            values.optional("sizing_power_max_kw"), steps, 1.0)
         durations = grid_axis(b.duration_h, values.optional("sizing_duration_min_h"),
                               values.optional("sizing_duration_max_h"), steps, 0.1)
-        grid = sizing(scenarios, method, terms, powers, durations, workers, deadline)
-    notes.insert(0, f"scenarios: price years {', '.join(s.name for s in scenarios)} "
-                 f"({len(scenarios)}), each repeated over the {terms.term_years}-year term; "
-                 f"dispatch {method} at usable capacities "
-                 f"{', '.join(f'{c:.0%}' for c in capacities)} of nameplate, interpolated")
-    return DealOutcome(method, main, ceiling, grid, tuple(notes), time.perf_counter() - started)
+        known = {(b.export_power_kw, b.duration_h): main.npv["p50"]}
+        grid = sizing(scenarios, method, terms, powers, durations, workers, deadline, known)
+    valued = tuple(s.name for s in scenarios)
+    held = len(years.full)
+    notes = [f"price years valued: {', '.join(valued)} ({len(valued)} of the {held} full "
+             f"years held), each repeated over the {terms.term_years}-year term"]
+    if found.left_out:
+        notes.append("LEFT OUT: " + left_out_text(found.left_out))
+    if years.partial:
+        notes.append("partial price years left out: " + ", ".join(years.partial))
+    notes += [found.charges_note, found.demand_note,
+              f"dispatch {method}" + ("" if method == CEILING_METHOD else
+                                      ", with optimal (perfect foresight) beside as the ceiling")
+              + f"; wear £{wear:,.2f}/MWh discharged in "
+              + ("the ceiling's objective (greedy's rule has none)" if method == "greedy"
+                 else "every schedule's objective")
+              + f"; at usable capacities {', '.join(f'{c:.0%}' for c in capacities)} of "
+              "nameplate, interpolated"]
+    if found.forecast_note:
+        notes.append(found.forecast_note)
+    return DealOutcome(method, main, ceiling, grid, tuple(notes), time.perf_counter() - started,
+                       valued, found.left_out, years.partial)
 
 
 def with_battery(inputs: RefreshInputs, power_kw: float, duration_h: float) -> RefreshInputs:

@@ -40,7 +40,7 @@ from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
 from btm_ppa.sheet.deal_outputs import deal_tab_writes
-from btm_ppa.sheet.dispatch_tabs import no_schedule_tabs, schedule_tabs
+from btm_ppa.sheet.dispatch_tabs import no_schedule_tabs, owned_tabs, schedule_tabs
 from btm_ppa.sheet.guidance import tab_guides
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
 from btm_ppa.sheet.outputs import (
@@ -127,6 +127,7 @@ def refresh(
         deadline = time.monotonic() + budget  # the solve's budget starts once it is read
         outcome = _compute(layout, inputs, warehouse, now, snapshot.tables, deadline, budget,
                            simulated_before=simulated_before(layout, snapshot))
+        outcome.tables = owned_tabs(layout, tab, outcome.tables)  # each BESS tab its own
         if deal_tab in snapshot.tables:  # the Deal tab's figures and charts, in the one write
             outcome.deal, writes, charts = deal_tab_writes(layout, inputs, warehouse,
                                                            snapshot.tables, now, deadline)

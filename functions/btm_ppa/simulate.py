@@ -62,12 +62,20 @@ def window_demand(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame
 
 def site_charges(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame,
                  tables: Mapping[str, list[list[CellValue]]] | None = None,
-                 simulate: bool = False) -> SiteCharges:
+                 simulate: bool = False,
+                 demand: tuple[np.ndarray, str] | None = None) -> SiteCharges:
     """Every charge of the window by charging year (typed, or the tables' for each
-    period), who pays the fixed ones, and the site import limit."""
-    demand, source = (window_demand(layout, inputs, frame, tables or {}) if simulate
-                      else (None, ""))
-    found = site_rates(layout, inputs, frame, demand_mwh=demand, simulate=simulate)
+    period), who pays the fixed ones, and the site import limit. ``demand``: the site's
+    demand per period and its source, given (the Deal tab's price years), instead of
+    the HH Data tab's or B23's over the window."""
+    demand_mwh: np.ndarray | None
+    if demand is not None:
+        demand_mwh, source = demand
+    elif simulate:
+        demand_mwh, source = window_demand(layout, inputs, frame, tables or {})
+    else:
+        demand_mwh, source = None, ""
+    found = site_rates(layout, inputs, frame, demand_mwh=demand_mwh, simulate=simulate)
     days = frame[periods.SETTLEMENT_DATE].nunique()
     fixed = found.stream1_fixed
     notes = [f"fixed charges over {days} days: DUoS £{fixed.duos_gbp:,.2f}, TNUoS residual "
@@ -77,7 +85,7 @@ def site_charges(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame,
         notes.append(f"import limit {found.agreed_capacity_kva:,g} kVA x "
                      f"{site.power_factor:g} = {found.import_limit_mwh:g} MWh a period")
     return SiteCharges(fixed, tuple(notes), found.import_limit_mwh, found.stream2_fixed, found,
-                       demand, source, found.warnings,
+                       demand_mwh, source, found.warnings,
                        simulate and layout.hh_data_tab in (tables or {}))
 
 

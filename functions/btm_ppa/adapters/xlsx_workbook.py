@@ -16,10 +16,11 @@ Writes are all-or-nothing and one at a time:
 - a folder that cannot be written (a read-only share holding a writable workbook) is
   refused with a message before anything is written: copying a finished file over the
   workbook in place would leave it corrupt if Ctrl-C or kill -9 came mid-copy;
-- openpyxl drops the saved results of formulas; for the written tab they are put back
-  (formulas the backend did not overwrite keep the result the spreadsheet program last
-  computed), so a formula typed in an input cell stays readable after any number of
-  refreshes, and the file asks spreadsheet programs to recompute on opening.
+- openpyxl drops the saved results of formulas; on every tab they are put back
+  (``xlsx_results``: formulas the backend did not overwrite, on tabs it did not replace,
+  keep the result the spreadsheet program last computed), so a formula typed in an input
+  cell or in HH Data stays readable after any number of refreshes, registers and exports,
+  and the file asks spreadsheet programs to recompute on opening.
 """
 
 from __future__ import annotations
@@ -29,18 +30,16 @@ import datetime as dt
 import os
 import re
 import stat
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path, PurePosixPath
-from xml.sax.saxutils import escape
+from pathlib import Path
 
 import filelock
 import openpyxl
 from openpyxl.utils.cell import get_column_letter, range_boundaries
-from openpyxl.utils.datetime import to_excel
 
 from btm_ppa.adapters.xlsx_charts import replace_charts, xlsx_chart
 from btm_ppa.adapters.xlsx_lock import lock_path
+from btm_ppa.adapters.xlsx_results import formula_results, put_back_results
 from btm_ppa.errors import LayoutError, WorkbookUnavailableError
 from btm_ppa.sheet.guidance import InputGuide
 from btm_ppa.sheet.workbook import (
@@ -241,37 +240,15 @@ class XlsxWorkbook:
                 cell.value = value
                 if write.number_format:
                     cell.number_format = write.number_format
-            cached = {}
-            if tab in book.sheetnames:
-                cached = self._formula_results(target, book, tab, {
-                    w.address for w in writes if w.tab in (None, tab)})
-            self._save(book, target, tab, cached)
+            written: dict[str, set[str]] = {}
+            for w in writes:
+                written.setdefault(w.tab or tab, set()).add(w.address)
+            cached = formula_results(book, target, written, replaced=set(tables or {}))
+            book.calculation.fullCalcOnLoad = True  # results written: recompute on opening
+            self._save(book, target, cached)
 
-    def _formula_results(self, target: Path, book: openpyxl.Workbook, tab: str,
-                         written: set[str]) -> dict[str, CellValue]:
-        """Saved results of the tab's formulas the backend leaves in place."""
-        formulas = {cell.coordinate: (cell.row, cell.column) for row in book[tab].iter_rows()
-                    for cell in row if cell.data_type == "f" and cell.coordinate not in written}
-        if not formulas:
-            return {}
-        max_row = max(r for r, _ in formulas.values())
-        max_col = max(c for _, c in formulas.values())
-        values_wb = self._open(target, data_only=True, read_only=True)
-        try:
-            results: dict[str, CellValue] = {}
-            rows = values_wb[tab].iter_rows(min_row=1, max_row=max_row, min_col=1,
-                                            max_col=max_col, values_only=True)
-            for r, values in enumerate(rows, start=1):
-                for c, value in enumerate(values, start=1):
-                    address = f"{get_column_letter(c)}{r}"
-                    if value is not None and address in formulas:
-                        results[address] = value
-            return results
-        finally:
-            values_wb.close()
-
-    def _save(self, book: openpyxl.Workbook, target: Path, tab: str,
-              cached: Mapping[str, CellValue]) -> None:
+    def _save(self, book: openpyxl.Workbook, target: Path,
+              cached: Mapping[str, Mapping[str, CellValue]]) -> None:
         info = os.stat(target)
         tmp = target.parent / temp_name(target)
         try:
@@ -283,7 +260,7 @@ class XlsxWorkbook:
         try:
             book.save(str(tmp))
             if cached:
-                _put_back_results(tmp, tab, cached)
+                put_back_results(tmp, cached)
             os.chmod(tmp, stat.S_IMODE(info.st_mode))
             if os.geteuid() == 0:
                 with contextlib.suppress(OSError):
@@ -303,70 +280,6 @@ class XlsxWorkbook:
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-
-
-def _sheet_member(archive: zipfile.ZipFile, tab: str) -> str | None:
-    """The zip member holding ``tab``'s cells."""
-    import xml.etree.ElementTree as ET
-
-    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-    workbook = ET.fromstring(archive.read("xl/workbook.xml"))
-    rid = next((s.get(f"{rel_ns}id") for s in workbook.iter(f"{main}sheet")
-                if s.get("name") == tab), None)
-    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    for rel in rels:
-        if rel.get("Id") == rid:
-            target = rel.get("Target", "")
-            return target.lstrip("/") if target.startswith("/") else str(
-                PurePosixPath("xl") / target)
-    return None
-
-
-_FORMULA_CELL = re.compile(
-    r'<c r="([A-Z]{1,3}\d+)"((?: [A-Za-z:]+="[^"]*")*)>(<f(?: [^>]*)?>[^<]*</f>)<v ?/></c>')
-
-
-def _result_xml(address: str, attrs: str, formula: str, value: CellValue) -> str:
-    from openpyxl.cell.cell import ERROR_CODES
-
-    attrs = re.sub(r' t="[^"]*"', "", attrs)
-    if isinstance(value, bool):
-        kind, text = "b", "1" if value else "0"
-    elif isinstance(value, int | float):
-        kind, text = "", repr(float(value)) if isinstance(value, float) else str(value)
-    elif isinstance(value, dt.datetime | dt.date):
-        kind, text = "", repr(float(to_excel(value)))
-    elif isinstance(value, str) and value in ERROR_CODES:
-        kind, text = "e", escape(value)
-    else:
-        kind, text = "str", escape(str(value))
-    t = f' t="{kind}"' if kind else ""
-    return f'<c r="{address}"{attrs}{t}>{formula}<v>{text}</v></c>'
-
-
-def _put_back_results(path: Path, tab: str, cached: Mapping[str, CellValue]) -> None:
-    """Write the saved results of ``cached`` formula cells back into the file openpyxl
-    saved (it writes every formula with an empty result)."""
-    with zipfile.ZipFile(path) as archive:
-        member = _sheet_member(archive, tab)
-        if member is None or member not in archive.namelist():
-            return
-        xml = archive.read(member).decode("utf-8")
-
-        def put_back(match: re.Match[str]) -> str:
-            address, attrs, formula = match.groups()
-            if address not in cached:
-                return match.group(0)
-            return _result_xml(address, attrs, formula, cached[address])
-
-        patched = _FORMULA_CELL.sub(put_back, xml)
-        if patched == xml:
-            return
-        items = [(info, archive.read(info.filename)) for info in archive.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for info, data in items:
-            out.writestr(info, patched.encode("utf-8") if info.filename == member else data)
 
 
 def _replace_tab(book: openpyxl.Workbook, name: str, table: TableWrite) -> None:

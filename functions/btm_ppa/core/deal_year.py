@@ -103,3 +103,35 @@ def capacity_points(problem: DispatchProblem, dispatcher: Dispatcher,
                             dispatcher(faded), energy_price_gbp_per_mwh, rates,
                             fixed_charges_gbp)
             for c in capacities}
+
+
+# ------------------------------------------------- one year's calendar on another ----
+
+def calendar_index(source_month: npt.NDArray[np.integer], source_weekend: npt.NDArray[np.bool_],
+                   source_slot: npt.NDArray[np.integer], target_month: npt.NDArray[np.integer],
+                   target_weekend: npt.NDArray[np.bool_], target_slot: npt.NDArray[np.integer]
+                   ) -> npt.NDArray[np.int64]:
+    """For each target period, the index of a source period of the same calendar month,
+    day type (weekday or weekend) and local half hour: the target's k-th period of that
+    kind takes the source's k-th (cycling where the source has fewer), so the day-to-day
+    variety of the source is kept. Raises ValueError naming the months the source lacks."""
+    def keys(month: npt.NDArray[np.integer], weekend: npt.NDArray[np.bool_],
+             slot: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
+        return (np.asarray(month, dtype=np.int64) * 100 + np.asarray(weekend, dtype=np.int64) * 50
+                + np.asarray(slot, dtype=np.int64))
+
+    src, tgt = keys(source_month, source_weekend, source_slot), keys(target_month, target_weekend,
+                                                                     target_slot)
+    order = np.argsort(src, kind="stable")
+    uniq, first, count = np.unique(src[order], return_index=True, return_counts=True)
+    pos = np.clip(np.searchsorted(uniq, tgt), 0, max(len(uniq) - 1, 0))
+    missing = ~(uniq[pos] == tgt) if len(uniq) else np.ones(len(tgt), dtype=bool)
+    if missing.any():
+        months = sorted({int(m) for m in np.asarray(target_month)[missing]})
+        raise ValueError("no period of month(s) " + ", ".join(map(str, months))
+                         + " (of that day type and half hour) to take from")
+    t_order = np.argsort(tgt, kind="stable")
+    _, t_first, t_inverse = np.unique(tgt[t_order], return_index=True, return_inverse=True)
+    rank = np.empty(len(tgt), dtype=np.int64)
+    rank[t_order] = np.arange(len(tgt)) - t_first[t_inverse]
+    return order[first[pos] + rank % count[pos]].astype(np.int64)

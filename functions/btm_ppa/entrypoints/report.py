@@ -77,10 +77,17 @@ def deal_summary(deal: Any) -> str:
     """A few lines on the Deal tab's figures, for the terminal."""
     r = deal.result
     band = r.band
-    lines = [f"Deal ({deal.method}, {len(r.scenarios)} price years, {r.terms.term_years} years, "
-             f"{deal.seconds:.1f} s): NPV P10/P50/P90 £{r.npv['p10']:,.0f} / £{r.npv['p50']:,.0f}"
-             f" / £{r.npv['p90']:,.0f}; IRR P50 {r.irr['p50']:.2%}; site saving NPV P50 "
-             f"£{r.site_npv['p50']:,.0f}"]
+    held = len(r.scenarios) + len(deal.left_out)
+    lines = [f"Deal ({deal.method}, {len(r.scenarios)} of {held} price years, "
+             f"{r.terms.term_years} years, {deal.seconds:.1f} s): NPV P10/P50/P90 "
+             f"£{r.npv['p10']:,.0f} / £{r.npv['p50']:,.0f} / £{r.npv['p90']:,.0f}; IRR P50 "
+             f"{r.irr['p50']:.2%}; site saving NPV P50 £{r.site_npv['p50']:,.0f}"]
+    if deal.ceiling is not None:
+        c = deal.ceiling
+        lines.append(f"Ceiling, perfect foresight (optimal): NPV P10/P50/P90 £{c.npv['p10']:,.0f}"
+                     f" / £{c.npv['p50']:,.0f} / £{c.npv['p90']:,.0f}; IRR P50 {c.irr['p50']:.2%}")
+    if deal.left_out:
+        lines.append(f"Left out: {len(deal.left_out)} price years (see the Deal tab's notes)")
     floor, ceiling = band.developer_floor_gbp_per_mwh, band.site_ceiling_gbp_per_mwh
     if band.exists:
         lines.append(f"PPA price band: £{floor:,.2f} to £{ceiling:,.2f}/MWh")

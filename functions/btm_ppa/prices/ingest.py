@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from btm_ppa.core import periods
-from btm_ppa.errors import ElexonError, InputFileError, PriceDataError, RequestError
+from btm_ppa.errors import ElexonError, InputFileError, RequestError
 from btm_ppa.prices import schema
 from btm_ppa.prices.rows import checked_rows
 from btm_ppa.prices.warehouse import PriceWarehouse
@@ -104,25 +104,14 @@ def read_price_csv(path: Path, start: dt.date, end: dt.date,
     Every row of the range (and every row whose date cannot be read) is checked
     (``prices.rows``) before any is returned; problems name the file's line."""
     path = Path(path)
-    if path.is_dir():
-        raise InputFileError(f"--from-csv {path} is a folder: expected a CSV file")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise InputFileError(f"--from-csv {path}: no such file") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        detail = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120]
-        raise InputFileError(f"--from-csv {path} cannot be read as CSV: {detail}") from None
+    raw = _read_csv("--from-csv", path)
     missing = [f for f in schema.REQUIRED_ELEXON_FIELDS if f not in raw]
     if missing:
         raise InputFileError(
             f"--from-csv {path} lacks the column(s) {', '.join(sorted(missing))}: expected "
             f"a header with {', '.join(schema.REQUIRED_ELEXON_FIELDS)}")
-    raw.index = raw.index + 2  # the file's line numbers (line 1 is the header)
-    text = raw["settlementDate"].str.strip().str[:10]
-    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").dt.date
-    keep = dates.isna() | ((dates >= start) & (dates <= end))
-    checked = checked_rows(raw[keep], path.name, lambda n: f"line {n}", InputFileError)
+    checked = checked_rows(_in_range(raw, start, end), path.name, lambda n: f"line {n}",
+                           InputFileError)
     return schema.from_elexon(checked, f"CSV {path.name}", ingested_at)
 
 
@@ -156,16 +145,48 @@ def day_ahead_rows(raw: pd.DataFrame, source: str, ingested_at: dt.datetime) -> 
                           schema.DAY_AHEAD_TABLE)
 
 
+def _read_csv(option: str, path: Path) -> pd.DataFrame:
+    """A CSV's rows as text, indexed by the file's line numbers (line 1 is the header)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"{option} {path} is a folder: expected a CSV file")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise InputFileError(f"{option} {path}: no such file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120]
+        raise InputFileError(f"{option} {path} cannot be read as CSV: {detail}") from None
+    raw.index = raw.index + 2
+    return raw
+
+
+def _in_range(raw: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The rows of ``start``..``end``, and every row whose date cannot be read (checked)."""
+    text = raw["settlementDate"].str.strip().str[:10]
+    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").dt.date
+    return raw[dates.isna() | ((dates >= start) & (dates <= end))]
+
+
 def read_day_ahead_csv(path: Path, start: dt.date, end: dt.date,
                        ingested_at: dt.datetime) -> pd.DataFrame:
-    """``day_ahead_prices`` rows of ``start``..``end`` from a CSV (see ``day_ahead_rows``)."""
-    try:
-        raw = pd.read_csv(path)
-        dates = pd.to_datetime(raw["settlementDate"]).dt.date
-        return day_ahead_rows(raw[(dates >= start) & (dates <= end)],
-                              f"CSV {Path(path).name}", ingested_at)
-    except (OSError, KeyError, ValueError) as exc:
-        raise PriceDataError(f"cannot read the day-ahead prices in {path}: {exc}") from exc
+    """``day_ahead_prices`` rows of ``start``..``end`` from a CSV (see ``day_ahead_rows``).
+    Every row of the range is checked (``prices.rows``: a date, a period the day has, a
+    start time, a finite price within ±10,000 £/MWh, each period once) before any is
+    returned; a blank price is a hole (the period keeps what is held). Problems name the
+    file's line."""
+    path = Path(path)
+    raw = _read_csv("--day-ahead-csv", path)
+    price = next((f for f in DAY_AHEAD_PRICE_FIELDS if f in raw), None)
+    missing = [f for f in ("settlementDate", "settlementPeriod", "startTime") if f not in raw]
+    if price is None or missing:
+        need = [*missing, *([] if price else [" or ".join(DAY_AHEAD_PRICE_FIELDS)])]
+        raise InputFileError(
+            f"--day-ahead-csv {path} lacks the column(s) {', '.join(need)}: expected a header "
+            "with settlementDate, settlementPeriod, startTime and dayAheadPrice (£/MWh)")
+    checked = checked_rows(_in_range(raw, start, end), path.name, lambda n: f"line {n}",
+                           InputFileError, number_fields={price: ("day_ahead_price_gbp_per_mwh", False)})
+    return day_ahead_rows(checked, f"CSV {path.name}", ingested_at)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ before the warehouse is touched, and never stored to misprice a later refresh.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,13 +60,24 @@ def _number_problem(field: str, expected: str, _index: object, value: object) ->
     return f"{field} {_shown(value)}: {expected}"
 
 
+def system_price_fields() -> dict[str, tuple[str, bool]]:
+    """The numbers of a system-prices row: Elexon field -> (our column, required)."""
+    return {field: (column, next(c for c in schema.SYSTEM_PRICES if c.name == column).required)
+            for field, column in schema.ELEXON_FIELD_MAP.items()
+            if next(c for c in schema.SYSTEM_PRICES if c.name == column).bigquery_type
+            == "FLOAT64"}
+
+
 def checked_rows(raw: pd.DataFrame, origin: str, row_name: Callable[[object], str],
-                 error: Callable[[str], BtmError]) -> pd.DataFrame:
+                 error: Callable[[str], BtmError],
+                 number_fields: Mapping[str, tuple[str, bool]] | None = None) -> pd.DataFrame:
     """``raw`` (Elexon field names, any types) with its dates, periods, start times and
     numbers parsed; raises ``error(message)`` listing the bad rows otherwise.
 
     ``origin`` says where the rows came from ("prices.csv", "Elexon's system prices for
-    2023-06-01"); ``row_name(index)`` names one row ("line 17", "item 3").
+    2023-06-01"); ``row_name(index)`` names one row ("line 17", "item 3"). ``number_fields``:
+    the number fields checked, field -> (our column, whose unit bounds it; required), by
+    default a system-prices row's.
     """
     problems: list[tuple[object, str]] = []
 
@@ -90,16 +101,15 @@ def checked_rows(raw: pd.DataFrame, origin: str, row_name: Callable[[object], st
     starts = pd.to_datetime(raw["startTime"], utc=True, errors="coerce", format="ISO8601")
     bad(starts.isna(), lambda _i, v: f"startTime {_shown(v)}: expected a time such as "
         "2023-06-01T00:30:00Z", raw["startTime"])
-    for field, column in schema.ELEXON_FIELD_MAP.items():
-        spec = next(c for c in schema.SYSTEM_PRICES if c.name == column)
-        if spec.bigquery_type != "FLOAT64" or field not in raw:
+    for field, (column, required) in (number_fields or system_price_fields()).items():
+        if field not in raw:
             continue
         values = raw[field]
         blank = values.isna() | (values.astype("string").str.strip() == "")
         numbers = pd.to_numeric(values.where(~blank), errors="coerce")
         bound = _bound(column)
         unit = f" {bound.unit}" if bound else ""
-        if spec.required:
+        if required:
             bad(blank, functools.partial(_fixed, f"{field} is blank: expected a price"), values)
         limit = bound.limit if bound else np.inf
         wrong = ~blank & (numbers.isna() | ~np.isfinite(numbers.fillna(0.0))

@@ -91,7 +91,7 @@ def deal_tab_writes(bess: BessLayout, inputs: RefreshInputs, warehouse: PriceWar
     cells and charts for the refresh's one write."""
     layout = load_deal_layout()
     values = read_deal_inputs(layout, tables[layout.tab_name])
-    found = run_deal(bess, layout, inputs, values, warehouse, deadline=deadline)
+    found = run_deal(bess, layout, inputs, values, warehouse, tables, deadline=deadline)
     writes, charts = deal_writes(layout, found, now, bess.input("ppa_price_gbp_per_mwh").cell)
     return found, writes, charts
 
@@ -103,7 +103,11 @@ def deal_writes(layout: DealLayout, outcome: DealOutcome, now: dt.datetime,
                  res["last_column"])
     deal = outcome.result
     _summary(grid, int(res["summary_header_row"]), outcome, ppa_cell)
-    grid.row(int(res["status_row"]), ["Status", "OK", outcome.method,
+    status = ("OK" if not outcome.left_out else
+              f"WARNING: {len(outcome.left_out)} of the {len(outcome.valued) + len(outcome.left_out)}"
+              f" full price years left out (row {int(res['summary_header_row']) + 12}); the "
+              f"percentiles are over {len(outcome.valued)}")
+    grid.row(int(res["status_row"]), ["Status", status, outcome.method,
                                       now.astimezone(dt.UTC).replace(microsecond=0),
                                       f"computed in {outcome.seconds:.1f} s"],
              [None, None, None, TIME_FORMAT, None])
@@ -115,10 +119,11 @@ def deal_writes(layout: DealLayout, outcome: DealOutcome, now: dt.datetime,
     last_cf = _cash_flows(grid, cf_header + 1, shown, deal)
     sc_title, sc_header = int(res["scenario_title_row"]), int(res["scenario_header_row"])
     grid.put(sc_title, 1, "Every scenario: one held price year repeated over the term"
-             + ("" if outcome.ceiling is None else "; the optimal method beside, as the ceiling"))
+             + ("" if outcome.ceiling is None else
+                "; below them, the ceiling: perfect foresight (optimal) of each"))
     grid.row(sc_header, SCENARIO_HEADERS)
     row = sc_header + 1
-    for result, method in ((deal, outcome.method), (outcome.ceiling, "optimal (ceiling)")):
+    for result, method in ((deal, outcome.method), (outcome.ceiling, "ceiling: perfect foresight")):
         if result is None:
             continue
         for s in result.scenarios:
@@ -178,11 +183,11 @@ def _summary(grid: _Grid, header: int, outcome: DealOutcome, ppa_cell: str) -> N
     grid.row(header, ["Results", "P10", "P50", "P90", "Notes"])
     scen = deal.scenarios
     r = header + 1
-    grid.row(r, ["Developer NPV (£)", deal.npv["p10"], deal.npv["p50"], deal.npv["p90"],
+    grid.row(r, [f"Developer NPV (£), {outcome.method}", deal.npv["p10"], deal.npv["p50"], deal.npv["p90"],
                  f"at the {deal.terms.discount_rate_frac:.2%} discount rate (B14); P90 is "
                  "exceeded in 90 % of scenarios, P10 in 10 %"], [None, MONEY, MONEY, MONEY])
     undefined = sum(s.metrics.irr_frac is None for s in scen)
-    grid.row(r + 1, ["Project IRR", deal.irr["p10"], deal.irr["p50"], deal.irr["p90"],
+    grid.row(r + 1, [f"Project IRR, {outcome.method}", deal.irr["p10"], deal.irr["p50"], deal.irr["p90"],
                      "an IRR that does not exist (never pays back) counts as -100 %"
                      f" ({undefined} of {len(scen)} scenarios)" if undefined else
                      "from the net cash flows, year 0 the capex"], [None, PCT, PCT, PCT])
@@ -219,27 +224,30 @@ def _summary(grid: _Grid, header: int, outcome: DealOutcome, ppa_cell: str) -> N
     grid.row(r + 7, ["PPA price band (£/MWh): floor, ceiling, typed", _or_none(floor),
                      _or_none(ceiling), deal.terms.ppa_gbp_per_mwh, text],
              [None, NUM2, NUM2, NUM2])
-    if outcome.ceiling is not None:
-        c = outcome.ceiling
-        grid.row(r + 8, ["Ceiling: optimal NPV (£)", c.npv["p10"], c.npv["p50"], c.npv["p90"],
-                         "perfect foresight of each price year: what no real dispatch beats"],
-                 [None, MONEY, MONEY, MONEY])
-    else:
-        grid.row(r + 8, ["Ceiling: optimal NPV (£)", deal.npv["p10"], deal.npv["p50"],
-                         deal.npv["p90"], "the method is optimal: the figures above are the "
-                         "ceiling"], [None, MONEY, MONEY, MONEY])
+    c = outcome.ceiling if outcome.ceiling is not None else deal
+    beside = ("beside " + outcome.method + ": what no real dispatch beats"
+              if outcome.ceiling is not None else
+              "the method is optimal: the figures above are the ceiling")
+    grid.row(r + 8, ["Ceiling: perfect foresight (optimal), NPV (£)", c.npv["p10"],
+                     c.npv["p50"], c.npv["p90"], f"each price year foreseen whole; {beside}"],
+             [None, MONEY, MONEY, MONEY])
+    grid.row(r + 9, ["Ceiling: perfect foresight (optimal), project IRR", c.irr["p10"],
+                     c.irr["p50"], c.irr["p90"], "an IRR that does not exist counts as -100 %"],
+             [None, PCT, PCT, PCT])
     sizing = outcome.sizing
     if sizing is not None:
         power, duration = sizing.best
         marginal = sizing.marginal_hour_gbp()
-        grid.row(r + 9, ["Best size: power (kW), duration (h), P50 NPV (£)", power, duration,
-                         sizing.npv_p50_gbp[(power, duration)],
-                         "an extra hour at this power: " + (
-                             "n/a" if marginal is None else f"£{marginal:,.0f} of P50 NPV")],
+        grid.row(r + 10, ["Best size: power (kW), duration (h), P50 NPV (£)", power, duration,
+                          sizing.npv_p50_gbp[(power, duration)],
+                          f"{outcome.method}; an extra hour at this power: " + (
+                              "n/a" if marginal is None else f"£{marginal:,.0f} of P50 NPV")],
                  [None, NUM1, NUM2, MONEY])
     else:
-        grid.row(r + 9, ["Best size", None, None, None, "sizing not run"])
-    grid.row(r + 10, ["Scenarios", len(scen), None, None, "; ".join(outcome.notes)])
+        grid.row(r + 10, ["Best size", None, None, None, "sizing not run"])
+    held = len(outcome.valued) + len(outcome.left_out)
+    grid.row(r + 11, ["Price years valued, of the full years held", len(outcome.valued), held,
+                      None, "; ".join(outcome.notes)])
 
 
 def _cash_flows(grid: _Grid, first: int, s: ScenarioResult, deal: DealResult) -> int:

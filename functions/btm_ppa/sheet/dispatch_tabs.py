@@ -1,11 +1,18 @@
 """The tabs a simulated schedule is read in: ``Dispatch`` (a row per day), ``Dispatch week``
 (the chosen week period by period: price, state of charge, charge and discharge, price on
 a right-hand axis) and ``Monthly profit`` (each stream's profit by month, as bars).
+
+Each BESS tab has its own (``owned_tabs``): the layout's tab (``BESS``) writes the names
+above and the Valuation tab, another BESS tab ``Site B`` writes ``Dispatch (Site B)``,
+``Valuation (Site B)`` and so on, so two sites in one workbook never overwrite each other's
+schedule, and the tab's name says whose schedule it holds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -93,3 +100,29 @@ def schedule_tabs(layout: BessLayout, schedule_rows: pd.DataFrame, method: Metho
 def no_schedule_tabs(method: Method) -> dict[str, TableWrite]:
     """Under a method that simulates nothing, each tab (where it exists) says so."""
     return {name: no_schedule_table(method) for name in (DISPATCH_TAB, WEEK_TAB, MONTHLY_TAB)}
+
+
+#: The longest tab name Excel opens (Google Sheets allows 100).
+TAB_NAME_MAX = 31
+
+
+def owned_name(layout: BessLayout, bess_tab: str, name: str) -> str:
+    """The name of BESS tab ``bess_tab``'s own ``name`` tab (``Dispatch``, ``Valuation``):
+    ``name`` itself for the layout's tab, else ``name (bess_tab)``; a BESS tab's name too
+    long for 31 characters is cut and marked with a short hash of the whole name, so two
+    long names that share a beginning still get a tab each."""
+    if bess_tab == layout.tab_name:
+        return name
+    owned = f"{name} ({bess_tab})"
+    if len(owned) <= TAB_NAME_MAX:
+        return owned
+    mark = hashlib.sha1(bess_tab.encode("utf-8")).hexdigest()[:4]
+    room = TAB_NAME_MAX - len(f"{name} (~{mark})")
+    return f"{name} ({bess_tab[:room].rstrip()}~{mark})"
+
+
+def owned_tabs(layout: BessLayout, bess_tab: str,
+               tables: Mapping[str, TableWrite]) -> dict[str, TableWrite]:
+    """``tables`` (the schedule's tabs, by their names for the layout's tab) under the
+    names of ``bess_tab``'s own tabs."""
+    return {owned_name(layout, bess_tab, name): table for name, table in tables.items()}
