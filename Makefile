@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check lint bench bench-deal deal-charts clean deployed-tier
+.PHONY: setup demo test check lint bench bench-deal deal-charts ctrl-c-sweep clean deployed-tier
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "btm-ppa needs Python 3.11 or newer (set PYTHON=...)")'
@@ -70,6 +70,9 @@ bench: setup $(BENCH_VENV)/.installed-stamp  ## speed and memory: benchmarks/RES
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build functions/dp_kernel/build .pytest_cache .ruff_cache .mypy_cache .hypothesis
+
+ctrl-c-sweep: setup  ## Ctrl-C at 45 moments of a refresh: exit 130 (or 0), one line, the workbook whole
+	$(BIN)/python benchmarks/ctrl_c_sweep.py --moments 45
 
 bench-deal: setup  ## the deal's speed: the whole deal and the 25-size sweep (benchmarks/DEAL.md)
 	$(BIN)/python benchmarks/deal.py

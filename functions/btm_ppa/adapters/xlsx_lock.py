@@ -20,8 +20,12 @@ def lock_path(target: Path) -> Path:
     try:
         folder.mkdir(exist_ok=True)
     except OSError as exc:  # FileExistsError too: a file of that name is in the way
-        what = "a file, not a folder" if folder.exists() and not folder.is_dir() else (
-            exc.strerror or str(exc))
+        if folder.is_symlink() and not folder.exists():
+            what = f"a link to {os.readlink(folder)}, which does not exist"
+        elif folder.exists() and not folder.is_dir():
+            what = "a file, not a folder"
+        else:
+            what = exc.strerror or str(exc)
         raise WorkbookUnavailableError(
             f"the lock folder {folder} cannot be used ({what}), so the workbook was not "
             "written: remove what is in the way, or set TMPDIR to a folder you can write"

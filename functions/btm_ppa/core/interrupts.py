@@ -12,6 +12,7 @@ Standard library only: this must load before pandas, numpy and DuckDB.
 
 from __future__ import annotations
 
+import _thread
 import signal
 import threading
 from types import FrameType
@@ -19,8 +20,32 @@ from types import FrameType
 _requested = threading.Event()
 
 
+def _in_finalizer(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside a ``__del__`` (a garbage collection), where Python
+    prints an exception as "Exception ignored in ..." with its traceback and carries on."""
+    for _ in range(_FINALIZER_DEPTH):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+_FINALIZER_DEPTH = 64
+#: How soon a Ctrl-C that landed in a finalizer is raised again. [s]
+_AGAIN_S = 0.005
+
+
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     _requested.set()
+    if _in_finalizer(frame):
+        # Raised here the interruption would be swallowed (the work would carry on and
+        # print a traceback): ask again in a moment, raised once the finalizer returned.
+        again = threading.Timer(_AGAIN_S, _thread.interrupt_main)
+        again.daemon = True
+        again.start()
+        return
     raise KeyboardInterrupt
 
 

@@ -324,10 +324,11 @@ def _template(out: Path, example: bool, force: bool, console: Console,
     if len(os.fsencode(out.name)) > 255:
         raise RequestError(f"--out: the file name is {len(os.fsencode(out.name))} bytes long; "
                            "file systems allow at most 255")
-    if out.exists() and not force:
-        raise RequestError(f"{out} exists: pass --force to replace it")
     if out.is_dir():
         raise RequestError(f"--out {out} is a folder: expected an .xlsx file path")
+    check_output_path("--out", out, (".xlsx",), new_folder=True)
+    if out.exists() and not force:
+        raise RequestError(f"{out} exists: pass --force to replace it")
     try:
         build_template(out, example=example, deal=deal)
     except OSError as exc:

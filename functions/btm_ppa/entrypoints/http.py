@@ -151,13 +151,14 @@ def local_workbook_path(value: object) -> Path:
         root = Path(root_env).resolve()
         path = (root / value).resolve()
     except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
-        raise BadRequest(f'"workbook" {value!r} cannot be resolved inside the workbook root '
-                         f"({exc.__class__.__name__}: {str(exc)[:80]}): expected the path "
-                         "of an .xlsx file, not a link loop") from None
+        raise BadRequest(f'"workbook" {value!r} cannot be resolved ({type(exc).__name__}: '
+                         f"{str(exc)[:80]}): expected an .xlsx file, not a link loop") from None
     if not path.is_relative_to(root):
-        raise BadRequest(f'"workbook" must be inside the workbook root {root}')
+        raise BadRequest(f'"workbook" {value[:200]!r} leads outside the workbook root {root} '
+                         "(.., an absolute path or a link): expected an .xlsx file inside "
+                         "the workbook root, as a path relative to it")
     if path.suffix.lower() != ".xlsx":
-        raise BadRequest(f'"workbook" {value!r} is not an .xlsx file')
+        raise BadRequest(f'"workbook" {value!r} is not an .xlsx file: expected a name ending .xlsx')
     return path
 
 

@@ -61,7 +61,10 @@ def read_bm_units_file(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise RegisterError(f"cannot read BM units from {path}: {exc}") from exc
+        detail = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120]
+        raise RegisterError(f"--from {path} cannot be read as JSON ({detail}): expected a "
+                            "JSON file in Elexon's /reference/bmunits/all shape (a list of "
+                            "BM units), or 'elexon' to fetch it") from exc
 
 
 def make_register(source: str, client: ElexonClient | None = None,

@@ -7,8 +7,10 @@ cells and its ``[template]`` section); this module only places them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import os
 import tomllib
 from collections.abc import Sequence
 from importlib import resources
@@ -120,8 +122,23 @@ def build_template(path: Path, *, example: bool = False,
     for col, width in spec["column_widths"].items():
         ws.column_dimensions[col].width = width
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    _save_whole(book, path)
     return path
+
+
+def _save_whole(book: openpyxl.Workbook, path: Path) -> None:
+    """Save to a temporary file beside ``path`` and rename it over ``path``, so that a
+    Ctrl-C or kill -9 mid-save (``--force`` over an existing workbook) leaves the old file
+    or the new one, never half of one."""
+    tmp = path.with_name(f".~btm-ppa-new-{os.getpid()}{path.suffix}")
+    try:
+        book.save(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def add_guides(ws, guides: Sequence[InputGuide]) -> None:
