@@ -96,6 +96,7 @@ class BlockRow:
     group: str  # duos | tnuos_bsuos | levies
     band: str | None = None
     rate_input: str | None = None
+    since_layout: int = 1  # the layout version that added the row; older tabs lack it
 
 
 @dataclass(frozen=True)
@@ -114,15 +115,16 @@ class Block:
         return CellSpec(
             key=f"{self.name}.{row.key}.volume_mwh", cell=f"{self.volume_column}{row.row}",
             label_cell=f"{self.label_column}{row.row}", label=row.label, unit="MWh",
-            owner=Owner.METHOD, required=True, minimum=0.0, maximum=self.volume_max_mwh,
+            owner=Owner.METHOD, required=row.since_layout == 1, minimum=0.0,
+            maximum=self.volume_max_mwh, since_layout=row.since_layout,
         )
 
     def cost_cell(self, row: BlockRow) -> CellSpec:
         return CellSpec(
             key=f"{self.name}.{row.key}.cost_gbp", cell=f"{self.cost_column}{row.row}",
             label_cell=f"{self.label_column}{row.row}", label=row.label, unit="£",
-            owner=Owner.METHOD, required=True, minimum=self.cost_min_gbp,
-            maximum=self.cost_max_gbp,
+            owner=Owner.METHOD, required=row.since_layout == 1, minimum=self.cost_min_gbp,
+            maximum=self.cost_max_gbp, since_layout=row.since_layout,
         )
 
 

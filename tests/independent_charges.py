@@ -9,8 +9,16 @@ metered import e_t (Stream 1: grid to site; Stream 2: battery charging):
 - DUoS: e_t x the unit rate of t's time band (UK clock, y's bands for the GSP group) in
   y's statement for the site's tariff (B9's site-specific tariff of the residual band
   the agreed capacity B11 falls in, by y's national thresholds);
-- energy: e_t x price_t; BSUoS: e_t x the fixed tariff of t's half-year; CCL, RO: e_t x
-  y's rate; FiT: e_t x the typed rate;
+- losses: LLF_t = the settlement LLF of t's band for the tariff's LLFC in y, else the
+  statement's generic LLF for the voltage (mean of its time periods), the nearest held
+  year standing in; TLM 1 (not held);
+- energy: e_t x LLF_t x price_t; BSUoS: e_t x LLF_t x the fixed tariff of t's half-year;
+  CfD (the interim levy rate in force on t's day), AAHEDC (y's), Nuclear RAB (none before
+  December 2025) and the Capacity Market charge (16:00-19:00 UK clock on working days of
+  November-February: weekends and England and Wales bank holidays out): e_t x LLF_t x
+  rate; CCL (x 8 % under a CCA), RO: e_t x y's rate; FiT: e_t x the typed rate;
+- Triad: e_t x the typed £/kW x 2,000 kW per MWh-in-a-half-hour / 3 in y's Triad
+  half-hours;
 - fixed, capacity and TNUoS residual: days of y x (fixed + capacity x kVA, the residual
   of the tariff's band, or the typed B13); Stream 1 at the site's own capacity (its peak
   demand at B12's power factor, rounded up to the kVA, or B11 if lower) and that
@@ -75,6 +83,43 @@ class Tables:
                     for r in _csv("ccl.csv")}
         self.ro = {r["obligation_period"]: float(r["ro_cost_gbp_per_mwh"])
                    for r in _csv("ro.csv") if r["ro_cost_gbp_per_mwh"]}
+        self.aahedc = {r["charging_year"]: float(r["total_scheme_tariff_gbp_per_mwh"])
+                       for r in _csv("aahedc.csv")}
+        self.cfd = [(dt.date.fromisoformat(r["period_start"]),
+                     dt.date.fromisoformat(r["period_end"]), float(r["ilr_gbp_per_mwh"]))
+                    for r in _csv("cfd_interim_levy_rates.csv")]
+        self.triads = {(dt.date.fromisoformat(r["triad_date"]), int(r["settlement_period"]))
+                       for r in _csv("tnuos_triads_2022-23_to_2025-26.csv")}
+        self.llf_settlement: dict[tuple[str, str], dict[str, float]] = {}
+        for r in _csv("line_loss_factors_2023-24_by_llfc_and_duos_band.csv"):
+            key = (r["charging_year"], " ".join(r["duos_tariff_name"].replace(" or CT", "")
+                                                .split()).casefold())
+            if (r["gsp_group"] == gsp_group and r["is_lv_hv_nondomestic_demand"] == "True"
+                    and key not in self.llf_settlement):
+                self.llf_settlement[key] = {b: float(r[f"llf_mean_{b}"]) for b in BANDS}
+        self.llf_generic: dict[tuple[str, str], float] = {}
+        for r in _csv("line_loss_factors_generic_by_voltage_2022-23_to_2023-24.csv"):
+            name = r["metered_voltage"].casefold().replace("-", " ")
+            voltage = ("LV" if name.startswith(("low voltage network", "lv network")) else
+                       "HV" if name.startswith(("high voltage network", "hv network")) else None)
+            values = [float(r[f"llf_period{i}"]) for i in range(1, 6) if r[f"llf_period{i}"]]
+            if (r["gsp_group"] == gsp_group and voltage and values
+                    and (r["charging_year"], voltage) not in self.llf_generic):
+                self.llf_generic[(r["charging_year"], voltage)] = sum(values) / len(values)
+
+    def llf(self, year: str, tariff_key: str, voltage: str, band: str) -> float:
+        def held(y: str) -> float | None:
+            found = self.llf_settlement.get((y, tariff_key.casefold()))
+            return found[band] if found else self.llf_generic.get((y, voltage))
+
+        years = {y for y, _ in self.llf_settlement} | {y for y, _ in self.llf_generic}
+        at = _nearest({y for y in years if held(y) is not None}, year)
+        value = held(at)
+        assert value is not None
+        return value
+
+    def cfd_at(self, day: dt.date) -> float | None:
+        return next((rate for lo, hi, rate in self.cfd if lo <= day <= hi), None)
 
     def band(self, local: dt.datetime) -> str:
         year = _nearest({y for y, _ in self.bands}, charging_year(local.date()))
@@ -91,10 +136,26 @@ class Tables:
         return next(rate for lo, hi, rate in self.bsuos if lo <= day <= hi)
 
 
+#: Bank holidays in England and Wales (gov.uk/bank-holidays) in the windows tested.
+BANK_HOLIDAYS = {dt.date(2023, 12, 25), dt.date(2023, 12, 26), dt.date(2024, 1, 1),
+                 dt.date(2024, 3, 29), dt.date(2024, 4, 1), dt.date(2025, 4, 18),
+                 dt.date(2025, 4, 21)}
+#: The Nuclear RAB levy's first day.
+NUCLEAR_RAB_FROM = dt.date(2025, 12, 1)
+
+
+def capacity_market_period(local: dt.datetime) -> bool:
+    return (local.month in (11, 12, 1, 2) and local.weekday() < 5
+            and local.date() not in BANK_HOLIDAYS and 16 <= local.hour < 19)
+
+
 def recompute(schedule_csv: Path, *, gsp_group: str, voltage: str, agreed_kva: float,
               power_factor: float, ppa: float, vlp: float, fit: float,
-              tdr_typed: float | None = None) -> dict[str, dict[str, Decimal | float]]:
-    """Rows 51-60 as {row: {"B": Stream 1, "C": Stream 2, "D": Total}}."""
+              tdr_typed: float | None = None, typed: dict[str, float] | None = None,
+              cca: bool = False) -> dict[str, dict[str, Decimal | float]]:
+    """Rows 51-60 as {row: {"B": Stream 1, "C": Stream 2, "D": Total}}. ``typed``: the
+    typed rates of D11:D17 (cfd, cm, aahedc, nuclear_rab £/MWh; triad £/kW)."""
+    typed = typed or {}
     t = Tables(gsp_group)
     with open(schedule_csv, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -112,11 +173,20 @@ def recompute(schedule_csv: Path, *, gsp_group: str, voltage: str, agreed_kva: f
         days_by_year[year].add(day)
         band = t.band(local)
         assert band == r["duos_band"], (r, band)  # the export's band agrees with the spec's
-        unit_gbp_per_mwh = float(t.tariff(year, site_tariff(voltage, agreed_kva, year))[
-            f"{band}_unit_p_per_kwh"]) * 10
-        rates = {"duos_" + band: unit_gbp_per_mwh, "bsuos": t.bsuos_at(day),
-                 "ccl": t.ccl[year], "ro": t.ro[year], "fit": fit}
-        price = float(r["energy_price_gbp_per_mwh"])
+        key = site_tariff(voltage, agreed_kva, year)
+        unit_gbp_per_mwh = float(t.tariff(year, key)[f"{band}_unit_p_per_kwh"]) * 10
+        llf = t.llf(year, key, voltage, band)
+        cfd = typed["cfd"] if "cfd" in typed else t.cfd_at(day)
+        aahedc = typed["aahedc"] if "aahedc" in typed else t.aahedc[year]
+        rab = typed.get("nuclear_rab", 0.0) if day >= NUCLEAR_RAB_FROM else 0.0
+        cm = typed["cm"] if capacity_market_period(local) else 0.0
+        assert cfd is not None, day
+        triad = (day, int(r["settlement_period"])) in t.triads
+        rates = {"duos_" + band: unit_gbp_per_mwh, "bsuos": llf * t.bsuos_at(day),
+                 "tnuos": typed["triad"] * 2000 / 3 if triad else 0.0,
+                 "ccl": t.ccl[year] * (0.08 if cca else 1.0), "ro": t.ro[year], "fit": fit,
+                 "other": llf * (cfd + aahedc + rab + cm)}
+        price = float(r["energy_price_gbp_per_mwh"]) * llf
         for stream, energy in (("s1", float(r["grid_to_site_mwh"])),
                                ("s2", float(r["charge_mwh"]))):
             volume[stream].append(energy)

@@ -59,7 +59,9 @@ def test_market_index_prices_both_simulated_streams(example_xlsx, layout, wareho
     set_cells(example_xlsx, {layout.input("price_basis").cell: "market index",
                              layout.input("method").cell: method,
                              layout.input("window_start").cell: dt.date(2023, 7, 1),
-                             layout.input("window_end").cell: dt.date(2023, 7, 31)})
+                             layout.input("window_end").cell: dt.date(2023, 7, 31),
+                             # energy on metered volume alone (losses: test_charges_independent)
+                             layout.input("loss_factor").cell: 1.0})
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
     assert outcome.ok, outcome.status
     rows = outcome.schedule
@@ -69,8 +71,10 @@ def test_market_index_prices_both_simulated_streams(example_xlsx, layout, wareho
     assert rows["energy_price_gbp_per_mwh"].to_numpy() == pytest.approx(
         np.array([p for *_, p in want]))
     blanks = missing_count(dt.date(2023, 7, 1), dt.date(2023, 7, 31))
-    energy = (rows["grid_to_site_mwh"] * rows["energy_price_gbp_per_mwh"]).sum()
-    charged = (rows["charge_mwh"] * rows["energy_price_gbp_per_mwh"]).sum()
+    # valued as exported: volumes to the watt-hour, the energy price to 6 decimals
+    price = rows["energy_price_gbp_per_mwh"].round(6)
+    energy = (rows["grid_to_site_mwh"].round(6) * price).sum()
+    charged = (rows["charge_mwh"].round(6) * price).sum()
     assert float(outcome.table.stream1.energy_cost_gbp) == pytest.approx(energy, abs=0.006)
     assert float(outcome.table.stream2.energy_cost_gbp) == pytest.approx(charged, abs=0.006)
     assert blanks > 0 and any(

@@ -49,7 +49,7 @@ def test_rows_re_add_from_the_blocks_and_match_the_schedule(january, warehouse, 
     outcome, ws = _run(january, warehouse, method)
     v = lambda a: ws[a].value  # noqa: E731
     # Stream 1 is the non-BESS block, Stream 2 the BESS block, to the penny.
-    duos, levies = ("red_duos", "amber_duos", "green_duos"), ("ccl", "ro", "fit")
+    duos, levies = ("red_duos", "amber_duos", "green_duos"), ("ccl", "ro", "fit", "other_levies")
     assert v(result_cell("duos_cost_gbp", "stream1")) == pytest.approx(
         sum(v(block_cell("non_bess", key, "cost")) for key in duos), abs=1e-9)
     assert v(result_cell("levies_cost_gbp", "stream2")) == pytest.approx(

@@ -62,7 +62,8 @@ def test_refresh_writes_only_backend_cells(example_xlsx, warehouse):
 
 
 def test_blank_window_defaults_to_the_latest_12_months(example_xlsx, warehouse):
-    set_cells(example_xlsx, {cell("window_start"): None, cell("window_end"): None})
+    set_cells(example_xlsx, {cell("window_start"): None, cell("window_end"): None,
+                             cell("cfd_gbp_per_mwh"): 8.0})  # not held for all of it
     outcome = _refresh(example_xlsx, warehouse)
     assert outcome.ok
     window = outcome.prices.window.window

@@ -248,7 +248,10 @@ def test_a_window_crossing_1_april_takes_each_years_rates_per_period(example_xls
                                                                     warehouse):
     set_cells(example_xlsx, {cell("method"): "greedy", cell("window_start"): dt.date(2023, 3, 1),
                              cell("window_end"): dt.date(2023, 4, 30),
-                             cell("bsuos_gbp_per_mwh"): 20.0, cell("ro_gbp_per_mwh"): 25.0})
+                             cell("bsuos_gbp_per_mwh"): 20.0, cell("ro_gbp_per_mwh"): 25.0,
+                             # losses and the EMR levies are the subject of other tests
+                             cell("loss_factor"): 1.0, cell("cfd_gbp_per_mwh"): 0.0,
+                             cell("aahedc_gbp_per_mwh"): 0.5})
     outcome = refresh(XlsxWorkbook(example_xlsx), warehouse)
     assert outcome.ok, outcome.status
     rows = outcome.schedule
@@ -257,7 +260,8 @@ def test_a_window_crossing_1_april_takes_each_years_rates_per_period(example_xls
     march = red[red["settlement_date"] < dt.date(2023, 4, 1)]
     april = red[red["settlement_date"] >= dt.date(2023, 4, 1)]
     # import cost = energy + DUoS + BSUoS (typed) + CCL (table) + RO (typed) + FiT (typed)
-    levies = 20.0 + 7.75 + 25.0 + 11.5
+    # + AAHEDC (typed); no Capacity Market periods in March-April
+    levies = 20.0 + 7.75 + 25.0 + 11.5 + 0.5
     assert (march["import_cost_gbp_per_mwh"] - march["energy_price_gbp_per_mwh"]).to_numpy() \
         == pytest.approx(float(old["red_unit_p_per_kwh"]) * 10 + levies)
     assert (april["import_cost_gbp_per_mwh"] - april["energy_price_gbp_per_mwh"]).to_numpy() \

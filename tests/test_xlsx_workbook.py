@@ -33,7 +33,7 @@ def test_display_formulas_survive_a_write(example_xlsx, layout):
     ws = openpyxl.load_workbook(example_xlsx)["BESS"]
     amber_rate = f"{layout.bess.rate_column}{layout.block_row('amber_duos').row}"
     assert ws[amber_rate].value == "=C10*10"
-    assert ws["C34"].value == "=SUM(C35:C37)"
+    assert ws["C34"].value == "=SUM(C35:C38)"  # CCL, RO, FiT, other levies
 
 
 def test_a_failed_save_leaves_the_original_file_whole(example_xlsx, monkeypatch):

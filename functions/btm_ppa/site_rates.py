@@ -36,8 +36,16 @@ from btm_ppa.core.units import (
 )
 from btm_ppa.core.vocab import BANDS, VoltageLevel
 from btm_ppa.errors import InputError
-from btm_ppa.levy_rates import OVERRIDE_FACTOR, Errors, apply_levies, differs
+from btm_ppa.levy_rates import (
+    OVERRIDE_FACTOR,
+    Errors,
+    PeriodInfo,
+    apply_levies,
+    apply_other_levies,
+    differs,
+)
 from btm_ppa.reference import charge_tables as tables
+from btm_ppa.reference import loss_factor_tables as llf_tables
 from btm_ppa.sheet.inputs import RefreshInputs
 from sheets_layout import BessLayout
 
@@ -123,6 +131,9 @@ def site_rates(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame, *
     years = list(dict.fromkeys(year_of.tolist()))
     bands = assign_bands(time_band_table(), group, frame)
     site = inputs.site
+    info = PeriodInfo(dates, frame[periods.SETTLEMENT_PERIOD].to_numpy(dtype=np.int64),
+                      frame[periods.LOCAL_SLOT].to_numpy(dtype=np.int64),
+                      frame[periods.IS_WEEKEND].to_numpy(dtype=bool))
 
     # Agreed capacity: typed, or (simulating) the site's own peak import.
     capacity = site.agreed_import_capacity_kva
@@ -240,6 +251,9 @@ def site_rates(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame, *
         base[1] += days * b_tdr
 
         applied = apply_levies(layout, inputs, rates, rows, dates, year, errors, warnings)
+        apply_other_levies(layout, inputs, rates, rows, info, year, errors, applied)
+        applied["LLF"] = _losses(inputs, llf, rows, bands.codes, year,
+                                 None if tariff is None else tariff.key)
         if int(year[:4]) < tables.TDR_FROM.year and site.tnuos_residual_gbp_per_day is None:
             applied["TNUoS residual"] = "none before April 2023 (Triad-based then)"
         year_charges.append(YearCharges(
@@ -250,6 +264,10 @@ def site_rates(layout: BessLayout, inputs: RefreshInputs, frame: pd.DataFrame, *
 
     for y in year_charges:
         notes.append(y.describe())
+    blocks = [b for b in (inputs.non_bess, inputs.bess) if b is not None]
+    if not simulate and blocks and all(b.other_levies.volume_mwh == 0 for b in blocks):
+        notes.append("row 38 (other levies) blank: the CfD, CM, AAHEDC and Nuclear RAB "
+                     "above are not in rows 51-60 (the `sheet` blocks are as typed)")
     for year, stand_in in bands.stand_ins.items():
         notes.append(f"{year} time bands: {stand_in}'s stand in (not held)")
     stream1 = FixedCharges(duos_gbp=base[0], tnuos_gbp=base[1])
@@ -323,3 +341,25 @@ def _daily(layout: BessLayout, inputs: RefreshInputs, year: str, why: str,
                 tdr = found.value
     return fixed, cap, tdr, tdr_band
 
+
+def _losses(inputs: RefreshInputs, llf: FloatArray, rows: npt.NDArray[np.bool_],
+            codes: npt.NDArray[np.int8], year: str, tariff_key: str | None) -> str:
+    """The line loss factor of a year's periods (typed D15, or the table's by band, the
+    nearest held year standing in); what was used, for row 61. TLM is not held: 1."""
+    typed = inputs.levies.loss_factor
+    if typed is not None:
+        llf[rows] = typed
+        return f"{typed:g} typed"
+    group, voltage = inputs.area.gsp_group_id, inputs.voltage
+    held = [y for y in llf_tables.llf_years()
+            if llf_tables.loss_factors(y, group, tariff_key, voltage) is not None]
+    if not held:
+        return "1 (no LLF held for the site's voltage)"
+    at = year if year in held else min(held, key=lambda y: abs(int(y[:4]) - int(year[:4])))
+    found = llf_tables.loss_factors(at, group, tariff_key, voltage)
+    assert found is not None
+    for code, band in enumerate(BANDS):
+        llf[rows & (codes == code)] = getattr(found, band.value)
+    stand_in = "" if at == year else f", {at}'s standing in"
+    return (f"{found.red:.4f}/{found.amber:.4f}/{found.green:.4f} ({found.source}{stand_in}; "
+            "TLM 1, not held)")

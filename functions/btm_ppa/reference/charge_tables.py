@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from io import StringIO
 
 from btm_ppa.core.duos import TimeBands, day_band_slots
-from btm_ppa.core.vocab import VoltageLevel
 from btm_ppa.reference import files as reference
 
 FOLDER = "charges"
@@ -30,13 +29,14 @@ CCL_FILE = "ccl.csv"
 RO_FILE = "ro.csv"
 AAHEDC_FILE = "aahedc.csv"
 LEVIES_FILE = "gb_non_commodity_rates_2024-2026.csv"
-LLF_BY_LLFC_FILE = "line_loss_factors_2023-24_by_llfc_and_duos_band.csv"
-LLF_GENERIC_FILE = "line_loss_factors_generic_by_voltage_2022-23_to_2023-24.csv"
+CFD_FILE = "cfd_interim_levy_rates.csv"
 
 #: The first day of the fixed BSUoS tariff; before it BSUoS was a half-hourly price.
 BSUOS_FIXED_FROM = dt.date(2023, 4, 1)
 #: The first day of the TNUoS demand residual as a £/site/day charge (TCR).
 TDR_FROM = dt.date(2023, 4, 1)
+#: The Climate Change Agreement discount on electricity CCL where no year row says (92 %).
+CCA_DISCOUNT_FRAC = 0.92
 
 
 @dataclass(frozen=True)
@@ -318,10 +318,17 @@ def _levy_spans(item: str) -> list[tuple[dt.date, dt.date, Rate]]:
     return out
 
 
+@functools.cache
+def _cfd() -> list[tuple[dt.date, dt.date, Rate]]:
+    return [(dt.date.fromisoformat(r["period_start"]), dt.date.fromisoformat(r["period_end"]),
+             Rate(float(r["ilr_gbp_per_mwh"]), "£/MWh", f"{r['source']} ({CFD_FILE})",
+                  r["confidence"])) for r in _rows(CFD_FILE)]
+
+
 def cfd_gbp_per_mwh(day: dt.date) -> Rate | None:
-    """The CfD interim levy rate of the quarter holding ``day``, where held."""
-    return next((r for lo, hi, r in _levy_spans("CfD Interim Levy Rate") if lo <= day <= hi),
-                None)
+    """The CfD interim levy rate in force on ``day`` (in-period adjustments included where
+    held), where held."""
+    return next((r for lo, hi, r in _cfd() if lo <= day <= hi), None)
 
 
 def nuclear_rab_gbp_per_mwh(day: dt.date) -> Rate | None:
@@ -331,66 +338,3 @@ def nuclear_rab_gbp_per_mwh(day: dt.date) -> Rate | None:
 
 #: The Nuclear RAB levy starts with December 2025: before, it is 0 by law, not missing.
 NUCLEAR_RAB_FROM = dt.date(2025, 12, 1)
-
-
-# ---------------------------------------------------------------------------- LLFs ----
-@dataclass(frozen=True)
-class LossFactors:
-    """Mean line loss factor in each DUoS band (red, amber, green) of one year."""
-
-    charging_year: str
-    red: float
-    amber: float
-    green: float
-    source: str
-
-
-@functools.cache
-def _llf_by_llfc() -> dict[tuple[str, str, str], LossFactors]:
-    out: dict[tuple[str, str, str], LossFactors] = {}
-    for r in _rows(LLF_BY_LLFC_FILE):
-        if r["is_lv_hv_nondomestic_demand"] != "True":
-            continue
-        key = (r["charging_year"], r["gsp_group"], normalise_tariff(r["duos_tariff_name"]))
-        out.setdefault(key, LossFactors(
-            r["charging_year"], float(r["llf_mean_red"]), float(r["llf_mean_amber"]),
-            float(r["llf_mean_green"]),
-            f"Elexon D0265 LLFs, LLFC {r['llfc']} ({LLF_BY_LLFC_FILE})"))
-    return out
-
-
-@functools.cache
-def _llf_generic() -> dict[tuple[str, str, str], LossFactors]:
-    """Generic LLFs (mean of the statement's five time periods) by (year, group, voltage)."""
-    out: dict[tuple[str, str, str], LossFactors] = {}
-    for r in _rows(LLF_GENERIC_FILE):
-        name = r["metered_voltage"].casefold().replace("-", " ")
-        voltage = ("LV" if name.startswith(("low voltage network", "lv network")) else
-                   "HV" if name.startswith(("high voltage network", "hv network")) else None)
-        values = [_number(r[f"llf_period{i}"]) for i in range(1, 6)]
-        held = [v for v in values if v is not None]
-        if voltage is None or not held:
-            continue
-        mean = sum(held) / len(held)
-        out.setdefault((r["charging_year"], r["gsp_group"], voltage), LossFactors(
-            r["charging_year"], mean, mean, mean,
-            f"generic {r['metered_voltage']} LLF, mean of the statement's time periods "
-            f"({LLF_GENERIC_FILE}; illustrative)"))
-    return out
-
-
-def loss_factors(charging_year: str, gsp_group_id: str, tariff_key: str | None,
-                 voltage: VoltageLevel | None) -> LossFactors | None:
-    """The year's LLFs: the settlement LLFs of the tariff's LLFC where held (2023/24 for
-    _C _E _H _L), else the statement's generic LLF for the voltage; None when neither."""
-    if tariff_key is not None:
-        found = _llf_by_llfc().get((charging_year, gsp_group_id, tariff_key))
-        if found is not None:
-            return found
-    if voltage is None:
-        return None
-    return _llf_generic().get((charging_year, gsp_group_id, voltage.value))
-
-
-def llf_years() -> tuple[str, ...]:
-    return tuple(sorted({k[0] for k in (*_llf_by_llfc(), *_llf_generic())}))

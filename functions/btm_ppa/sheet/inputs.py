@@ -60,6 +60,14 @@ class LevyRates:
     ccl_gbp_per_mwh: float | None
     ro_gbp_per_mwh: float | None
     fit_gbp_per_mwh: float | None
+    # layout 4 (D11:D17): blank = the table's where held
+    cfd_gbp_per_mwh: float | None = None
+    cm_gbp_per_mwh: float | None = None
+    aahedc_gbp_per_mwh: float | None = None
+    nuclear_rab_gbp_per_mwh: float | None = None
+    loss_factor: float | None = None
+    triad_gbp_per_kw: float | None = None
+    cca: bool = False  # CCL at the Climate Change Agreement discount
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,17 @@ def _value(layout: BessLayout, snapshot: TabSnapshot, key: str, collect: _Collec
     return cellparse.parse_text(raw)
 
 
+def _yes_no(layout: BessLayout, snapshot: TabSnapshot, key: str, collect: _Collector) -> bool:
+    spec = layout.input(key)
+    text = cellparse.parse_text(snapshot.get(spec.cell))
+    if text is None or text.casefold() in ("no", "n", "false", "0"):
+        return False
+    if text.casefold() in ("yes", "y", "true", "1"):
+        return True
+    collect.add(InputError(spec.cell, text, "yes or no (blank = no)", "is not yes or no"))
+    return False
+
+
 def _method(layout: BessLayout, snapshot: TabSnapshot) -> Method:
     spec = layout.input("method")
     text = cellparse.parse_text(snapshot.get(spec.cell))
@@ -180,14 +199,13 @@ def _block(layout: BessLayout, block: Block, snapshot: TabSnapshot,
         for spec in (block.volume_cell(row), block.cost_cell(row)):
             try:
                 value = cellparse.parse_number(spec.cell, snapshot.get(spec.cell), spec.unit,
-                                               required=True, minimum=spec.minimum,
+                                               required=spec.required, minimum=spec.minimum,
                                                maximum=spec.maximum)
             except InputError as exc:
                 collect.add(exc)
                 complete = False
                 continue
-            assert value is not None  # required=True never returns None
-            parsed.append(value)
+            parsed.append(0.0 if value is None else value)  # a later layout's row: blank = 0
         if len(parsed) == 2:
             lines[row.key] = BlockLine(*parsed)
     if not complete:
@@ -195,7 +213,7 @@ def _block(layout: BessLayout, block: Block, snapshot: TabSnapshot,
     return CostBlock(
         duos={band: lines[f"{band}_duos"] for band in BANDS},
         tnuos=lines["tnuos"], bsuos=lines["bsuos"], ccl=lines["ccl"], ro=lines["ro"],
-        fit=lines["fit"],
+        fit=lines["fit"], other_levies=lines.get("other_levies", BlockLine(0.0, 0.0)),
     )
 
 
@@ -234,6 +252,10 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
     levy_values = {key: _value(layout, snapshot, key, collect) for key in (
         "tnuos_gbp_per_mwh", "bsuos_gbp_per_mwh", "ccl_gbp_per_mwh", "ro_gbp_per_mwh",
         "fit_gbp_per_mwh")}
+    levy_values |= {key: _value(layout, snapshot, key, collect) for key in (
+        "cfd_gbp_per_mwh", "cm_gbp_per_mwh", "aahedc_gbp_per_mwh", "nuclear_rab_gbp_per_mwh",
+        "loss_factor", "triad_gbp_per_kw")}
+    cca = _yes_no(layout, snapshot, "cca", collect)
     window_start = _value(layout, snapshot, "window_start", collect)
     window_end = _value(layout, snapshot, "window_end", collect)
     chart_week = _value(layout, snapshot, "dispatch_chart_week", collect)
@@ -282,7 +304,7 @@ def read_inputs(layout: BessLayout, snapshot: TabSnapshot,
         duos_p_per_kwh=duos_p,
         duos_gbp_per_mwh={band: None if duos_p[band] is None
                           else p_per_kwh_to_gbp_per_mwh(duos_p[band]) for band in BANDS},
-        battery=battery, levies=LevyRates(**levy_values), window_start=window_start,
+        battery=battery, levies=LevyRates(**levy_values, cca=cca), window_start=window_start,
         window_end=window_end, method=method, annual_demand_mwh=annual_demand,
         ppa_price_gbp_per_mwh=ppa, non_bess=non_bess, bess=bess, site=site,
         chart_week=chart_week, wear_gbp_per_mwh=wear, price_forecast=forecast,

@@ -92,7 +92,9 @@ def check_layout(layout: BessLayout, snapshot: TabSnapshot) -> None:
 
 
 #: Labels of result rows the refresh rewrites (row 54 names the price basis in B24).
-_LABEL_STEM = {"energy_cost_gbp": "Energy cost"}
+_LABEL_STEM = {"energy_cost_gbp": "Energy cost",
+               # layout 4 added "+ other levies": a tab made before it keeps the stem
+               "levies_cost_gbp": "CCL + RO + FiT"}
 
 
 def check_results_block(layout: BessLayout, snapshot: TabSnapshot) -> None:

@@ -90,7 +90,7 @@ def build_template(path: Path, *, example: bool = False,
             rate = layout.input(f"duos_{row.band}_p_per_kwh").cell
             ws[f"{bess.rate_column}{row.row}"] = formulas["duos_rate"].format(rate=rate)
             ws[f"{bess.rate_column}{row.row}"].number_format = "#,##0.00"
-        if example:
+        if example and row.key in EXAMPLE_BLOCKS:
             v1, c1, v2, c2 = EXAMPLE_BLOCKS[row.key]
             ws[nb.volume_cell(row).cell], ws[nb.cost_cell(row).cell] = v1, c1
             ws[bess.volume_cell(row).cell], ws[bess.cost_cell(row).cell] = v2, c2
