@@ -78,8 +78,8 @@ def chart_week(layout: BessLayout, chosen: dt.date | None, first: dt.date,
     if first <= chosen <= last:
         return chosen, None
     cell = layout.input("dispatch_chart_week").cell
-    return first, (f"{cell} {chosen} is outside the window {first} to {last}: the "
-                   f"{WEEK_TAB} tab shows the week from {first}")
+    return first, (f"{cell} {chosen} is outside the window {first} to {last}: this BESS "
+                   f"tab's {WEEK_TAB} tab shows the week from {first}")
 
 
 def schedule_tabs(layout: BessLayout, schedule_rows: pd.DataFrame, method: Method,
