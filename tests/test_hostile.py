@@ -783,6 +783,51 @@ def test_an_implausible_bm_unit_capacity_is_refused_by_record(capacity):
     assert "finite number of MW from -10,000 to 10,000" in info.value.message
 
 
+@pytest.mark.parametrize(("change", "says"), [
+    ("empty", "holds no BM units"),
+    ("duplicate", "record 63 (E_ARBRB-1) repeats record 1"),
+    ("boolean capacity", "record 5 (demandCapacity): True is not a number of MW"),
+    ("numeric id", "record 5 (elexonBmUnit): 5 is not a BM unit id"),
+    ("blank id", "is not a BM unit id; expected text such as"),
+])
+def test_a_register_answer_that_would_lose_or_double_units_is_refused(change, says, tmp_path,
+                                                                      store_path, capsys):
+    """An empty answer replaced the register held with nothing (exit 0); a repeated unit
+    was counted twice; True counted as 1 MW."""
+    import json
+
+    import duckdb
+
+    from btm_ppa.errors import RegisterError
+    from btm_ppa.register.bm_units import parse_bm_units
+    from tests.test_register import SAMPLE
+
+    records = json.loads(json.dumps(SAMPLE))
+    if change == "empty":
+        records = []
+    elif change == "duplicate":
+        records.append(records[1])
+    elif change == "boolean capacity":
+        records[5]["demandCapacity"] = True
+    else:
+        records[5]["elexonBmUnit"] = 5 if change == "numeric id" else "  "
+    source = tmp_path / "units.json"
+    source.write_text(json.dumps(records), encoding="utf-8")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(SAMPLE), encoding="utf-8")
+    assert main(["vlp-register", "--from", str(good), "--warehouse", str(store_path)]) == 0
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        held = con.execute("SELECT count(*) FROM vlp_battery_units").fetchone()[0]
+    capsys.readouterr()
+    assert main(["vlp-register", "--from", str(source), "--warehouse", str(store_path)]) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert says in err and "Traceback" not in err, err
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM vlp_battery_units").fetchone()[0] == held > 0
+    with pytest.raises(RegisterError):  # the HTTP function's path too
+        parse_bm_units(records)
+
+
 # --- saved formula results survive every save, on every tab ------------------------------
 
 WEEK = {"window_start": "2023-06-01", "window_end": "2023-06-07"}

@@ -65,6 +65,8 @@ def _capacity(index: int, field: str, value: Any) -> float:
     expected = (f"expected a finite number of MW from {-MAX_PLAUSIBLE_CAPACITY_MW:,.0f} to "
                 f"{MAX_PLAUSIBLE_CAPACITY_MW:,.0f}")
     try:
+        if isinstance(value, bool):  # float(True) is 1.0: a flag, not a capacity
+            raise TypeError
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         raise RegisterError(f"record {index} ({field}): {value!r} is not a number of MW; "
@@ -84,7 +86,11 @@ def parse_bm_units(payload: Any) -> list[BmUnit]:
     else:
         raise RegisterError("expected a JSON array of BM units, or {\"data\": [...]}; got "
                             f"{type(payload).__name__}")
+    if not records:  # would replace the register held with an empty one
+        raise RegisterError("the answer holds no BM units (an empty list): expected Elexon's "
+                            "list of every BM unit; nothing was loaded, try again later")
     units = []
+    seen: dict[str, int] = {}
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise RegisterError(f"record {index}: expected an object, got {type(record).__name__}")
@@ -92,6 +98,14 @@ def parse_bm_units(payload: Any) -> list[BmUnit]:
         if missing:
             name = record.get("elexonBmUnit", "?")
             raise RegisterError(f"record {index} ({name}) lacks field(s): {', '.join(missing)}")
+        unit_id = record["elexonBmUnit"]
+        if not isinstance(unit_id, str) or not unit_id.strip():
+            raise RegisterError(f"record {index} (elexonBmUnit): {unit_id!r} is not a BM unit "
+                                "id; expected text such as 'E_ABCD-1'")
+        if unit_id in seen:
+            raise RegisterError(f"record {index} ({unit_id}) repeats record {seen[unit_id]}: "
+                                "expected each BM unit once; nothing was loaded")
+        seen[unit_id] = index
         gsp = record["gspGroupId"]
         if gsp is not None and gsp not in GSP_GROUP_IDS:
             raise RegisterError(f"record {index} ({record['elexonBmUnit']}): unknown GSP group "
