@@ -100,10 +100,10 @@ def test_rows_51_to_60_recompute_from_the_export_to_the_penny(example_xlsx, ware
     # 2023/24: no AAHEDC rate held
     ({"aahedc_gbp_per_mwh": None}, "aahedc_gbp_per_mwh", "2023/24"),
     # winter working-day 16:00-19:00 periods and no Capacity Market table
-    ({"cm_gbp_per_mwh": None}, "cm_gbp_per_mwh", "16:00-19:00"),
+    ({"cm_gbp_per_mwh": None}, "cm_gbp_per_mwh", "30 such periods, 2024-01-08 to 2024-01-12"),
     # 2023-12-05 SP35 was a Triad: the locational tariff is not held
     ({"triad_gbp_per_kw": None, "window_start": dt.date(2023, 12, 4),
-      "window_end": dt.date(2023, 12, 10)}, "triad_gbp_per_kw", "Triad"),
+      "window_end": dt.date(2023, 12, 10)}, "triad_gbp_per_kw", "2023-12-05 SP35"),
 ])
 def test_a_levy_with_no_data_is_an_error_naming_its_cell(example_xlsx, warehouse, edits,
                                                          address, what):

@@ -174,10 +174,12 @@ def apply_other_levies(layout: BessLayout, inputs: RefreshInputs, rates: dict[st
     peak = rows & capacity_market_periods(period)
     if peak.any():
         if levies.cm_gbp_per_mwh is None:
+            days = sorted(set(period.dates[peak]))
             errors.add(InputError(cell("cm_gbp_per_mwh"), None,
-                                  f"the Capacity Market supplier charge in £/MWh of winter "
-                                  f"weekday 16:00-19:00 import in {year} (no table held)",
-                                  "is blank"))
+                                  f"the Capacity Market supplier charge in £/MWh of import "
+                                  f"16:00-19:00 on working days of November-February: the "
+                                  f"window holds {int(peak.sum())} such periods, {days[0]} to "
+                                  f"{days[-1]} (no table held)", "is blank"))
         else:
             other[peak] += levies.cm_gbp_per_mwh
             applied["CM"] = (f"{levies.cm_gbp_per_mwh:g} £/MWh typed (no table held: an "
@@ -196,8 +198,10 @@ def apply_other_levies(layout: BessLayout, inputs: RefreshInputs, rates: dict[st
     if levies.triad_gbp_per_kw is None:
         errors.add(InputError(cell("triad_gbp_per_kw"), None,
                               f"the half-hourly TNUoS locational demand tariff in £/kW: the "
-                              f"window holds {int(triad.sum())} of {year}'s Triads (type 0 "
-                              "where the zone's tariff is 0)", "is blank"))
+                              f"window holds {int(triad.sum())} of {year}'s Triads ("
+                              + ", ".join(f"{d} SP{sp}" for d, sp in held
+                                          if any((period.dates == d) & (period.sp == sp) & rows))
+                              + "; type 0 where the zone's tariff is 0)", "is blank"))
         return
     kw_per_mwh = mwh_per_period_to_mw(1.0) * KW_PER_MW  # 1 MWh in a half hour = 2,000 kW
     rates["tnuos"][triad] += levies.triad_gbp_per_kw * kw_per_mwh / len(held)
