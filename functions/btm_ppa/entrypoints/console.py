@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         except BaseException as exc:
             if not interrupts.interruption(exc):
                 raise
-            return _interrupted()
+            _interrupted()
+            # Half-imported C extensions (numpy, pandas) can crash the interpreter's
+            # clean-up (SIGSEGV, exit -11, after the message): nothing was read or written,
+            # so end here, without it.
+            sys.stderr.flush()
+            os._exit(INTERRUPTED)
         return cli.main(argv)
     except KeyboardInterrupt:  # between the handler's installation and the CLI's own guard
         return _interrupted()
