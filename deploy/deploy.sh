@@ -226,6 +226,14 @@ if ! exists "${BQ[@]}" show "$PROJECT:$DATASET.day_ahead_prices"; then
     --description="GB day-ahead auction prices per settlement period" \
     "$PROJECT:$DATASET.day_ahead_prices" "$HERE/bigquery/day_ahead_prices.json"
 fi
+# A sizing sweep's sizes (entrypoints/sizing_tasks.py): read within the hour they are
+# valued; daily partitions expire after a week, so the table keeps itself small.
+if ! exists "${BQ[@]}" show "$PROJECT:$DATASET.sizing_results"; then
+  run "${BQ[@]}" mk --table --time_partitioning_field=valued_at \
+    --time_partitioning_type=DAY --time_partitioning_expiration=604800 \
+    --description="Deal tab sizing sweeps: one row per size valued by a Cloud Task" \
+    "$PROJECT:$DATASET.sizing_results" "$HERE/bigquery/sizing_results.json"
+fi
 for table in spreadsheet_registry refresh_runs; do
   if exists "${BQ[@]}" show "$PROJECT:$DATASET.$table"; then
     run "${BQ[@]}" update "$PROJECT:$DATASET.$table" "$HERE/bigquery/$table.json"
@@ -245,6 +253,8 @@ grant() {  # grant ROLE ON_WHAT MEMBER (retried too: the member may be new to IA
 }
 grant roles/bigquery.dataViewer "SCHEMA \`${PROJECT}.${DATASET}\`" "serviceAccount:${FN_SA[refresh]}"
 grant roles/bigquery.dataEditor "TABLE \`${PROJECT}.${DATASET}.refresh_runs\`" \
+  "serviceAccount:${FN_SA[refresh]}"
+grant roles/bigquery.dataEditor "TABLE \`${PROJECT}.${DATASET}.sizing_results\`" \
   "serviceAccount:${FN_SA[refresh]}"
 for fn in ingest_prices scheduled_refresh vlp_register; do
   grant roles/bigquery.dataEditor "SCHEMA \`${PROJECT}.${DATASET}\`" "serviceAccount:${FN_SA[$fn]}"

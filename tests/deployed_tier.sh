@@ -73,3 +73,9 @@ PY
 # --import-mode=append: the staged btm_ppa and sheets_layout come first, not the checkout's.
 "$VENV/bin/python" -P -m pytest -p no:cacheprovider --import-mode=append -q \
   -m "not slow" tests/test_front_door.py tests/test_cloud_functions.py tests/test_deployed.py "$@"
+# The Deal tab's sizing sweep as Cloud Tasks, gathered through BigQuery (slow, but it is the
+# deployed path of the deal: run here too, on the runtime's Python).
+if (($# == 0)); then
+  "$VENV/bin/python" -P -m pytest -p no:cacheprovider --import-mode=append -q \
+    "tests/test_sizing_tasks.py::test_a_menu_refresh_fans_the_sizing_out_and_writes_the_sheet_once_all_are_in"
+fi

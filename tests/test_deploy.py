@@ -61,7 +61,10 @@ def test_dry_run_shows_a_function_per_service_account_and_least_privilege(tmp_pa
 
     assert "roles/bigquery.dataViewer" in roles_of(accounts["refresh"])  # refresh reads
     refresh_edits = [c for c in grants if accounts["refresh"] in c and "dataEditor" in c]
-    assert len(refresh_edits) == 1 and "ON TABLE `acme-energy.btm_ppa.refresh_runs`" in refresh_edits[0]
+    # refresh writes its run records and a sizing sweep's sizes, table by table, nothing else
+    edited = sorted(re.search(r"ON (TABLE `[^`]+`|SCHEMA)", c).group(1) for c in refresh_edits)
+    assert edited == ["TABLE `acme-energy.btm_ppa.refresh_runs`",
+                      "TABLE `acme-energy.btm_ppa.sizing_results`"]
     for writer in ("ingest_prices", "scheduled_refresh", "vlp_register"):  # ingestion writes
         assert any(accounts[writer] in c and "dataEditor` ON SCHEMA `acme-energy.btm_ppa`" in c
                    for c in grants)
@@ -288,3 +291,16 @@ def test_every_gcloud_command_of_the_dry_run_parses_with_the_real_cli(tmp_path):
         if run.returncode != 1 or "You do not currently have an active account" not in run.stderr:
             wrong.append((command[:120], run.returncode, run.stderr.strip()[:300]))
     assert wrong == []
+
+
+def test_the_sizing_sweeps_table_is_made_partitioned_and_expiring(tmp_path):
+    """sizing_results (the Deal tab's sizes valued by Cloud Tasks) from its schema file,
+    daily partitions on valued_at that expire after a week: it never grows without end."""
+    [made] = [c.replace("\\", "") for c in _dry_run(tmp_path)
+              if c.startswith("+ ") and " mk " in c and "sizing_results" in c]
+    for flag in ("--time_partitioning_field=valued_at", "--time_partitioning_type=DAY",
+                 "--time_partitioning_expiration=604800", "acme-energy:btm_ppa.sizing_results"):
+        assert flag in made, flag
+    schema_file = made.split()[-1]
+    names = [f["name"] for f in json.loads(Path(schema_file).read_text())]
+    assert names == ["digest", "power_kw", "duration_h", "npv_p50_gbp", "seconds", "valued_at"]

@@ -64,7 +64,8 @@ function btmResultMessage(status, bodyText) {
     body = null;
   }
   if (status === 202 && body && body.ok) {
-    return 'Refresh queued: rows 50-62 are rewritten when it has run (about a minute).';
+    return 'Refresh queued: rows 50-62 are rewritten when it has run (about a minute; with ' +
+        'a Deal tab\'s sizing grid a few minutes, Deal!B53 counting the sizes valued).';
   }
   if (status === 200 && body && body.ok && /^VALID/.test(body.status || '')) {
     return body.status;

@@ -22,14 +22,14 @@ from btm_ppa.budgets import (
     deal_budget_s,
     refresh_budget_s,
 )
-from btm_ppa.core import dispatch, interrupts, periods
+from btm_ppa.core import dispatch, interrupts
 from btm_ppa.core.duos import assign_bands
 from btm_ppa.core.prices import PriceBasis, band_average_prices
 from btm_ppa.core.results import ResultTable, result_table, with_fixed_charges
 from btm_ppa.core.simulation import schedule_frame
 from btm_ppa.core.valuation import SheetMethodInputs, value_sheet_method
-from btm_ppa.core.vocab import BANDS, Method
-from btm_ppa.deal import DealOutcome
+from btm_ppa.core.vocab import Method
+from btm_ppa.deal import DealOutcome, SizingPending, SizingSuperseded, Sweep
 from btm_ppa.errors import (
     BtmError,
     InternalError,
@@ -39,7 +39,7 @@ from btm_ppa.errors import (
 from btm_ppa.prices import warehouse as wh
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.reference import files as reference
-from btm_ppa.sheet.deal_outputs import deal_tab_writes
+from btm_ppa.sheet.deal_outputs import deal_tab_writes, progress_writes
 from btm_ppa.sheet.dispatch_tabs import no_schedule_tabs, owned_tabs, schedule_tabs
 from btm_ppa.sheet.guidance import tab_guides
 from btm_ppa.sheet.inputs import RefreshInputs, check_window, read_inputs, read_method
@@ -54,7 +54,12 @@ from btm_ppa.sheet.outputs import (
 )
 from btm_ppa.sheet.stale import error_writes, stale_after_edit
 from btm_ppa.sheet.valuation_tab import capture_note, valuation_table, wear_note
-from btm_ppa.sheet.verdicts import check_bands_priced, compare_methods, schedule_status
+from btm_ppa.sheet.verdicts import (
+    check_bands_priced,
+    compare_methods,
+    published_rate_notes,
+    schedule_status,
+)
 from btm_ppa.sheet.workbook import AnyChart, CellValue, CellWrite, TableWrite, TabSnapshot, Workbook
 from btm_ppa.simulate import (
     SiteCharges,
@@ -68,7 +73,6 @@ from btm_ppa.simulate import (
 from sheets_layout import BessLayout, load_bess_layout, load_deal_layout
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -88,6 +92,7 @@ class RefreshOutcome:
     schedule: pd.DataFrame | None = None  # greedy/optimal: the per-period schedule
     charts: list[AnyChart] = field(default_factory=list)  # the Deal tab's
     deal: DealOutcome | None = None
+    queued: bool = False  # the sizing sweep went out as tasks: only its progress written
 
 
 def refresh(
@@ -98,6 +103,8 @@ def refresh(
     layout: BessLayout | None = None,
     now: dt.datetime | None = None,
     budget_s: float | None = None,
+    sweep: Sweep | None = None,
+    sheet: object = None,
 ) -> RefreshOutcome:
     """Refresh one BESS tab. Never raises BtmError: problems come back in the outcome.
 
@@ -105,6 +112,8 @@ def refresh(
     every other problem, running out of the time budget (``budget_s`` seconds, by default
     ``refresh_budget_s()``; RefreshTimeoutError) too, is written to the status row, and
     the previous results in rows 51-61 are kept and marked stale (``stale_marking``).
+    ``sweep`` runs the Deal tab's sizing elsewhere (Cloud Tasks): while it is not all in,
+    only its progress is written (``queued``); ``sheet`` names the sheet for its digest.
     """
     budget = refresh_budget_s() if budget_s is None else budget_s
     layout = layout or load_bess_layout()
@@ -129,10 +138,12 @@ def refresh(
                            simulated_before=simulated_before(layout, snapshot))
         outcome.tables = owned_tabs(layout, tab, outcome.tables)  # each BESS tab its own
         if deal_tab in snapshot.tables:  # the Deal tab's figures and charts, in the one write
-            outcome.deal, writes, charts = deal_tab_writes(layout, inputs, warehouse,
-                                                           snapshot.tables, now, deadline)
+            outcome.deal, writes, charts = deal_tab_writes(
+                layout, inputs, warehouse, snapshot.tables, now, deadline, sweep, sheet)
             outcome.writes += writes
             outcome.charts += charts
+    except (SizingPending, SizingSuperseded) as later:  # the sweep runs on as tasks
+        return _sizing_progress(workbook, tab, later, method)
     except BtmError as exc:  # the timeout too: its status row, the results marked stale
         if interrupts.requested():  # DuckDB's interrupted query, say: Ctrl-C, not an error
             raise KeyboardInterrupt from exc
@@ -154,6 +165,19 @@ def refresh(
         return RefreshOutcome(ok=False, status=f"ERROR: {exc.message}", method=method, error=exc)
     outcome.status_written = True
     return _stale_if_edited(workbook, tab, layout, snapshot, outcome, now)
+
+
+def _sizing_progress(workbook: Workbook, tab: str, later: Exception,
+                     method: Method | None) -> RefreshOutcome:
+    """Only the sweep's progress (the Deal tab's status cell); a superseded gather writes
+    nothing (the refresh the change queued answers)."""
+    if isinstance(later, SizingSuperseded):
+        return RefreshOutcome(ok=True, status=f"SUPERSEDED: {later}", method=method)
+    assert isinstance(later, SizingPending)
+    writes = progress_writes(later.status)
+    workbook.write(tab, writes)  # a BtmError here reaches the caller: nothing else was written
+    return RefreshOutcome(ok=True, status=later.status, method=method, writes=writes,
+                          queued=True, status_written=True)
 
 
 def _stale_if_edited(workbook: Workbook, tab: str, layout: BessLayout, snapshot: TabSnapshot,
@@ -212,7 +236,7 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
         inputs = read_inputs(layout, snapshot, reference.read_gsp_groups())
         site = validation_notes(layout, inputs, warehouse, snapshot.tables, now.date(),
                                 deadline=time.monotonic() + refresh_budget_s())
-        notes = _published_rate_notes(layout, inputs, now) + site
+        notes = published_rate_notes(layout, inputs, now) + site
     except BtmError as exc:  # reported to the caller alone: validation writes nothing
         return RefreshOutcome(ok=False, status=sheet_status_for(exc),
                               method=read_method(layout, snapshot), error=exc)
@@ -224,28 +248,6 @@ def validate(workbook: Workbook, *, tab: str | None = None, layout: BessLayout |
                           f"(method {inputs.method.value}, DNO area {inputs.area.name})"
                           + "".join(f"; {n}" for n in shown),
                           method=inputs.method, warnings=notes)
-
-
-def _published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
-                          now: dt.datetime) -> list[str]:
-    """How B10:D10 compare with the charging statement's rates for the tariff in B8."""
-    from btm_ppa.reference.tables import published_rates
-
-    if not inputs.duos_tariff:
-        return []
-    day = inputs.window_end or now.date()
-    tariff_cell = layout.input("duos_tariff").cell
-    rates = published_rates(inputs.area, inputs.duos_tariff, day, tariff_cell)
-    if rates is None:
-        return [f"no {inputs.area.dno} charging statement for {periods.charging_year_of(day)} "
-                "is held, so B10:D10 were not compared with published rates"]
-    typed = {b: v for b in BANDS if (v := inputs.duos_p_per_kwh[b]) is not None}
-    differ = [f"{layout.input(f'duos_{b}_p_per_kwh').cell} {v:g} vs {p:g}" for b, v in
-              typed.items() if abs(v - (p := getattr(rates, f"{b}_p_per_kwh"))) > 5e-4]
-    if not differ:  # blank cells take the published rates
-        return [f"B10:D10 match the published {rates.charging_year} rates of {rates.tariff_name!r}"]
-    return [f"DUoS rates differ from the published {rates.charging_year} {rates.tariff_name!r} "
-            f"rates (p/kWh): {'; '.join(differ)}"]
 
 
 def _compute(layout: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,

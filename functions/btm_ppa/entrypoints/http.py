@@ -17,11 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import flask
@@ -33,7 +31,13 @@ from btm_ppa.entrypoints.auth import (
     AuthError,
     verify_caller,
 )
-from btm_ppa.entrypoints.requests import RETRY_COUNT_HEADER, parse_body, retry_attempt
+from btm_ppa.entrypoints.requests import (
+    RETRY_COUNT_HEADER,
+    ingest_window,
+    local_workbook_path,
+    parse_body,
+    retry_attempt,
+)
 from btm_ppa.errors import (
     BtmError,
     RequestError,
@@ -139,29 +143,6 @@ def validate_tab_name(value: object) -> str:
     return value
 
 
-def local_workbook_path(value: object) -> Path:
-    """An .xlsx inside ``$BTM_PPA_WORKBOOK_ROOT`` (local workbooks are off without it)."""
-    root_env = os.environ.get("BTM_PPA_WORKBOOK_ROOT")
-    if not root_env:
-        raise BadRequest('local workbooks are disabled here (no BTM_PPA_WORKBOOK_ROOT); '
-                         'send "spreadsheet_id"')
-    if not isinstance(value, str) or not value.strip():
-        raise BadRequest('"workbook" must be the path of an .xlsx file')
-    try:
-        root = Path(root_env).resolve()
-        path = (root / value).resolve()
-    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
-        raise BadRequest(f'"workbook" {value!r} cannot be resolved ({type(exc).__name__}: '
-                         f"{str(exc)[:80]}): expected an .xlsx file, not a link loop") from None
-    if not path.is_relative_to(root):
-        raise BadRequest(f'"workbook" {value[:200]!r} leads outside the workbook root {root} '
-                         "(.., an absolute path or a link): expected an .xlsx file inside "
-                         "the workbook root, as a path relative to it")
-    if path.suffix.lower() != ".xlsx":
-        raise BadRequest(f'"workbook" {value!r} is not an .xlsx file: expected a name ending .xlsx')
-    return path
-
-
 def _spreadsheet_id(body: dict[str, Any]) -> str:
     from btm_ppa.adapters.sheets_workbook import valid_spreadsheet_id
 
@@ -207,7 +188,7 @@ def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
     from btm_ppa.entrypoints.report import outcome_json
 
     unknown = set(body) - {"workbook", "spreadsheet_id", "sheet", "validate_only", "defer",
-                           "trigger"}
+                           "trigger", "size", "sizing"}
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     if ("workbook" in body) == ("spreadsheet_id" in body):
@@ -217,6 +198,8 @@ def _refresh(request: flask.Request, body: dict[str, Any]) -> Response:
         raise BadRequest(f'"trigger" must be one of {", ".join(sorted(TRIGGERS))}, not {trigger!r}')
     tab = validate_tab_name(body.get("sheet"))
     _check_user_access(request, body)
+    if "size" in body or "sizing" in body:  # a sizing sweep's task
+        return _sizing_task(request, body, tab, trigger)
     layout = load_bess_layout()
     if body.get("validate_only") is True:
         from btm_ppa.refresh import validate
@@ -252,13 +235,16 @@ def _run_refresh(request: flask.Request, body: dict[str, Any], tab: str,
     rest, which the status row already reports (a retry would fail the same way)."""
     from btm_ppa.adapters.run_log import RefreshRun
     from btm_ppa.entrypoints.report import outcome_json
+    from btm_ppa.entrypoints.sizing_tasks import fan_out
     from btm_ppa.refresh import refresh
 
     started = dt.datetime.now(dt.UTC)
     layout = load_bess_layout()
+    sweep = fan_out(body, tab, trigger)  # on Google Cloud: the sizing as Cloud Tasks
     for _ in range(MAX_RERUNS):
         workbook = _workbook(body)
-        outcome = refresh(workbook, runtime.warehouse(), tab=tab, layout=layout)
+        outcome = refresh(workbook, runtime.warehouse(), tab=tab, layout=layout, sweep=sweep,
+                          sheet=(body.get("spreadsheet_id"), tab))
         if not getattr(workbook, "inputs_changed", False):
             break
         json_log("INFO", "inputs changed during the refresh; running again",
@@ -273,10 +259,38 @@ def _run_refresh(request: flask.Request, body: dict[str, Any], tab: str,
         spreadsheet_id=body.get("spreadsheet_id") or str(body.get("workbook")), sheet=tab,
         trigger=trigger, started_at=started, finished_at=dt.datetime.now(dt.UTC),
         ok=outcome.ok, status=outcome.status, attempt=attempt, caller=caller))
-    status = status_for(outcome.error)
-    if caller is not None and caller.lower() == runtime.tasks_caller() and status != 200:
+    status = 202 if outcome.queued else status_for(outcome.error)
+    if caller is not None and caller.lower() == runtime.tasks_caller() and status >= 300:
         status = 503 if _retryable(outcome.error) else 200
     return outcome_json(outcome, layout), status
+
+
+def _sizing_task(request: flask.Request, body: dict[str, Any], tab: str,
+                 trigger: str) -> Response:
+    """A size of a sweep, or its gather: Cloud Tasks' calls only (the queue's identity)."""
+    from btm_ppa.entrypoints import sizing_tasks
+
+    caller = request.environ.get("btm_ppa.caller")
+    if caller is not None and caller.lower() != runtime.tasks_caller():
+        raise AuthError("sizing tasks are queued by the refresh function itself, not sent by "
+                        "callers", 403)
+    sweep = sizing_tasks.fan_out(body, tab, trigger)
+    if sweep is None:
+        raise BadRequest('"size" and "sizing" need the Cloud Tasks queue and prices in '
+                         "BigQuery (BTM_PPA_TASKS_QUEUE, BTM_PPA_BIGQUERY_DATASET) and a "
+                         '"spreadsheet_id"')
+    size = sizing_tasks.size_request(body)
+    if size is None:  # the gather: a refresh that finds the sizes valued
+        return _run_refresh(request, body, tab, trigger)
+    try:
+        answer, status = sizing_tasks.run_size_task(_workbook(body), sweep, tab, size)
+    except BtmError as exc:  # Sheets or BigQuery failed: Cloud Tasks retries (503)
+        if status_for(exc) < 500 and not _retryable(exc):
+            raise
+        json_log("WARNING", "size task failed; the queue retries it", error=exc.message)
+        return _error(exc.kind, exc.message, 503)
+    json_log("INFO", answer["status"], spreadsheet=body["spreadsheet_id"])
+    return answer, status
 
 
 def _retryable(error: BaseException | None) -> bool:
@@ -288,29 +302,6 @@ def _retryable(error: BaseException | None) -> bool:
     return False
 
 
-def _date(body: dict[str, Any], key: str, default: dt.date) -> dt.date:
-    value = body.get(key)
-    if value is None:
-        return default
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise BadRequest(f'"{key}" must be a date as YYYY-MM-DD, not {value!r}') from None
-
-
-def _ingest_window(body: dict[str, Any]) -> tuple[dt.date, dt.date]:
-    from btm_ppa.core.periods import UK_TZ
-
-    today = dt.datetime.now(UK_TZ).date()
-    start = _date(body, "start", today - dt.timedelta(days=NIGHTLY_DAYS_BACK))
-    end = _date(body, "end", today)
-    if end < start:
-        raise BadRequest(f'"end" {end} is before "start" {start}')
-    if (end - start).days >= MAX_INGEST_DAYS:
-        raise BadRequest(f"at most {MAX_INGEST_DAYS} days per call")
-    return start, end
-
-
 def _ingest(request: flask.Request, body: dict[str, Any]) -> Response:
     """POST {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"} (default: the last three days)."""
     from btm_ppa.prices.ingest import ingest_prices
@@ -318,7 +309,7 @@ def _ingest(request: flask.Request, body: dict[str, Any]) -> Response:
     unknown = set(body) - {"start", "end"}
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
-    start, end = _ingest_window(body)
+    start, end = ingest_window(body, NIGHTLY_DAYS_BACK, MAX_INGEST_DAYS)
     report = ingest_prices(runtime.warehouse(), start, end,
                            client=runtime.elexon())
     json_log("INFO", report.summary(), rows=report.rows)
@@ -333,7 +324,7 @@ def _scheduled(request: flask.Request, body: dict[str, Any]) -> Response:
     from btm_ppa.adapters.cloud_tasks import task_id
     from btm_ppa.prices.ingest import ingest_prices
 
-    start, end = _ingest_window(body)
+    start, end = ingest_window(body, NIGHTLY_DAYS_BACK, MAX_INGEST_DAYS)
     report = ingest_prices(runtime.warehouse(), start, end,
                            client=runtime.elexon())
     sheets = runtime.registry()

@@ -8,7 +8,10 @@ field, the value seen and what was expected.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from btm_ppa.errors import RequestError
@@ -21,6 +24,7 @@ MAX_DEPTH = 8
 _TAB_NAME = {"type": "string", "minLength": 1, "maxLength": 100,
              "pattern": r"^[^\[\]*?:/\\'\x00-\x1f]*\S[^\[\]*?:/\\'\x00-\x1f]*$"}
 _DATE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}  # ASCII digits
+_DIGEST = {"type": "string", "pattern": r"^[0-9a-f]{32}$"}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "refresh": {
@@ -33,6 +37,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "validate_only": {"type": "boolean"},
             "defer": {"type": "boolean"},
             "trigger": {"type": "string", "enum": ["menu", "edit", "nightly"]},
+            # Cloud Tasks' calls of a sizing sweep (entrypoints/sizing_tasks.py)
+            "size": {"type": "object", "required": ["digest", "power_kw", "duration_h"],
+                     "properties": {"digest": _DIGEST,
+                                    "power_kw": {"type": "number", "exclusiveMinimum": 0,
+                                                 "maximum": 10_000_000},
+                                    "duration_h": {"type": "number", "exclusiveMinimum": 0,
+                                                   "maximum": 100}},
+                     "additionalProperties": False},
+            "sizing": {"type": "object", "required": ["digest"],
+                       "properties": {"digest": _DIGEST, "final": {"type": "boolean"}},
+                       "additionalProperties": False},
         },
         "additionalProperties": False,
         "oneOf": [{"required": ["spreadsheet_id"], "not": {"required": ["workbook"]}},
@@ -59,6 +74,8 @@ _EXPECTED = {
     "validate_only": "true or false (a JSON boolean, not a string)",
     "defer": "true or false (a JSON boolean, not a string)",
     "trigger": "one of menu, edit, nightly",
+    "size": 'a sizing task\'s {"digest": 32 hex digits, "power_kw": kW > 0, "duration_h": h > 0}',
+    "sizing": 'a sizing gather\'s {"digest": 32 hex digits, "final": true or false}',
     "start": "a date as YYYY-MM-DD",
     "end": "a date as YYYY-MM-DD",
 }
@@ -178,3 +195,51 @@ def retry_attempt(header: str | None) -> tuple[int, str | None]:
         return int(text) + 1, None
     return 1, (f"{RETRY_COUNT_HEADER} {text[:40]!r} is not a whole number of retries; the "
                "run is recorded as attempt 1")
+
+
+def _date(body: dict[str, Any], key: str, default: dt.date) -> dt.date:
+    value = body.get(key)
+    if value is None:
+        return default
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise RequestError(f'"{key}" must be a date as YYYY-MM-DD, not {value!r}') from None
+
+
+def ingest_window(body: dict[str, Any], days_back: int, max_days: int
+                  ) -> tuple[dt.date, dt.date]:
+    """The ingest's start and end (default: the last ``days_back`` days)."""
+    from btm_ppa.core.periods import UK_TZ
+
+    today = dt.datetime.now(UK_TZ).date()
+    start = _date(body, "start", today - dt.timedelta(days=days_back))
+    end = _date(body, "end", today)
+    if end < start:
+        raise RequestError(f'"end" {end} is before "start" {start}')
+    if (end - start).days >= max_days:
+        raise RequestError(f"at most {max_days} days per call")
+    return start, end
+
+
+def local_workbook_path(value: object) -> Path:
+    """An .xlsx inside ``$BTM_PPA_WORKBOOK_ROOT`` (local workbooks are off without it)."""
+    root_env = os.environ.get("BTM_PPA_WORKBOOK_ROOT")
+    if not root_env:
+        raise RequestError('local workbooks are disabled here (no BTM_PPA_WORKBOOK_ROOT); '
+                         'send "spreadsheet_id"')
+    if not isinstance(value, str) or not value.strip():
+        raise RequestError('"workbook" must be the path of an .xlsx file')
+    try:
+        root = Path(root_env).resolve()
+        path = (root / value).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+        raise RequestError(f'"workbook" {value!r} cannot be resolved ({type(exc).__name__}: '
+                         f"{str(exc)[:80]}): expected an .xlsx file, not a link loop") from None
+    if not path.is_relative_to(root):
+        raise RequestError(f'"workbook" {value[:200]!r} leads outside the workbook root {root} '
+                         "(.., an absolute path or a link): expected an .xlsx file inside "
+                         "the workbook root, as a path relative to it")
+    if path.suffix.lower() != ".xlsx":
+        raise RequestError(f'"workbook" {value!r} is not an .xlsx file: expected a name ending .xlsx')
+    return path

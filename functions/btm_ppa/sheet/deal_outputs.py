@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from btm_ppa.core.deal import LINES, DealResult, ScenarioResult
-from btm_ppa.deal import DealOutcome, run_deal
+from btm_ppa.deal import DealOutcome, Sweep, run_deal
 from btm_ppa.prices.warehouse import PriceWarehouse
 from btm_ppa.sheet.deal_inputs import read_deal_inputs
 from btm_ppa.sheet.inputs import RefreshInputs
@@ -86,14 +86,23 @@ def _percentile_of(values: Sequence[float | None], q: float) -> float | None:
 
 def deal_tab_writes(bess: BessLayout, inputs: RefreshInputs, warehouse: PriceWarehouse,
                     tables: Mapping[str, list[list[CellValue]]], now: dt.datetime,
-                    deadline: float | None) -> tuple[DealOutcome, list[CellWrite], list[AnyChart]]:
+                    deadline: float | None, sweep: Sweep | None = None, sheet: object = None
+                    ) -> tuple[DealOutcome, list[CellWrite], list[AnyChart]]:
     """Read the Deal tab (from the refresh's one read), value the deal, and lay out its
-    cells and charts for the refresh's one write."""
+    cells and charts for the refresh's one write (``sweep``: the sizing elsewhere, which
+    may raise SizingPending; ``sheet`` names the sheet for its digest)."""
     layout = load_deal_layout()
     values = read_deal_inputs(layout, tables[layout.tab_name])
-    found = run_deal(bess, layout, inputs, values, warehouse, tables, deadline=deadline)
+    found = run_deal(bess, layout, inputs, values, warehouse, tables, deadline=deadline,
+                     sweep=sweep, sheet=sheet)
     writes, charts = deal_writes(layout, found, now, bess.input("ppa_price_gbp_per_mwh").cell)
     return found, writes, charts
+
+
+def progress_writes(status: str) -> list[CellWrite]:
+    """The Deal tab's status cell alone: a sizing sweep's progress while it runs as tasks."""
+    layout = load_deal_layout()
+    return [CellWrite(f"B{int(layout.results['status_row'])}", status, tab=layout.tab_name)]
 
 
 def deal_writes(layout: DealLayout, outcome: DealOutcome, now: dt.datetime,
@@ -103,10 +112,16 @@ def deal_writes(layout: DealLayout, outcome: DealOutcome, now: dt.datetime,
                  res["last_column"])
     deal = outcome.result
     _summary(grid, int(res["summary_header_row"]), outcome, ppa_cell)
-    status = ("OK" if not outcome.left_out else
-              f"WARNING: {len(outcome.left_out)} of the {len(outcome.valued) + len(outcome.left_out)}"
-              f" full price years left out (row {int(res['summary_header_row']) + 12}); the "
-              f"percentiles are over {len(outcome.valued)}")
+    warnings = [] if not outcome.left_out else [
+        f"{len(outcome.left_out)} of the {len(outcome.valued) + len(outcome.left_out)} full "
+        f"price years left out (row {int(res['summary_header_row']) + 12}); the percentiles "
+        f"are over {len(outcome.valued)}"]
+    if outcome.sizing is not None and (gone := outcome.sizing.missing):
+        warnings.append(f"{len(gone)} of {len(outcome.sizing.npv_p50_gbp)} sizes not valued "
+                        "by the sizing deadline, left blank (" + ", ".join(
+                            f"{p:,.0f} kW x {d:g} h" for p, d in gone[:5])
+                        + (", ..." if len(gone) > 5 else "") + "); refresh again to value them")
+    status = "WARNING: " + "; ".join(warnings) if warnings else "OK"
     grid.row(int(res["status_row"]), ["Status", status, outcome.method,
                                       now.astimezone(dt.UTC).replace(microsecond=0),
                                       f"computed in {outcome.seconds:.1f} s"],
@@ -166,8 +181,8 @@ def deal_writes(layout: DealLayout, outcome: DealOutcome, now: dt.datetime,
         grid.put(sz_title, 1, "Sizing: not run (Deal!B32 sizing grid steps is 0 or 1)")
     else:
         grid.put(sz_title, 1, f"Sizing: P50 NPV (£) of each power (columns, kW) x duration "
-                 f"(rows, h), {outcome.method}; {len(sizing.npv_p50_gbp)} sizes in "
-                 f"{sizing.seconds:.1f} s on {sizing.workers} process(es)")
+                 f"(rows, h), {outcome.method}; {len(sizing.valued)} sizes valued in "
+                 f"{sizing.seconds:.1f} s {sizing.where}".rstrip())
         grid.row(sz_header, ["Duration (h) \\ power (kW)", *sizing.powers_kw],
                  [None] + [NUM1] * len(sizing.powers_kw))
         for i, d in enumerate(sizing.durations_h):

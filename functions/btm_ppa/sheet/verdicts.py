@@ -3,9 +3,10 @@ the methods compare, and what row 62 says of a simulated schedule."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
-from btm_ppa.core import dispatch
+from btm_ppa.core import dispatch, periods
 from btm_ppa.core.results import ResultTable
 from btm_ppa.core.vocab import BANDS, DuosBand, Method
 from btm_ppa.errors import InputError
@@ -55,3 +56,25 @@ def check_bands_priced(layout: BessLayout, inputs: RefreshInputs,
                     cell, volume,
                     f"0 MWh, or a window ({window_cells}) that holds {band} periods",
                     f"has {band} volume but the window has no {band} period to price it")
+
+
+def published_rate_notes(layout: BessLayout, inputs: RefreshInputs,
+                          now: dt.datetime) -> list[str]:
+    """How B10:D10 compare with the charging statement's rates for the tariff in B8."""
+    from btm_ppa.reference.tables import published_rates
+
+    if not inputs.duos_tariff:
+        return []
+    day = inputs.window_end or now.date()
+    tariff_cell = layout.input("duos_tariff").cell
+    rates = published_rates(inputs.area, inputs.duos_tariff, day, tariff_cell)
+    if rates is None:
+        return [f"no {inputs.area.dno} charging statement for {periods.charging_year_of(day)} "
+                "is held, so B10:D10 were not compared with published rates"]
+    typed = {b: v for b in BANDS if (v := inputs.duos_p_per_kwh[b]) is not None}
+    differ = [f"{layout.input(f'duos_{b}_p_per_kwh').cell} {v:g} vs {p:g}" for b, v in
+              typed.items() if abs(v - (p := getattr(rates, f"{b}_p_per_kwh"))) > 5e-4]
+    if not differ:  # blank cells take the published rates
+        return [f"B10:D10 match the published {rates.charging_year} rates of {rates.tariff_name!r}"]
+    return [f"DUoS rates differ from the published {rates.charging_year} {rates.tariff_name!r} "
+            f"rates (p/kWh): {'; '.join(differ)}"]
