@@ -464,3 +464,51 @@ def test_a_google_sheet_gets_the_deal_tab_in_the_one_write(tmp_path, warehouse):
         assert isinstance(npv, float)
         assert npv == pytest.approx(outcome.deal.result.npv["p50"])
         assert standin.value("Deal", "B6") == 3  # inputs never written
+
+
+@pytest.mark.integration
+def test_a_sizing_sweep_s_digest_follows_every_input_but_not_the_partial_year(tmp_path):
+    """Sizes valued by Cloud Tasks are reused only under the digest they were valued on: a
+    BESS input, a Deal input, a fade table row, an HH Data value, the sheet or a full price
+    year changes it; the nightly ingest lengthening the partial year does not."""
+    import dataclasses
+
+    from btm_ppa.adapters.xlsx_workbook import XlsxWorkbook
+    from btm_ppa.deal import inputs_digest
+    from btm_ppa.prices.price_years import PriceYears
+    from btm_ppa.reference import files as reference
+    from btm_ppa.sheet.deal_inputs import read_deal_inputs
+    from btm_ppa.sheet.inputs import read_inputs
+    from sheets_layout import load_bess_layout, load_deal_layout
+
+    bess, deal = load_bess_layout(), load_deal_layout()
+    snap = XlsxWorkbook(_deal_workbook(tmp_path, {"B32": 2})).read(
+        bess.tab_name, bess.read_range, optional_tabs=(deal.tab_name,))
+    inputs = read_inputs(bess, snap, reference.read_gsp_groups())
+    values = read_deal_inputs(deal, snap.tables[deal.tab_name])
+    hh = {bess.hh_data_tab: [["Date", "Settlement period", "Demand (kWh)"],
+                              [45292, 1, 100.0]]}
+
+    class Held:
+        description = "embedded"
+
+    years = PriceYears((2022, 2023), ("2024 (2024-01-01 to 2024-03-31)",))
+
+    def digest(sheet=("S" * 40, "BESS"), i=inputs, v=values, t=hh, y=years):
+        return inputs_digest(bess, sheet, i, v, t, y, Held())
+
+    base = digest()
+    assert base == digest() and len(base) == 32 and base.isalnum()
+    assert digest(y=PriceYears((2022, 2023), ("2024 (2024-01-01 to 2024-04-30)",))) == base
+    battery = dataclasses.replace(inputs.battery, vlp_payment_gbp_per_mwh=
+                                  inputs.battery.vlp_payment_gbp_per_mwh + 0.01)
+    changed = [
+        digest(sheet=("S" * 40, "Site B")),
+        digest(i=dataclasses.replace(inputs, battery=battery)),
+        digest(i=dataclasses.replace(inputs, ppa_price_gbp_per_mwh=150.5)),
+        digest(v=dataclasses.replace(values, values={**values.values, "discount_rate_pct": 8.01})),
+        digest(v=dataclasses.replace(values, fade_table=((0.0, 1.0), (3000.0, 0.8)))),
+        digest(t={bess.hh_data_tab: [hh[bess.hh_data_tab][0], [45292, 1, 100.5]]}),
+        digest(y=PriceYears((2022, 2023, 2024), ())),
+    ]
+    assert base not in changed and len(set(changed)) == len(changed)

@@ -150,9 +150,11 @@ def deal_scenarios(bess: BessLayout, inputs: RefreshInputs, values: DealSheetInp
 def inputs_digest(bess: BessLayout, sheet: object, inputs: RefreshInputs,
                   values: DealSheetInputs, tables: Mapping[str, list[list[CellValue]]] | None,
                   years: PriceYears, warehouse: wh.PriceWarehouse) -> str:
-    """``deal_digest`` of what a sweep of this sheet (``sheet``: its id and tab) rests on."""
+    """``deal_digest`` of what a sweep of this sheet (``sheet``: its id and tab) rests on:
+    the full price years, not the partial ones (the nightly ingest lengthens the latest
+    partial year without changing any scenario)."""
     return deal_digest(sheet, inputs, values.values, values.fade_table,
-                       (tables or {}).get(bess.hh_data_tab), years, warehouse.description)
+                       (tables or {}).get(bess.hh_data_tab), years.full, warehouse.description)
 
 
 def size_grid(inputs: RefreshInputs, values: DealSheetInputs
