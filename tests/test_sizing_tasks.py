@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 
 import pytest
 
@@ -155,6 +156,12 @@ def test_a_menu_refresh_fans_the_sizing_out_and_writes_the_sheet_once_all_are_in
         got = _grid(sheets, 2)
         assert _inputs(sheets) == before  # inputs never written
         progress_and_results = sheets.count("batchUpdate") - writes_before
+        # Cloud Tasks delivers at least once: a size task run again after its success
+        again = client.post("/", json=_body(_tasks(deployment, "size")[0]),
+                            headers=deployment.service(TASKS, "refresh"))
+        assert again.status_code == 200 and again.get_json()["status"].startswith("ALREADY SIZED")
+        assert sheets.count("batchUpdate") - writes_before == progress_and_results
+        assert sheets.value("Deal", STATUS) == "OK"
     stored = _rows(sizing_table)
     assert len({r["digest"] for r in stored}) == 1
     assert {(r["power_kw"], r["duration_h"]) for r in stored} == set(got)
@@ -254,3 +261,43 @@ def test_sizing_calls_are_the_queue_s_alone(deployment, sizing_table, tmp_path):
         assert stale.status_code == 200 and stale.get_json()["status"].startswith("SUPERSEDED")
         assert sheets.count("batchUpdate") == 0
     assert _rows(sizing_table) == []
+
+
+def test_a_task_that_fails_after_recording_its_size_still_brings_the_gather(
+        deployment, sizing_table, tmp_path, monkeypatch):  # noqa: F811
+    """Cloud Tasks retries a task whatever it had done: the one that recorded the last
+    size and then could not queue the gather is retried, finds its size recorded, writes
+    nothing and queues the gather."""
+    from btm_ppa.entrypoints import sizing_tasks
+    from btm_ppa.errors import WarehouseError
+
+    real = sizing_tasks._gather_if_complete
+    failed = []
+
+    def once(sweep, digest, sizes, stored):
+        if all(k in stored for k in sizes) and not failed:
+            failed.append(digest)
+            raise WarehouseError("Cloud Tasks did not answer (a test's outage)")
+        real(sweep, digest, sizes, stored)
+
+    monkeypatch.setattr(sizing_tasks, "_gather_if_complete", once)
+    with SheetsStandIn(SHEET_ID, _workbook(tmp_path)) as sheets:
+        runtime.inject("sheets", loopback_client(sheets, timeout_s=60))
+        client, served = _serve(deployment, monkeypatch, deadline_s=86_000)
+        try:
+            response = client.post("/", json={"spreadsheet_id": SHEET_ID},
+                                   headers=deployment.service(TASKS, "refresh"))
+            assert response.status_code == 202, response.get_json()
+            # the deadline gather is far off: wait for the gather's write instead
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not (
+                    sheets.value("Deal", STATUS) == "OK"
+                    and any(t.attempts for t in _tasks(deployment, "sizing"))):
+                time.sleep(0.2)
+        finally:
+            served.close()
+        assert sheets.value("Deal", STATUS) == "OK" and sheets.value("BESS", "B62") == "OK"
+        assert sum(v is not None for v in _grid(sheets, 2).values()) == 4
+    [retried] = [t for t in _tasks(deployment, "size") if len(t.attempts) > 1]
+    assert retried.attempts == [503, 200] and failed
+    assert [t.attempts for t in _tasks(deployment, "sizing") if t.attempts] == [[200]]

@@ -294,8 +294,8 @@ def _sizing_task(request: flask.Request, body: dict[str, Any], tab: str,
 
 
 def _retryable(error: BaseException | None) -> bool:
-    if isinstance(error, WarehouseError):
-        return True
+    if isinstance(error, WarehouseError) or getattr(error, "kind", None) == "tasks":
+        return True  # BigQuery, or Cloud Tasks refusing a sizing sweep's tasks
     if isinstance(error, WorkbookUnavailableError):
         text = error.message
         return any(s in text for s in ("rate-limiting", "did not answer", "failed", "changed"))

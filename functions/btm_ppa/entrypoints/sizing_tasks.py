@@ -186,6 +186,15 @@ def run_size_task(workbook: Workbook, sweep: FanOut, tab: str,
                 or duration_h not in axes[1]:
             return {"ok": True, "status": "SUPERSEDED: the inputs changed after this size was "
                     "queued; the refresh queued by that change answers for them"}, 200
+        stored = sweep.store.valued(digest)
+        size = (power_kw, duration_h)
+        b = inputs.battery
+        sizes = [(p, d) for d in axes[1] for p in axes[0] if (p, d) != (b.export_power_kw,
+                                                                          b.duration_h)]
+        if size in stored:  # a retry after the size was recorded (at-least-once delivery)
+            _gather_if_complete(sweep, digest, sizes, stored)
+            return {"ok": True, "status": f"ALREADY SIZED: {_size_name(size)} was valued by "
+                    "an earlier attempt; nothing written"}, 200
         _, found = deal_scenarios(bess, inputs, values, warehouse, snapshot.tables, years)
         npv = value_size(found.years, values.text("method"), deal_terms(inputs, values),
                          power_kw, duration_h)
@@ -196,22 +205,24 @@ def run_size_task(workbook: Workbook, sweep: FanOut, tab: str,
     seconds = time.perf_counter() - started
     sweep.store.add(digest, power_kw, duration_h, npv, seconds)
     stored = sweep.store.valued(digest)
-    b = inputs.battery
-    typed = (b.export_power_kw, b.duration_h)
-    sizes = [(p, d) for d in axes[1] for p in axes[0]]
-    have = sum(k in stored or k == typed for k in sizes)
-    text = (f"SIZING: {have} of {len(sizes)} sizes valued (the latest, "
-            f"{_size_name((power_kw, duration_h))}, at {_clock(dt.datetime.now(dt.UTC))})")
-    if have == len(sizes):
-        sweep.queue.enqueue({**sweep.task, "sizing": {"digest": digest}},
-                            name=task_id_of("sizing-gather", digest))
-        text += "; writing the results"
-    else:
-        text += "; the figures below and rows 50-62 are the last refresh's until all are in"
-    try:
+    have = sum(k in stored for k in sizes)
+    total = len(axes[0]) * len(axes[1])
+    done = total - len(sizes) + have  # the typed size, when on the grid, the deal's own
+    text = (f"SIZING: {done} of {total} sizes valued (the latest, {_size_name(size)}, at "
+            f"{_clock(dt.datetime.now(dt.UTC))})" + ("; writing the results" if done == total
+            else "; the figures below and rows 50-62 are the last refresh's until all are in"))
+    try:  # before the gather is queued, so the gather's status is the last word
         workbook.write(tab, progress_writes(text))
     except BtmError as exc:  # progress only: the size is recorded, the sweep goes on
         log.warning("sizing progress not written: %s", exc.message)
-    return {"ok": True, "status": f"SIZED: {_size_name((power_kw, duration_h))}, P50 NPV "
-            f"£{npv:,.0f} in {seconds:.1f} s; {have} of {len(sizes)} sizes valued",
-            "npv_p50_gbp": npv}, 200
+    _gather_if_complete(sweep, digest, sizes, stored)
+    return {"ok": True, "status": f"SIZED: {_size_name(size)}, P50 NPV £{npv:,.0f} in "
+            f"{seconds:.1f} s; {done} of {total} sizes valued", "npv_p50_gbp": npv}, 200
+
+
+def _gather_if_complete(sweep: FanOut, digest: str, sizes: list[tuple[float, float]],
+                        stored: dict[tuple[float, float], tuple[float, float]]) -> None:
+    """Queue the gather once every size is recorded (named by the digest: queued once)."""
+    if all(k in stored for k in sizes):
+        sweep.queue.enqueue({**sweep.task, "sizing": {"digest": digest}},
+                            name=task_id_of("sizing-gather", digest))
