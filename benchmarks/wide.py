@@ -167,8 +167,11 @@ class Prices:
     def prices(self, year: str, basis: PriceBasis) -> tuple[pd.DataFrame, np.ndarray]:
         if (year, basis) not in self._frames:
             window = wh.PriceWindow(*YEARS[year], False)
-            got = wh.window_prices(self.warehouse, window, "B20", "B21", basis)
-            price = got.frame[got.price_column].interpolate(limit_direction="both").to_numpy()
+            # The frame holds both bases; fetched on system buy (complete), so the market
+            # index's runs of more than 4 missing periods in 2023 (which a refresh refuses)
+            # are filled linearly here, as this benchmark always did.
+            got = wh.window_prices(self.warehouse, window, "B20", "B21")
+            price = got.frame[basis.column].interpolate(limit_direction="both").to_numpy()
             self._frames[year, basis] = (got.frame, price)
         return self._frames[year, basis]
 
