@@ -86,14 +86,16 @@ def refresh_once(path: Path, warehouse_path: Path) -> tuple[float, float, float]
     """One ``btm-ppa refresh`` in a fresh process: the whole process's wall time as a user
     meets it (interpreter start and imports included), the refresh's own time inside it,
     and the process's peak memory (MB)."""
-    # The child reports its own peak: RUSAGE_CHILDREN here would be the largest of every
-    # child this benchmark has waited for, not this refresh's.
+    # The child reports its own peak, as VmHWM of /proc/self/status: the high-water mark of
+    # its own address space, which exec starts afresh. Not ru_maxrss: Linux keeps that across
+    # exec, so a child forked from this benchmark (holding the warehouse and a year of prices,
+    # ~370 MB) reported the parent's size, not the refresh's (356 MB against ~270 MB).
     code = (
-        "import resource,time,sys;from btm_ppa.entrypoints.cli import main;"
+        "import time,sys;from btm_ppa.entrypoints.cli import main;"
         "t=time.perf_counter();"
         f"rc=main(['refresh','--workbook',r'{path}','--warehouse',r'{warehouse_path}']);"
-        "print('SECONDS',time.perf_counter()-t,'PEAK_KIB',"
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,file=sys.stderr);sys.exit(rc)")
+        "hwm=[l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0];"
+        "print('SECONDS',time.perf_counter()-t,'PEAK_KIB',hwm,file=sys.stderr);sys.exit(rc)")
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     whole = time.perf_counter() - started
