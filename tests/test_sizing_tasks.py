@@ -88,15 +88,16 @@ def _inline_sizing(path, warehouse):
     return outcome.deal.sizing.npv_p50_gbp
 
 
-def _workbook(tmp_path):
-    """The example with a Deal tab: a 3-year term, a 2 x 2 sizing grid; the emulator holds
-    2023 whole, whose first quarter needs BSUoS and RO typed (no table before April 2023)."""
+def _workbook(tmp_path, method: str = "optimal"):
+    """The example with a Deal tab: a 3-year term, a 2 x 2 sizing grid, ``method`` (Deal!B31;
+    the tests of the queue's mechanics use optimal, the quicker); the emulator holds 2023
+    whole, whose first quarter needs BSUoS and RO typed (no table before April 2023)."""
     from btm_ppa.sheet.template import build_template
     from tests.conftest import set_cells
 
     path = build_template(tmp_path / "deal.xlsx", example=True, deal=True)
     set_cells(path, {"B22": "optimal", "F32": 13.41, "F36": 27.68})
-    set_cells(path, {"B6": 3, "B32": 2}, tab="Deal")
+    set_cells(path, {"B6": 3, "B32": 2, "B31": method}, tab="Deal")
     return path
 
 
@@ -126,7 +127,7 @@ def test_a_menu_refresh_fans_the_sizing_out_and_writes_the_sheet_once_all_are_in
     alice = "alice@example.com"
     token = deployment.drive.issue("alice-token", alice, ADDON, (READ_SCOPE,))
     deployment.drive.share(SHEET_ID, alice)
-    path = _workbook(tmp_path)
+    path = _workbook(tmp_path, "realistic")  # the Deal tab's default method
     local = tmp_path / "local.xlsx"
     shutil.copy(path, local)
     with SheetsStandIn(SHEET_ID, path) as sheets:
