@@ -172,7 +172,7 @@ def _sizing_progress(workbook: Workbook, tab: str, later: Exception,
     """Only the sweep's progress (the Deal tab's status cell); a superseded gather writes
     nothing (the refresh the change queued answers)."""
     if isinstance(later, SizingSuperseded):
-        return RefreshOutcome(ok=True, status=f"SUPERSEDED: {later}", method=method)
+        return RefreshOutcome(ok=True, status=str(later), method=method)
     assert isinstance(later, SizingPending)
     writes = progress_writes(later.status)
     workbook.write(tab, writes)  # a BtmError here reaches the caller: nothing else was written

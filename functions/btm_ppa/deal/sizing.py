@@ -95,7 +95,9 @@ class SizingPending(Exception):
 
 
 class SizingSuperseded(Exception):
-    """A gather for inputs that have changed since: a later refresh answers for them."""
+    """A gather with nothing to write: its inputs have changed since (a later refresh
+    answers for them), or it is the deadline's and every size is in (the gather the last
+    size queued writes them). ``str()`` is the status to answer with."""
 
 
 def _canon(value: object) -> object:

@@ -108,8 +108,8 @@ class FanOut:
 
     def __call__(self, job: SweepJob) -> SizingResult:
         if self.expect is not None and job.digest != self.expect:
-            raise SizingSuperseded("the inputs changed after this sizing sweep was queued; "
-                                   "the refresh queued by that change answers for them")
+            raise SizingSuperseded("SUPERSEDED: the inputs changed after this sizing sweep was "
+                                   "queued; the refresh queued by that change answers for them")
         stored = self.store.valued(job.digest)
         sizes = job.sizes
         got: dict[tuple[float, float], float | None] = {
@@ -120,6 +120,9 @@ class FanOut:
         seconds = sum(stored[k][1] for k in sizes if k in stored)
         result = SizingResult(job.powers_kw, job.durations_h, got, seconds, tasks,
                               f"of task time, as {tasks} Cloud Tasks")
+        if self.final and not missing:  # the last size queued the gather: it writes them
+            raise SizingSuperseded(f"SIZED: all {len(sizes)} sizes were valued in time; the "
+                                   "gather the last of them queued writes the results")
         if not missing or self.final:
             return result
         now = dt.datetime.now(dt.UTC)
