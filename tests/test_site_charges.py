@@ -119,6 +119,17 @@ def test_london_2023_24_hv_rows_are_the_statements_no_residual_rates_plus_its_re
 
 
 @pytest.mark.unit
+def test_the_cfd_levy_of_july_to_september_2024_is_the_q3_determination():
+    # LCCC's bulletin of 18 March 2024 (EMRS news copy): £11.816/MWh for 1 July-30 September
+    for day in (dt.date(2024, 7, 1), dt.date(2024, 8, 15), dt.date(2024, 9, 30)):
+        rate = tables.cfd_gbp_per_mwh(day)
+        assert (rate.value, rate.confidence) == (11.816, "medium")
+    assert tables.cfd_gbp_per_mwh(dt.date(2024, 6, 30)).value == 11.522
+    assert tables.cfd_gbp_per_mwh(dt.date(2024, 10, 1)).value == 8.750
+    assert tables.cfd_gbp_per_mwh(dt.date(2025, 1, 1)) is None  # 2025 on: not held
+
+
+@pytest.mark.unit
 def test_the_tnuos_band_rule_matches_the_statements_mapping():
     mapping = tables.tnuos_mapping()
     checked = 0
