@@ -130,6 +130,16 @@ def test_the_cfd_levy_of_july_to_september_2024_is_the_q3_determination():
 
 
 @pytest.mark.unit
+def test_the_ro_of_2022_23_is_ofgems_obligation_times_buy_out():
+    # Ofgem 'ROCs presented and redistribution of buy-out fund 2022-23': 0.491 ROC/MWh (GB)
+    # x £52.88/ROC = £25.96408/MWh; 2026/27 is not held (a blank F36 is an error)
+    rate = tables.ro_gbp_per_mwh("2022/23")
+    assert (rate.value, rate.confidence) == (pytest.approx(0.491 * 52.88), "high")
+    assert rate.value == pytest.approx(25.96408)
+    assert tables.ro_gbp_per_mwh("2026/27") is None
+
+
+@pytest.mark.unit
 def test_the_tnuos_band_rule_matches_the_statements_mapping():
     mapping = tables.tnuos_mapping()
     checked = 0
@@ -333,9 +343,6 @@ def test_a_window_crossing_1_april_takes_each_years_rates_per_period(example_xls
     # BSUoS before the fixed tariff (April 2023) is a typed input
     ({"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 1, 31)},
      "bsuos_gbp_per_mwh", "the fixed tariff is held from 2023-04-01"),
-    # RO 2022/23 is not held
-    ({"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 1, 31),
-      "bsuos_gbp_per_mwh": 20.0}, "ro_gbp_per_mwh", "RO rate in £/MWh for 2022/23"),
     # no DUoS statement before 2022/23
     ({"window_start": dt.date(2018, 1, 1), "window_end": dt.date(2018, 1, 31),
       "bsuos_gbp_per_mwh": 3.0, "ro_gbp_per_mwh": 20.0, "ccl_gbp_per_mwh": 5.83},
