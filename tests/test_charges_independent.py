@@ -94,9 +94,9 @@ def test_rows_51_to_60_recompute_from_the_export_to_the_penny(example_xlsx, ware
 
 
 @pytest.mark.parametrize(("edits", "address", "what"), [
-    # July 2024: no CfD levy rate held
-    ({"window_start": dt.date(2024, 7, 8), "window_end": dt.date(2024, 7, 14)},
-     "cfd_gbp_per_mwh", "2024-07-08 to 2024-07-14"),
+    # April 2025: no CfD levy rate held (none from January 2025)
+    ({"window_start": dt.date(2025, 4, 7), "window_end": dt.date(2025, 4, 13)},
+     "cfd_gbp_per_mwh", "2025-04-07 to 2025-04-13"),
     # 2023/24: no AAHEDC rate held
     ({"aahedc_gbp_per_mwh": None}, "aahedc_gbp_per_mwh", "2023/24"),
     # winter working-day 16:00-19:00 periods and no Capacity Market table

@@ -75,6 +75,70 @@ def test_residual_band_from_the_national_thresholds():
     assert tables.residual_band("2023/24", "non-domestic aggregated", 5_500_000).band == 4
 
 
+#: LPN 2023/24 ('Residual Charging Bands' sheet of chellow-rates@97a0aec
+#: 2023/electricity/duos/12/LOND-london-power-networks-schedule-of-charges-and-other-tables-
+#: 2023-v1-2.xlsx): London's residual is negative, published as a p/day and three p/kWh
+#: components per band; the HV fixed component (-94.80 p/day) cancels the fixed charge.
+_LPN_2023_HV_RESIDUAL_RED = {1: -2.3418151996527925, 2: -2.495132284709698,
+                             3: -2.5339218980129288, 4: -2.572127806120884}
+_LPN_2023_HV_RESIDUAL = (-94.80153596617384, -0.3675904229025454, -0.02587621118365894)
+
+
+@pytest.mark.unit
+def test_london_2023_24_hv_rows_are_the_statements_no_residual_rates_plus_its_residual():
+    # No Residual 2.628 / 0.368 / 0.026 p/kWh, 94.8 p/day, as Annex 1 publishes it
+    base = tables.duos_tariff("2023/24", "_C", "HV Site Specific No Residual")
+    assert (base.red_p_per_kwh, base.amber_p_per_kwh, base.green_p_per_kwh,
+            base.fixed_p_per_day) == (2.628, 0.368, 0.026, 94.8)
+    fixed, amber, green = _LPN_2023_HV_RESIDUAL
+    for band, red in _LPN_2023_HV_RESIDUAL_RED.items():
+        row = tables.duos_tariff("2023/24", "_C", f"HV Site Specific Band {band}")
+        # each band = No Residual + the band's residual, floored at 0, to 3 d.p.
+        assert row.red_p_per_kwh == pytest.approx(round(2.628 + red, 3))
+        assert row.amber_p_per_kwh == pytest.approx(max(0.0, round(0.368 + amber, 3)))
+        assert row.green_p_per_kwh == pytest.approx(max(0.0, round(0.026 + green, 3)))
+        assert row.fixed_p_per_day == pytest.approx(max(0.0, round(94.8 + fixed, 2)))
+        assert (row.capacity_p_per_kva_day, row.exceeded_p_per_kva_day) == (7.31, 8.2)
+    # so an HV London site of 1,500 kVA (band 3, 1,000-1,800 kVA) pays 0.094 / 0 / 0 p/kWh,
+    # no fixed charge and 7.31 p/kVA/day in 2023/24: Annex 1's figures, not a mis-parse
+    band = tables.residual_band("2023/24", "hv site specific", 1500)
+    assert band.band == 3
+    row = tables.duos_tariff("2023/24", "_C", f"hv site specific band {band.band}")
+    assert (row.red_p_per_kwh, row.amber_p_per_kwh, row.green_p_per_kwh,
+            row.fixed_p_per_day, row.capacity_p_per_kva_day) == (0.094, 0.0, 0.0, 0.0, 7.31)
+    # LV Site Specific Band 4: 5.362 - 2.1588 = 3.203 red; 9.69 - 7.556 p/day = 2.14 fixed
+    # (the statement rounds the unrounded No Residual charge), as published
+    lv = tables.duos_tariff("2023/24", "_C", "LV Site Specific Band 4")
+    assert (lv.red_p_per_kwh, lv.amber_p_per_kwh, lv.green_p_per_kwh,
+            lv.fixed_p_per_day) == (3.203, 0.195, 0.051, 2.14)
+    # 2024/25 London publishes a positive residual in £/year per MPAN, added to the fixed
+    # charge: HV band 3 118.65 p/day + £544.108/365 = 267.72 p/day, unit rates unchanged
+    hv = tables.duos_tariff("2024/25", "_C", "HV Site Specific Band 3")
+    assert (hv.red_p_per_kwh, hv.amber_p_per_kwh, hv.green_p_per_kwh,
+            hv.fixed_p_per_day) == (3.318, 0.283, 0.013, 267.72)
+
+
+@pytest.mark.unit
+def test_the_cfd_levy_of_july_to_september_2024_is_the_q3_determination():
+    # LCCC's bulletin of 18 March 2024 (EMRS news copy): £11.816/MWh for 1 July-30 September
+    for day in (dt.date(2024, 7, 1), dt.date(2024, 8, 15), dt.date(2024, 9, 30)):
+        rate = tables.cfd_gbp_per_mwh(day)
+        assert (rate.value, rate.confidence) == (11.816, "medium")
+    assert tables.cfd_gbp_per_mwh(dt.date(2024, 6, 30)).value == 11.522
+    assert tables.cfd_gbp_per_mwh(dt.date(2024, 10, 1)).value == 8.750
+    assert tables.cfd_gbp_per_mwh(dt.date(2025, 1, 1)) is None  # 2025 on: not held
+
+
+@pytest.mark.unit
+def test_the_ro_of_2022_23_is_ofgems_obligation_times_buy_out():
+    # Ofgem 'ROCs presented and redistribution of buy-out fund 2022-23': 0.491 ROC/MWh (GB)
+    # x £52.88/ROC = £25.96408/MWh; 2026/27 is not held (a blank F36 is an error)
+    rate = tables.ro_gbp_per_mwh("2022/23")
+    assert (rate.value, rate.confidence) == (pytest.approx(0.491 * 52.88), "high")
+    assert rate.value == pytest.approx(25.96408)
+    assert tables.ro_gbp_per_mwh("2026/27") is None
+
+
 @pytest.mark.unit
 def test_the_tnuos_band_rule_matches_the_statements_mapping():
     mapping = tables.tnuos_mapping()
@@ -279,9 +343,6 @@ def test_a_window_crossing_1_april_takes_each_years_rates_per_period(example_xls
     # BSUoS before the fixed tariff (April 2023) is a typed input
     ({"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 1, 31)},
      "bsuos_gbp_per_mwh", "the fixed tariff is held from 2023-04-01"),
-    # RO 2022/23 is not held
-    ({"window_start": dt.date(2023, 1, 1), "window_end": dt.date(2023, 1, 31),
-      "bsuos_gbp_per_mwh": 20.0}, "ro_gbp_per_mwh", "RO rate in £/MWh for 2022/23"),
     # no DUoS statement before 2022/23
     ({"window_start": dt.date(2018, 1, 1), "window_end": dt.date(2018, 1, 31),
       "bsuos_gbp_per_mwh": 3.0, "ro_gbp_per_mwh": 20.0, "ccl_gbp_per_mwh": 5.83},
