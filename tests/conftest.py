@@ -66,9 +66,10 @@ def cell(key: str) -> str:
 
 def before_april_2023() -> dict[str, float]:
     """Typed rates a window before April 2023 needs (no table holds them: BSUoS was a
-    half-hourly price; RO is typed so that these tests do not depend on the RO table),
-    and no fixed charges, for tests about something else."""
+    half-hourly price; the CfD levy table starts in 2023; RO is typed so that these tests
+    do not depend on the RO table), and no fixed charges, for tests about something else."""
     return {cell("bsuos_gbp_per_mwh"): 20.0, cell("ro_gbp_per_mwh"): 25.0,
+            cell("cfd_gbp_per_mwh"): 5.0,
             cell("tnuos_residual_gbp_per_day"): 0, cell("duos_fixed_gbp_per_day"): 0,
             cell("duos_capacity_p_per_kva_day"): 0}
 

@@ -16,9 +16,8 @@ block costs of the `sheet` method are the seed's volumes at those rates (DUoS 7.
 1.432 / 0.131 p/kWh; BSUoS at the mean of the two half-years, £13.72/MWh; CCL £7.75; RO
 £27.6757; FiT £11.50; the other levies row left blank, i.e. none). The levies no table
 holds for 2023/24 are typed as stated assumptions: Capacity Market £80/MWh of winter
-working-day 16:00-19:00 import, AAHEDC £0.41/MWh (2025/26's rate), Triad tariff £0/kW;
-the CfD levy is typed as 2023/24's mean of the table's rates, £4.56/MWh (the Deal tab's
-2024 needs July-September 2024, which no table holds).
+working-day 16:00-19:00 import, AAHEDC £0.41/MWh (2025/26's rate), Triad tariff £0/kW.
+The CfD levy is left blank: the rate in force each day, from the held table (2023-2024).
 """
 
 from __future__ import annotations
@@ -62,13 +61,10 @@ EXAMPLE_INPUTS: dict[str, CellValue] = {
     "wear_gbp_per_mwh": None,
     "price_forecast": None,
     "dispatch_chart_week": None,  # the window's first week
-    # Layout 4 (D11:D17). Blank: the CfD interim levy rates in force (held for 2023/24),
+    # Layout 4 (D11:D17). Blank: the CfD interim levy rate in force each day (held from 2023
+    # to the end of 2024: cfd_interim_levy_rates.csv, so the Deal tab's calendar 2024 too),
     # no Nuclear RAB (before December 2025), the tables' LLFs, no CCA.
-    # 2023/24's time-weighted mean of the held quarterly rates (0, 5.438, 5.798, 4.540 and
-    # 10.748 from 25 February: cfd_interim_levy_rates.csv), typed because the Deal tab's
-    # calendar 2024 needs a rate for July-September 2024, which no table holds: an
-    # assumption there
-    "cfd_gbp_per_mwh": 4.56,
+    "cfd_gbp_per_mwh": None,
     "cm_gbp_per_mwh": 80.0,  # no table: an assumption (an adviser's winter estimate)
     "aahedc_gbp_per_mwh": 0.41,  # 2023/24 not held: 2025/26's 0.40984, an assumption
     "nuclear_rab_gbp_per_mwh": None,
