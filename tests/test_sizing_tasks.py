@@ -88,6 +88,14 @@ def _inline_sizing(path, warehouse):
     return outcome.deal.sizing.npv_p50_gbp
 
 
+def _refresh_as_the_queue(client, dep) -> dict:
+    """The refresh task Cloud Tasks runs: it fans the sizing out (202)."""
+    response = client.post("/", json={"spreadsheet_id": SHEET_ID},
+                           headers=dep.service(TASKS, "refresh"))
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
 def _until(done, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not done():
@@ -197,10 +205,8 @@ def test_inputs_changed_while_the_sizes_wait_supersede_them_and_nothing_is_writt
         client, served = _serve(deployment, monkeypatch, deadline_s=60)
         deployment.tasks.paused = True
         try:
-            response = client.post("/", json={"spreadsheet_id": SHEET_ID},
-                                   headers=deployment.service(TASKS, "refresh"))
-            assert response.status_code == 202, response.get_json()
-            assert response.get_json()["status"].startswith("SIZING: 0 of 4 sizes valued")
+            answer = _refresh_as_the_queue(client, deployment)
+            assert answer["status"].startswith("SIZING: 0 of 4 sizes valued")
             assert sheets.value("Deal", STATUS).startswith("SIZING: 0 of 4")
             assert sheets.value("BESS", "B62") is None  # the template's: nothing else written
             sheets.set_value("Deal", "B14", 9.5)  # the discount rate, while the sizes wait
@@ -238,9 +244,7 @@ def test_a_size_that_keeps_failing_is_left_blank_by_the_deadline_gather(
         runtime.inject("sheets", loopback_client(sheets, timeout_s=60))
         client, served = _serve(deployment, monkeypatch, deadline_s=900)
         try:
-            response = client.post("/", json={"spreadsheet_id": SHEET_ID},
-                                   headers=deployment.service(TASKS, "refresh"))
-            assert response.status_code == 202, response.get_json()
+            _refresh_as_the_queue(client, deployment)
             assert deployment.tasks.wait_idle(240)
         finally:
             served.close()
@@ -301,9 +305,7 @@ def test_a_task_that_fails_after_recording_its_size_still_brings_the_gather(
         runtime.inject("sheets", loopback_client(sheets, timeout_s=60))
         client, served = _serve(deployment, monkeypatch, deadline_s=86_000)
         try:
-            response = client.post("/", json={"spreadsheet_id": SHEET_ID},
-                                   headers=deployment.service(TASKS, "refresh"))
-            assert response.status_code == 202, response.get_json()
+            _refresh_as_the_queue(client, deployment)
             # the deadline gather is far off: wait for the gather's write instead
             _until(lambda: sheets.value("Deal", STATUS) == "OK"
                    and any(t.attempts for t in _tasks(deployment, "sizing")), 120)

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from btm_ppa.adapters.cloud_tasks import task_id
+from btm_ppa.budgets import env_seconds
 from btm_ppa.deal import (
     SizingPending,
     SizingResult,
@@ -61,16 +61,7 @@ DEFAULT_DEADLINE_S = 720.0
 
 
 def deadline_s() -> float:
-    raw = os.environ.get(DEADLINE_ENV, "").strip()
-    try:
-        seconds = float(raw) if raw else DEFAULT_DEADLINE_S
-    except ValueError:
-        seconds = math.nan
-    if not 0 < seconds < 86_400:
-        log.warning("%s=%r is not a number of seconds in (0, 86400); using %g s",
-                    DEADLINE_ENV, raw, DEFAULT_DEADLINE_S)
-        return DEFAULT_DEADLINE_S
-    return seconds
+    return env_seconds(DEADLINE_ENV, DEFAULT_DEADLINE_S, most=86_400)
 
 
 def _size_name(size: tuple[float, float]) -> str:
@@ -131,11 +122,11 @@ class FanOut:
         queued = 0
         for p, d in missing:
             body = {**self.task, "size": {"digest": job.digest, "power_kw": p, "duration_h": d}}
-            queued += self.queue.enqueue(body, name=task_id_of("size", job.digest, round_no,
+            queued += self.queue.enqueue(body, name=task_id("size", job.digest, round_no,
                                                                f"{p:g}", f"{d:g}")) is not None
         due = now + dt.timedelta(seconds=span)
         self.queue.enqueue({**self.task, "sizing": {"digest": job.digest, "final": True}},
-                           name=task_id_of("sizing-deadline", job.digest, round_no),
+                           name=task_id("sizing-deadline", job.digest, round_no),
                            schedule_time=due)
         raise SizingPending(
             f"SIZING: {len(sizes) - len(missing)} of {len(sizes)} sizes valued; "
@@ -143,12 +134,6 @@ class FanOut:
                "the rest are on the queue")
             + "; the figures below and rows 50-62 are the last refresh's until all are in "
             f"(by {_clock(due)} at the latest)", len(sizes) - len(missing), len(sizes), queued)
-
-
-def task_id_of(*parts: str) -> str:
-    from btm_ppa.adapters.cloud_tasks import task_id
-
-    return task_id(*parts)
 
 
 def fan_out(body: dict[str, Any], tab: str, trigger: str) -> FanOut | None:
@@ -228,4 +213,4 @@ def _gather_if_complete(sweep: FanOut, digest: str, sizes: list[tuple[float, flo
     """Queue the gather once every size is recorded (named by the digest: queued once)."""
     if all(k in stored for k in sizes):
         sweep.queue.enqueue({**sweep.task, "sizing": {"digest": digest}},
-                            name=task_id_of("sizing-gather", digest))
+                            name=task_id("sizing-gather", digest))
